@@ -1,0 +1,75 @@
+//! Versioned schema migrations, tracked in SQLite's `user_version` and applied in one transaction.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+/// Each entry moves the schema from version `index` to `index + 1`. Append only; never edit.
+const MIGRATIONS: &[&str] = &[
+    // v1: apps and API tokens.
+    "CREATE TABLE apps (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        last_used_at TEXT
+    );",
+];
+
+pub fn known_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings the schema up to date, or refuses a database written by a newer skiff without touching it.
+pub fn apply(conn: &mut Connection, path: &Path) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let found: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > known_version() {
+        return Err(StoreError::NewerSchema {
+            path: path.to_owned(),
+            found,
+            known: known_version(),
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", index as i64 + 1)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fresh_database_reaches_the_known_version_and_reapplying_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        apply(&mut conn, Path::new(":memory:")).unwrap();
+        apply(&mut conn, Path::new(":memory:")).unwrap();
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, known_version());
+    }
+
+    #[test]
+    fn newer_database_is_refused_and_left_untouched() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 999;").unwrap();
+        let err = apply(&mut conn, Path::new("/x/skiff.db")).unwrap_err();
+        assert!(err.to_string().contains("newer than this skiff"), "{err}");
+        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        assert_eq!(v, 999);
+        let apps: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'apps'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(apps, 0);
+    }
+}
