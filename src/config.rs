@@ -73,7 +73,10 @@ impl Config {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         match std::fs::read_to_string(path) {
             Ok(text) => Self::parse(&text, path),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && path == Path::new(DEFAULT_CONFIG_PATH) => {
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    && path == Path::new(DEFAULT_CONFIG_PATH) =>
+            {
                 Ok(Self::default())
             }
             Err(source) => Err(ConfigError::Read {
@@ -103,9 +106,11 @@ fn empty_is_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Socket
     if raw.trim().is_empty() {
         return Ok(None);
     }
-    raw.parse()
-        .map(Some)
-        .map_err(|_| serde::de::Error::custom(format!("listen_tcp {raw:?} is not an address like \"127.0.0.1:7070\"")))
+    raw.parse().map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "listen_tcp {raw:?} is not an address like \"127.0.0.1:7070\""
+        ))
+    })
 }
 
 /// Implements `Deserialize` through `TryFrom<String>` so each value type validates itself.
@@ -135,7 +140,8 @@ impl std::str::FromStr for BaseDomain {
     fn from_str(raw: &str) -> Result<Self, String> {
         let label_ok = |l: &str| {
             (1..=63).contains(&l.len())
-                && l.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !l.starts_with('-')
                 && !l.ends_with('-')
         };
@@ -164,7 +170,9 @@ impl std::str::FromStr for TlsMode {
             "off" => Ok(Self::Off),
             "internal" => Ok(Self::Internal),
             "acme" => Ok(Self::Acme),
-            _ => Err(format!("tls {raw:?} must be \"off\", \"internal\" or \"acme\"")),
+            _ => Err(format!(
+                "tls {raw:?} must be \"off\", \"internal\" or \"acme\""
+            )),
         }
     }
 }
@@ -180,7 +188,9 @@ pub struct PortRange {
 impl std::str::FromStr for PortRange {
     type Err = String;
     fn from_str(raw: &str) -> Result<Self, String> {
-        let err = || format!("port_range {raw:?} must be \"FIRST-LAST\" with 1024 <= FIRST <= LAST <= 65535");
+        let err = || {
+            format!("port_range {raw:?} must be \"FIRST-LAST\" with 1024 <= FIRST <= LAST <= 65535")
+        };
         let (a, b) = raw.split_once('-').ok_or_else(err)?;
         let first: u16 = a.trim().parse().map_err(|_| err())?;
         let last: u16 = b.trim().parse().map_err(|_| err())?;
@@ -199,7 +209,9 @@ pub struct ByteSize(pub u64);
 impl std::str::FromStr for ByteSize {
     type Err = String;
     fn from_str(raw: &str) -> Result<Self, String> {
-        let err = || format!("size {raw:?} must be a number of bytes with an optional K, M, G or T suffix, like \"512M\"");
+        let err = || {
+            format!("size {raw:?} must be a number of bytes with an optional K, M, G or T suffix, like \"512M\"")
+        };
         let trimmed = raw.trim();
         let (digits, unit) = match trimmed.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
             Some((i, _)) => trimmed.split_at(i),
@@ -214,7 +226,11 @@ impl std::str::FromStr for ByteSize {
             "T" | "TB" | "TIB" => 1 << 40,
             _ => return Err(err()),
         };
-        number.checked_mul(factor).filter(|b| *b > 0).map(Self).ok_or_else(err)
+        number
+            .checked_mul(factor)
+            .filter(|b| *b > 0)
+            .map(Self)
+            .ok_or_else(err)
     }
 }
 deserialize_via_str!(ByteSize);
@@ -226,8 +242,14 @@ pub struct CpuPercent(pub u32);
 impl std::str::FromStr for CpuPercent {
     type Err = String;
     fn from_str(raw: &str) -> Result<Self, String> {
-        let err = || format!("cpu {raw:?} must be a percentage of one core like \"50%\" or \"200%\"");
-        let n: u32 = raw.trim().strip_suffix('%').ok_or_else(err)?.parse().map_err(|_| err())?;
+        let err =
+            || format!("cpu {raw:?} must be a percentage of one core like \"50%\" or \"200%\"");
+        let n: u32 = raw
+            .trim()
+            .strip_suffix('%')
+            .ok_or_else(err)?
+            .parse()
+            .map_err(|_| err())?;
         if n == 0 || n > 100_000 {
             return Err(err());
         }
@@ -266,7 +288,9 @@ impl std::str::FromStr for LogLevel {
             "info" => Ok(Self::Info),
             "debug" => Ok(Self::Debug),
             "trace" => Ok(Self::Trace),
-            _ => Err(format!("log_level {raw:?} must be error, warn, info, debug or trace")),
+            _ => Err(format!(
+                "log_level {raw:?} must be error, warn, info, debug or trace"
+            )),
         }
     }
 }
@@ -308,7 +332,13 @@ mod tests {
         assert_eq!(c.tls, TlsMode::Acme);
         assert_eq!(c.dyno_memory, ByteSize(1 << 30));
         assert_eq!(c.dyno_cpu, CpuPercent(50));
-        assert_eq!(c.port_range, PortRange { first: 30000, last: 30010 });
+        assert_eq!(
+            c.port_range,
+            PortRange {
+                first: 30000,
+                last: 30010
+            }
+        );
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! skiff: a single-server PaaS — git push, sandboxed systemd dynos, a local proxy.
 #![forbid(unsafe_code)]
 
+pub mod api;
+pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod model;
 pub mod store;
 pub mod systemd;

@@ -1,1 +1,37 @@
-fn main(){}
+//! `skiff`: the command-line client. A thin entry point around `skiff::cli`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use skiff::cli::{self, Cli, Context};
+
+fn main() -> ExitCode {
+    let args = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let ctx = Context::from_env()?;
+        cli::run(
+            args,
+            &ctx,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        )
+        .await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

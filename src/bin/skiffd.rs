@@ -1,1 +1,71 @@
-fn main(){}
+//! `skiffd`: the skiff daemon. A thin entry point around `skiff::daemon`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use skiff::config::{Config, DEFAULT_CONFIG_PATH, DEFAULT_CONFIG_TOML};
+use skiff::daemon;
+use skiff::systemd::DbusSystemd;
+
+#[derive(Parser)]
+#[command(
+    name = "skiffd",
+    version,
+    about = "The skiff PaaS daemon (run by systemd as skiffd.service)"
+)]
+struct Args {
+    /// Configuration file.
+    #[arg(long, default_value = DEFAULT_CONFIG_PATH, env = "SKIFFD_CONFIG")]
+    config: PathBuf,
+    /// Print the commented default configuration and exit.
+    #[arg(long)]
+    print_default_config: bool,
+    /// Validate the configuration file and exit.
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if args.print_default_config {
+        print!("{DEFAULT_CONFIG_TOML}");
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("skiffd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        println!("{}: ok", args.config.display());
+        return ExitCode::SUCCESS;
+    }
+    // Files skiffd creates are private unless it says otherwise.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    daemon::init_logging(config.log_level);
+    match serve(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("skiffd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    daemon::drop_capabilities()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let systemd = Arc::new(DbusSystemd::connect_system().await?);
+        let listeners = daemon::Listeners::bind(&config).await?;
+        daemon::run(config, listeners, systemd, daemon::termination_signal()).await
+    })
+}

@@ -5,8 +5,21 @@ use std::str::FromStr;
 
 /// Names that would collide with skiff's own units, hosts or tooling.
 pub const RESERVED_APP_NAMES: &[&str] = &[
-    "skiff", "skiffd", "api", "admin", "root", "system", "systemd", "caddy", "www", "localhost",
-    "git", "ssh", "proxy", "router", "dashboard",
+    "skiff",
+    "skiffd",
+    "api",
+    "admin",
+    "root",
+    "system",
+    "systemd",
+    "caddy",
+    "www",
+    "localhost",
+    "git",
+    "ssh",
+    "proxy",
+    "router",
+    "dashboard",
 ];
 
 pub const APP_NAME_MIN_LEN: usize = 3;
@@ -80,8 +93,8 @@ mod tests {
     fn refuses_names_outside_the_rule() {
         let long = "a".repeat(31);
         for name in [
-            "", "ab", "1abc", "-abc", "abc-", "Abc", "my_app", "my app", "my--app", "émile", "a.b.c",
-            &long,
+            "", "ab", "1abc", "-abc", "abc-", "Abc", "my_app", "my app", "my--app", "émile",
+            "a.b.c", &long,
         ] {
             match AppName::parse(name) {
                 Err(AppNameError::Invalid(got)) => assert_eq!(got, name),
@@ -102,7 +115,10 @@ mod tests {
     #[test]
     fn invalid_message_says_what_is_allowed() {
         let msg = AppName::parse("Bad_Name").unwrap_err().to_string();
-        assert!(msg.contains("lowercase letters, digits and dashes"), "{msg}");
+        assert!(
+            msg.contains("lowercase letters, digits and dashes"),
+            "{msg}"
+        );
         assert!(msg.contains("3-30"), "{msg}");
     }
 }

@@ -55,20 +55,29 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         apply(&mut conn, Path::new(":memory:")).unwrap();
         apply(&mut conn, Path::new(":memory:")).unwrap();
-        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(v, known_version());
     }
 
     #[test]
     fn newer_database_is_refused_and_left_untouched() {
         let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 999;").unwrap();
+        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 999;")
+            .unwrap();
         let err = apply(&mut conn, Path::new("/x/skiff.db")).unwrap_err();
         assert!(err.to_string().contains("newer than this skiff"), "{err}");
-        let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(v, 999);
         let apps: i64 = conn
-            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'apps'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'apps'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert_eq!(apps, 0);
     }

@@ -104,7 +104,9 @@ impl Store {
     {
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| StoreError::Task("database lock poisoned".into()))?;
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Task("database lock poisoned".into()))?;
             f(&mut guard)
         })
         .await
@@ -148,14 +150,20 @@ impl Store {
 
     pub async fn delete_app(&self, name: &str) -> Result<(), StoreError> {
         let name = name.to_owned();
-        self.call(move |conn| match conn.execute("DELETE FROM apps WHERE name = ?1", params![name])? {
-            0 => Err(StoreError::AppNotFound(name)),
-            _ => Ok(()),
+        self.call(move |conn| {
+            match conn.execute("DELETE FROM apps WHERE name = ?1", params![name])? {
+                0 => Err(StoreError::AppNotFound(name)),
+                _ => Ok(()),
+            }
         })
         .await
     }
 
-    pub async fn create_token(&self, name: TokenName, hash: TokenHash) -> Result<TokenRecord, StoreError> {
+    pub async fn create_token(
+        &self,
+        name: TokenName,
+        hash: TokenHash,
+    ) -> Result<TokenRecord, StoreError> {
         self.call(move |conn| {
             let inserted = conn.execute(
                 &format!("INSERT INTO api_tokens (name, hash, created_at) VALUES (?1, ?2, {NOW}) ON CONFLICT (name) DO NOTHING"),
@@ -180,11 +188,14 @@ impl Store {
 
     pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         self.call(|conn| {
-            let mut stmt = conn.prepare("SELECT name, created_at, last_used_at FROM api_tokens ORDER BY name")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
+            let mut stmt = conn
+                .prepare("SELECT name, created_at, last_used_at FROM api_tokens ORDER BY name")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
             rows.map(|row| {
                 let (name, created_at, last_used_at) = row?;
-                let name = TokenName::parse(&name).map_err(|e| StoreError::Task(format!("corrupt token row: {e}")))?;
+                let name = TokenName::parse(&name)
+                    .map_err(|e| StoreError::Task(format!("corrupt token row: {e}")))?;
                 Ok(TokenRecord {
                     name,
                     created_at,
@@ -198,25 +209,35 @@ impl Store {
 
     pub async fn revoke_token(&self, name: &str) -> Result<(), StoreError> {
         let name = name.to_owned();
-        self.call(move |conn| match conn.execute("DELETE FROM api_tokens WHERE name = ?1", params![name])? {
-            0 => Err(StoreError::TokenNotFound(name)),
-            _ => Ok(()),
+        self.call(move |conn| {
+            match conn.execute("DELETE FROM api_tokens WHERE name = ?1", params![name])? {
+                0 => Err(StoreError::TokenNotFound(name)),
+                _ => Ok(()),
+            }
         })
         .await
     }
 
     /// Looks a presented token up by its hash and records its use; `None` when it matches none.
-    pub async fn authenticate_token(&self, hash: TokenHash) -> Result<Option<TokenName>, StoreError> {
+    pub async fn authenticate_token(
+        &self,
+        hash: TokenHash,
+    ) -> Result<Option<TokenName>, StoreError> {
         self.call(move |conn| {
             let name: Option<String> = conn
                 .query_row(
-                    &format!("UPDATE api_tokens SET last_used_at = {NOW} WHERE hash = ?1 RETURNING name"),
+                    &format!(
+                        "UPDATE api_tokens SET last_used_at = {NOW} WHERE hash = ?1 RETURNING name"
+                    ),
                     params![hash.as_str()],
                     |r| r.get(0),
                 )
                 .optional()?;
-            name.map(|n| TokenName::parse(&n).map_err(|e| StoreError::Task(format!("corrupt token row: {e}"))))
-                .transpose()
+            name.map(|n| {
+                TokenName::parse(&n)
+                    .map_err(|e| StoreError::Task(format!("corrupt token row: {e}")))
+            })
+            .transpose()
         })
         .await
     }
@@ -257,12 +278,27 @@ mod tests {
         let alpha = store.create_app(app("alpha")).await.unwrap();
         assert_eq!(alpha.name, app("alpha"));
         assert!(alpha.created_at.ends_with('Z'));
-        let names: Vec<_> = store.list_apps().await.unwrap().into_iter().map(|a| a.name).collect();
+        let names: Vec<_> = store
+            .list_apps()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
         assert_eq!(names, vec![app("alpha"), app("beta")]);
-        assert!(matches!(store.create_app(app("alpha")).await, Err(StoreError::AppExists(_))));
+        assert!(matches!(
+            store.create_app(app("alpha")).await,
+            Err(StoreError::AppExists(_))
+        ));
         store.delete_app("alpha").await.unwrap();
-        assert!(matches!(store.get_app("alpha").await, Err(StoreError::AppNotFound(_))));
-        assert!(matches!(store.delete_app("alpha").await, Err(StoreError::AppNotFound(_))));
+        assert!(matches!(
+            store.get_app("alpha").await,
+            Err(StoreError::AppNotFound(_))
+        ));
+        assert!(matches!(
+            store.delete_app("alpha").await,
+            Err(StoreError::AppNotFound(_))
+        ));
     }
 
     #[tokio::test]
@@ -270,26 +306,47 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         let token = ApiToken::generate();
         let name = TokenName::parse("ci").unwrap();
-        store.create_token(name.clone(), token.hash()).await.unwrap();
+        store
+            .create_token(name.clone(), token.hash())
+            .await
+            .unwrap();
         assert!(matches!(
-            store.create_token(name.clone(), ApiToken::generate().hash()).await,
+            store
+                .create_token(name.clone(), ApiToken::generate().hash())
+                .await,
             Err(StoreError::TokenExists(_))
         ));
-        assert_eq!(store.authenticate_token(token.hash()).await.unwrap(), Some(name.clone()));
-        assert_eq!(store.authenticate_token(ApiToken::presented("x").hash()).await.unwrap(), None);
+        assert_eq!(
+            store.authenticate_token(token.hash()).await.unwrap(),
+            Some(name.clone())
+        );
+        assert_eq!(
+            store
+                .authenticate_token(ApiToken::presented("x").hash())
+                .await
+                .unwrap(),
+            None
+        );
         let listed = store.list_tokens().await.unwrap();
         assert_eq!(listed.len(), 1);
         assert!(listed[0].last_used_at.is_some());
         store.revoke_token("ci").await.unwrap();
         assert_eq!(store.authenticate_token(token.hash()).await.unwrap(), None);
-        assert!(matches!(store.revoke_token("ci").await, Err(StoreError::TokenNotFound(_))));
+        assert!(matches!(
+            store.revoke_token("ci").await,
+            Err(StoreError::TokenNotFound(_))
+        ));
     }
 
     #[tokio::test]
     async fn file_database_is_private_and_survives_reopen() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("skiff.db");
-        Store::open(&path).unwrap().create_app(app("keep")).await.unwrap();
+        Store::open(&path)
+            .unwrap()
+            .create_app(app("keep"))
+            .await
+            .unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         let reopened = Store::open(&path).unwrap();

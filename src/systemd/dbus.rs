@@ -20,7 +20,9 @@ pub struct DbusSystemd {
 impl DbusSystemd {
     /// Connects to the system bus (where PID 1 listens).
     pub async fn connect_system() -> Result<Self, SystemdError> {
-        let conn = zbus::Connection::system().await.map_err(SystemdError::Connect)?;
+        let conn = zbus::Connection::system()
+            .await
+            .map_err(SystemdError::Connect)?;
         Self::on(conn).await
     }
 
@@ -42,10 +44,13 @@ impl DbusSystemd {
 #[async_trait::async_trait]
 impl Systemd for DbusSystemd {
     async fn version(&self) -> Result<String, SystemdError> {
-        self.manager.version().await.map_err(|source| SystemdError::Call {
-            call: "Manager.Version",
-            source,
-        })
+        self.manager
+            .version()
+            .await
+            .map_err(|source| SystemdError::Call {
+                call: "Manager.Version",
+                source,
+            })
     }
 }
 
@@ -75,7 +80,9 @@ mod tests {
             .serve_at("/org/freedesktop/systemd1", FakeManager)
             .unwrap()
             .build();
-        let client = zbus::connection::Builder::unix_stream(client_end).p2p().build();
+        let client = zbus::connection::Builder::unix_stream(client_end)
+            .p2p()
+            .build();
         let (server, client) = tokio::try_join!(server, client).unwrap();
         let systemd = DbusSystemd::on(client).await.unwrap();
         assert_eq!(systemd.version().await.unwrap(), "252.99-fake");

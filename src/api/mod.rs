@@ -1,0 +1,115 @@
+//! The HTTP API under `/v1`: routes, shared state, middleware and the generated OpenAPI document.
+
+mod apps;
+pub mod auth;
+pub mod error;
+mod health;
+mod tokens;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::http::{HeaderName, Request};
+use axum::Router;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::config::BaseDomain;
+use crate::store::Store;
+use crate::systemd::Systemd;
+pub use apps::{App, CreateApp};
+pub use auth::{Caller, LocalPolicy, Peer};
+use error::ApiError;
+pub use health::Health;
+pub use tokens::{CreateToken, CreatedToken, Token};
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// Everything a handler may touch. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub systemd: Arc<dyn Systemd>,
+    pub started: Instant,
+    pub base_domain: BaseDomain,
+    pub local_policy: LocalPolicy,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "skiff API", description = "The local HTTP API of skiffd, the single-server PaaS daemon."),
+    components(schemas(error::ErrorBody, error::ErrorDetail)),
+    security(("bearer" = [])),
+    modifiers(&BearerScheme)
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API's routes with their OpenAPI description, built from the handlers' annotations.
+fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::health))
+        .routes(routes!(apps::list_apps, apps::create_app))
+        .routes(routes!(apps::get_app, apps::delete_app))
+        .routes(routes!(tokens::list_tokens, tokens::create_token))
+        .routes(routes!(tokens::revoke_token))
+        .split_for_parts()
+}
+
+/// The OpenAPI document as served at `/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    documented_routes().1
+}
+
+/// The complete service: routes, auth, body limit, request ids and request logging.
+pub fn router(state: AppState, body_limit: usize) -> Router {
+    let (routes, doc) = documented_routes();
+    let doc = Arc::new(doc);
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    routes
+        .route(
+            "/v1/openapi.json",
+            axum::routing::get(move || {
+                let doc = Arc::clone(&doc);
+                async move { axum::Json((*doc).clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::not_found("no such endpoint; see /v1/openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed for this endpoint; see /v1/openapi.json",
+            )
+        })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .with_state(state)
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+                let id = request
+                    .headers()
+                    .get(REQUEST_ID)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("-");
+                tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+            }),
+        )
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}

@@ -1,0 +1,209 @@
+//! A small HTTP/1.1 client for skiffd's API over a Unix socket, plain TCP or TLS.
+
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{Method, Request, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::endpoint::Endpoint;
+use super::CliError;
+
+pub struct ApiClient {
+    endpoint: Endpoint,
+    token: Option<String>,
+}
+
+impl ApiClient {
+    pub fn new(endpoint: Endpoint, token: Option<String>) -> Self {
+        Self { endpoint, token }
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        let bytes = self.send(Method::GET, path, None::<&()>).await?;
+        decode(&bytes)
+    }
+
+    pub async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, CliError> {
+        let bytes = self.send(Method::POST, path, Some(body)).await?;
+        decode(&bytes)
+    }
+
+    pub async fn delete(&self, path: &str) -> Result<(), CliError> {
+        self.send(Method::DELETE, path, None::<&()>).await.map(drop)
+    }
+
+    /// Sends one request on a fresh connection; a non-2xx answer becomes `CliError::Api`.
+    async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Bytes, CliError> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, self.endpoint.host_header())
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("skiff/", env!("CARGO_PKG_VERSION")),
+            );
+        if let Some(token) = &self.token {
+            request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let payload = match body {
+            Some(b) => {
+                request = request.header(hyper::header::CONTENT_TYPE, "application/json");
+                Bytes::from(serde_json::to_vec(b).map_err(|e| CliError::Protocol(e.to_string()))?)
+            }
+            None => Bytes::new(),
+        };
+        let request = request
+            .body(Full::new(payload))
+            .map_err(|e| CliError::Protocol(e.to_string()))?;
+        let response = match &self.endpoint {
+            Endpoint::Unix(path) => {
+                let stream = tokio::net::UnixStream::connect(path)
+                    .await
+                    .map_err(|e| self.connect_error(e))?;
+                exchange(stream, request).await?
+            }
+            Endpoint::Http { host, port, tls } => {
+                let stream = tokio::net::TcpStream::connect((host.as_str(), *port))
+                    .await
+                    .map_err(|e| self.connect_error(e))?;
+                if *tls {
+                    let stream = tls_connect(host, stream)
+                        .await
+                        .map_err(|e| self.connect_error(e))?;
+                    exchange(stream, request).await?
+                } else {
+                    exchange(stream, request).await?
+                }
+            }
+        };
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| CliError::Protocol(format!("reading the response: {e}")))?
+            .to_bytes();
+        if status.is_success() {
+            Ok(bytes)
+        } else {
+            Err(api_error(status, &bytes))
+        }
+    }
+
+    fn connect_error(&self, e: std::io::Error) -> CliError {
+        let hint = match (&self.endpoint, e.kind()) {
+            (Endpoint::Unix(_), std::io::ErrorKind::PermissionDenied) => {
+                " (only root and members of group skiff may use the local API)"
+            }
+            (
+                Endpoint::Unix(_),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused,
+            ) => " (is skiffd running? try: systemctl status skiffd)",
+            _ => "",
+        };
+        let reason = match e.kind() {
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_owned(),
+            _ => e.to_string(),
+        };
+        CliError::Connect(format!(
+            "cannot connect to skiffd at {}: {reason}{hint}",
+            self.endpoint
+        ))
+    }
+}
+
+async fn exchange<S>(
+    stream: S,
+    request: Request<Full<Bytes>>,
+) -> Result<hyper::Response<hyper::body::Incoming>, CliError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| CliError::Protocol(format!("HTTP handshake: {e}")))?;
+    tokio::spawn(connection);
+    sender
+        .send_request(request)
+        .await
+        .map_err(|e| CliError::Protocol(format!("sending the request: {e}")))
+}
+
+async fn tls_connect(
+    host: &str,
+    stream: tokio::net::TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, std::io::Error> {
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        // A system store may hold certificates rustls cannot parse; skip those, keep the rest.
+        let _ = roots.add(cert);
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| invalid(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| invalid(e.to_string()))?;
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, stream)
+        .await
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CliError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| CliError::Protocol(format!("unexpected response from skiffd: {e}")))
+}
+
+/// Turns an error response into the server's own message when it sent the usual envelope.
+fn api_error(status: StatusCode, bytes: &[u8]) -> CliError {
+    let message = serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| {
+            format!(
+                "skiffd answered {status}: {}",
+                String::from_utf8_lossy(bytes).trim()
+            )
+        });
+    CliError::Api {
+        status: status.as_u16(),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_envelope_gives_the_servers_message() {
+        let err = api_error(
+            StatusCode::CONFLICT,
+            br#"{"error":{"code":"already_exists","message":"app alpha already exists"}}"#,
+        );
+        assert_eq!(err.to_string(), "app alpha already exists");
+        let err = api_error(StatusCode::BAD_GATEWAY, b"upstream down");
+        assert_eq!(
+            err.to_string(),
+            "skiffd answered 502 Bad Gateway: upstream down"
+        );
+    }
+}

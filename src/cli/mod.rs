@@ -1,0 +1,291 @@
+//! The `skiff` command-line client: Heroku-style verbs that call skiffd's HTTP API.
+
+mod client;
+pub mod endpoint;
+mod git;
+mod output;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::api::{App, CreateApp, CreateToken, CreatedToken, Health, Token};
+pub use client::ApiClient;
+pub use endpoint::Endpoint;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Connect(String),
+    #[error("{message}")]
+    Api { status: u16, message: String },
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error("{0}")]
+    Usage(String),
+    #[error("writing output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "skiff",
+    version,
+    about = "Drive skiff, the single-server PaaS",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    /// The app to act on (default: from the 'skiff' git remote of the current directory).
+    #[arg(short = 'a', long = "app", global = true)]
+    pub app: Option<String>,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List apps.
+    #[command(name = "apps")]
+    Apps,
+    /// Create an app.
+    #[command(name = "apps:create")]
+    AppsCreate { name: String },
+    /// Show an app.
+    #[command(name = "apps:info")]
+    AppsInfo,
+    /// Destroy an app and everything it owns.
+    #[command(name = "apps:destroy")]
+    AppsDestroy {
+        /// The app to destroy (or -a APP).
+        name: Option<String>,
+        /// Repeat the app's name to confirm; destroying is permanent.
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+    /// List API tokens (for the TCP listener).
+    #[command(name = "tokens")]
+    Tokens,
+    /// Create an API token; the secret is printed once.
+    #[command(name = "tokens:create")]
+    TokensCreate { name: String },
+    /// Revoke an API token.
+    #[command(name = "tokens:revoke")]
+    TokensRevoke { name: String },
+    /// Show the client's and the server's versions.
+    #[command(name = "version")]
+    Version,
+}
+
+/// What the CLI takes from its environment, gathered once so tests can supply their own.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub endpoint: Endpoint,
+    pub token: Option<String>,
+    pub cwd: PathBuf,
+}
+
+impl Context {
+    /// Reads `SKIFF_API`, `SKIFF_TOKEN` and the working directory.
+    pub fn from_env() -> Result<Self, CliError> {
+        let endpoint = Endpoint::parse(std::env::var("SKIFF_API").ok().as_deref())
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let token = std::env::var("SKIFF_TOKEN").ok().filter(|t| !t.is_empty());
+        let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        Ok(Self {
+            endpoint,
+            token,
+            cwd,
+        })
+    }
+}
+
+/// Runs one command, writing its normal output to `out` (notes for humans go to `err`).
+pub async fn run(
+    cli: Cli,
+    ctx: &Context,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Result<(), CliError> {
+    let client = ApiClient::new(ctx.endpoint.clone(), ctx.token.clone());
+    let app = || resolve_app(cli.app.as_deref(), ctx);
+    match cli.command {
+        Command::Apps => {
+            let apps: Vec<App> = client.get("/v1/apps").await?;
+            if cli.json {
+                output::json(out, &apps)?;
+            } else if apps.is_empty() {
+                writeln!(out, "No apps yet. Create one with: skiff apps:create NAME")?;
+            } else {
+                output::table(
+                    out,
+                    &["NAME", "CREATED", "WEB URL"],
+                    apps.iter()
+                        .map(|a| vec![a.name.clone(), a.created_at.clone(), a.web_url.clone()]),
+                )?;
+            }
+        }
+        Command::AppsCreate { name } => {
+            let app: App = client.post("/v1/apps", &CreateApp { name }).await?;
+            if cli.json {
+                output::json(out, &app)?;
+            } else {
+                writeln!(out, "Created {} — {}", app.name, app.web_url)?;
+            }
+        }
+        Command::AppsInfo => {
+            let name = app()?;
+            let app: App = client
+                .get(&format!("/v1/apps/{}", path_segment(&name)?))
+                .await?;
+            if cli.json {
+                output::json(out, &app)?;
+            } else {
+                writeln!(out, "=== {}", app.name)?;
+                output::fields(
+                    out,
+                    &[("Created", &app.created_at), ("Web URL", &app.web_url)],
+                )?;
+            }
+        }
+        Command::AppsDestroy { name, confirm } => {
+            let name = match name {
+                Some(n) => n,
+                None => app()?,
+            };
+            if confirm.as_deref() != Some(name.as_str()) {
+                return Err(CliError::Usage(format!(
+                    "destroying {name} is permanent and removes all its data; to proceed, pass --confirm {name}"
+                )));
+            }
+            client
+                .delete(&format!("/v1/apps/{}", path_segment(&name)?))
+                .await?;
+            if cli.json {
+                output::json(out, &serde_json::json!({ "destroyed": name }))?;
+            } else {
+                writeln!(out, "Destroyed {name}")?;
+            }
+        }
+        Command::Tokens => {
+            let tokens: Vec<Token> = client.get("/v1/tokens").await?;
+            if cli.json {
+                output::json(out, &tokens)?;
+            } else if tokens.is_empty() {
+                writeln!(out, "No tokens. Create one with: skiff tokens:create NAME")?;
+            } else {
+                output::table(
+                    out,
+                    &["NAME", "CREATED", "LAST USED"],
+                    tokens.iter().map(|t| {
+                        vec![
+                            t.name.clone(),
+                            t.created_at.clone(),
+                            t.last_used_at.clone().unwrap_or_else(|| "never".into()),
+                        ]
+                    }),
+                )?;
+            }
+        }
+        Command::TokensCreate { name } => {
+            let created: CreatedToken = client.post("/v1/tokens", &CreateToken { name }).await?;
+            if cli.json {
+                output::json(out, &created)?;
+            } else {
+                writeln!(
+                    err,
+                    "Created token {}. Copy it now; it is not shown again. Use it as SKIFF_TOKEN.",
+                    created.name
+                )?;
+                writeln!(out, "{}", created.token)?;
+            }
+        }
+        Command::TokensRevoke { name } => {
+            client
+                .delete(&format!("/v1/tokens/{}", path_segment(&name)?))
+                .await?;
+            if cli.json {
+                output::json(out, &serde_json::json!({ "revoked": name }))?;
+            } else {
+                writeln!(out, "Revoked token {name}")?;
+            }
+        }
+        Command::Version => {
+            let health: Health = client.get("/v1/health").await?;
+            if cli.json {
+                output::json(
+                    out,
+                    &serde_json::json!({ "client": env!("CARGO_PKG_VERSION"), "server": health }),
+                )?;
+            } else {
+                writeln!(out, "skiff {} (client)", env!("CARGO_PKG_VERSION"))?;
+                writeln!(
+                    out,
+                    "skiffd {} (server at {}), systemd {}",
+                    health.version,
+                    ctx.endpoint,
+                    health.systemd_version.as_deref().unwrap_or("unreachable")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn resolve_app(flag: Option<&str>, ctx: &Context) -> Result<String, CliError> {
+    match flag {
+        Some(app) => Ok(app.to_owned()),
+        None => git::skiff_remote_app(&ctx.cwd).ok_or_else(|| {
+            CliError::Usage(
+                "no app given: pass -a APP, or run this inside a git repo with a 'skiff' remote"
+                    .into(),
+            )
+        }),
+    }
+}
+
+/// Names go into URL paths; anything outside the characters names may hold is refused here
+/// so a request can never address another path.
+fn path_segment(name: &str) -> Result<&str, CliError> {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && name != "."
+        && name != ".."
+    {
+        Ok(name)
+    } else {
+        Err(CliError::Usage(format!("{name:?} is not a valid name")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colon_verbs_and_global_flags_parse() {
+        let cli = Cli::try_parse_from(["skiff", "apps:info", "-a", "alpha", "--json"]).unwrap();
+        assert_eq!(cli.app.as_deref(), Some("alpha"));
+        assert!(cli.json);
+        assert!(matches!(cli.command, Command::AppsInfo));
+        let cli =
+            Cli::try_parse_from(["skiff", "apps:destroy", "alpha", "--confirm", "alpha"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::AppsDestroy { name: Some(ref n), confirm: Some(ref c) } if n == "alpha" && c == "alpha")
+        );
+        assert!(Cli::try_parse_from(["skiff", "apps:nope"]).is_err());
+    }
+
+    #[test]
+    fn path_segments_cannot_escape() {
+        assert!(path_segment("alpha").is_ok());
+        for bad in ["", "..", "a/b", "a?b", "a b", "%2e"] {
+            assert!(path_segment(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! skiffd's life cycle: logging, capabilities, listeners, readiness, serving and graceful shutdown.
+
+use std::future::{Future, IntoFuture};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tokio::net::{TcpListener, UnixListener};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::EnvFilter;
+
+use crate::api::{self, AppState, LocalPolicy, Peer};
+use crate::config::{Config, LogLevel};
+use crate::store::Store;
+use crate::systemd::Systemd;
+
+/// The group whose members may use the local API socket.
+pub const ADMIN_GROUP: &str = "skiff";
+
+/// Capabilities skiffd keeps; ARCHITECTURE.md and the unit's `CapabilityBoundingSet=` list the same.
+pub const KEPT_CAPABILITIES: &[caps::Capability] = &[
+    // Give the API socket (and later app files) to group skiff.
+    caps::Capability::CAP_CHOWN,
+    // Read and write files owned by dynos' dynamic users (slugs, build dirs, caches).
+    caps::Capability::CAP_DAC_OVERRIDE,
+    // Set modes on files skiffd does not own.
+    caps::Capability::CAP_FOWNER,
+    // Let `listen_tcp` use a port below 1024 if an operator asks for one.
+    caps::Capability::CAP_NET_BIND_SERVICE,
+];
+
+/// Sends skiffd's own logs to journald (identifier `skiffd`, fields prefixed `SKIFF_`) when
+/// started by systemd, else to stderr. `SKIFFD_LOG` (an EnvFilter) overrides the config's level.
+pub fn init_logging(level: LogLevel) {
+    let filter = EnvFilter::try_from_env("SKIFFD_LOG").unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "warn,skiff={level},skiffd={level},tower_http={level}"
+        ))
+    });
+    let registry = tracing_subscriber::registry().with(filter);
+    let journald = std::env::var_os("JOURNAL_STREAM")
+        .and_then(|_| tracing_journald::layer().ok())
+        .map(|layer| {
+            layer
+                .with_syslog_identifier("skiffd".to_owned())
+                .with_field_prefix(Some("SKIFF".to_owned()))
+        });
+    match journald {
+        Some(layer) => registry.with(layer).init(),
+        None => registry
+            .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+            .init(),
+    }
+}
+
+/// Drops every capability but [`KEPT_CAPABILITIES`] from the bounding, permitted and effective
+/// sets. Does nothing when not running as root (tests, development).
+pub fn drop_capabilities() -> anyhow::Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    let keep: caps::CapsHashSet = KEPT_CAPABILITIES.iter().copied().collect();
+    let bounding =
+        caps::read(None, caps::CapSet::Bounding).context("reading the capability bounding set")?;
+    let mut to_drop: Vec<_> = bounding.difference(&keep).copied().collect();
+    // Dropping from the bounding set needs CAP_SETPCAP, so it goes last.
+    to_drop.sort_by_key(|c| *c == caps::Capability::CAP_SETPCAP);
+    for cap in to_drop {
+        caps::drop(None, caps::CapSet::Bounding, cap)
+            .with_context(|| format!("dropping {cap} from the bounding set"))?;
+    }
+    let permitted = caps::read(None, caps::CapSet::Permitted)?;
+    let kept: caps::CapsHashSet = permitted.intersection(&keep).copied().collect();
+    caps::clear(None, caps::CapSet::Inheritable)?;
+    caps::set(None, caps::CapSet::Effective, &kept)?;
+    caps::set(None, caps::CapSet::Permitted, &kept)?;
+    Ok(())
+}
+
+/// The sockets skiffd serves on; bound before the daemon runs so tests can pass their own.
+pub struct Listeners {
+    pub unix: UnixListener,
+    pub tcp: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the API socket (mode 0660, group skiff when it exists) and the optional TCP listener.
+    pub async fn bind(config: &Config) -> anyhow::Result<Self> {
+        let unix = bind_unix(&config.socket_path, admin_gid())?;
+        let tcp = match config.listen_tcp {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on listen_tcp {addr}"))?,
+            ),
+            None => None,
+        };
+        Ok(Self { unix, tcp })
+    }
+}
+
+fn admin_gid() -> Option<u32> {
+    nix::unistd::Group::from_name(ADMIN_GROUP)
+        .ok()
+        .flatten()
+        .map(|g| g.gid.as_raw())
+}
+
+fn bind_unix(path: &Path, group: Option<u32>) -> anyhow::Result<UnixListener> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)
+            .with_context(|| format!("removing stale socket {}", path.display()))?,
+        Ok(_) => bail!(
+            "{} exists and is not a socket; refusing to replace it",
+            path.display()
+        ),
+        Err(_) => {}
+    }
+    let listener =
+        UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+    if let (Some(gid), true) = (group, nix::unistd::geteuid().is_root()) {
+        nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)))
+            .with_context(|| format!("giving {} to group {ADMIN_GROUP}", path.display()))?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("setting the mode of {}", path.display()))?;
+    Ok(listener)
+}
+
+/// Runs the daemon until `shutdown` resolves, then stops accepting and finishes in-flight requests.
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    systemd: Arc<dyn Systemd>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let db_path = config.db_path();
+    let store = tokio::task::spawn_blocking(move || Store::open(&db_path)).await??;
+    let state = AppState {
+        store,
+        systemd,
+        started: Instant::now(),
+        base_domain: config.base_domain.clone(),
+        local_policy: LocalPolicy {
+            daemon_uid: nix::unistd::geteuid().as_raw(),
+            admin_gid: admin_gid(),
+        },
+    };
+    let body_limit = usize::try_from(config.api_body_limit.0).unwrap_or(usize::MAX);
+    let app = api::router(state, body_limit);
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let mut servers = tokio::task::JoinSet::new();
+    servers.spawn(
+        axum::serve(
+            listeners.unix,
+            app.clone().into_make_service_with_connect_info::<Peer>(),
+        )
+        .with_graceful_shutdown(stopped(stop_rx.clone()))
+        .into_future(),
+    );
+    if let Some(tcp) = listeners.tcp {
+        tracing::info!(addr = %tcp.local_addr()?, "listening on TCP (bearer tokens required)");
+        servers.spawn(
+            axum::serve(tcp, app.into_make_service_with_connect_info::<Peer>())
+                .with_graceful_shutdown(stopped(stop_rx.clone()))
+                .into_future(),
+        );
+    }
+
+    notify(&[sd_notify::NotifyState::Ready]);
+    let watchdog = spawn_watchdog();
+    tracing::info!(socket = %config.socket_path.display(), version = env!("CARGO_PKG_VERSION"), "skiffd ready");
+
+    tokio::select! {
+        () = shutdown => {}
+        Some(result) = servers.join_next() => {
+            result?.context("API server stopped")?;
+            bail!("API server stopped unexpectedly");
+        }
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+    notify(&[sd_notify::NotifyState::Stopping]);
+    let _ = stop_tx.send(true);
+    while let Some(result) = servers.join_next().await {
+        result?.context("API server failed while stopping")?;
+    }
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn notify(state: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(false, state) {
+        tracing::warn!(error = %e, "cannot notify systemd");
+    }
+}
+
+/// Pings systemd's watchdog at half its interval when the unit sets `WatchdogSec=`.
+fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
+    let mut usec = 0;
+    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
+        return None;
+    }
+    let period = Duration::from_micros(usec / 2);
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            notify(&[sd_notify::NotifyState::Watchdog]);
+        }
+    }))
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn termination_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing the SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
