@@ -1,0 +1,412 @@
+//! In-process integration tests: a whole skiffd on temp paths with a fake systemd, driven through
+//! the real CLI code over its Unix socket and TCP listener.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use skiff::cli::{self, Cli, CliError, Context, Endpoint};
+use skiff::config::Config;
+use skiff::daemon::{self, Listeners};
+use skiff::systemd::FakeSystemd;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Daemon {
+    dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    tcp: Option<std::net::SocketAddr>,
+}
+
+impl Daemon {
+    async fn start(with_tcp: bool) -> Self {
+        Self::start_in(tempfile::tempdir().unwrap(), with_tcp).await
+    }
+
+    /// Starts a daemon on an existing state directory (to test restarts).
+    async fn start_in(dir: tempfile::TempDir, with_tcp: bool) -> Self {
+        let mut config = Config {
+            state_dir: dir.path().to_owned(),
+            socket_path: dir.path().join("api.sock"),
+            ..Config::default()
+        };
+        if with_tcp {
+            config.listen_tcp = Some("127.0.0.1:0".parse().unwrap());
+        }
+        let listeners = Listeners::bind(&config).await.unwrap();
+        let tcp = listeners.tcp.as_ref().map(|l| l.local_addr().unwrap());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(daemon::run(
+            config,
+            listeners,
+            Arc::new(FakeSystemd::default()),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let daemon = Self {
+            dir,
+            stop: Some(stop),
+            task,
+            tcp,
+        };
+        daemon.wait_ready().await;
+        daemon
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("api.sock")
+    }
+
+    async fn wait_ready(&self) {
+        for _ in 0..200 {
+            if self
+                .raw("GET", "/v1/health", "")
+                .await
+                .starts_with("HTTP/1.1 200")
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("daemon did not become ready");
+    }
+
+    fn local(&self) -> Context {
+        Context {
+            endpoint: Endpoint::Unix(self.socket()),
+            token: None,
+            cwd: self.dir.path().to_owned(),
+        }
+    }
+
+    /// Runs a CLI command line; returns stdout, or the error.
+    async fn cli(&self, ctx: &Context, args: &[&str]) -> Result<String, CliError> {
+        let cli =
+            Cli::try_parse_from(std::iter::once("skiff").chain(args.iter().copied())).unwrap();
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        cli::run(cli, ctx, &mut out, &mut err).await?;
+        Ok(String::from_utf8(out).unwrap())
+    }
+
+    /// One raw HTTP/1.1 exchange on the socket; returns the whole response text.
+    async fn raw(&self, method: &str, path: &str, body: &str) -> String {
+        let Ok(mut stream) = tokio::net::UnixStream::connect(self.socket()).await else {
+            return String::new();
+        };
+        raw_exchange(&mut stream, method, path, body, None).await
+    }
+
+    /// Stops the daemon gracefully and hands back its state directory.
+    async fn stop(mut self) -> tempfile::TempDir {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.task.await.unwrap().unwrap();
+        self.dir
+    }
+}
+
+async fn raw_exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    stream: &mut S,
+    method: &str,
+    path: &str,
+    body: &str,
+    token: Option<&str>,
+) -> String {
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    // The server may answer (413) and close before it has read all of a large body.
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response).await;
+    response
+}
+
+fn body_json(response: &str) -> serde_json::Value {
+    let body = response.split_once("\r\n\r\n").unwrap().1;
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"))
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap()
+}
+
+#[tokio::test]
+async fn apps_lifecycle_through_the_cli() {
+    let d = Daemon::start(false).await;
+    let ctx = d.local();
+    assert!(d
+        .cli(&ctx, &["apps"])
+        .await
+        .unwrap()
+        .contains("No apps yet"));
+    let created = d.cli(&ctx, &["apps:create", "alpha"]).await.unwrap();
+    assert!(created.contains("http://alpha.localhost/"), "{created}");
+    let listed = json(&d.cli(&ctx, &["apps", "--json"]).await.unwrap());
+    assert_eq!(listed[0]["name"], "alpha");
+    let table = d.cli(&ctx, &["apps"]).await.unwrap();
+    assert!(
+        table.lines().next().unwrap().contains("NAME") && table.contains("alpha"),
+        "{table}"
+    );
+    let info = d.cli(&ctx, &["apps:info", "-a", "alpha"]).await.unwrap();
+    assert!(info.starts_with("=== alpha\n"), "{info}");
+
+    let dup = d.cli(&ctx, &["apps:create", "alpha"]).await.unwrap_err();
+    assert!(matches!(dup, CliError::Api { status: 409, .. }), "{dup:?}");
+    assert_eq!(dup.to_string(), "app alpha already exists");
+
+    let refused = d
+        .cli(&ctx, &["apps:destroy", "alpha", "--confirm", "alpah"])
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("--confirm alpha"), "{refused}");
+    assert_eq!(
+        json(&d.cli(&ctx, &["apps", "--json"]).await.unwrap())
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    d.cli(&ctx, &["apps:destroy", "alpha", "--confirm", "alpha"])
+        .await
+        .unwrap();
+    assert_eq!(
+        json(&d.cli(&ctx, &["apps", "--json"]).await.unwrap()),
+        serde_json::json!([])
+    );
+    let missing = d
+        .cli(&ctx, &["apps:info", "-a", "alpha"])
+        .await
+        .unwrap_err();
+    assert_eq!(missing.to_string(), "app alpha not found");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn bad_and_reserved_names_change_nothing() {
+    let d = Daemon::start(false).await;
+    let ctx = d.local();
+    d.cli(&ctx, &["apps:create", "keep"]).await.unwrap();
+    let before = d.cli(&ctx, &["apps", "--json"]).await.unwrap();
+    for bad in ["Bad_Name", "ab", "1abc", "-abc", &"a".repeat(31)] {
+        let err = d.cli(&ctx, &["apps:create", "--", bad]).await.unwrap_err();
+        assert!(
+            matches!(err, CliError::Api { status: 422, .. }),
+            "{bad}: {err:?}"
+        );
+        assert!(err.to_string().contains("lowercase letters"), "{err}");
+    }
+    let err = d.cli(&ctx, &["apps:create", "skiff"]).await.unwrap_err();
+    assert!(err.to_string().contains("reserved"), "{err}");
+    assert_eq!(d.cli(&ctx, &["apps", "--json"]).await.unwrap(), before);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn errors_have_the_envelope_and_every_response_a_request_id() {
+    let d = Daemon::start(false).await;
+    let response = d.raw("POST", "/v1/apps", r#"{"name":"Bad"}"#).await;
+    assert!(response.starts_with("HTTP/1.1 422"), "{response}");
+    assert!(
+        response.to_lowercase().contains("x-request-id: "),
+        "{response}"
+    );
+    let body = body_json(&response);
+    assert_eq!(body["error"]["code"], "invalid_name");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("lowercase"));
+
+    let response = d.raw("POST", "/v1/apps", "{not json").await;
+    assert!(response.starts_with("HTTP/1.1 400"), "{response}");
+    assert_eq!(body_json(&response)["error"]["code"], "bad_request");
+
+    let response = d
+        .raw("POST", "/v1/apps", r#"{"name":"ok-name","extra":1}"#)
+        .await;
+    assert!(response.starts_with("HTTP/1.1 422"), "{response}");
+
+    let response = d.raw("GET", "/v1/nope", "").await;
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    assert_eq!(body_json(&response)["error"]["code"], "not_found");
+
+    let huge = format!(r#"{{"name":"{}"}}"#, "a".repeat(2 * 1024 * 1024));
+    let response = d.raw("POST", "/v1/apps", &huge).await;
+    assert!(
+        response.starts_with("HTTP/1.1 413"),
+        "{}",
+        &response[..200.min(response.len())]
+    );
+    assert_eq!(
+        json(&d.cli(&d.local(), &["apps", "--json"]).await.unwrap()),
+        serde_json::json!([])
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn health_and_openapi() {
+    let d = Daemon::start(false).await;
+    let health = body_json(&d.raw("GET", "/v1/health", "").await);
+    assert_eq!(health["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(health["systemd_version"], "252-fake");
+    assert_eq!(health["status"], "ok");
+    let doc = body_json(&d.raw("GET", "/v1/openapi.json", "").await);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/v1/health",
+        "/v1/apps",
+        "/v1/apps/{app}",
+        "/v1/tokens",
+        "/v1/tokens/{name}",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from OpenAPI"
+        );
+    }
+    assert!(doc["paths"]["/v1/apps"]["post"].is_object());
+    let version = d.cli(&d.local(), &["version"]).await.unwrap();
+    assert!(version.contains("systemd 252-fake"), "{version}");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn tcp_listener_requires_a_valid_token() {
+    let d = Daemon::start(true).await;
+    let addr = d.tcp.unwrap();
+    let remote = |token: Option<&str>| Context {
+        endpoint: Endpoint::parse(Some(&format!("http://{addr}"))).unwrap(),
+        token: token.map(str::to_owned),
+        cwd: d.dir.path().to_owned(),
+    };
+    let status = |response: String| response[9..12].to_owned();
+    let tcp_raw = |token: Option<&'static str>| async move {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        raw_exchange(&mut stream, "GET", "/v1/apps", "", token).await
+    };
+    assert_eq!(status(tcp_raw(None).await), "401");
+    assert_eq!(status(tcp_raw(Some("skiff_wrong")).await), "401");
+    let err = d.cli(&remote(None), &["apps"]).await.unwrap_err();
+    assert!(matches!(err, CliError::Api { status: 401, .. }), "{err:?}");
+
+    let created = json(
+        &d.cli(&d.local(), &["tokens:create", "ci", "--json"])
+            .await
+            .unwrap(),
+    );
+    let token = created["token"].as_str().unwrap().to_owned();
+    d.cli(&remote(Some(&token)), &["apps:create", "remote-made"])
+        .await
+        .unwrap();
+    assert!(d
+        .cli(&d.local(), &["apps"])
+        .await
+        .unwrap()
+        .contains("remote-made"));
+
+    // Tokens cannot mint or list tokens; only the local socket can.
+    let err = d.cli(&remote(Some(&token)), &["tokens"]).await.unwrap_err();
+    assert!(matches!(err, CliError::Api { status: 403, .. }), "{err:?}");
+    let tokens = json(&d.cli(&d.local(), &["tokens", "--json"]).await.unwrap());
+    assert_eq!(tokens[0]["name"], "ci");
+    assert!(tokens[0]["last_used_at"].is_string());
+    assert!(
+        !tokens.to_string().contains(&token),
+        "the secret must never be listed"
+    );
+
+    d.cli(&d.local(), &["tokens:revoke", "ci"]).await.unwrap();
+    let err = d.cli(&remote(Some(&token)), &["apps"]).await.unwrap_err();
+    assert!(matches!(err, CliError::Api { status: 401, .. }), "{err:?}");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn state_survives_a_restart_on_the_same_directory() {
+    let d = Daemon::start(false).await;
+    d.cli(&d.local(), &["apps:create", "durable"])
+        .await
+        .unwrap();
+    let dir = d.stop().await;
+    assert_db_private(&dir.path().join("skiff.db"));
+    let d = Daemon::start_in(dir, false).await;
+    let apps = json(&d.cli(&d.local(), &["apps", "--json"]).await.unwrap());
+    assert_eq!(apps[0]["name"], "durable");
+    d.stop().await;
+}
+
+fn assert_db_private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}
+
+#[tokio::test]
+async fn shutdown_finishes_in_flight_requests() {
+    let d = Daemon::start(false).await;
+    // Open a connection and send half a request, then ask the daemon to stop, then finish it.
+    let mut stream = tokio::net::UnixStream::connect(d.socket()).await.unwrap();
+    stream
+        .write_all(b"GET /v1/apps HTTP/1.1\r\nHost: localhost\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let Daemon {
+        stop, task, dir, ..
+    } = d;
+    stop.unwrap().send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    stream
+        .write_all(b"Connection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    task.await.unwrap().unwrap();
+    // New connections are refused once it has stopped.
+    assert!(tokio::net::UnixStream::connect(dir.path().join("api.sock"))
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn the_app_comes_from_the_skiff_git_remote() {
+    let d = Daemon::start(false).await;
+    d.cli(&d.local(), &["apps:create", "from-git"])
+        .await
+        .unwrap();
+    let repo = d.dir.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    for args in [
+        &["init", "-q"][..],
+        &["remote", "add", "skiff", "skiff@host.invalid:from-git"],
+    ] {
+        assert!(std::process::Command::new("git")
+            .args(args)
+            .current_dir(&repo)
+            .status()
+            .unwrap()
+            .success());
+    }
+    let ctx = Context {
+        cwd: repo,
+        ..d.local()
+    };
+    let info = json(&d.cli(&ctx, &["apps:info", "--json"]).await.unwrap());
+    assert_eq!(info["name"], "from-git");
+    let err = d.cli(&d.local(), &["apps:info"]).await.unwrap_err();
+    assert!(err.to_string().contains("-a APP"), "{err}");
+    d.stop().await;
+}
