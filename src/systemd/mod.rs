@@ -2,6 +2,8 @@
 
 mod dbus;
 mod fake;
+pub mod names;
+pub mod properties;
 
 pub use dbus::DbusSystemd;
 pub use fake::FakeSystemd;

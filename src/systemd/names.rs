@@ -1,0 +1,136 @@
+//! Names of the units skiff owns: `skiff-APP.TYPE.N.vR.service` for dynos, `skiff-APP.slice` per app.
+
+use crate::model::{AppName, DynoName};
+
+pub const UNIT_PREFIX: &str = "skiff-";
+/// The pattern that matches every unit skiff creates (for `ListUnitsByPatterns`).
+pub const UNIT_PATTERN: &str = "skiff-*";
+/// The parent slice of every app's slice.
+pub const ROOT_SLICE: &str = "skiff.slice";
+
+/// Identifies one dyno unit: which app, which dyno of it, which release it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DynoUnit {
+    pub app: AppName,
+    pub dyno: DynoName,
+    pub release: u32,
+}
+
+impl DynoUnit {
+    /// `skiff-hello.web.1.v3.service`: dots separate the parts because app names and process
+    /// types cannot contain dots; the release lets a new release's dyno run beside the old one.
+    pub fn unit_name(&self) -> String {
+        format!(
+            "{UNIT_PREFIX}{}.{}.{}.v{}.service",
+            self.app, self.dyno.process_type, self.dyno.index, self.release
+        )
+    }
+
+    /// Reads a unit name back; `None` for anything skiff did not name this way.
+    pub fn parse(unit_name: &str) -> Option<Self> {
+        let body = unit_name
+            .strip_prefix(UNIT_PREFIX)?
+            .strip_suffix(".service")?;
+        let mut parts = body.split('.');
+        let (app, process_type, index, release) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        let dyno = DynoName::parse(&format!("{process_type}.{index}")).ok()?;
+        let release = release.strip_prefix('v')?;
+        if release.starts_with('0') {
+            return None;
+        }
+        Some(Self {
+            app: AppName::parse(app).ok()?,
+            dyno,
+            release: release.parse().ok()?,
+        })
+    }
+
+    /// Syslog identifier of the dyno's lines: `hello.web.1`.
+    pub fn syslog_identifier(&self) -> String {
+        format!("{}.{}", self.app, self.dyno)
+    }
+}
+
+/// `skiff-my\x2dapp.slice`: the app's slice, a child of `skiff.slice`. Dashes are escaped as
+/// systemd-escape does, because a dash in a slice name means nesting.
+pub fn app_slice(app: &AppName) -> String {
+    format!("{UNIT_PREFIX}{}.slice", escape_unit_part(app.as_str()))
+}
+
+/// systemd's unit-name escaping of one name part: keeps `[A-Za-z0-9:_.]`, writes other bytes as `\xNN`.
+pub fn escape_unit_part(raw: &str) -> String {
+    raw.bytes()
+        .enumerate()
+        .map(|(i, b)| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b':' | b'_' => (b as char).to_string(),
+            b'.' if i > 0 => ".".to_owned(),
+            _ => format!("\\x{b:02x}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(app: &str, dyno: &str, release: u32) -> DynoUnit {
+        DynoUnit {
+            app: AppName::parse(app).unwrap(),
+            dyno: DynoName::parse(dyno).unwrap(),
+            release,
+        }
+    }
+
+    #[test]
+    fn dyno_unit_names_round_trip() {
+        for (u, name) in [
+            (unit("hello", "web.1", 3), "skiff-hello.web.1.v3.service"),
+            (
+                unit("my-app", "my_worker-2.12", 140),
+                "skiff-my-app.my_worker-2.12.v140.service",
+            ),
+        ] {
+            assert_eq!(u.unit_name(), name);
+            assert_eq!(DynoUnit::parse(name), Some(u));
+        }
+    }
+
+    #[test]
+    fn foreign_names_are_not_dynos() {
+        for name in [
+            "skiffd.service",
+            "skiff-hello.slice",
+            "skiff-hello.web.1.service",
+            "skiff-hello.web.0.v1.service",
+            "skiff-hello.web.1.v0.service",
+            "skiff-hello.web.1.3.service",
+            "skiff-hello.web.1.v3.x.service",
+            "skiff-Bad.web.1.v1.service",
+            "other-hello.web.1.v1.service",
+        ] {
+            assert_eq!(DynoUnit::parse(name), None, "{name}");
+        }
+    }
+
+    #[test]
+    fn slices_escape_dashes_so_they_do_not_nest() {
+        assert_eq!(
+            app_slice(&AppName::parse("hello").unwrap()),
+            "skiff-hello.slice"
+        );
+        assert_eq!(
+            app_slice(&AppName::parse("my-app").unwrap()),
+            "skiff-my\\x2dapp.slice"
+        );
+        assert_eq!(escape_unit_part("a b/c"), "a\\x20b\\x2fc");
+    }
+
+    #[test]
+    fn syslog_identifier_names_app_and_dyno() {
+        assert_eq!(unit("hello", "web.2", 1).syslog_identifier(), "hello.web.2");
+    }
+}
