@@ -1,0 +1,6 @@
+//! The reconciler's pure core: compare desired dynos (from the DB) with observed units (from
+//! systemd) and decide what to do. No I/O here; `executor` carries the plan out.
+
+pub mod plan;
+
+pub use plan::{plan, Action, ActiveState, ObservedUnit};

@@ -1,0 +1,251 @@
+//! `plan(desired, observed) -> Vec<Action>`: level-triggered, idempotent, tested table by table.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::model::AppName;
+use crate::systemd::names::{app_slice, DynoUnit, UNIT_PREFIX};
+
+/// A unit's `ActiveState` as systemd reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActiveState {
+    Active,
+    Reloading,
+    Inactive,
+    Failed,
+    Activating,
+    Deactivating,
+    Other,
+}
+
+impl ActiveState {
+    pub fn parse(raw: &str) -> Self {
+        match raw {
+            "active" => Self::Active,
+            "reloading" => Self::Reloading,
+            "inactive" => Self::Inactive,
+            "failed" => Self::Failed,
+            "activating" => Self::Activating,
+            "deactivating" => Self::Deactivating,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// One `skiff-*` unit as listed by systemd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedUnit {
+    pub name: String,
+    pub active_state: ActiveState,
+}
+
+/// What the executor should do, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Action {
+    /// Start a desired dyno that has no unit.
+    Start(DynoUnit),
+    /// A desired dyno's unit failed for good (restarts exhausted): record it as crashed, so it
+    /// stays down until the next deploy, restart or scale, and free its name.
+    MarkCrashed(DynoUnit),
+    /// Stop a unit nobody wants: scaled away, superseded release, destroyed app, unknown name.
+    Stop(String),
+    /// Forget a failed unit so its name can be used again.
+    ResetFailed(String),
+}
+
+/// Decides the actions that move `observed` towards `desired`.
+///
+/// `apps` are the apps the DB knows: their slices are kept, other `skiff-` slices are orphans.
+/// Units that are busy changing state (activating, deactivating) are left alone this round;
+/// the signal that ends the change triggers the next round.
+pub fn plan(
+    desired: &BTreeSet<DynoUnit>,
+    apps: &BTreeSet<AppName>,
+    observed: &[ObservedUnit],
+) -> Vec<Action> {
+    let observed_by_name: BTreeMap<&str, ActiveState> = observed
+        .iter()
+        .map(|u| (u.name.as_str(), u.active_state))
+        .collect();
+    let known_slices: BTreeSet<String> = apps.iter().map(app_slice).collect();
+    let mut starts = Vec::new();
+    let mut others = Vec::new();
+
+    for unit in desired {
+        match observed_by_name.get(unit.unit_name().as_str()) {
+            None | Some(ActiveState::Inactive) => starts.push(Action::Start(unit.clone())),
+            Some(ActiveState::Failed) => {
+                others.push(Action::MarkCrashed(unit.clone()));
+                others.push(Action::ResetFailed(unit.unit_name()));
+            }
+            Some(_) => {}
+        }
+    }
+
+    for u in observed {
+        if !u.name.starts_with(UNIT_PREFIX) {
+            continue;
+        }
+        let wanted = match DynoUnit::parse(&u.name) {
+            Some(unit) => desired.contains(&unit),
+            None => u.name.ends_with(".slice") && known_slices.contains(&u.name),
+        };
+        if wanted {
+            continue;
+        }
+        match u.active_state {
+            ActiveState::Failed => others.push(Action::ResetFailed(u.name.clone())),
+            ActiveState::Inactive | ActiveState::Deactivating => {}
+            _ => others.push(Action::Stop(u.name.clone())),
+        }
+    }
+    // New dynos first, so a replacement is up before what it replaces goes down.
+    starts.extend(others);
+    starts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::DynoName;
+    use ActiveState::*;
+
+    fn dyno(app: &str, d: &str, release: u32) -> DynoUnit {
+        DynoUnit {
+            app: AppName::parse(app).unwrap(),
+            dyno: DynoName::parse(d).unwrap(),
+            release,
+        }
+    }
+
+    fn seen(name: &str, state: ActiveState) -> ObservedUnit {
+        ObservedUnit {
+            name: name.to_owned(),
+            active_state: state,
+        }
+    }
+
+    fn apps(names: &[&str]) -> BTreeSet<AppName> {
+        names.iter().map(|n| AppName::parse(n).unwrap()).collect()
+    }
+
+    fn set(units: &[DynoUnit]) -> BTreeSet<DynoUnit> {
+        units.iter().cloned().collect()
+    }
+
+    #[test]
+    fn table() {
+        let web1 = dyno("hello", "web.1", 2);
+        let web2 = dyno("hello", "web.2", 2);
+        let old1 = dyno("hello", "web.1", 1);
+        struct Case {
+            name: &'static str,
+            desired: Vec<DynoUnit>,
+            observed: Vec<ObservedUnit>,
+            want: Vec<Action>,
+        }
+        let cases = vec![
+            Case {
+                name: "nothing wanted, nothing running",
+                desired: vec![],
+                observed: vec![],
+                want: vec![],
+            },
+            Case {
+                name: "missing dynos start",
+                desired: vec![web1.clone(), web2.clone()],
+                observed: vec![],
+                want: vec![Action::Start(web1.clone()), Action::Start(web2.clone())],
+            },
+            Case {
+                name: "running dynos are adopted, not restarted",
+                desired: vec![web1.clone(), web2.clone()],
+                observed: vec![
+                    seen(&web1.unit_name(), Active),
+                    seen(&web2.unit_name(), Activating),
+                ],
+                want: vec![],
+            },
+            Case {
+                name: "scaled down: the extra dyno stops",
+                desired: vec![web1.clone()],
+                observed: vec![
+                    seen(&web1.unit_name(), Active),
+                    seen(&web2.unit_name(), Active),
+                ],
+                want: vec![Action::Stop(web2.unit_name())],
+            },
+            Case {
+                name: "a new release starts its dynos before the old ones stop",
+                desired: vec![web1.clone()],
+                observed: vec![seen(&old1.unit_name(), Active)],
+                want: vec![Action::Start(web1.clone()), Action::Stop(old1.unit_name())],
+            },
+            Case {
+                name: "a dyno that failed for good is marked crashed and its name freed",
+                desired: vec![web1.clone()],
+                observed: vec![seen(&web1.unit_name(), Failed)],
+                want: vec![
+                    Action::MarkCrashed(web1.clone()),
+                    Action::ResetFailed(web1.unit_name()),
+                ],
+            },
+            Case {
+                name: "an unwanted failed unit is only reset",
+                desired: vec![],
+                observed: vec![seen(&old1.unit_name(), Failed)],
+                want: vec![Action::ResetFailed(old1.unit_name())],
+            },
+            Case {
+                name: "units already stopping or stopped are left alone",
+                desired: vec![],
+                observed: vec![
+                    seen(&old1.unit_name(), Deactivating),
+                    seen(&web2.unit_name(), Inactive),
+                ],
+                want: vec![],
+            },
+            Case {
+                name: "an inactive desired unit is started",
+                desired: vec![web1.clone()],
+                observed: vec![seen(&web1.unit_name(), Inactive)],
+                want: vec![Action::Start(web1.clone())],
+            },
+            Case {
+                name: "strays named skiff-* that skiff does not know are stopped",
+                desired: vec![],
+                observed: vec![
+                    seen("skiff-stray.service", Active),
+                    seen("skiff-gone.web.1.v1.service", Active),
+                    seen("skiff-gone.slice", Active),
+                    seen("skiff-hello.slice", Active),
+                    seen("skiffd.service", Active),
+                    seen("ssh.service", Active),
+                ],
+                want: vec![
+                    Action::Stop("skiff-stray.service".into()),
+                    Action::Stop("skiff-gone.web.1.v1.service".into()),
+                    Action::Stop("skiff-gone.slice".into()),
+                ],
+            },
+        ];
+        for case in cases {
+            let got = plan(&set(&case.desired), &apps(&["hello"]), &case.observed);
+            assert_eq!(got, case.want, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn planning_is_idempotent_once_converged() {
+        let desired = set(&[dyno("a-app", "web.1", 3), dyno("a-app", "worker.1", 3)]);
+        let actions = plan(&desired, &apps(&["a-app"]), &[]);
+        let observed: Vec<_> = actions
+            .iter()
+            .map(|a| match a {
+                Action::Start(u) => seen(&u.unit_name(), Active),
+                other => panic!("unexpected {other:?}"),
+            })
+            .chain([seen("skiff-a\\x2dapp.slice", Active)])
+            .collect();
+        assert_eq!(plan(&desired, &apps(&["a-app"]), &observed), vec![]);
+    }
+}
