@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod model;
+pub mod paths;
 pub mod reconcile;
 pub mod store;
 pub mod systemd;

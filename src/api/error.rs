@@ -82,6 +82,9 @@ impl From<StoreError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "already_exists", message)
             }
             StoreError::AppNotFound(_) | StoreError::TokenNotFound(_) => Self::not_found(message),
+            StoreError::NotDeployed(_) => Self::new(StatusCode::CONFLICT, "not_deployed", message),
+            StoreError::Scale(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_scale", message),
+            StoreError::PortsExhausted { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, "ports_exhausted", message),
             _ => Self::internal(message),
         }
     }

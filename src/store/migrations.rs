@@ -21,6 +21,39 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL,
         last_used_at TEXT
     );",
+    // v2: releases, formation, dyno holds and web ports.
+    "ALTER TABLE apps ADD COLUMN current_release INTEGER;
+    CREATE TABLE releases (
+        id INTEGER PRIMARY KEY,
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        version INTEGER NOT NULL CHECK (version > 0),
+        procfile TEXT NOT NULL,
+        config TEXT NOT NULL DEFAULT '{}',
+        description TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (app_id, version)
+    );
+    CREATE TABLE formation (
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        process_type TEXT NOT NULL,
+        quantity INTEGER NOT NULL CHECK (quantity >= 0),
+        memory_bytes INTEGER,
+        cpu_percent INTEGER,
+        tasks INTEGER,
+        PRIMARY KEY (app_id, process_type)
+    );
+    CREATE TABLE dyno_holds (
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        process_type TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        reason TEXT NOT NULL CHECK (reason IN ('stopped', 'crashed')),
+        since TEXT NOT NULL,
+        PRIMARY KEY (app_id, process_type, idx)
+    );
+    CREATE TABLE unit_ports (
+        unit_name TEXT PRIMARY KEY,
+        port INTEGER NOT NULL UNIQUE
+    );",
 ];
 
 pub fn known_version() -> i64 {

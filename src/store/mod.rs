@@ -1,6 +1,12 @@
 //! SQLite state: the one place that reads and writes skiff.db (WAL, foreign keys, migrations).
 
+mod dynos;
 mod migrations;
+
+pub use dynos::{
+    ConfigVars, DesiredDyno, DesiredState, DynoFilter, DynoSize, FormationEntry, Hold, HoldReason,
+    ReleaseRecord,
+};
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -32,6 +38,12 @@ pub enum StoreError {
     TokenExists(TokenName),
     #[error("token {0} not found")]
     TokenNotFound(String),
+    #[error("app {0} has no release yet; deploy it first with: skiff deploy -a {0}")]
+    NotDeployed(String),
+    #[error("{0}")]
+    Scale(crate::model::ScaleError),
+    #[error("no free port left in port_range {first}-{last}")]
+    PortsExhausted { first: u16, last: u16 },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("database task failed: {0}")]

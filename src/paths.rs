@@ -1,0 +1,79 @@
+//! Where skiff keeps each app's files on disk and in /run; one place that knows the layout.
+
+use std::path::{Path, PathBuf};
+
+use crate::model::AppName;
+
+/// The on-disk layout under the state dir (`/var/lib/skiff`) and runtime dir (`/run/skiff`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    pub state_dir: PathBuf,
+    pub runtime_dir: PathBuf,
+}
+
+impl Layout {
+    pub fn new(state_dir: &Path, runtime_dir: &Path) -> Self {
+        Self {
+            state_dir: state_dir.to_owned(),
+            runtime_dir: runtime_dir.to_owned(),
+        }
+    }
+
+    pub fn apps_dir(&self) -> PathBuf {
+        self.state_dir.join("apps")
+    }
+
+    /// Everything an app owns on disk: `apps/APP/`.
+    pub fn app_dir(&self, app: &AppName) -> PathBuf {
+        self.apps_dir().join(app.as_str())
+    }
+
+    /// Release vN's unpacked slug, mounted read-only at `/app` in its dynos.
+    pub fn slug_dir(&self, app: &AppName, release: u32) -> PathBuf {
+        self.app_dir(app).join("slugs").join(format!("v{release}"))
+    }
+
+    /// Where uploads are unpacked before they become a slug.
+    pub fn incoming_dir(&self, app: &AppName) -> PathBuf {
+        self.app_dir(app).join("incoming")
+    }
+
+    pub fn env_root(&self) -> PathBuf {
+        self.runtime_dir.join("env")
+    }
+
+    /// Root-only file with release vN's config vars, read by systemd when a dyno starts.
+    pub fn env_file(&self, app: &AppName, release: u32) -> PathBuf {
+        self.env_root()
+            .join(app.as_str())
+            .join(format!("v{release}.env"))
+    }
+
+    /// Paths a dyno must not see: skiff's state (DB, other slugs) and runtime files (env files).
+    pub fn hidden_from_dynos(&self) -> Vec<PathBuf> {
+        vec![self.state_dir.clone(), self.runtime_dir.clone()]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout() {
+        let l = Layout::new(Path::new("/var/lib/skiff"), Path::new("/run/skiff"));
+        let app = AppName::parse("hello").unwrap();
+        assert_eq!(
+            l.slug_dir(&app, 3),
+            Path::new("/var/lib/skiff/apps/hello/slugs/v3")
+        );
+        assert_eq!(
+            l.env_file(&app, 3),
+            Path::new("/run/skiff/env/hello/v3.env")
+        );
+        assert_eq!(
+            l.incoming_dir(&app),
+            Path::new("/var/lib/skiff/apps/hello/incoming")
+        );
+    }
+}
