@@ -83,8 +83,12 @@ impl From<StoreError> for ApiError {
             }
             StoreError::AppNotFound(_) | StoreError::TokenNotFound(_) => Self::not_found(message),
             StoreError::NotDeployed(_) => Self::new(StatusCode::CONFLICT, "not_deployed", message),
-            StoreError::Scale(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_scale", message),
-            StoreError::PortsExhausted { .. } => Self::new(StatusCode::SERVICE_UNAVAILABLE, "ports_exhausted", message),
+            StoreError::Scale(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_scale", message)
+            }
+            StoreError::PortsExhausted { .. } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, "ports_exhausted", message)
+            }
             _ => Self::internal(message),
         }
     }

@@ -1,6 +1,27 @@
-//! `Systemd` over D-Bus with zbus: proxies for `org.freedesktop.systemd1`.
+//! `Systemd` over D-Bus with zbus: proxies for `org.freedesktop.systemd1`'s Manager, Unit and Service.
 
-use super::{Systemd, SystemdError};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use zbus::zvariant::{OwnedObjectPath, Value};
+
+use super::properties::{Property, PropertyValue};
+use super::{ServiceDetails, Systemd, SystemdError, UnitStatus};
+
+const START_JOB_TIMEOUT: Duration = Duration::from_secs(90);
+
+type ListedUnit = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    OwnedObjectPath,
+    u32,
+    String,
+    OwnedObjectPath,
+);
 
 #[zbus::proxy(
     interface = "org.freedesktop.systemd1.Manager",
@@ -8,13 +29,97 @@ use super::{Systemd, SystemdError};
     default_path = "/org/freedesktop/systemd1"
 )]
 trait Manager {
+    fn subscribe(&self) -> zbus::Result<()>;
+
+    fn start_transient_unit(
+        &self,
+        name: &str,
+        mode: &str,
+        properties: &[(&str, Value<'_>)],
+        aux: &[(&str, Vec<(&str, Value<'_>)>)],
+    ) -> zbus::Result<OwnedObjectPath>;
+
+    fn stop_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+
+    fn restart_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+
+    fn reset_failed_unit(&self, name: &str) -> zbus::Result<()>;
+
+    fn list_units_by_patterns(
+        &self,
+        states: &[&str],
+        patterns: &[&str],
+    ) -> zbus::Result<Vec<ListedUnit>>;
+
+    fn get_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
+
+    #[zbus(signal)]
+    fn job_removed(
+        &self,
+        id: u32,
+        job: OwnedObjectPath,
+        unit: String,
+        result: String,
+    ) -> zbus::Result<()>;
+
+    #[zbus(signal)]
+    fn unit_removed(&self, unit: String, path: OwnedObjectPath) -> zbus::Result<()>;
+
     #[zbus(property)]
     fn version(&self) -> zbus::Result<String>;
 }
 
+#[zbus::proxy(
+    interface = "org.freedesktop.systemd1.Unit",
+    default_service = "org.freedesktop.systemd1"
+)]
+trait Unit {
+    #[zbus(property)]
+    fn active_state(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn sub_state(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn active_enter_timestamp(&self) -> zbus::Result<u64>;
+}
+
+#[zbus::proxy(
+    interface = "org.freedesktop.systemd1.Service",
+    default_service = "org.freedesktop.systemd1"
+)]
+trait Service {
+    #[zbus(property, name = "MainPID")]
+    fn main_pid(&self) -> zbus::Result<u32>;
+    #[zbus(property, name = "NRestarts")]
+    fn n_restarts(&self) -> zbus::Result<u32>;
+}
+
 /// The real adapter, holding one bus connection for the daemon's life.
 pub struct DbusSystemd {
+    conn: zbus::Connection,
     manager: ManagerProxy<'static>,
+}
+
+fn call_err(call: &'static str) -> impl FnOnce(zbus::Error) -> SystemdError {
+    move |source| SystemdError::Call {
+        call,
+        source: Box::new(source),
+    }
+}
+
+/// Converts a property to the D-Bus variant systemd expects for it.
+pub fn to_value(value: &PropertyValue) -> Value<'static> {
+    match value {
+        PropertyValue::Str(s) => Value::from(s.clone()),
+        PropertyValue::Bool(b) => Value::from(*b),
+        PropertyValue::U32(n) => Value::from(*n),
+        PropertyValue::U64(n) => Value::from(*n),
+        PropertyValue::StrList(v) => Value::from(v.clone()),
+        PropertyValue::Exec(v) => Value::from(v.clone()),
+        PropertyValue::EnvFiles(v) => Value::from(v.clone()),
+        PropertyValue::Binds(v) => Value::from(v.clone()),
+        PropertyValue::Filter(allow, v) => Value::from((*allow, v.clone())),
+        PropertyValue::Bytes(v) => Value::from(v.clone()),
+    }
 }
 
 impl DbusSystemd {
@@ -22,22 +127,47 @@ impl DbusSystemd {
     pub async fn connect_system() -> Result<Self, SystemdError> {
         let conn = zbus::Connection::system()
             .await
-            .map_err(SystemdError::Connect)?;
+            .map_err(|e| SystemdError::Connect(Box::new(e)))?;
         Self::on(conn).await
     }
 
     /// Uses an existing connection: a bus, or a peer-to-peer link to a fake systemd in tests.
+    /// Subscribes, so PID 1 sends job and unit signals.
     pub async fn on(conn: zbus::Connection) -> Result<Self, SystemdError> {
         let manager = ManagerProxy::builder(&conn)
-            // Properties are read on demand so no signal subscription is needed for them.
             .cache_properties(zbus::proxy::CacheProperties::No)
             .build()
             .await
-            .map_err(|source| SystemdError::Call {
-                call: "Manager proxy",
-                source,
-            })?;
-        Ok(Self { manager })
+            .map_err(call_err("Manager proxy"))?;
+        manager
+            .subscribe()
+            .await
+            .map_err(call_err("Manager.Subscribe"))?;
+        Ok(Self { conn, manager })
+    }
+
+    async fn unit_path(&self, name: &str) -> Result<Option<OwnedObjectPath>, SystemdError> {
+        match self.manager.get_unit(name).await {
+            Ok(path) => Ok(Some(path)),
+            Err(zbus::Error::MethodError(err_name, _, _))
+                if err_name.as_str() == "org.freedesktop.systemd1.NoSuchUnit" =>
+            {
+                Ok(None)
+            }
+            Err(source) => Err(call_err("Manager.GetUnit")(source)),
+        }
+    }
+}
+
+/// `NoSuchUnit` on stop/reset means the work is already done.
+fn ignore_no_such_unit(result: zbus::Result<()>, call: &'static str) -> Result<(), SystemdError> {
+    match result {
+        Err(zbus::Error::MethodError(name, _, _))
+            if name.as_str() == "org.freedesktop.systemd1.NoSuchUnit" =>
+        {
+            Ok(())
+        }
+        other => other.map_err(call_err(call)),
     }
 }
 
@@ -47,19 +177,181 @@ impl Systemd for DbusSystemd {
         self.manager
             .version()
             .await
-            .map_err(|source| SystemdError::Call {
-                call: "Manager.Version",
-                source,
+            .map_err(call_err("Manager.Version"))
+    }
+
+    async fn list_units(&self, pattern: &str) -> Result<Vec<UnitStatus>, SystemdError> {
+        let units = self
+            .manager
+            .list_units_by_patterns(&[], &[pattern])
+            .await
+            .map_err(call_err("Manager.ListUnitsByPatterns"))?;
+        Ok(units
+            .into_iter()
+            .map(|(name, _, _, active_state, sub_state, ..)| UnitStatus {
+                name,
+                active_state,
+                sub_state,
             })
+            .collect())
+    }
+
+    async fn start_transient(
+        &self,
+        name: &str,
+        properties: Vec<Property>,
+    ) -> Result<(), SystemdError> {
+        // Listen for the job's end before asking for it, so the signal cannot be missed.
+        let mut removed = self
+            .manager
+            .receive_job_removed()
+            .await
+            .map_err(call_err("Manager.JobRemoved"))?;
+        let values: Vec<(&str, Value<'static>)> =
+            properties.iter().map(|(k, v)| (*k, to_value(v))).collect();
+        let job = self
+            .manager
+            .start_transient_unit(name, "fail", &values, &[])
+            .await
+            .map_err(call_err("Manager.StartTransientUnit"))?;
+        let wait = async {
+            while let Some(signal) = removed.next().await {
+                let Ok(args) = signal.args() else { continue };
+                if args.job == job {
+                    return Some(args.result);
+                }
+            }
+            None
+        };
+        match tokio::time::timeout(START_JOB_TIMEOUT, wait).await {
+            Ok(Some(result)) if result == "done" => Ok(()),
+            Ok(Some(result)) => Err(SystemdError::JobFailed {
+                unit: name.to_owned(),
+                result,
+            }),
+            Ok(None) | Err(_) => Err(SystemdError::JobTimeout {
+                unit: name.to_owned(),
+            }),
+        }
+    }
+
+    async fn stop_unit(&self, name: &str) -> Result<(), SystemdError> {
+        ignore_no_such_unit(
+            self.manager.stop_unit(name, "replace").await.map(drop),
+            "Manager.StopUnit",
+        )
+    }
+
+    async fn restart_unit(&self, name: &str) -> Result<(), SystemdError> {
+        self.manager
+            .restart_unit(name, "replace")
+            .await
+            .map(drop)
+            .map_err(call_err("Manager.RestartUnit"))
+    }
+
+    async fn reset_failed(&self, name: &str) -> Result<(), SystemdError> {
+        ignore_no_such_unit(
+            self.manager.reset_failed_unit(name).await,
+            "Manager.ResetFailedUnit",
+        )
+    }
+
+    async fn service_details(&self, name: &str) -> Result<Option<ServiceDetails>, SystemdError> {
+        let Some(path) = self.unit_path(name).await? else {
+            return Ok(None);
+        };
+        let unit = UnitProxy::builder(&self.conn)
+            .path(path.clone())
+            .map_err(call_err("Unit proxy"))?
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .map_err(call_err("Unit proxy"))?;
+        let service = ServiceProxy::builder(&self.conn)
+            .path(path)
+            .map_err(call_err("Service proxy"))?
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .map_err(call_err("Service proxy"))?;
+        let (active_state, sub_state, enter, pid, restarts) = tokio::try_join!(
+            unit.active_state(),
+            unit.sub_state(),
+            unit.active_enter_timestamp(),
+            service.main_pid(),
+            service.n_restarts()
+        )
+        .map_err(call_err("Unit properties"))?;
+        Ok(Some(ServiceDetails {
+            active_state,
+            sub_state,
+            main_pid: pid,
+            n_restarts: restarts,
+            active_enter_usec: enter,
+        }))
+    }
+
+    async fn watch(&self) -> Result<tokio::sync::mpsc::Receiver<String>, SystemdError> {
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        let mut jobs = self
+            .manager
+            .receive_job_removed()
+            .await
+            .map_err(call_err("Manager.JobRemoved"))?;
+        let mut removed = self
+            .manager
+            .receive_unit_removed()
+            .await
+            .map_err(call_err("Manager.UnitRemoved"))?;
+        let rule = zbus::MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .interface("org.freedesktop.DBus.Properties")
+            .and_then(|b| b.member("PropertiesChanged"))
+            .and_then(|b| b.path_namespace("/org/freedesktop/systemd1/unit"))
+            .map_err(call_err("PropertiesChanged match"))?
+            .build();
+        let mut changed = zbus::MessageStream::for_match_rule(rule, &self.conn, Some(1024))
+            .await
+            .map_err(call_err("PropertiesChanged match"))?;
+        tokio::spawn(async move {
+            loop {
+                let event = tokio::select! {
+                    Some(s) = jobs.next() => s.args().ok().map(|a| a.unit),
+                    Some(s) = removed.next() => s.args().ok().map(|a| a.unit),
+                    Some(Ok(m)) = changed.next() => m.header().path().map(|p| p.as_str().to_owned()),
+                    else => break,
+                };
+                // Object paths escape '-' as "_2d": /org/freedesktop/systemd1/unit/skiff_2dhello…
+                let Some(event) = event else { continue };
+                let ours = event.starts_with("skiff-") || event.contains("/unit/skiff_2d");
+                if ours && tx.send(event).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(rx)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use zbus::object_server::SignalEmitter;
+    use zbus::zvariant::OwnedValue;
+
     use super::*;
+    use crate::systemd::properties::PropertyValue as P;
 
     /// A stand-in for PID 1's Manager object, served on one end of a socket pair.
-    struct FakeManager;
+    type StartedUnit = (String, Vec<(String, OwnedValue)>);
+
+    #[derive(Clone, Default)]
+    struct FakeManager {
+        started: Arc<Mutex<Vec<StartedUnit>>>,
+        subscribed: Arc<Mutex<bool>>,
+    }
 
     #[zbus::interface(name = "org.freedesktop.systemd1.Manager")]
     impl FakeManager {
@@ -67,25 +359,173 @@ mod tests {
         fn version(&self) -> String {
             "252.99-fake".to_owned()
         }
+
+        fn subscribe(&self) {
+            *self.subscribed.lock().unwrap() = true;
+        }
+
+        async fn start_transient_unit(
+            &self,
+            #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+            name: String,
+            mode: String,
+            properties: Vec<(String, OwnedValue)>,
+            _aux: Vec<(String, Vec<(String, OwnedValue)>)>,
+        ) -> zbus::fdo::Result<OwnedObjectPath> {
+            assert_eq!(mode, "fail");
+            self.started
+                .lock()
+                .unwrap()
+                .push((name.clone(), properties));
+            let job = OwnedObjectPath::try_from("/org/freedesktop/systemd1/job/7").unwrap();
+            let result = if name.contains("broken") {
+                "failed"
+            } else {
+                "done"
+            };
+            Self::job_removed(&emitter, 7, job.clone(), name, result.to_owned()).await?;
+            Ok(job)
+        }
+
+        fn list_units_by_patterns(
+            &self,
+            _states: Vec<String>,
+            patterns: Vec<String>,
+        ) -> Vec<ListedUnit> {
+            assert_eq!(patterns, ["skiff-*"]);
+            let path = OwnedObjectPath::try_from("/org/freedesktop/systemd1/unit/x").unwrap();
+            vec![(
+                "skiff-hello.web.1.v1.service".into(),
+                String::new(),
+                "loaded".into(),
+                "active".into(),
+                "running".into(),
+                String::new(),
+                path.clone(),
+                0,
+                String::new(),
+                path,
+            )]
+        }
+
+        #[zbus(signal)]
+        async fn job_removed(
+            emitter: &SignalEmitter<'_>,
+            id: u32,
+            job: OwnedObjectPath,
+            unit: String,
+            result: String,
+        ) -> zbus::Result<()>;
     }
 
-    #[tokio::test]
-    async fn reads_the_version_property_over_a_peer_to_peer_connection() {
+    async fn connect(fake: FakeManager) -> DbusSystemd {
         let (server_end, client_end) = tokio::net::UnixStream::pair().unwrap();
-        let guid = zbus::Guid::generate();
         let server = zbus::connection::Builder::unix_stream(server_end)
-            .server(guid)
+            .server(zbus::Guid::generate())
             .unwrap()
             .p2p()
-            .serve_at("/org/freedesktop/systemd1", FakeManager)
+            .serve_at("/org/freedesktop/systemd1", fake)
             .unwrap()
             .build();
         let client = zbus::connection::Builder::unix_stream(client_end)
             .p2p()
             .build();
         let (server, client) = tokio::try_join!(server, client).unwrap();
-        let systemd = DbusSystemd::on(client).await.unwrap();
+        std::mem::forget(server);
+        DbusSystemd::on(client).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn subscribes_and_reads_the_version() {
+        let fake = FakeManager::default();
+        let systemd = connect(fake.clone()).await;
+        assert!(*fake.subscribed.lock().unwrap());
         assert_eq!(systemd.version().await.unwrap(), "252.99-fake");
-        drop(server);
+    }
+
+    #[tokio::test]
+    async fn starts_a_transient_unit_with_typed_properties_and_waits_for_its_job() {
+        let fake = FakeManager::default();
+        let systemd = connect(fake.clone()).await;
+        let props = vec![
+            ("Type", P::Str("exec".into())),
+            ("DynamicUser", P::Bool(true)),
+            ("StartLimitBurst", P::U32(5)),
+            ("MemoryMax", P::U64(1024)),
+            ("Environment", P::StrList(vec!["DYNO=web.1".into()])),
+            (
+                "ExecStart",
+                P::Exec(vec![(
+                    "/bin/sh".into(),
+                    vec!["/bin/sh".into(), "-c".into(), "x".into()],
+                    false,
+                )]),
+            ),
+            (
+                "EnvironmentFiles",
+                P::EnvFiles(vec![("/run/skiff/env/a".into(), false)]),
+            ),
+            (
+                "BindReadOnlyPaths",
+                P::Binds(vec![("/src".into(), "/app".into(), false, 16384)]),
+            ),
+            (
+                "SystemCallFilter",
+                P::Filter(true, vec!["@system-service".into()]),
+            ),
+            ("LogExtraFields", P::Bytes(vec![b"SKIFF_APP=a".to_vec()])),
+        ];
+        systemd
+            .start_transient("skiff-a.web.1.v1.service", props)
+            .await
+            .unwrap();
+        let started = fake.started.lock().unwrap().clone();
+        let (name, got) = &started[0];
+        assert_eq!(name, "skiff-a.web.1.v1.service");
+        let sig = |key: &str| {
+            let value = &got.iter().find(|(k, _)| k == key).unwrap().1;
+            value.value_signature().to_string()
+        };
+        for (key, want) in [
+            ("Type", "s"),
+            ("DynamicUser", "b"),
+            ("StartLimitBurst", "u"),
+            ("MemoryMax", "t"),
+            ("Environment", "as"),
+            ("ExecStart", "a(sasb)"),
+            ("EnvironmentFiles", "a(sb)"),
+            ("BindReadOnlyPaths", "a(ssbt)"),
+            ("SystemCallFilter", "(bas)"),
+            ("LogExtraFields", "aay"),
+        ] {
+            assert_eq!(sig(key), want, "{key}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_start_job_is_an_error() {
+        let systemd = connect(FakeManager::default()).await;
+        let err = systemd
+            .start_transient("skiff-broken.service", vec![])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, SystemdError::JobFailed { ref result, .. } if result == "failed"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn lists_units_by_pattern() {
+        let systemd = connect(FakeManager::default()).await;
+        let units = systemd.list_units("skiff-*").await.unwrap();
+        assert_eq!(
+            units,
+            [UnitStatus {
+                name: "skiff-hello.web.1.v1.service".into(),
+                active_state: "active".into(),
+                sub_state: "running".into()
+            }]
+        );
     }
 }

@@ -1,16 +1,91 @@
 //! An in-memory `Systemd` for fast tests of everything above the D-Bus adapter.
 
-use super::{Systemd, SystemdError};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 
+use super::properties::Property;
+use super::{ServiceDetails, Systemd, SystemdError, UnitStatus};
+
+/// One unit the fake knows.
+#[derive(Debug, Clone)]
+pub struct FakeUnit {
+    pub active_state: String,
+    pub properties: Vec<Property>,
+    pub main_pid: u32,
+    pub n_restarts: u32,
+}
+
+#[derive(Default)]
+struct Inner {
+    units: BTreeMap<String, FakeUnit>,
+    next_pid: u32,
+    watchers: Vec<tokio::sync::mpsc::Sender<String>>,
+    calls: Vec<String>,
+}
+
+/// Behaves like PID 1 for the calls skiff makes: units start active at once, stop at once.
 pub struct FakeSystemd {
     pub version: String,
+    inner: Mutex<Inner>,
 }
 
 impl Default for FakeSystemd {
     fn default() -> Self {
         Self {
             version: "252-fake".to_owned(),
+            inner: Mutex::new(Inner {
+                next_pid: 1000,
+                ..Inner::default()
+            }),
         }
+    }
+}
+
+impl FakeSystemd {
+    fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
+        f(&mut self.inner.lock().expect("fake systemd lock"))
+    }
+
+    fn notify(inner: &mut Inner, name: &str) {
+        inner
+            .watchers
+            .retain(|w| w.try_send(name.to_owned()).is_ok() || !w.is_closed());
+    }
+
+    /// Units and their states, by name.
+    pub fn units(&self) -> BTreeMap<String, FakeUnit> {
+        self.with(|i| i.units.clone())
+    }
+
+    /// Every mutating call made, like "start skiff-a.web.1.v1.service".
+    pub fn calls(&self) -> Vec<String> {
+        self.with(|i| i.calls.clone())
+    }
+
+    /// Simulates a unit failing for good (restarts exhausted).
+    pub fn fail(&self, name: &str) {
+        self.with(|i| {
+            if let Some(u) = i.units.get_mut(name) {
+                u.active_state = "failed".into();
+                u.main_pid = 0;
+            }
+            Self::notify(i, name);
+        });
+    }
+
+    /// Simulates a unit someone else started (a stray).
+    pub fn add_unit(&self, name: &str, active_state: &str) {
+        self.with(|i| {
+            i.units.insert(
+                name.to_owned(),
+                FakeUnit {
+                    active_state: active_state.into(),
+                    properties: vec![],
+                    main_pid: 1,
+                    n_restarts: 0,
+                },
+            );
+        });
     }
 }
 
@@ -18,5 +93,107 @@ impl Default for FakeSystemd {
 impl Systemd for FakeSystemd {
     async fn version(&self) -> Result<String, SystemdError> {
         Ok(self.version.clone())
+    }
+
+    async fn list_units(&self, pattern: &str) -> Result<Vec<UnitStatus>, SystemdError> {
+        let prefix = pattern.trim_end_matches('*');
+        Ok(self.with(|i| {
+            i.units
+                .iter()
+                .filter(|(n, _)| n.starts_with(prefix))
+                .map(|(n, u)| UnitStatus {
+                    name: n.clone(),
+                    active_state: u.active_state.clone(),
+                    sub_state: if u.active_state == "active" {
+                        "running"
+                    } else {
+                        "dead"
+                    }
+                    .into(),
+                })
+                .collect()
+        }))
+    }
+
+    async fn start_transient(
+        &self,
+        name: &str,
+        properties: Vec<Property>,
+    ) -> Result<(), SystemdError> {
+        self.with(|i| {
+            i.calls.push(format!("start {name}"));
+            i.next_pid += 1;
+            let pid = i.next_pid;
+            i.units.insert(
+                name.to_owned(),
+                FakeUnit {
+                    active_state: "active".into(),
+                    properties,
+                    main_pid: pid,
+                    n_restarts: 0,
+                },
+            );
+            Self::notify(i, name);
+        });
+        Ok(())
+    }
+
+    async fn stop_unit(&self, name: &str) -> Result<(), SystemdError> {
+        self.with(|i| {
+            i.calls.push(format!("stop {name}"));
+            i.units.remove(name);
+            Self::notify(i, name);
+        });
+        Ok(())
+    }
+
+    async fn restart_unit(&self, name: &str) -> Result<(), SystemdError> {
+        self.with(|i| {
+            i.calls.push(format!("restart {name}"));
+            i.next_pid += 1;
+            let pid = i.next_pid;
+            if let Some(u) = i.units.get_mut(name) {
+                u.main_pid = pid;
+                u.active_state = "active".into();
+            }
+            Self::notify(i, name);
+        });
+        Ok(())
+    }
+
+    async fn reset_failed(&self, name: &str) -> Result<(), SystemdError> {
+        self.with(|i| {
+            i.calls.push(format!("reset-failed {name}"));
+            if i.units
+                .get(name)
+                .is_some_and(|u| u.active_state == "failed")
+            {
+                i.units.remove(name);
+            }
+        });
+        Ok(())
+    }
+
+    async fn service_details(&self, name: &str) -> Result<Option<ServiceDetails>, SystemdError> {
+        Ok(self.with(|i| {
+            i.units.get(name).map(|u| ServiceDetails {
+                active_state: u.active_state.clone(),
+                sub_state: if u.active_state == "active" {
+                    "running"
+                } else {
+                    "dead"
+                }
+                .into(),
+                main_pid: u.main_pid,
+                n_restarts: u.n_restarts,
+                active_enter_usec: 1_700_000_000_000_000,
+            })
+        }))
+    }
+
+    async fn watch(&self) -> Result<tokio::sync::mpsc::Receiver<String>, SystemdError> {
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        self.with(|i| i.watchers.push(tx));
+        Ok(rx)
     }
 }

@@ -7,21 +7,63 @@ pub mod properties;
 
 pub use dbus::DbusSystemd;
 pub use fake::FakeSystemd;
+use properties::Property;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SystemdError {
     #[error("cannot connect to the system bus: {0}")]
-    Connect(zbus::Error),
+    Connect(Box<zbus::Error>),
     #[error("systemd D-Bus call {call} failed: {source}")]
     Call {
         call: &'static str,
-        source: zbus::Error,
+        source: Box<zbus::Error>,
     },
+    #[error("starting {unit} failed: job result {result}")]
+    JobFailed { unit: String, result: String },
+    #[error("starting {unit} timed out waiting for its job")]
+    JobTimeout { unit: String },
 }
 
-/// What skiff needs from systemd (PID 1). Grows with each capability; callers hold `Arc<dyn Systemd>`.
+/// A unit as `ListUnitsByPatterns` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnitStatus {
+    pub name: String,
+    pub active_state: String,
+    pub sub_state: String,
+}
+
+/// What `ps` shows of a running service unit.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ServiceDetails {
+    pub active_state: String,
+    pub sub_state: String,
+    pub main_pid: u32,
+    pub n_restarts: u32,
+    /// When the unit last became active, µs since the epoch (0 = never).
+    pub active_enter_usec: u64,
+}
+
+/// What skiff needs from systemd (PID 1). Callers hold `Arc<dyn Systemd>`.
 #[async_trait::async_trait]
 pub trait Systemd: Send + Sync {
     /// systemd's version string, e.g. "252.30-1~deb12u2".
     async fn version(&self) -> Result<String, SystemdError>;
+    /// Units whose names match `pattern` (a glob like `skiff-*`), loaded or failed.
+    async fn list_units(&self, pattern: &str) -> Result<Vec<UnitStatus>, SystemdError>;
+    /// Starts a transient unit and waits for its start job to finish.
+    async fn start_transient(
+        &self,
+        name: &str,
+        properties: Vec<Property>,
+    ) -> Result<(), SystemdError>;
+    /// Enqueues a stop; the unit's signals tell when it is gone.
+    async fn stop_unit(&self, name: &str) -> Result<(), SystemdError>;
+    /// Enqueues a restart of a running unit.
+    async fn restart_unit(&self, name: &str) -> Result<(), SystemdError>;
+    /// Forgets a failed unit so its name can be used again.
+    async fn reset_failed(&self, name: &str) -> Result<(), SystemdError>;
+    /// Live details of a service unit; `None` when it is not loaded.
+    async fn service_details(&self, name: &str) -> Result<Option<ServiceDetails>, SystemdError>;
+    /// A feed of "a unit matching `skiff-*` changed" events (each carries the unit or object name).
+    async fn watch(&self) -> Result<tokio::sync::mpsc::Receiver<String>, SystemdError>;
 }
