@@ -8,5 +8,6 @@ pub mod daemon;
 pub mod model;
 pub mod paths;
 pub mod reconcile;
+pub mod reconciler;
 pub mod store;
 pub mod systemd;

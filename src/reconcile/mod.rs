@@ -1,6 +1,9 @@
 //! The reconciler's pure core: compare desired dynos (from the DB) with observed units (from
 //! systemd) and decide what to do. No I/O here; `executor` carries the plan out.
 
+mod env_file;
 pub mod plan;
+
+pub use env_file::render_env_file;
 
 pub use plan::{plan, Action, ActiveState, ObservedUnit};

@@ -1,0 +1,544 @@
+//! The reconciler's thin I/O shell: reads desired state from the store and observed units from
+//! systemd, runs the pure `reconcile::plan`, and carries the actions out. Level-triggered: it
+//! runs at start, when the API pokes it, and on every signal about a `skiff-*` unit.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::model::AppName;
+use crate::paths::Layout;
+use crate::reconcile::{plan, render_env_file, Action, ActiveState, ObservedUnit};
+use crate::store::{DesiredDyno, DynoFilter, HoldReason, Store, StoreError};
+use crate::systemd::names::{DynoUnit, UNIT_PATTERN};
+use crate::systemd::properties::{dyno_properties, DynoSpec, Limits, RestartPolicy};
+use crate::systemd::{Systemd, SystemdError};
+
+/// Quiet period that merges a burst of signals into one reconcile round.
+const DEBOUNCE: Duration = Duration::from_millis(25);
+/// How long a dyno gets between SIGTERM and SIGKILL.
+const STOP_TIMEOUT_USEC: u64 = 10_000_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Systemd(#[from] SystemdError),
+    #[error("{action}: {source}")]
+    Io {
+        action: String,
+        source: std::io::Error,
+    },
+}
+
+/// What dynos get unless their process type says otherwise.
+#[derive(Debug, Clone)]
+pub struct DynoDefaults {
+    pub limits: Limits,
+    pub port_first: u16,
+    pub port_last: u16,
+    pub restart: RestartPolicy,
+}
+
+impl DynoDefaults {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            limits: Limits {
+                memory_bytes: config.dyno_memory.0,
+                cpu_percent: config.dyno_cpu.0,
+                tasks: u64::from(config.dyno_tasks),
+            },
+            port_first: config.port_range.first,
+            port_last: config.port_range.last,
+            restart: RestartPolicy::default(),
+        }
+    }
+}
+
+/// Summary of one round, for logs and tests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Round {
+    pub started: usize,
+    pub stopped: usize,
+    pub crashed: usize,
+    pub errors: usize,
+}
+
+#[derive(Clone)]
+pub struct Reconciler {
+    store: Store,
+    systemd: Arc<dyn Systemd>,
+    layout: Layout,
+    defaults: DynoDefaults,
+    wake: Arc<Notify>,
+}
+
+impl Reconciler {
+    pub fn new(
+        store: Store,
+        systemd: Arc<dyn Systemd>,
+        layout: Layout,
+        defaults: DynoDefaults,
+    ) -> Self {
+        Self {
+            store,
+            systemd,
+            layout,
+            defaults,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Asks for a round soon; cheap, and many pokes merge into one round.
+    pub fn poke(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs rounds until `shutdown` resolves: one now, then on every poke or unit signal.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ReconcileError> {
+        let mut events = self.systemd.watch().await?;
+        tokio::pin!(shutdown);
+        self.round_logged().await;
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                () = self.wake.notified() => {}
+                Some(_) = events.recv() => {}
+            }
+            tokio::time::sleep(DEBOUNCE).await;
+            while events.try_recv().is_ok() {}
+            self.round_logged().await;
+        }
+    }
+
+    async fn round_logged(&self) {
+        match self.round().await {
+            Ok(round) if round != Round::default() => tracing::info!(
+                started = round.started,
+                stopped = round.stopped,
+                crashed = round.crashed,
+                errors = round.errors,
+                "reconciled"
+            ),
+            Ok(_) => tracing::debug!("reconciled: nothing to do"),
+            Err(e) => tracing::error!(error = %e, "reconcile round failed"),
+        }
+    }
+
+    /// One round: observe, plan, act, tidy up.
+    pub async fn round(&self) -> Result<Round, ReconcileError> {
+        let desired = self.store.desired_state().await?;
+        let units = self.systemd.list_units(UNIT_PATTERN).await?;
+        let observed: Vec<ObservedUnit> = units
+            .iter()
+            .map(|u| ObservedUnit {
+                name: u.name.clone(),
+                active_state: ActiveState::parse(&u.active_state),
+            })
+            .collect();
+        let wanted: BTreeSet<DynoUnit> = desired.dynos.keys().cloned().collect();
+        let mut round = Round::default();
+        for action in plan(&wanted, &desired.apps, &observed) {
+            let result = match &action {
+                Action::Start(unit) => self
+                    .start(&desired.dynos[unit])
+                    .await
+                    .map(|()| round.started += 1),
+                Action::Stop(name) => self
+                    .systemd
+                    .stop_unit(name)
+                    .await
+                    .map_err(Into::into)
+                    .map(|()| round.stopped += 1),
+                Action::ResetFailed(name) => {
+                    self.systemd.reset_failed(name).await.map_err(Into::into)
+                }
+                Action::MarkCrashed(unit) => {
+                    tracing::warn!(app = %unit.app, dyno = %unit.dyno, "dyno crashed repeatedly; left stopped until the next deploy, restart or scale");
+                    round.crashed += 1;
+                    self.store
+                        .hold_dyno(unit.app.as_str(), unit.dyno.clone(), HoldReason::Crashed)
+                        .await
+                        .map_err(Into::into)
+                }
+            };
+            if let Err(e) = result {
+                round.errors += 1;
+                tracing::error!(action = ?action, error = %e, "reconcile action failed");
+            }
+        }
+        let keep: BTreeSet<String> = wanted
+            .iter()
+            .map(DynoUnit::unit_name)
+            .chain(units.iter().map(|u| u.name.clone()))
+            .collect();
+        self.store.release_ports_except(keep).await?;
+        self.remove_files_of_gone_apps(&desired.apps, &units)
+            .await?;
+        Ok(round)
+    }
+
+    async fn start(&self, dyno: &DesiredDyno) -> Result<(), ReconcileError> {
+        let unit = &dyno.unit;
+        let name = unit.unit_name();
+        let slug_dir = self.layout.slug_dir(&unit.app, unit.release);
+        if !slug_dir.is_dir() {
+            return Err(ReconcileError::Io {
+                action: format!("starting {name}"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("slug {} is missing", slug_dir.display()),
+                ),
+            });
+        }
+        let env_file = self.layout.env_file(&unit.app, unit.release);
+        write_private(&env_file, render_env_file(&dyno.config).as_bytes())?;
+        let port = if unit.dyno.process_type.is_web() {
+            Some(
+                self.store
+                    .assign_port(
+                        name.clone(),
+                        self.defaults.port_first,
+                        self.defaults.port_last,
+                    )
+                    .await?,
+            )
+        } else {
+            None
+        };
+        let d = &self.defaults.limits;
+        let spec = DynoSpec {
+            unit: unit.clone(),
+            command: dyno.command.clone(),
+            slug_dir,
+            env_file,
+            port,
+            limits: Limits {
+                memory_bytes: dyno.size.memory_bytes.unwrap_or(d.memory_bytes),
+                cpu_percent: dyno.size.cpu_percent.unwrap_or(d.cpu_percent),
+                tasks: dyno.size.tasks.unwrap_or(d.tasks),
+            },
+            restart: self.defaults.restart,
+            hidden_paths: self.layout.hidden_from_dynos(),
+            stop_timeout_usec: STOP_TIMEOUT_USEC,
+        };
+        tracing::info!(app = %unit.app, dyno = %unit.dyno, release = unit.release, unit = %name, "starting dyno");
+        self.systemd
+            .start_transient(&name, dyno_properties(&spec))
+            .await?;
+        Ok(())
+    }
+
+    /// Restarts the app's running dynos that match `filter` (`ps:restart`); held ones are
+    /// released by the caller and started by the next round.
+    pub async fn restart(
+        &self,
+        app: &AppName,
+        filter: &DynoFilter,
+    ) -> Result<usize, ReconcileError> {
+        let units = self.systemd.list_units(UNIT_PATTERN).await?;
+        let mut restarted = 0;
+        for u in units {
+            let Some(unit) = DynoUnit::parse(&u.name) else {
+                continue;
+            };
+            if &unit.app == app && filter.matches(&unit.dyno) && u.active_state != "failed" {
+                self.systemd.restart_unit(&u.name).await?;
+                restarted += 1;
+            }
+        }
+        self.poke();
+        Ok(restarted)
+    }
+
+    /// Deletes slugs and env files of apps the DB no longer has, once none of their units runs.
+    async fn remove_files_of_gone_apps(
+        &self,
+        apps: &BTreeSet<AppName>,
+        units: &[crate::systemd::UnitStatus],
+    ) -> Result<(), ReconcileError> {
+        let busy: BTreeSet<String> = units
+            .iter()
+            .filter_map(|u| DynoUnit::parse(&u.name))
+            .map(|u| u.app.to_string())
+            .collect();
+        for root in [self.layout.apps_dir(), self.layout.env_root()] {
+            let Ok(entries) = std::fs::read_dir(&root) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let known = AppName::parse(&name).is_ok_and(|a| apps.contains(&a));
+                if !known && !busy.contains(&name) {
+                    tracing::info!(path = %entry.path().display(), "removing files of a destroyed app");
+                    std::fs::remove_dir_all(entry.path()).map_err(|source| ReconcileError::Io {
+                        action: format!("removing {}", entry.path().display()),
+                        source,
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes a root-only file (0600 in a 0700 directory), replacing it atomically.
+fn write_private(path: &Path, contents: &[u8]) -> Result<(), ReconcileError> {
+    use std::io::Write;
+    let io = |action: &str| {
+        let action = format!("{action} {}", path.display());
+        move |source| ReconcileError::Io { action, source }
+    };
+    let dir = path.parent().expect("env files live in a directory");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io("creating the directory of"))?;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io("writing"))?;
+    file.write_all(contents).map_err(io("writing"))?;
+    std::fs::rename(&tmp, path).map_err(io("replacing"))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DynoName, Procfile, ScaleChange};
+    use crate::systemd::FakeSystemd;
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Store,
+        systemd: Arc<FakeSystemd>,
+        reconciler: Reconciler,
+        layout: Layout,
+    }
+
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(&dir.path().join("state"), &dir.path().join("run"));
+        let store = Store::open_in_memory().unwrap();
+        let systemd = Arc::new(FakeSystemd::default());
+        let reconciler = Reconciler::new(
+            store.clone(),
+            systemd.clone(),
+            layout.clone(),
+            DynoDefaults::from_config(&Config::default()),
+        );
+        Fixture {
+            _dir: dir,
+            store,
+            systemd,
+            reconciler,
+            layout,
+        }
+    }
+
+    async fn deploy(f: &Fixture, app: &str, procfile: &str) {
+        let app = AppName::parse(app).unwrap();
+        if f.store.get_app(app.as_str()).await.is_err() {
+            f.store.create_app(app.clone()).await.unwrap();
+        }
+        let layout = f.layout.clone();
+        let a = app.clone();
+        f.store
+            .create_release(
+                app,
+                Procfile::parse(procfile).unwrap(),
+                "Deploy".into(),
+                move |v| std::fs::create_dir_all(layout.slug_dir(&a, v)).map_err(|e| e.to_string()),
+            )
+            .await
+            .unwrap();
+    }
+
+    fn names(f: &Fixture) -> Vec<String> {
+        f.systemd.units().into_keys().collect()
+    }
+
+    #[tokio::test]
+    async fn converges_scales_replaces_and_stays_put() {
+        let f = fixture().await;
+        deploy(&f, "hello", "web: python3 app.py\nworker: sleep 1000\n").await;
+        let round = f.reconciler.round().await.unwrap();
+        assert_eq!(round.started, 1);
+        assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
+
+        f.store
+            .scale(
+                "hello",
+                vec![
+                    ScaleChange::parse("web=2").unwrap(),
+                    ScaleChange::parse("worker=1").unwrap(),
+                ],
+            )
+            .await
+            .unwrap();
+        f.reconciler.round().await.unwrap();
+        assert_eq!(names(&f).len(), 3);
+        // Converged: another round changes nothing (running dynos are adopted, not restarted).
+        let calls = f.systemd.calls().len();
+        assert_eq!(f.reconciler.round().await.unwrap(), Round::default());
+        assert_eq!(f.systemd.calls().len(), calls);
+
+        deploy(&f, "hello", "web: python3 app2.py\nworker: sleep 1000\n").await;
+        f.reconciler.round().await.unwrap();
+        assert_eq!(
+            names(&f),
+            [
+                "skiff-hello.web.1.v2.service",
+                "skiff-hello.web.2.v2.service",
+                "skiff-hello.worker.1.v2.service"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn web_dynos_get_distinct_persisted_ports_and_a_private_env_file() {
+        use crate::systemd::properties::PropertyValue;
+        use std::os::unix::fs::PermissionsExt;
+        let f = fixture().await;
+        deploy(&f, "hello", "web: a\nworker: b\n").await;
+        f.store
+            .scale(
+                "hello",
+                vec![
+                    ScaleChange::parse("web=2").unwrap(),
+                    ScaleChange::parse("worker=1").unwrap(),
+                ],
+            )
+            .await
+            .unwrap();
+        f.reconciler.round().await.unwrap();
+        let units = f.systemd.units();
+        let env_of = |name: &str| {
+            units[name]
+                .properties
+                .iter()
+                .find(|(k, _)| *k == "Environment")
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            env_of("skiff-hello.web.1.v1.service"),
+            PropertyValue::StrList(vec![
+                "DYNO=web.1".into(),
+                "HOME=/app".into(),
+                "PORT=20000".into()
+            ])
+        );
+        assert_eq!(
+            env_of("skiff-hello.web.2.v1.service"),
+            PropertyValue::StrList(vec![
+                "DYNO=web.2".into(),
+                "HOME=/app".into(),
+                "PORT=20001".into()
+            ])
+        );
+        assert_eq!(
+            env_of("skiff-hello.worker.1.v1.service"),
+            PropertyValue::StrList(vec!["DYNO=worker.1".into(), "HOME=/app".into()])
+        );
+        let env_file = f.layout.env_file(&AppName::parse("hello").unwrap(), 1);
+        assert_eq!(
+            std::fs::metadata(&env_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let ports = f.store.ports().await.unwrap();
+        assert_eq!(ports["skiff-hello.web.1.v1.service"], 20000);
+    }
+
+    #[tokio::test]
+    async fn strays_are_stopped_and_crashed_dynos_are_held() {
+        let f = fixture().await;
+        deploy(&f, "hello", "web: a\n").await;
+        f.systemd.add_unit("skiff-stray.service", "active");
+        f.reconciler.round().await.unwrap();
+        assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
+
+        f.systemd.fail("skiff-hello.web.1.v1.service");
+        let round = f.reconciler.round().await.unwrap();
+        assert_eq!(round.crashed, 1);
+        assert!(
+            names(&f).is_empty(),
+            "the failed unit is reset and not restarted"
+        );
+        assert_eq!(f.reconciler.round().await.unwrap(), Round::default());
+        let holds = f.store.holds("hello").await.unwrap();
+        assert_eq!(holds[0].dyno, DynoName::parse("web.1").unwrap());
+
+        f.store
+            .scale("hello", vec![ScaleChange::parse("web=1").unwrap()])
+            .await
+            .unwrap();
+        f.reconciler.round().await.unwrap();
+        assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
+    }
+
+    #[tokio::test]
+    async fn destroying_an_app_stops_its_dynos_and_removes_its_files() {
+        let f = fixture().await;
+        deploy(&f, "hello", "web: a\n").await;
+        deploy(&f, "other", "web: a\n").await;
+        f.reconciler.round().await.unwrap();
+        let hello_dir = f.layout.app_dir(&AppName::parse("hello").unwrap());
+        assert!(hello_dir.is_dir());
+        f.store.delete_app("hello").await.unwrap();
+        f.reconciler.round().await.unwrap();
+        assert_eq!(names(&f), ["skiff-other.web.1.v1.service"]);
+        // The unit is gone now, so the next round removes the files.
+        f.reconciler.round().await.unwrap();
+        assert!(!hello_dir.exists());
+        assert!(f.layout.app_dir(&AppName::parse("other").unwrap()).is_dir());
+    }
+
+    #[tokio::test]
+    async fn restart_restarts_matching_running_dynos_only() {
+        let f = fixture().await;
+        deploy(&f, "hello", "web: a\nworker: b\n").await;
+        f.store
+            .scale(
+                "hello",
+                vec![
+                    ScaleChange::parse("web=2").unwrap(),
+                    ScaleChange::parse("worker=1").unwrap(),
+                ],
+            )
+            .await
+            .unwrap();
+        f.reconciler.round().await.unwrap();
+        let app = AppName::parse("hello").unwrap();
+        let n = f
+            .reconciler
+            .restart(
+                &app,
+                &DynoFilter::Type(crate::model::ProcessType::parse("web").unwrap()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+        let n = f
+            .reconciler
+            .restart(&app, &DynoFilter::One(DynoName::parse("worker.1").unwrap()))
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+}
