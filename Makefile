@@ -1,0 +1,35 @@
+# Developer and CI entry points. `make test` is what CI runs (see .ci/run); the system suite needs root.
+
+CARGO ?= cargo
+# Optional substring of system scenario names: `make system FILTER=apps`.
+FILTER ?=
+
+.PHONY: build deb lint unit system test try
+# cargo parallelises on its own; serial make keeps `test` in the order lint, unit, system.
+.NOTPARALLEL:
+
+build:
+	$(CARGO) build --release
+
+# cargo-deb builds the release binaries itself.
+deb:
+	$(CARGO) deb
+
+lint: deb
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	deb=$$(ls -t target/debian/skiff_*_*.deb | head -n 1) && lintian --fail-on error "$$deb"
+
+# Unit tests and in-process integration tests (the system suite is `test = false` in Cargo.toml).
+unit:
+	$(CARGO) test
+
+# Boots a Debian container per scenario with the .deb installed; needs root.
+system: deb
+	$(CARGO) test --release --test system -- $(FILTER)
+
+test: lint unit system
+
+# A throwaway container with skiff installed and a shell in it; `exit` discards it.
+try: deb
+	$(CARGO) test --release --test system -- --try

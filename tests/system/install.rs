@@ -1,0 +1,144 @@
+//! Installing and purging the package: the unit, the socket, the database, the system user, the files left behind.
+
+use crate::harness::{assert_contains, Container, DEB_MOUNT};
+use crate::Scenario;
+
+pub fn scenarios() -> Vec<Scenario> {
+    vec![Scenario {
+        name: "install_active_notify",
+        run: install_active_notify,
+    }]
+}
+
+/// Purging runs last: it is the end of the package's life.
+pub fn purge_scenarios() -> Vec<Scenario> {
+    vec![Scenario {
+        name: "purge_removes_state",
+        run: purge_removes_state,
+    }]
+}
+
+fn install_active_notify(c: &Container) {
+    c.install_deb();
+
+    let show = c.ok("systemctl show skiffd -p Type -p ActiveState -p SubState");
+    for want in ["Type=notify", "ActiveState=active", "SubState=running"] {
+        assert!(
+            show.lines().any(|l| l.trim() == want),
+            "skiffd unit: expected {want}, got:\n{show}"
+        );
+    }
+    let enabled = c.sh("systemctl is-enabled skiffd").stdout;
+    assert_eq!(
+        enabled.trim(),
+        "enabled",
+        "skiffd should be enabled at boot"
+    );
+
+    let kind = c.ok("stat -c %F /run/skiff/api.sock");
+    assert_eq!(
+        kind.trim(),
+        "socket",
+        "/run/skiff/api.sock should be a socket"
+    );
+    let sock = c.ok("stat -c '%a %U %G' /run/skiff/api.sock");
+    assert_eq!(
+        sock.trim(),
+        "660 root skiff",
+        "mode/owner/group of /run/skiff/api.sock"
+    );
+
+    let db = c.ok("stat -c '%F|%a %U' /var/lib/skiff/skiff.db");
+    assert_eq!(
+        db.trim(),
+        "regular file|600 root",
+        "type, mode and owner of /var/lib/skiff/skiff.db"
+    );
+
+    let pw = c.ok("getent passwd skiff");
+    assert!(pw.starts_with("skiff:"), "getent passwd skiff: {pw}");
+    let gr = c.ok("getent group skiff");
+    assert!(gr.starts_with("skiff:"), "getent group skiff: {gr}");
+
+    // skiffd keeps only a few capabilities: never CAP_SYS_ADMIN, and nothing outside its bounding set.
+    let status = c.ok("cat /proc/$(systemctl show skiffd -p MainPID --value)/status");
+    let cap = |name: &str| -> u64 {
+        let line = status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in skiffd's /proc status"));
+        u64::from_str_radix(line.trim(), 16).unwrap_or_else(|e| panic!("{name} {line}: {e}"))
+    };
+    let (bnd, prm, eff) = (cap("CapBnd:"), cap("CapPrm:"), cap("CapEff:"));
+    const CAP_SYS_ADMIN: u64 = 1 << 21;
+    assert_eq!(
+        bnd & CAP_SYS_ADMIN,
+        0,
+        "skiffd's bounding set has CAP_SYS_ADMIN: {bnd:#x}"
+    );
+    assert_eq!(
+        prm & !bnd,
+        0,
+        "skiffd permits capabilities outside its bounding set: {prm:#x} vs {bnd:#x}"
+    );
+    assert_eq!(
+        eff & !prm,
+        0,
+        "skiffd's effective set exceeds its permitted set: {eff:#x} vs {prm:#x}"
+    );
+    assert!(
+        bnd.count_ones() <= 8,
+        "skiffd keeps {} capabilities ({bnd:#x})",
+        bnd.count_ones()
+    );
+
+    // The CLI is on PATH and reports the packaged version.
+    let deb_name = c.ok(&format!("basename {DEB_MOUNT}/skiff_*.deb"));
+    let version = deb_name
+        .trim()
+        .split('_')
+        .nth(1)
+        .expect("skiff_<version>_<arch>.deb")
+        .to_string();
+    let v = c.ok("skiff version");
+    assert_contains(
+        &v,
+        &version,
+        "`skiff version` should print the package version",
+    );
+}
+
+fn purge_removes_state(c: &Container) {
+    c.install_deb();
+    c.ok("skiff apps:create doomed");
+    c.ok("test -e /var/lib/skiff/skiff.db && test -e /etc/skiff/skiffd.toml");
+
+    c.ok("DEBIAN_FRONTEND=noninteractive apt-get purge -y skiff 2>&1");
+
+    for gone in [
+        "/var/lib/skiff",
+        "/etc/skiff",
+        "/usr/bin/skiffd",
+        "/usr/bin/skiff",
+        "/run/skiff/api.sock",
+    ] {
+        let o = c.sh(&format!("test -e {gone} || test -L {gone}"));
+        assert!(
+            !o.success(),
+            "{gone} should be gone after `apt-get purge skiff`; ls: {}",
+            c.sh(&format!("ls -la {gone}")).stdout
+        );
+    }
+    let active = c.sh("systemctl is-active skiffd").stdout;
+    assert_ne!(
+        active.trim(),
+        "active",
+        "skiffd is still active after purge"
+    );
+    let status = c.sh("dpkg-query -W -f '${db:Status-Abbrev}' skiff 2>&1");
+    assert!(
+        !status.success() || !status.stdout.starts_with("ii") && !status.stdout.starts_with("rc"),
+        "dpkg still knows skiff after purge: {}",
+        status.stdout
+    );
+}
