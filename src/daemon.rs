@@ -12,8 +12,10 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
-use crate::api::{self, AppState, LocalPolicy, Peer};
+use crate::api::{self, AppState, LocalPolicy, Peer, UploadLimits};
 use crate::config::{Config, LogLevel};
+use crate::paths::Layout;
+use crate::reconciler::{DynoDefaults, Reconciler};
 use crate::store::Store;
 use crate::systemd::Systemd;
 
@@ -140,9 +142,28 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let db_path = config.db_path();
     let store = tokio::task::spawn_blocking(move || Store::open(&db_path)).await??;
+    let runtime_dir = config
+        .socket_path
+        .parent()
+        .unwrap_or(Path::new("/run/skiff"));
+    let layout = Layout::new(&config.state_dir, runtime_dir);
+    let dyno_defaults = DynoDefaults::from_config(&config);
+    let reconciler = Reconciler::new(
+        store.clone(),
+        Arc::clone(&systemd),
+        layout.clone(),
+        dyno_defaults.clone(),
+    );
     let state = AppState {
         store,
         systemd,
+        reconciler: reconciler.clone(),
+        layout,
+        limits: UploadLimits {
+            max_upload: config.max_upload.0,
+            max_slug_size: config.max_slug_size.0,
+        },
+        dyno_defaults,
         started: Instant::now(),
         base_domain: config.base_domain.clone(),
         local_policy: LocalPolicy {
@@ -174,6 +195,16 @@ pub async fn run(
                 .into_future(),
         );
     }
+
+    servers.spawn({
+        let stop = stopped(stop_rx.clone());
+        async move {
+            reconciler
+                .run(stop)
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))
+        }
+    });
 
     notify(&[sd_notify::NotifyState::Ready]);
     let watchdog = spawn_watchdog();

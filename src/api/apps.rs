@@ -90,5 +90,7 @@ pub async fn delete_app(
 ) -> Result<StatusCode, ApiError> {
     state.store.delete_app(&app).await?;
     tracing::info!(app = %app, caller = %caller.describe(), "app destroyed");
+    // The reconciler stops the app's units, then removes its files.
+    state.reconciler.poke();
     Ok(StatusCode::NO_CONTENT)
 }

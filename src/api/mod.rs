@@ -2,6 +2,8 @@
 
 mod apps;
 pub mod auth;
+mod deploys;
+pub mod dynos;
 pub mod error;
 mod health;
 mod tokens;
@@ -18,10 +20,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::BaseDomain;
+use crate::paths::Layout;
+use crate::reconciler::{DynoDefaults, Reconciler};
 use crate::store::Store;
 use crate::systemd::Systemd;
 pub use apps::{App, CreateApp};
 pub use auth::{Caller, LocalPolicy, Peer};
+pub use deploys::Release;
+pub use dynos::{Dyno, FormationItem, ResizeRequest, RestartRequest, Restarted, ScaleRequest};
 use error::ApiError;
 pub use health::Health;
 pub use tokens::{CreateToken, CreatedToken, Token};
@@ -36,6 +42,17 @@ pub struct AppState {
     pub started: Instant,
     pub base_domain: BaseDomain,
     pub local_policy: LocalPolicy,
+    pub reconciler: Reconciler,
+    pub layout: Layout,
+    pub limits: UploadLimits,
+    pub dyno_defaults: DynoDefaults,
+}
+
+/// Bounds on `skiff deploy` uploads.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimits {
+    pub max_upload: u64,
+    pub max_slug_size: u64,
 }
 
 #[derive(OpenApi)]
@@ -66,6 +83,12 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(health::health))
         .routes(routes!(apps::list_apps, apps::create_app))
         .routes(routes!(apps::get_app, apps::delete_app))
+        .routes(routes!(deploys::deploy))
+        .routes(routes!(dynos::list_dynos))
+        .routes(routes!(dynos::get_formation, dynos::scale))
+        .routes(routes!(dynos::resize))
+        .routes(routes!(dynos::restart))
+        .routes(routes!(dynos::stop))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))
         .split_for_parts()

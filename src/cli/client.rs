@@ -37,16 +37,63 @@ impl ApiClient {
         decode(&bytes)
     }
 
+    pub async fn patch<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, CliError> {
+        let bytes = self.send(Method::PATCH, path, Some(body)).await?;
+        decode(&bytes)
+    }
+
     pub async fn delete(&self, path: &str) -> Result<(), CliError> {
         self.send(Method::DELETE, path, None::<&()>).await.map(drop)
     }
 
-    /// Sends one request on a fresh connection; a non-2xx answer becomes `CliError::Api`.
+    /// Posts with no body, for actions whose answer is empty.
+    pub async fn post_empty(&self, path: &str) -> Result<(), CliError> {
+        self.exchange(Method::POST, path, None, Bytes::new())
+            .await
+            .map(drop)
+    }
+
+    /// Posts raw bytes (an archive) and decodes the JSON answer.
+    pub async fn post_bytes<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: &str,
+        payload: Vec<u8>,
+    ) -> Result<T, CliError> {
+        let bytes = self
+            .exchange(Method::POST, path, Some(content_type), Bytes::from(payload))
+            .await?;
+        decode(&bytes)
+    }
+
+    /// Sends one JSON request; a non-2xx answer becomes `CliError::Api`.
     async fn send<B: Serialize>(
         &self,
         method: Method,
         path: &str,
         body: Option<&B>,
+    ) -> Result<Bytes, CliError> {
+        let payload = match body {
+            Some(b) => {
+                Bytes::from(serde_json::to_vec(b).map_err(|e| CliError::Protocol(e.to_string()))?)
+            }
+            None => Bytes::new(),
+        };
+        self.exchange(method, path, body.map(|_| "application/json"), payload)
+            .await
+    }
+
+    /// One request on a fresh connection.
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        payload: Bytes,
     ) -> Result<Bytes, CliError> {
         let mut request = Request::builder()
             .method(method)
@@ -59,13 +106,9 @@ impl ApiClient {
         if let Some(token) = &self.token {
             request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
         }
-        let payload = match body {
-            Some(b) => {
-                request = request.header(hyper::header::CONTENT_TYPE, "application/json");
-                Bytes::from(serde_json::to_vec(b).map_err(|e| CliError::Protocol(e.to_string()))?)
-            }
-            None => Bytes::new(),
-        };
+        if let Some(content_type) = content_type {
+            request = request.header(hyper::header::CONTENT_TYPE, content_type);
+        }
         let request = request
             .body(Full::new(payload))
             .map_err(|e| CliError::Protocol(e.to_string()))?;

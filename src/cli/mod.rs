@@ -1,6 +1,8 @@
 //! The `skiff` command-line client: Heroku-style verbs that call skiffd's HTTP API.
 
 mod client;
+mod deploy;
+mod dynos;
 pub mod endpoint;
 mod git;
 mod output;
@@ -10,7 +12,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::api::{App, CreateApp, CreateToken, CreatedToken, Health, Token};
+use crate::api::{
+    App, CreateApp, CreateToken, CreatedToken, Dyno, FormationItem, Health, Release, ResizeRequest,
+    RestartRequest, Restarted, ScaleRequest, Token,
+};
 pub use client::ApiClient;
 pub use endpoint::Endpoint;
 
@@ -65,6 +70,38 @@ pub enum Command {
         /// Repeat the app's name to confirm; destroying is permanent.
         #[arg(long)]
         confirm: Option<String>,
+    },
+    /// Upload a directory (default: the current one) as the app's next release.
+    #[command(name = "deploy")]
+    Deploy { dir: Option<PathBuf> },
+    /// List the app's dynos.
+    #[command(name = "ps")]
+    Ps,
+    /// Change how many dynos run: web=2 worker+1 worker-1.
+    #[command(name = "ps:scale")]
+    PsScale {
+        #[arg(required = true, allow_hyphen_values = true)]
+        changes: Vec<String>,
+    },
+    /// Restart all dynos, one process type (web) or one dyno (web.1).
+    #[command(name = "ps:restart")]
+    PsRestart { target: Option<String> },
+    /// Stop one dyno (web.1) until the next deploy, restart or scale.
+    #[command(name = "ps:stop")]
+    PsStop { dyno: String },
+    /// Set the limits of a process type's dynos; they restart.
+    #[command(name = "ps:resize")]
+    PsResize {
+        process_type: String,
+        /// Memory limit, like 512M or 1G.
+        #[arg(long)]
+        memory: Option<String>,
+        /// CPU limit in percent of one core, like 50% or 200%.
+        #[arg(long)]
+        cpu: Option<String>,
+        /// Maximum number of processes and threads.
+        #[arg(long)]
+        tasks: Option<u64>,
     },
     /// List API tokens (for the TCP listener).
     #[command(name = "tokens")]
@@ -168,6 +205,119 @@ pub async fn run(
                 output::json(out, &serde_json::json!({ "destroyed": name }))?;
             } else {
                 writeln!(out, "Destroyed {name}")?;
+            }
+        }
+        Command::Deploy { dir } => {
+            let name = app()?;
+            let dir = dir.unwrap_or_else(|| ctx.cwd.clone());
+            let description = deploy::describe(&dir);
+            let archive = deploy::pack(&dir)?;
+            writeln!(
+                err,
+                "Uploading {} ({} KiB) to {name}...",
+                dir.display(),
+                archive.len().div_ceil(1024)
+            )?;
+            let path = format!(
+                "/v1/apps/{}/deploys?description={}",
+                path_segment(&name)?,
+                deploy::query_escape(&description)
+            );
+            let release: Release = client
+                .post_bytes(&path, "application/gzip", archive)
+                .await?;
+            if cli.json {
+                output::json(out, &release)?;
+            } else {
+                writeln!(
+                    out,
+                    "Released v{} of {name} ({}): {}",
+                    release.version,
+                    release.description,
+                    release.process_types.join(", ")
+                )?;
+            }
+        }
+        Command::Ps => {
+            let name = app()?;
+            let base = format!("/v1/apps/{}", path_segment(&name)?);
+            let dynos: Vec<Dyno> = client.get(&format!("{base}/dynos")).await?;
+            if cli.json {
+                output::json(out, &dynos)?;
+            } else {
+                let formation: Vec<FormationItem> =
+                    client.get(&format!("{base}/formation")).await?;
+                dynos::write_ps(out, &formation, &dynos)?;
+            }
+        }
+        Command::PsScale { changes } => {
+            let name = app()?;
+            let formation: Vec<FormationItem> = client
+                .patch(
+                    &format!("/v1/apps/{}/formation", path_segment(&name)?),
+                    &ScaleRequest { changes },
+                )
+                .await?;
+            if cli.json {
+                output::json(out, &formation)?;
+            } else {
+                writeln!(
+                    out,
+                    "Scaled {name}: now running {}",
+                    dynos::formation_summary(&formation)
+                )?;
+            }
+        }
+        Command::PsRestart { target } => {
+            let name = app()?;
+            let restarted: Restarted = client
+                .post(
+                    &format!("/v1/apps/{}/dynos/restart", path_segment(&name)?),
+                    &RestartRequest { target },
+                )
+                .await?;
+            if cli.json {
+                output::json(out, &restarted)?;
+            } else {
+                writeln!(out, "Restarted {} dynos of {name}", restarted.restarted)?;
+            }
+        }
+        Command::PsStop { dyno } => {
+            let name = app()?;
+            client
+                .post_empty(&format!(
+                    "/v1/apps/{}/dynos/{}/stop",
+                    path_segment(&name)?,
+                    path_segment(&dyno)?
+                ))
+                .await?;
+            if cli.json {
+                output::json(out, &serde_json::json!({ "stopped": dyno }))?;
+            } else {
+                writeln!(out, "Stopped {dyno} of {name}; it stays stopped until the next deploy, restart or scale")?;
+            }
+        }
+        Command::PsResize {
+            process_type,
+            memory,
+            cpu,
+            tasks,
+        } => {
+            let name = app()?;
+            let formation: Vec<FormationItem> = client
+                .patch(
+                    &format!(
+                        "/v1/apps/{}/formation/{}",
+                        path_segment(&name)?,
+                        path_segment(&process_type)?
+                    ),
+                    &ResizeRequest { memory, cpu, tasks },
+                )
+                .await?;
+            if cli.json {
+                output::json(out, &formation)?;
+            } else {
+                dynos::write_ps(out, &formation, &[])?;
             }
         }
         Command::Tokens => {

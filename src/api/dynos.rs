@@ -1,0 +1,476 @@
+//! `/v1/apps/{app}/dynos` and `/formation`: `ps`, `ps:scale`, `ps:resize`, `ps:restart`, `ps:stop`.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, ErrorBody};
+use super::{AppState, Caller};
+use crate::config::{ByteSize, CpuPercent};
+use crate::model::{AppName, DynoName, ProcessType, ScaleChange, ScaleError};
+use crate::reconciler::DynoDefaults;
+use crate::store::{DynoFilter, DynoSize, FormationEntry, Hold, HoldReason};
+use crate::systemd::names::{DynoUnit, UNIT_PATTERN};
+use crate::systemd::ServiceDetails;
+
+/// One dyno as `ps` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Dyno {
+    /// `web.1`
+    pub name: String,
+    pub process_type: String,
+    /// up, starting, restarting, stopping, crashed or stopped
+    pub state: String,
+    /// RFC 3339, when it entered this state (when known).
+    pub since: Option<String>,
+    pub release: Option<u32>,
+    pub pid: Option<u32>,
+    pub port: Option<u16>,
+    pub restarts: u32,
+    pub command: String,
+    /// The systemd unit, when one exists.
+    pub unit: Option<String>,
+}
+
+/// One process type of the formation, with the limits its dynos get.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FormationItem {
+    pub process_type: String,
+    pub quantity: u32,
+    pub command: String,
+    pub memory_bytes: u64,
+    /// Percent of one CPU.
+    pub cpu_percent: u32,
+    pub tasks: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScaleRequest {
+    /// Like `["web=2", "worker+1"]`.
+    pub changes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema, Default)]
+pub struct ResizeRequest {
+    /// Like "512M".
+    pub memory: Option<String>,
+    /// Like "50%".
+    pub cpu: Option<String>,
+    pub tasks: Option<u64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema, Default)]
+pub struct RestartRequest {
+    /// A process type (`web`), a dyno (`web.1`), or nothing for all dynos.
+    pub target: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Restarted {
+    pub restarted: usize,
+}
+
+fn rfc3339_usec(usec: u64) -> Option<String> {
+    (usec > 0).then(|| {
+        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_micros(usec)).to_string()
+    })
+}
+
+/// Pure: merges the formation, holds and live units of one app into `ps` rows.
+pub fn dyno_views(
+    formation: &[FormationEntry],
+    holds: &[Hold],
+    live: &[(DynoUnit, ServiceDetails)],
+    ports: &BTreeMap<String, u16>,
+) -> Vec<Dyno> {
+    let command_of = |t: &ProcessType| {
+        formation
+            .iter()
+            .find(|f| &f.process_type == t)
+            .map(|f| f.command.clone())
+            .unwrap_or_default()
+    };
+    let mut rows: Vec<Dyno> = live
+        .iter()
+        .map(|(unit, d)| {
+            let state = match (d.active_state.as_str(), d.sub_state.as_str()) {
+                ("active", _) | ("reloading", _) => "up",
+                ("activating", "auto-restart") => "restarting",
+                ("activating", _) => "starting",
+                ("deactivating", _) => "stopping",
+                ("failed", _) => "crashed",
+                _ => "stopped",
+            };
+            let name = unit.unit_name();
+            Dyno {
+                name: unit.dyno.to_string(),
+                process_type: unit.dyno.process_type.to_string(),
+                state: state.into(),
+                since: rfc3339_usec(d.active_enter_usec),
+                release: Some(unit.release),
+                pid: (d.main_pid > 0).then_some(d.main_pid),
+                port: ports.get(&name).copied(),
+                restarts: d.n_restarts,
+                command: command_of(&unit.dyno.process_type),
+                unit: Some(name),
+            }
+        })
+        .collect();
+    for hold in holds {
+        rows.push(Dyno {
+            name: hold.dyno.to_string(),
+            process_type: hold.dyno.process_type.to_string(),
+            state: match hold.reason {
+                HoldReason::Crashed => "crashed",
+                HoldReason::Stopped => "stopped",
+            }
+            .into(),
+            since: Some(hold.since.clone()),
+            release: None,
+            pid: None,
+            port: None,
+            restarts: 0,
+            command: command_of(&hold.dyno.process_type),
+            unit: None,
+        });
+    }
+    for entry in formation {
+        for index in 1..=entry.quantity {
+            let name = format!("{}.{index}", entry.process_type);
+            if !rows.iter().any(|r| r.name == name) {
+                rows.push(Dyno {
+                    name,
+                    process_type: entry.process_type.to_string(),
+                    state: "starting".into(),
+                    since: None,
+                    release: None,
+                    pid: None,
+                    port: None,
+                    restarts: 0,
+                    command: entry.command.clone(),
+                    unit: None,
+                });
+            }
+        }
+    }
+    let key = |d: &Dyno| {
+        let index: u32 = d
+            .name
+            .rsplit('.')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        (d.process_type.clone(), index, std::cmp::Reverse(d.release))
+    };
+    rows.sort_by_key(key);
+    rows
+}
+
+fn formation_items(entries: Vec<FormationEntry>, defaults: &DynoDefaults) -> Vec<FormationItem> {
+    entries
+        .into_iter()
+        .map(|e| FormationItem {
+            process_type: e.process_type.to_string(),
+            quantity: e.quantity,
+            command: e.command,
+            memory_bytes: e.size.memory_bytes.unwrap_or(defaults.limits.memory_bytes),
+            cpu_percent: e.size.cpu_percent.unwrap_or(defaults.limits.cpu_percent),
+            tasks: e.size.tasks.unwrap_or(defaults.limits.tasks),
+        })
+        .collect()
+}
+
+async fn app_name(state: &AppState, app: &str) -> Result<AppName, ApiError> {
+    Ok(state.store.get_app(app).await?.name)
+}
+
+#[utoipa::path(get, path = "/v1/apps/{app}/dynos", tag = "dynos",
+    params(("app" = String, Path, description = "app name")),
+    responses((status = 200, description = "the app's dynos", body = [Dyno]), (status = 404, description = "no such app", body = ErrorBody)))]
+pub async fn list_dynos(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+) -> Result<Json<Vec<Dyno>>, ApiError> {
+    let app = app_name(&state, &app).await?;
+    let formation = state.store.formation(app.as_str()).await?;
+    let holds = state.store.holds(app.as_str()).await?;
+    let ports = state.store.ports().await?;
+    let units = state
+        .systemd
+        .list_units(UNIT_PATTERN)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut live = Vec::new();
+    for u in units {
+        let Some(unit) = DynoUnit::parse(&u.name).filter(|d| d.app == app) else {
+            continue;
+        };
+        if let Some(details) = state
+            .systemd
+            .service_details(&u.name)
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?
+        {
+            live.push((unit, details));
+        }
+    }
+    Ok(Json(dyno_views(&formation, &holds, &live, &ports)))
+}
+
+#[utoipa::path(get, path = "/v1/apps/{app}/formation", tag = "dynos",
+    params(("app" = String, Path, description = "app name")),
+    responses((status = 200, description = "the formation", body = [FormationItem]), (status = 404, description = "no such app", body = ErrorBody)))]
+pub async fn get_formation(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+) -> Result<Json<Vec<FormationItem>>, ApiError> {
+    let app = app_name(&state, &app).await?;
+    let entries = state.store.formation(app.as_str()).await?;
+    Ok(Json(formation_items(entries, &state.dyno_defaults)))
+}
+
+#[utoipa::path(patch, path = "/v1/apps/{app}/formation", tag = "dynos", request_body = ScaleRequest,
+    params(("app" = String, Path, description = "app name")),
+    responses(
+        (status = 200, description = "the new formation", body = [FormationItem]),
+        (status = 409, description = "the app has no release yet", body = ErrorBody),
+        (status = 422, description = "invalid scale request", body = ErrorBody)))]
+pub async fn scale(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(app): Path<String>,
+    body: Result<Json<ScaleRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Vec<FormationItem>>, ApiError> {
+    let Json(body) = body?;
+    let app = app_name(&state, &app).await?;
+    if body.changes.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_scale",
+            ScaleError::Nothing.to_string(),
+        ));
+    }
+    let changes = body
+        .changes
+        .iter()
+        .map(|c| ScaleChange::parse(c))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_scale",
+                e.to_string(),
+            )
+        })?;
+    state.store.scale(app.as_str(), changes).await?;
+    tracing::info!(app = %app, changes = ?body.changes, caller = %caller.describe(), "scaled");
+    state.reconciler.poke();
+    let entries = state.store.formation(app.as_str()).await?;
+    Ok(Json(formation_items(entries, &state.dyno_defaults)))
+}
+
+#[utoipa::path(patch, path = "/v1/apps/{app}/formation/{process_type}", tag = "dynos", request_body = ResizeRequest,
+    params(("app" = String, Path, description = "app name"), ("process_type" = String, Path, description = "process type")),
+    responses(
+        (status = 200, description = "the new formation; that type's dynos restart", body = [FormationItem]),
+        (status = 422, description = "invalid size", body = ErrorBody)))]
+pub async fn resize(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((app, process_type)): Path<(String, String)>,
+    body: Result<Json<ResizeRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Vec<FormationItem>>, ApiError> {
+    let Json(body) = body?;
+    let app = app_name(&state, &app).await?;
+    let invalid = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_size", m);
+    let process_type = ProcessType::parse(&process_type).map_err(|e| invalid(e.to_string()))?;
+    let size = DynoSize {
+        memory_bytes: body
+            .memory
+            .as_deref()
+            .map(str::parse::<ByteSize>)
+            .transpose()
+            .map_err(invalid)?
+            .map(|b| b.0),
+        cpu_percent: body
+            .cpu
+            .as_deref()
+            .map(str::parse::<CpuPercent>)
+            .transpose()
+            .map_err(invalid)?
+            .map(|c| c.0),
+        tasks: match body.tasks {
+            Some(0) => return Err(invalid("tasks must be at least 1".into())),
+            t => t,
+        },
+    };
+    if size == DynoSize::default() {
+        return Err(invalid("give at least one of memory, cpu or tasks".into()));
+    }
+    state
+        .store
+        .resize(app.as_str(), process_type.clone(), size)
+        .await?;
+    tracing::info!(app = %app, process_type = %process_type, caller = %caller.describe(), "resized");
+    state
+        .reconciler
+        .restart(&app, &DynoFilter::Type(process_type))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let entries = state.store.formation(app.as_str()).await?;
+    Ok(Json(formation_items(entries, &state.dyno_defaults)))
+}
+
+fn parse_target(target: Option<&str>) -> Result<DynoFilter, ApiError> {
+    let invalid = |m: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_target", m);
+    match target {
+        None | Some("") => Ok(DynoFilter::All),
+        Some(t) if t.contains('.') => DynoName::parse(t)
+            .map(DynoFilter::One)
+            .map_err(|e| invalid(e.to_string())),
+        Some(t) => ProcessType::parse(t)
+            .map(DynoFilter::Type)
+            .map_err(|e| invalid(e.to_string())),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/apps/{app}/dynos/restart", tag = "dynos", request_body = RestartRequest,
+    params(("app" = String, Path, description = "app name")),
+    responses((status = 200, description = "dynos restarted; stopped and crashed ones start again", body = Restarted)))]
+pub async fn restart(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(app): Path<String>,
+    body: Result<Json<RestartRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Restarted>, ApiError> {
+    let Json(body) = body?;
+    let app = app_name(&state, &app).await?;
+    let filter = parse_target(body.target.as_deref())?;
+    state
+        .store
+        .clear_holds(app.as_str(), filter.clone())
+        .await?;
+    let restarted = state
+        .reconciler
+        .restart(&app, &filter)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    tracing::info!(app = %app, target = ?body.target, restarted, caller = %caller.describe(), "restarted");
+    Ok(Json(Restarted { restarted }))
+}
+
+#[utoipa::path(post, path = "/v1/apps/{app}/dynos/{dyno}/stop", tag = "dynos",
+    params(("app" = String, Path, description = "app name"), ("dyno" = String, Path, description = "dyno, like web.1")),
+    responses(
+        (status = 204, description = "the dyno stops and stays stopped until the next deploy, restart or scale"),
+        (status = 404, description = "no such dyno", body = ErrorBody)))]
+pub async fn stop(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((app, dyno)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let app = app_name(&state, &app).await?;
+    let dyno = DynoName::parse(&dyno).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_target",
+            e.to_string(),
+        )
+    })?;
+    let formation = state.store.formation(app.as_str()).await?;
+    let exists = formation
+        .iter()
+        .any(|f| f.process_type == dyno.process_type && dyno.index <= f.quantity);
+    if !exists {
+        return Err(ApiError::not_found(format!("app {app} has no dyno {dyno}")));
+    }
+    state
+        .store
+        .hold_dyno(app.as_str(), dyno.clone(), HoldReason::Stopped)
+        .await?;
+    tracing::info!(app = %app, dyno = %dyno, caller = %caller.describe(), "dyno stopped");
+    state.reconciler.poke();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(t: &str, n: u32) -> FormationEntry {
+        FormationEntry {
+            process_type: ProcessType::parse(t).unwrap(),
+            quantity: n,
+            command: format!("run {t}"),
+            size: DynoSize::default(),
+        }
+    }
+
+    fn live(name: &str, active: &str, sub: &str) -> (DynoUnit, ServiceDetails) {
+        (
+            DynoUnit::parse(name).unwrap(),
+            ServiceDetails {
+                active_state: active.into(),
+                sub_state: sub.into(),
+                main_pid: if active == "active" { 42 } else { 0 },
+                n_restarts: 1,
+                active_enter_usec: 1_763_719_200_000_000,
+            },
+        )
+    }
+
+    #[test]
+    fn ps_rows_tell_the_truth() {
+        let formation = [entry("web", 2), entry("worker", 1)];
+        let holds = [Hold {
+            dyno: DynoName::parse("worker.1").unwrap(),
+            reason: HoldReason::Crashed,
+            since: "2026-11-21T10:00:00Z".into(),
+        }];
+        let units = [
+            live("skiff-hello.web.1.v2.service", "active", "running"),
+            live(
+                "skiff-hello.web.1.v1.service",
+                "deactivating",
+                "stop-sigterm",
+            ),
+        ];
+        let ports = [("skiff-hello.web.1.v2.service".to_owned(), 20001)].into();
+        let rows = dyno_views(&formation, &holds, &units, &ports);
+        let summary: Vec<_> = rows
+            .iter()
+            .map(|r| (r.name.as_str(), r.state.as_str(), r.release, r.pid, r.port))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("web.1", "up", Some(2), Some(42), Some(20001)),
+                ("web.1", "stopping", Some(1), None, None),
+                ("web.2", "starting", None, None, None),
+                ("worker.1", "crashed", None, None, None),
+            ]
+        );
+        assert_eq!(rows[0].since.as_deref(), Some("2025-11-21T10:00:00Z"));
+        assert_eq!(rows[0].command, "run web");
+    }
+
+    #[test]
+    fn restart_targets() {
+        assert_eq!(parse_target(None).unwrap(), DynoFilter::All);
+        assert!(matches!(
+            parse_target(Some("web")).unwrap(),
+            DynoFilter::Type(_)
+        ));
+        assert!(matches!(
+            parse_target(Some("web.2")).unwrap(),
+            DynoFilter::One(_)
+        ));
+        assert!(parse_target(Some("web.0")).is_err());
+        assert!(parse_target(Some("a b")).is_err());
+    }
+}

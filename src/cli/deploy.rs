@@ -1,0 +1,105 @@
+//! `skiff deploy [DIR]`: packs a directory (without `.git`) as a gzipped tar and uploads it.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::CliError;
+
+/// Packs `dir` into a tar.gz in memory: regular files, directories and symlinks (not followed);
+/// the top-level `.git` is left out.
+pub fn pack(dir: &Path) -> Result<Vec<u8>, CliError> {
+    let err = |e: std::io::Error| CliError::Usage(format!("packing {}: {e}", dir.display()));
+    if !dir.is_dir() {
+        return Err(CliError::Usage(format!(
+            "{} is not a directory",
+            dir.display()
+        )));
+    }
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut tar = tar::Builder::new(gz);
+    tar.follow_symlinks(false);
+    add_tree(&mut tar, dir, Path::new("")).map_err(err)?;
+    tar.into_inner().map_err(err)?.finish().map_err(err)
+}
+
+fn add_tree<W: std::io::Write>(
+    tar: &mut tar::Builder<W>,
+    root: &Path,
+    rel: &Path,
+) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(root.join(rel))?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = rel.join(entry.file_name());
+        if rel.as_os_str().is_empty() && entry.file_name() == ".git" {
+            continue;
+        }
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            tar.append_dir(&name, entry.path())?;
+            add_tree(tar, root, &name)?;
+        } else if kind.is_file() || kind.is_symlink() {
+            tar.append_path_with_name(entry.path(), &name)?;
+        }
+    }
+    Ok(())
+}
+
+/// "Deploy 1a2b3c4" inside a git work tree, else "Deploy".
+pub fn describe(dir: &Path) -> String {
+    let sha = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(dir)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|s| !s.is_empty());
+    match sha {
+        Some(sha) => format!("Deploy {sha}"),
+        None => "Deploy".to_owned(),
+    }
+}
+
+/// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
+pub fn query_escape(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packs_the_tree_without_git_and_keeps_symlinks() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Procfile"), "web: x\n").unwrap();
+        std::fs::create_dir_all(dir.path().join(".git/objects")).unwrap();
+        std::fs::write(dir.path().join(".git/HEAD"), "ref").unwrap();
+        std::fs::create_dir(dir.path().join("lib")).unwrap();
+        std::fs::write(dir.path().join("lib/a.py"), "print(1)").unwrap();
+        std::os::unix::fs::symlink("lib/a.py", dir.path().join("link")).unwrap();
+        let packed = pack(dir.path()).unwrap();
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&packed[..]));
+        let names: Vec<String> = archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["Procfile", "lib", "lib/a.py", "link"]);
+        assert!(pack(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn escapes_query_values() {
+        assert_eq!(query_escape("Deploy 1a2b"), "Deploy%201a2b");
+        assert_eq!(query_escape("a&b=c/é"), "a%26b%3Dc%2F%C3%A9");
+    }
+}
