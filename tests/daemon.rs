@@ -17,6 +17,7 @@ struct Daemon {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     tcp: Option<std::net::SocketAddr>,
+    systemd: Arc<FakeSystemd>,
 }
 
 impl Daemon {
@@ -37,10 +38,11 @@ impl Daemon {
         let listeners = Listeners::bind(&config).await.unwrap();
         let tcp = listeners.tcp.as_ref().map(|l| l.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let systemd = Arc::new(FakeSystemd::default());
         let task = tokio::spawn(daemon::run(
             config,
             listeners,
-            Arc::new(FakeSystemd::default()),
+            systemd.clone(),
             async move {
                 let _ = stopped.await;
             },
@@ -50,6 +52,7 @@ impl Daemon {
             stop: Some(stop),
             task,
             tcp,
+            systemd,
         };
         daemon.wait_ready().await;
         daemon
@@ -408,5 +411,196 @@ async fn the_app_comes_from_the_skiff_git_remote() {
     assert_eq!(info["name"], "from-git");
     let err = d.cli(&d.local(), &["apps:info"]).await.unwrap_err();
     assert!(err.to_string().contains("-a APP"), "{err}");
+    d.stop().await;
+}
+
+/// Waits until the fake systemd has exactly these units (the reconciler runs in the background).
+async fn wait_units(d: &Daemon, want: &[&str]) {
+    let mut got = Vec::new();
+    for _ in 0..300 {
+        got = d.systemd.units().into_keys().collect::<Vec<_>>();
+        if got == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("units {got:?}, wanted {want:?}");
+}
+
+fn app_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, contents) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, contents).unwrap();
+    }
+    dir
+}
+
+#[tokio::test]
+async fn deploy_scale_restart_stop_and_destroy() {
+    let d = Daemon::start(false).await;
+    let ctx = d.local();
+    d.cli(&ctx, &["apps:create", "hello"]).await.unwrap();
+    let src = app_dir(&[
+        ("Procfile", "web: python3 app.py\nworker: python3 work.py\n"),
+        ("app.py", "print()"),
+    ]);
+    let src_path = src.path().to_str().unwrap();
+    let out = d
+        .cli(&ctx, &["deploy", src_path, "-a", "hello"])
+        .await
+        .unwrap();
+    assert!(out.starts_with("Released v1 of hello"), "{out}");
+    wait_units(&d, &["skiff-hello.web.1.v1.service"]).await;
+    let slug = d.dir.path().join("apps/hello/slugs/v1/app.py");
+    assert!(slug.is_file(), "the slug is unpacked under the state dir");
+
+    let out = d
+        .cli(&ctx, &["ps:scale", "web=2", "worker+1", "-a", "hello"])
+        .await
+        .unwrap();
+    assert_eq!(out, "Scaled hello: now running web at 2, worker at 1\n");
+    wait_units(
+        &d,
+        &[
+            "skiff-hello.web.1.v1.service",
+            "skiff-hello.web.2.v1.service",
+            "skiff-hello.worker.1.v1.service",
+        ],
+    )
+    .await;
+    let ps = json(&d.cli(&ctx, &["ps", "-a", "hello", "--json"]).await.unwrap());
+    let rows: Vec<(String, String)> = ps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().unwrap().to_owned(),
+                r["state"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("web.1".into(), "up".into()),
+            ("web.2".into(), "up".into()),
+            ("worker.1".into(), "up".into())
+        ]
+    );
+    assert_ne!(ps[0]["port"], ps[1]["port"]);
+    let human = d.cli(&ctx, &["ps", "-a", "hello"]).await.unwrap();
+    assert!(human.contains("=== web (2 dynos"), "{human}");
+
+    let err = d
+        .cli(&ctx, &["ps:scale", "clock=1", "-a", "hello"])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no process type clock"), "{err}");
+
+    let out = d
+        .cli(&ctx, &["ps:restart", "web", "-a", "hello"])
+        .await
+        .unwrap();
+    assert_eq!(out, "Restarted 2 dynos of hello\n");
+
+    d.cli(&ctx, &["ps:stop", "worker.1", "-a", "hello"])
+        .await
+        .unwrap();
+    wait_units(
+        &d,
+        &[
+            "skiff-hello.web.1.v1.service",
+            "skiff-hello.web.2.v1.service",
+        ],
+    )
+    .await;
+    let ps = json(&d.cli(&ctx, &["ps", "-a", "hello", "--json"]).await.unwrap());
+    assert_eq!(ps[2]["state"], "stopped");
+
+    // A new release replaces every dyno; the stopped one comes back with the deploy.
+    d.cli(&ctx, &["deploy", src_path, "-a", "hello"])
+        .await
+        .unwrap();
+    wait_units(
+        &d,
+        &[
+            "skiff-hello.web.1.v2.service",
+            "skiff-hello.web.2.v2.service",
+            "skiff-hello.worker.1.v2.service",
+        ],
+    )
+    .await;
+
+    d.cli(&ctx, &["apps:destroy", "hello", "--confirm", "hello"])
+        .await
+        .unwrap();
+    wait_units(&d, &[]).await;
+    for _ in 0..300 {
+        if !d.dir.path().join("apps/hello").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        !d.dir.path().join("apps/hello").exists(),
+        "destroy removes the app's files"
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn bad_deploys_change_nothing() {
+    let d = Daemon::start(false).await;
+    let ctx = d.local();
+    d.cli(&ctx, &["apps:create", "hello"]).await.unwrap();
+    let no_procfile = app_dir(&[("app.py", "print()")]);
+    let err = d
+        .cli(
+            &ctx,
+            &[
+                "deploy",
+                no_procfile.path().to_str().unwrap(),
+                "-a",
+                "hello",
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no Procfile"), "{err}");
+    let bad = app_dir(&[("Procfile", "web: ok\nnot a process line\n")]);
+    let err = d
+        .cli(
+            &ctx,
+            &["deploy", bad.path().to_str().unwrap(), "-a", "hello"],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Procfile line 2: expected 'type: command', got \"not a process line\""
+    );
+    let response = d
+        .raw(
+            "POST",
+            "/v1/apps/hello/deploys",
+            "garbage that is not a tar archive",
+        )
+        .await;
+    assert!(response.starts_with("HTTP/1.1 422"), "{response}");
+    let ps = json(&d.cli(&ctx, &["ps", "-a", "hello", "--json"]).await.unwrap());
+    assert_eq!(ps, serde_json::json!([]));
+    let err = d
+        .cli(&ctx, &["ps:scale", "web=1", "-a", "hello"])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no release yet"), "{err}");
+    assert!(d.systemd.units().is_empty());
+    let leftovers: Vec<_> = std::fs::read_dir(d.dir.path().join("apps/hello/incoming"))
+        .unwrap()
+        .collect();
+    assert!(leftovers.is_empty(), "failed uploads leave nothing behind");
     d.stop().await;
 }

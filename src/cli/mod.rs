@@ -80,7 +80,7 @@ pub enum Command {
     /// Change how many dynos run: web=2 worker+1 worker-1.
     #[command(name = "ps:scale")]
     PsScale {
-        #[arg(required = true, allow_hyphen_values = true)]
+        #[arg(required = true)]
         changes: Vec<String>,
     },
     /// Restart all dynos, one process type (web) or one dyno (web.1).
