@@ -14,6 +14,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::api::{self, AppState, LocalPolicy, Peer, UploadLimits};
 use crate::config::{Config, LogLevel};
+use crate::journal::LogSource;
 use crate::paths::Layout;
 use crate::reconciler::{DynoDefaults, Reconciler};
 use crate::store::Store;
@@ -133,13 +134,20 @@ fn bind_unix(path: &Path, group: Option<u32>) -> anyhow::Result<UnixListener> {
     Ok(listener)
 }
 
+/// The outside systems skiffd talks to, real in production and fakes in tests.
+pub struct Adapters {
+    pub systemd: Arc<dyn Systemd>,
+    pub logs: Arc<dyn LogSource>,
+}
+
 /// Runs the daemon until `shutdown` resolves, then stops accepting and finishes in-flight requests.
 pub async fn run(
     config: Config,
     listeners: Listeners,
-    systemd: Arc<dyn Systemd>,
+    adapters: Adapters,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let Adapters { systemd, logs } = adapters;
     let db_path = config.db_path();
     let store = tokio::task::spawn_blocking(move || Store::open(&db_path)).await??;
     let runtime_dir = config
@@ -157,6 +165,7 @@ pub async fn run(
     let state = AppState {
         store,
         systemd,
+        logs,
         reconciler: reconciler.clone(),
         layout,
         limits: UploadLimits {

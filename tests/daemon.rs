@@ -8,7 +8,8 @@ use std::time::Duration;
 use clap::Parser;
 use skiff::cli::{self, Cli, CliError, Context, Endpoint};
 use skiff::config::Config;
-use skiff::daemon::{self, Listeners};
+use skiff::daemon::{self, Adapters, Listeners};
+use skiff::journal::FakeLogs;
 use skiff::systemd::FakeSystemd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -39,14 +40,20 @@ impl Daemon {
         let tcp = listeners.tcp.as_ref().map(|l| l.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let systemd = Arc::new(FakeSystemd::default());
-        let task = tokio::spawn(daemon::run(
-            config,
-            listeners,
-            systemd.clone(),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
+        let logs = Arc::new(FakeLogs {
+            lines: vec![
+                "2026-11-21T10:00:00.000000Z skiff[web.1]: Started skiff hello web.1 (v1).".into(),
+                "2026-11-21T10:00:01.000000Z app[web.1]: listening".into(),
+                "2026-11-21T10:00:02.000000Z app[worker.1]: working".into(),
+            ],
+        });
+        let adapters = Adapters {
+            systemd: systemd.clone(),
+            logs,
+        };
+        let task = tokio::spawn(daemon::run(config, listeners, adapters, async move {
+            let _ = stopped.await;
+        }));
         let daemon = Self {
             dir,
             stop: Some(stop),
@@ -602,5 +609,32 @@ async fn bad_deploys_change_nothing() {
         .unwrap()
         .collect();
     assert!(leftovers.is_empty(), "failed uploads leave nothing behind");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn logs_come_back_in_herokus_shape() {
+    let d = Daemon::start(false).await;
+    let ctx = d.local();
+    d.cli(&ctx, &["apps:create", "hello"]).await.unwrap();
+    let all = d.cli(&ctx, &["logs", "-a", "hello"]).await.unwrap();
+    assert_eq!(all.lines().count(), 3, "{all}");
+    let last = d
+        .cli(&ctx, &["logs", "-a", "hello", "-n", "1"])
+        .await
+        .unwrap();
+    assert_eq!(last, "2026-11-21T10:00:02.000000Z app[worker.1]: working\n");
+    let web = d
+        .cli(&ctx, &["logs", "-a", "hello", "--dyno", "web.1"])
+        .await
+        .unwrap();
+    assert_eq!(web.lines().count(), 2, "{web}");
+    let err = d.cli(&ctx, &["logs", "-a", "nope"]).await.unwrap_err();
+    assert_eq!(err.to_string(), "app nope not found");
+    let err = d
+        .cli(&ctx, &["logs", "-a", "hello", "--dyno", "web"])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("TYPE.N"), "{err}");
     d.stop().await;
 }

@@ -6,6 +6,7 @@ mod deploys;
 pub mod dynos;
 pub mod error;
 mod health;
+mod logs;
 mod tokens;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::config::BaseDomain;
+use crate::journal::LogSource;
 use crate::paths::Layout;
 use crate::reconciler::{DynoDefaults, Reconciler};
 use crate::store::Store;
@@ -39,6 +41,7 @@ const REQUEST_ID: &str = "x-request-id";
 pub struct AppState {
     pub store: Store,
     pub systemd: Arc<dyn Systemd>,
+    pub logs: Arc<dyn LogSource>,
     pub started: Instant,
     pub base_domain: BaseDomain,
     pub local_policy: LocalPolicy,
@@ -89,6 +92,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(dynos::resize))
         .routes(routes!(dynos::restart))
         .routes(routes!(dynos::stop))
+        .routes(routes!(logs::logs))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))
         .split_for_parts()

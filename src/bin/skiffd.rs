@@ -7,6 +7,7 @@ use std::sync::Arc;
 use clap::Parser;
 use skiff::config::{Config, DEFAULT_CONFIG_PATH, DEFAULT_CONFIG_TOML};
 use skiff::daemon;
+use skiff::journal::Journalctl;
 use skiff::systemd::DbusSystemd;
 
 #[derive(Parser)]
@@ -64,8 +65,11 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let systemd = Arc::new(DbusSystemd::connect_system().await?);
+        let adapters = daemon::Adapters {
+            systemd: Arc::new(DbusSystemd::connect_system().await?),
+            logs: Arc::new(Journalctl),
+        };
         let listeners = daemon::Listeners::bind(&config).await?;
-        daemon::run(config, listeners, systemd, daemon::termination_signal()).await
+        daemon::run(config, listeners, adapters, daemon::termination_signal()).await
     })
 }

@@ -70,6 +70,34 @@ impl ApiClient {
         decode(&bytes)
     }
 
+    /// GETs a streamed text body and copies it to `out` as it arrives (for `logs -f`).
+    pub async fn stream_to(
+        &self,
+        path: &str,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), CliError> {
+        let response = self.response(Method::GET, path, None, Bytes::new()).await?;
+        let status = response.status();
+        let mut body = response.into_body();
+        if !status.is_success() {
+            let bytes = body
+                .collect()
+                .await
+                .map_err(|e| CliError::Protocol(format!("reading the response: {e}")))?
+                .to_bytes();
+            return Err(api_error(status, &bytes));
+        }
+        while let Some(frame) = body.frame().await {
+            let frame =
+                frame.map_err(|e| CliError::Protocol(format!("reading the stream: {e}")))?;
+            if let Some(data) = frame.data_ref() {
+                out.write_all(data)?;
+                out.flush()?;
+            }
+        }
+        Ok(())
+    }
+
     /// Sends one JSON request; a non-2xx answer becomes `CliError::Api`.
     async fn send<B: Serialize>(
         &self,
@@ -87,7 +115,7 @@ impl ApiClient {
             .await
     }
 
-    /// One request on a fresh connection.
+    /// One request on a fresh connection; the whole answer, or `CliError::Api` for a non-2xx one.
     async fn exchange(
         &self,
         method: Method,
@@ -95,6 +123,29 @@ impl ApiClient {
         content_type: Option<&str>,
         payload: Bytes,
     ) -> Result<Bytes, CliError> {
+        let response = self.response(method, path, content_type, payload).await?;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| CliError::Protocol(format!("reading the response: {e}")))?
+            .to_bytes();
+        if status.is_success() {
+            Ok(bytes)
+        } else {
+            Err(api_error(status, &bytes))
+        }
+    }
+
+    /// Sends one request on a fresh connection and returns the response with its body unread.
+    async fn response(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        payload: Bytes,
+    ) -> Result<hyper::Response<hyper::body::Incoming>, CliError> {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
@@ -133,18 +184,7 @@ impl ApiClient {
                 }
             }
         };
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| CliError::Protocol(format!("reading the response: {e}")))?
-            .to_bytes();
-        if status.is_success() {
-            Ok(bytes)
-        } else {
-            Err(api_error(status, &bytes))
-        }
+        Ok(response)
     }
 
     fn connect_error(&self, e: std::io::Error) -> CliError {

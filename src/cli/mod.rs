@@ -103,6 +103,19 @@ pub enum Command {
         #[arg(long)]
         tasks: Option<u64>,
     },
+    /// Show the app's logs from journald: its dynos' output and systemd's lines about them.
+    #[command(name = "logs")]
+    Logs {
+        /// How many past lines to show.
+        #[arg(short = 'n', long = "num", default_value_t = 100)]
+        num: u32,
+        /// Keep streaming new lines.
+        #[arg(short = 'f', long = "tail")]
+        tail: bool,
+        /// Only one dyno, like web.1.
+        #[arg(long)]
+        dyno: Option<String>,
+    },
     /// List API tokens (for the TCP listener).
     #[command(name = "tokens")]
     Tokens,
@@ -319,6 +332,17 @@ pub async fn run(
             } else {
                 dynos::write_ps(out, &formation, &[])?;
             }
+        }
+        Command::Logs { num, tail, dyno } => {
+            let name = app()?;
+            let mut path = format!(
+                "/v1/apps/{}/logs?lines={num}&follow={tail}",
+                path_segment(&name)?
+            );
+            if let Some(dyno) = dyno {
+                path.push_str(&format!("&dyno={}", path_segment(&dyno)?));
+            }
+            client.stream_to(&path, out).await?;
         }
         Command::Tokens => {
             let tokens: Vec<Token> = client.get("/v1/tokens").await?;

@@ -1,0 +1,71 @@
+//! `GET /v1/apps/{app}/logs`: the app's journald lines in Heroku's shape, streamed with `follow`.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::Response;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::error::{ApiError, ErrorBody};
+use super::AppState;
+use crate::journal::{LogQuery, MAX_LINES};
+use crate::model::DynoName;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LogsParams {
+    /// How many past lines (default 100, at most 10000).
+    pub lines: Option<u32>,
+    /// Only this dyno, like `web.1`.
+    pub dyno: Option<String>,
+    /// Keep the response open and stream new lines.
+    pub follow: Option<bool>,
+}
+
+#[utoipa::path(get, path = "/v1/apps/{app}/logs", tag = "logs",
+    params(("app" = String, Path, description = "app name"), LogsParams),
+    responses(
+        (status = 200, description = "log lines, one per line: `TIMESTAMP app[web.1]: message`", content_type = "text/plain", body = String),
+        (status = 404, description = "no such app", body = ErrorBody)))]
+pub async fn logs(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    Query(params): Query<LogsParams>,
+) -> Result<Response, ApiError> {
+    let app = state.store.get_app(&app).await?.name;
+    let dyno = params
+        .dyno
+        .as_deref()
+        .map(DynoName::parse)
+        .transpose()
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_target",
+                e.to_string(),
+            )
+        })?;
+    let lines = params.lines.unwrap_or(100);
+    if lines > MAX_LINES {
+        return Err(ApiError::bad_request(format!(
+            "lines must be at most {MAX_LINES}"
+        )));
+    }
+    let query = LogQuery {
+        app,
+        dyno,
+        lines,
+        follow: params.follow.unwrap_or(false),
+    };
+    let stream = state
+        .logs
+        .lines(query)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map(|line| Ok::<_, std::io::Error>(format!("{line}\n")));
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from_stream(stream))
+        .map_err(|e| ApiError::internal(e.to_string()))
+}

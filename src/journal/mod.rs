@@ -1,0 +1,149 @@
+//! Reading an app's logs from journald: pure `journalctl` arguments and Heroku-shaped lines, and a
+//! thin reader that runs `journalctl -o json` and streams what it prints.
+
+mod source;
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::model::{AppName, DynoName};
+use crate::systemd::names::{DynoUnit, UNIT_PREFIX};
+
+pub use source::{FakeLogs, Journalctl, LineStream, LogError, LogSource};
+
+/// Most lines one request may ask for.
+pub const MAX_LINES: u32 = 10_000;
+
+/// What to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogQuery {
+    pub app: AppName,
+    pub dyno: Option<DynoName>,
+    pub lines: u32,
+    pub follow: bool,
+}
+
+/// `journalctl` arguments: the app's units by glob, so both the dynos' own lines
+/// (`_SYSTEMD_UNIT=`) and PID 1's lines about them (`UNIT=`) come back.
+pub fn journalctl_args(q: &LogQuery) -> Vec<String> {
+    let units = match &q.dyno {
+        Some(d) => format!("{UNIT_PREFIX}{}.{}.{}.*", q.app, d.process_type, d.index),
+        None => format!("{UNIT_PREFIX}{}.*", q.app),
+    };
+    let mut args = vec![
+        "--output=json".to_owned(),
+        "--no-pager".to_owned(),
+        "--quiet".to_owned(),
+        format!("--lines={}", q.lines.min(MAX_LINES)),
+        format!("--unit={units}"),
+    ];
+    if q.follow {
+        args.push("--follow".to_owned());
+    }
+    args
+}
+
+fn field(entry: &Value, name: &str) -> Option<String> {
+    match entry.get(name)? {
+        Value::String(s) => Some(s.clone()),
+        // journald sends non-UTF-8 or binary fields as byte arrays.
+        Value::Array(bytes) => Some(
+            String::from_utf8_lossy(
+                &bytes
+                    .iter()
+                    .filter_map(|b| b.as_u64())
+                    .map(|b| b as u8)
+                    .collect::<Vec<_>>(),
+            )
+            .into_owned(),
+        ),
+        _ => None,
+    }
+}
+
+/// One journal entry (a `journalctl -o json` line) as Heroku prints it:
+/// `2026-11-21T10:00:00.123456Z app[web.1]: message`, or `skiff[web.1]: …` for systemd's own lines.
+pub fn render(entry: &Value) -> Option<String> {
+    let usec: u64 = field(entry, "__REALTIME_TIMESTAMP")?.parse().ok()?;
+    let when = humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(usec));
+    let message = field(entry, "MESSAGE").unwrap_or_default();
+    let source = if let Some(dyno) = field(entry, "SKIFF_DYNO") {
+        format!("app[{dyno}]")
+    } else {
+        let unit = field(entry, "UNIT").or_else(|| field(entry, "_SYSTEMD_UNIT"))?;
+        match DynoUnit::parse(&unit) {
+            Some(u) => format!("skiff[{}]", u.dyno),
+            None => "skiff".to_owned(),
+        }
+    };
+    Some(format!(
+        "{when} {source}: {}",
+        message.trim_end_matches('\n')
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn query(dyno: Option<&str>, follow: bool) -> LogQuery {
+        LogQuery {
+            app: AppName::parse("my-app").unwrap(),
+            dyno: dyno.map(|d| DynoName::parse(d).unwrap()),
+            lines: 50,
+            follow,
+        }
+    }
+
+    #[test]
+    fn selects_the_apps_units_by_glob() {
+        assert_eq!(
+            journalctl_args(&query(None, false)),
+            [
+                "--output=json",
+                "--no-pager",
+                "--quiet",
+                "--lines=50",
+                "--unit=skiff-my-app.*"
+            ]
+        );
+        let args = journalctl_args(&query(Some("web.2"), true));
+        assert!(args.contains(&"--unit=skiff-my-app.web.2.*".to_owned()));
+        assert_eq!(args.last().unwrap(), "--follow");
+        let mut many = query(None, false);
+        many.lines = 1_000_000;
+        assert!(journalctl_args(&many).contains(&"--lines=10000".to_owned()));
+    }
+
+    #[test]
+    fn renders_dyno_lines_and_systemd_lines() {
+        let dyno_line = json!({
+            "__REALTIME_TIMESTAMP": "1763719200000000",
+            "MESSAGE": "listening on 20000\n",
+            "SKIFF_APP": "my-app",
+            "SKIFF_DYNO": "web.1",
+            "_SYSTEMD_UNIT": "skiff-my-app.web.1.v3.service",
+        });
+        assert_eq!(
+            render(&dyno_line).unwrap(),
+            "2025-11-21T10:00:00.000000Z app[web.1]: listening on 20000"
+        );
+        let pid1_line = json!({
+            "__REALTIME_TIMESTAMP": "1763719201500000",
+            "MESSAGE": "Started skiff my-app web.1 (v3).",
+            "UNIT": "skiff-my-app.web.1.v3.service",
+        });
+        assert_eq!(
+            render(&pid1_line).unwrap(),
+            "2025-11-21T10:00:01.500000Z skiff[web.1]: Started skiff my-app web.1 (v3)."
+        );
+        let binary = json!({"__REALTIME_TIMESTAMP": "0", "MESSAGE": [104, 105, 255], "SKIFF_DYNO": "worker.1"});
+        assert_eq!(
+            render(&binary).unwrap(),
+            "1970-01-01T00:00:00.000000Z app[worker.1]: hi\u{fffd}"
+        );
+        assert_eq!(render(&json!({"MESSAGE": "no time"})), None);
+    }
+}

@@ -1,0 +1,82 @@
+//! Where log lines come from: `journalctl` as a subprocess in production, a fixed list in tests.
+
+use std::pin::Pin;
+use std::process::Stdio;
+
+use futures_util::Stream;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use super::{journalctl_args, render, LogQuery};
+
+pub type LineStream = Pin<Box<dyn Stream<Item = String> + Send>>;
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot run journalctl: {0}")]
+pub struct LogError(#[from] std::io::Error);
+
+#[async_trait::async_trait]
+pub trait LogSource: Send + Sync {
+    /// Rendered lines, oldest first; with `follow` the stream stays open for new lines.
+    async fn lines(&self, query: LogQuery) -> Result<LineStream, LogError>;
+}
+
+/// Runs `journalctl -o json`; the process is killed when the stream is dropped (client gone).
+pub struct Journalctl;
+
+#[async_trait::async_trait]
+impl LogSource for Journalctl {
+    async fn lines(&self, query: LogQuery) -> Result<LineStream, LogError> {
+        let mut child = tokio::process::Command::new("journalctl")
+            .args(journalctl_args(&query))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let lines = BufReader::new(stdout).lines();
+        Ok(Box::pin(futures_util::stream::unfold(
+            (lines, child),
+            |(mut lines, child)| async move {
+                loop {
+                    match lines.next_line().await {
+                        Ok(Some(line)) => {
+                            let rendered =
+                                serde_json::from_str(&line).ok().and_then(|v| render(&v));
+                            if let Some(rendered) = rendered {
+                                return Some((rendered, (lines, child)));
+                            }
+                        }
+                        _ => return None,
+                    }
+                }
+            },
+        )))
+    }
+}
+
+/// Serves a fixed set of lines for any query, for tests.
+#[derive(Default)]
+pub struct FakeLogs {
+    pub lines: Vec<String>,
+}
+
+#[async_trait::async_trait]
+impl LogSource for FakeLogs {
+    async fn lines(&self, query: LogQuery) -> Result<LineStream, LogError> {
+        let skip = self.lines.len().saturating_sub(query.lines as usize);
+        let lines: Vec<String> = self
+            .lines
+            .iter()
+            .skip(skip)
+            .filter(|l| {
+                query
+                    .dyno
+                    .as_ref()
+                    .is_none_or(|d| l.contains(&format!("[{d}]")))
+            })
+            .cloned()
+            .collect();
+        Ok(Box::pin(futures_util::stream::iter(lines)))
+    }
+}
