@@ -31,7 +31,9 @@ pub const PACKAGES: &[&str] = &[
     "procps",
 ];
 /// Bump when the way the rootfs is prepared changes, so old caches are not reused.
-const ROOTFS_RECIPE: &str = "v1: minbase + /etc/hosts";
+const ROOTFS_RECIPE: &str = "v2: minbase + /etc/hosts + /etc/hostname";
+/// Hostname inside the containers (debootstrap copies the host's, which makes the shells look alike).
+pub const HOSTNAME: &str = "skiff-test";
 const CACHE_DIR: &str = "/var/cache/skiff-test";
 /// Where the chosen .deb is visible inside every container.
 pub const DEB_MOUNT: &str = "/mnt/skiff-deb";
@@ -234,8 +236,15 @@ fn rootfs_key() -> String {
 }
 
 /// Returns the cached rootfs, building it first if needed (debootstrap into a temp dir beside the cache entry,
-/// then an atomic rename, so a half-made rootfs is never used).
+/// then an atomic rename, so a half-made rootfs is never used). `$SKIFF_TEST_ROOTFS` names a prepared one instead.
 pub fn ensure_rootfs() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("SKIFF_TEST_ROOTFS") {
+        let p = PathBuf::from(p);
+        if !p.is_dir() {
+            bail!("SKIFF_TEST_ROOTFS={} is not a directory", p.display());
+        }
+        return Ok(p);
+    }
     let cache = Path::new(CACHE_DIR);
     let key = rootfs_key();
     let root = cache.join(format!("rootfs-{key}"));
@@ -289,8 +298,9 @@ pub fn ensure_rootfs() -> Result<PathBuf> {
     // minbase ships no /etc/hosts; without it Caddy's admin endpoint cannot resolve localhost.
     fs::write(
         tmp.join("etc/hosts"),
-        "127.0.0.1 localhost\n::1 localhost\n",
+        format!("127.0.0.1 localhost\n::1 localhost\n127.0.1.1 {HOSTNAME}\n"),
     )?;
+    fs::write(tmp.join("etc/hostname"), format!("{HOSTNAME}\n"))?;
     // Keep the image small: the .deb cache is not needed.
     let _ = Command::new("sh")
         .arg("-c")

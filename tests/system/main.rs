@@ -3,6 +3,8 @@
 //!
 //! Usage: `cargo test --release --test system [-- FILTER]` runs the scenarios whose names contain FILTER;
 //! `-- --list` prints their names; `-- --try` boots one container with skiff installed and opens a shell in it.
+//! Environment: `SKIFF_DEB` (the .deb to test; default the newest in target/debian), `SKIFF_TEST_ROOTFS` (a
+//! prepared rootfs instead of the cached debootstrap one).
 
 mod access;
 mod api;
