@@ -65,6 +65,13 @@ fn link_stays_inside(parent: &Path, target: &Path) -> bool {
     true
 }
 
+/// Creates a directory with mode 0755 whatever the process umask (skiffd runs with 077, but
+/// dynos' dynamic users must be able to read their slug).
+fn make_dir(path: &Path) -> io::Result<()> {
+    fs::DirBuilder::new().mode(0o755).create(path)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+}
+
 /// A relative path made only of normal components, or an error.
 fn clean_relative(raw: &Path) -> Result<PathBuf, IntakeError> {
     let mut out = PathBuf::new();
@@ -81,7 +88,7 @@ fn clean_relative(raw: &Path) -> Result<PathBuf, IntakeError> {
 /// Unpacks `archive` (tar, optionally gzip-compressed) into `dest`, which must not exist yet.
 /// Modes are normalised: directories 0755, files 0644 (0755 when executable), owner = caller.
 pub fn unpack(archive: impl Read, dest: &Path, limits: IntakeLimits) -> Result<u64, IntakeError> {
-    fs::DirBuilder::new().mode(0o755).create(dest)?;
+    make_dir(dest)?;
     let mut reader = BufReader::new(archive);
     let gzip = reader.fill_buf()?.starts_with(&[0x1f, 0x8b]);
     let input: Box<dyn Read> = if gzip {
@@ -122,7 +129,7 @@ pub fn unpack(archive: impl Read, dest: &Path, limits: IntakeLimits) -> Result<u
                 }
                 Ok(m) if m.is_dir() => {}
                 Ok(_) => return Err(IntakeError::UnsafePath(shown)),
-                Err(_) => fs::DirBuilder::new().mode(0o755).create(&ancestor)?,
+                Err(_) => make_dir(&ancestor)?,
             }
         }
         let target = dest.join(&rel);
@@ -135,7 +142,7 @@ pub fn unpack(archive: impl Read, dest: &Path, limits: IntakeLimits) -> Result<u
         match kind {
             tar::EntryType::Directory => match fs::symlink_metadata(&target) {
                 Ok(m) if m.is_dir() => {}
-                _ => fs::DirBuilder::new().mode(0o755).create(&target)?,
+                _ => make_dir(&target)?,
             },
             tar::EntryType::Regular | tar::EntryType::Continuous => {
                 let size = entry.header().size().map_err(corrupt)?;
@@ -264,6 +271,25 @@ mod tests {
             fs::read_link(slug.join("bin/alias")).unwrap(),
             Path::new("run")
         );
+    }
+
+    #[test]
+    fn modes_do_not_depend_on_the_umask() {
+        let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+        let (dir, result) = unpack_into(&[E::File("a/b/c.txt", b"x", 0o644), E::Dir("d")]);
+        nix::sys::stat::umask(old);
+        result.unwrap();
+        let slug = dir.path().join("slug");
+        for (p, want) in [
+            ("", 0o755),
+            ("a", 0o755),
+            ("a/b", 0o755),
+            ("d", 0o755),
+            ("a/b/c.txt", 0o644),
+        ] {
+            let mode = fs::metadata(slug.join(p)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, want, "{p}");
+        }
     }
 
     #[test]
