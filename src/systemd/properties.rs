@@ -43,7 +43,7 @@ pub struct Limits {
     pub tasks: u64,
 }
 
-/// How systemd restarts a crashed dyno before giving up on it (the dyno is then `crashed`).
+/// How systemd restarts a dyno whose process ended before giving up on it (it is then `crashed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RestartPolicy {
     pub delay_usec: u64,
@@ -185,7 +185,9 @@ pub fn dyno_properties(spec: &DynoSpec) -> Vec<Property> {
             "EnvironmentFiles",
             PropertyValue::EnvFiles(vec![(spec.env_file.display().to_string(), false)]),
         ),
-        ("Restart", s("on-failure")),
+        // Heroku restarts a dyno whenever its process exits, whatever the status; systemd's
+        // start limit (not skiffd) then turns a restart loop into a `crashed` dyno.
+        ("Restart", s("always")),
         ("RestartUSec", PropertyValue::U64(spec.restart.delay_usec)),
         ("StartLimitBurst", PropertyValue::U32(spec.restart.burst)),
         (
@@ -348,7 +350,7 @@ mod tests {
         assert_eq!(one(&p, "MemoryMax"), &PropertyValue::U64(512 << 20));
         assert_eq!(one(&p, "CPUQuotaPerSecUSec"), &PropertyValue::U64(500_000));
         assert_eq!(one(&p, "TasksMax"), &PropertyValue::U64(256));
-        assert_eq!(one(&p, "Restart"), &s("on-failure"));
+        assert_eq!(one(&p, "Restart"), &s("always"));
         assert_eq!(one(&p, "StartLimitBurst"), &PropertyValue::U32(5));
         assert_eq!(one(&p, "SyslogIdentifier"), &s("my-app.web.2"));
         assert_eq!(
