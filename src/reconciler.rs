@@ -12,11 +12,14 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::model::AppName;
+use crate::model::ProcessType;
 use crate::paths::Layout;
 use crate::reconcile::{plan, render_env_file, Action, ActiveState, ObservedUnit};
-use crate::store::{DesiredDyno, DynoFilter, HoldReason, Store, StoreError};
+use crate::store::{DesiredDyno, DynoFilter, DynoSize, HoldReason, Store, StoreError};
 use crate::systemd::names::{DynoUnit, UNIT_PATTERN};
-use crate::systemd::properties::{dyno_properties, DynoSpec, Limits, RestartPolicy};
+use crate::systemd::properties::{
+    dyno_properties, limit_properties, DynoSpec, Limits, RestartPolicy,
+};
 use crate::systemd::{Systemd, SystemdError};
 
 /// Quiet period that merges a burst of signals into one reconcile round.
@@ -57,6 +60,17 @@ impl DynoDefaults {
             port_first: config.port_range.first,
             port_last: config.port_range.last,
             restart: RestartPolicy::default(),
+        }
+    }
+}
+
+impl DynoDefaults {
+    /// A process type's limits: its own sizes where set, the configured defaults elsewhere.
+    pub fn limits_for(&self, size: &DynoSize) -> Limits {
+        Limits {
+            memory_bytes: size.memory_bytes.unwrap_or(self.limits.memory_bytes),
+            cpu_percent: size.cpu_percent.unwrap_or(self.limits.cpu_percent),
+            tasks: size.tasks.unwrap_or(self.limits.tasks),
         }
     }
 }
@@ -215,18 +229,13 @@ impl Reconciler {
         } else {
             None
         };
-        let d = &self.defaults.limits;
         let spec = DynoSpec {
             unit: unit.clone(),
             command: dyno.command.clone(),
             slug_dir,
             env_file,
             port,
-            limits: Limits {
-                memory_bytes: dyno.size.memory_bytes.unwrap_or(d.memory_bytes),
-                cpu_percent: dyno.size.cpu_percent.unwrap_or(d.cpu_percent),
-                tasks: dyno.size.tasks.unwrap_or(d.tasks),
-            },
+            limits: self.defaults.limits_for(&dyno.size),
             restart: self.defaults.restart,
             hidden_paths: self.layout.hidden_from_dynos(),
             stop_timeout_usec: STOP_TIMEOUT_USEC,
@@ -258,6 +267,40 @@ impl Reconciler {
         }
         self.poke();
         Ok(restarted)
+    }
+
+    /// Applies a process type's current limits to its running dynos without restarting them
+    /// (`ps:resize`); dynos started later get them from the DB.
+    pub async fn apply_limits(
+        &self,
+        app: &AppName,
+        process_type: &ProcessType,
+    ) -> Result<usize, ReconcileError> {
+        let size = self
+            .store
+            .formation(app.as_str())
+            .await?
+            .into_iter()
+            .find(|f| &f.process_type == process_type)
+            .map(|f| f.size)
+            .unwrap_or_default();
+        let properties = limit_properties(&self.defaults.limits_for(&size));
+        let mut changed = 0;
+        for u in self.systemd.list_units(UNIT_PATTERN).await? {
+            let Some(unit) = DynoUnit::parse(&u.name) else {
+                continue;
+            };
+            if &unit.app == app
+                && &unit.dyno.process_type == process_type
+                && u.active_state != "failed"
+            {
+                self.systemd
+                    .set_properties(&u.name, properties.clone())
+                    .await?;
+                changed += 1;
+            }
+        }
+        Ok(changed)
     }
 
     /// Deletes slugs and env files of apps the DB no longer has, once none of their units runs.
@@ -507,6 +550,46 @@ mod tests {
         f.reconciler.round().await.unwrap();
         assert!(!hello_dir.exists());
         assert!(f.layout.app_dir(&AppName::parse("other").unwrap()).is_dir());
+    }
+
+    #[tokio::test]
+    async fn resize_applies_limits_to_running_dynos_of_that_type() {
+        use crate::systemd::properties::PropertyValue;
+        let f = fixture().await;
+        deploy(&f, "hello", "web: a\nworker: b\n").await;
+        f.store
+            .scale("hello", vec![ScaleChange::parse("worker=1").unwrap()])
+            .await
+            .unwrap();
+        f.reconciler.round().await.unwrap();
+        let web = crate::model::ProcessType::parse("web").unwrap();
+        let size = DynoSize {
+            memory_bytes: Some(256 << 20),
+            ..DynoSize::default()
+        };
+        f.store.resize("hello", web.clone(), size).await.unwrap();
+        let changed = f
+            .reconciler
+            .apply_limits(&AppName::parse("hello").unwrap(), &web)
+            .await
+            .unwrap();
+        assert_eq!(changed, 1);
+        let memory = |unit: &str| {
+            f.systemd.units()[unit]
+                .properties
+                .iter()
+                .find(|(k, _)| *k == "MemoryMax")
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            memory("skiff-hello.web.1.v1.service"),
+            PropertyValue::U64(256 << 20)
+        );
+        assert_eq!(
+            memory("skiff-hello.worker.1.v1.service"),
+            PropertyValue::U64(512 << 20)
+        );
     }
 
     #[tokio::test]

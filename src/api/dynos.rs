@@ -277,7 +277,7 @@ pub async fn scale(
 #[utoipa::path(patch, path = "/v1/apps/{app}/formation/{process_type}", tag = "dynos", request_body = ResizeRequest,
     params(("app" = String, Path, description = "app name"), ("process_type" = String, Path, description = "process type")),
     responses(
-        (status = 200, description = "the new formation; that type's dynos restart", body = [FormationItem]),
+        (status = 200, description = "the new formation; running dynos of that type get the new limits at once", body = [FormationItem]),
         (status = 422, description = "invalid size", body = ErrorBody)))]
 pub async fn resize(
     State(state): State<AppState>,
@@ -319,7 +319,7 @@ pub async fn resize(
     tracing::info!(app = %app, process_type = %process_type, caller = %caller.describe(), "resized");
     state
         .reconciler
-        .restart(&app, &DynoFilter::Type(process_type))
+        .apply_limits(&app, &process_type)
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let entries = state.store.formation(app.as_str()).await?;

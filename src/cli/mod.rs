@@ -89,7 +89,7 @@ pub enum Command {
     /// Stop one dyno (web.1) until the next deploy, restart or scale.
     #[command(name = "ps:stop")]
     PsStop { dyno: String },
-    /// Set the limits of a process type's dynos; they restart.
+    /// Set the limits of a process type's dynos; running ones get them at once.
     #[command(name = "ps:resize")]
     PsResize {
         process_type: String,

@@ -39,6 +39,13 @@ trait Manager {
         aux: &[(&str, Vec<(&str, Value<'_>)>)],
     ) -> zbus::Result<OwnedObjectPath>;
 
+    fn set_unit_properties(
+        &self,
+        name: &str,
+        runtime: bool,
+        properties: &[(&str, Value<'_>)],
+    ) -> zbus::Result<()>;
+
     fn stop_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
 
     fn restart_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
@@ -233,6 +240,19 @@ impl Systemd for DbusSystemd {
                 unit: name.to_owned(),
             }),
         }
+    }
+
+    async fn set_properties(
+        &self,
+        name: &str,
+        properties: Vec<Property>,
+    ) -> Result<(), SystemdError> {
+        let values: Vec<(&str, Value<'static>)> =
+            properties.iter().map(|(k, v)| (*k, to_value(v))).collect();
+        self.manager
+            .set_unit_properties(name, true, &values)
+            .await
+            .map_err(call_err("Manager.SetUnitProperties"))
     }
 
     async fn stop_unit(&self, name: &str) -> Result<(), SystemdError> {

@@ -138,6 +138,23 @@ impl Systemd for FakeSystemd {
         Ok(())
     }
 
+    async fn set_properties(
+        &self,
+        name: &str,
+        properties: Vec<Property>,
+    ) -> Result<(), SystemdError> {
+        self.with(|i| {
+            i.calls.push(format!("set-property {name}"));
+            if let Some(u) = i.units.get_mut(name) {
+                for (key, value) in properties {
+                    u.properties.retain(|(k, _)| *k != key);
+                    u.properties.push((key, value));
+                }
+            }
+        });
+        Ok(())
+    }
+
     async fn stop_unit(&self, name: &str) -> Result<(), SystemdError> {
         self.with(|i| {
             i.calls.push(format!("stop {name}"));

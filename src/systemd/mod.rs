@@ -56,6 +56,12 @@ pub trait Systemd: Send + Sync {
         name: &str,
         properties: Vec<Property>,
     ) -> Result<(), SystemdError>;
+    /// Changes properties of a loaded unit at runtime (like `systemctl set-property --runtime`).
+    async fn set_properties(
+        &self,
+        name: &str,
+        properties: Vec<Property>,
+    ) -> Result<(), SystemdError>;
     /// Enqueues a stop; the unit's signals tell when it is gone.
     async fn stop_unit(&self, name: &str) -> Result<(), SystemdError>;
     /// Enqueues a restart of a running unit.

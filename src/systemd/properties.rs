@@ -198,12 +198,6 @@ pub fn dyno_properties(spec: &DynoSpec) -> Vec<Property> {
             "TimeoutStopUSec",
             PropertyValue::U64(spec.stop_timeout_usec),
         ),
-        ("MemoryMax", PropertyValue::U64(spec.limits.memory_bytes)),
-        (
-            "CPUQuotaPerSecUSec",
-            PropertyValue::U64(u64::from(spec.limits.cpu_percent) * 10_000),
-        ),
-        ("TasksMax", PropertyValue::U64(spec.limits.tasks)),
         ("SyslogIdentifier", s(unit.syslog_identifier())),
         (
             "LogExtraFields",
@@ -219,8 +213,21 @@ pub fn dyno_properties(spec: &DynoSpec) -> Vec<Property> {
             ),
         ),
     ];
+    props.extend(limit_properties(&spec.limits));
     props.extend(sandbox_properties());
     props
+}
+
+/// The cgroup limits of a dyno; also applied live to running units by `ps:resize`.
+pub fn limit_properties(limits: &Limits) -> Vec<Property> {
+    vec![
+        ("MemoryMax", PropertyValue::U64(limits.memory_bytes)),
+        (
+            "CPUQuotaPerSecUSec",
+            PropertyValue::U64(u64::from(limits.cpu_percent) * 10_000),
+        ),
+        ("TasksMax", PropertyValue::U64(limits.tasks)),
+    ]
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 mod access;
 mod api;
 mod apps;
+mod dynos;
 mod harness;
 mod install;
 mod journal;
@@ -36,6 +37,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(state::scenarios());
     all.extend(journal::scenarios());
     all.extend(api::scenarios());
+    all.extend(dynos::scenarios());
     all.extend(install::purge_scenarios());
     all
 }
