@@ -2,7 +2,7 @@
 //! systemd, runs the pure `reconcile::plan`, and carries the actions out. Level-triggered: it
 //! runs at start, when the API pokes it, and on every signal about a `skiff-*` unit.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Arc;
@@ -11,12 +11,11 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::config::Config;
-use crate::model::AppName;
-use crate::model::ProcessType;
+use crate::model::{AppName, ProcessType};
 use crate::paths::Layout;
 use crate::reconcile::{plan, render_env_file, Action, ActiveState, ObservedUnit};
 use crate::store::{DesiredDyno, DynoFilter, DynoSize, HoldReason, Store, StoreError};
-use crate::systemd::names::{DynoUnit, UNIT_PATTERN};
+use crate::systemd::names::{app_slice, DynoUnit, UNIT_PATTERN};
 use crate::systemd::properties::{
     dyno_properties, limit_properties, DynoSpec, Limits, RestartPolicy,
 };
@@ -62,9 +61,7 @@ impl DynoDefaults {
             restart: RestartPolicy::default(),
         }
     }
-}
 
-impl DynoDefaults {
     /// A process type's limits: its own sizes where set, the configured defaults elsewhere.
     pub fn limits_for(&self, size: &DynoSize) -> Limits {
         Limits {
@@ -91,6 +88,28 @@ pub struct Reconciler {
     layout: Layout,
     defaults: DynoDefaults,
     wake: Arc<Notify>,
+    /// Per-app totals last set on each app's slice, so unchanged ones are not sent again.
+    slice_limits: Arc<std::sync::Mutex<BTreeMap<AppName, Limits>>>,
+}
+
+/// Pure: each app's slice limits, the sums of its desired dynos' limits.
+pub fn app_totals<'a>(
+    dynos: impl IntoIterator<Item = &'a DesiredDyno>,
+    defaults: &DynoDefaults,
+) -> BTreeMap<AppName, Limits> {
+    let mut totals: BTreeMap<AppName, Limits> = BTreeMap::new();
+    for d in dynos {
+        let l = defaults.limits_for(&d.size);
+        let t = totals.entry(d.unit.app.clone()).or_insert(Limits {
+            memory_bytes: 0,
+            cpu_percent: 0,
+            tasks: 0,
+        });
+        t.memory_bytes = t.memory_bytes.saturating_add(l.memory_bytes);
+        t.cpu_percent = t.cpu_percent.saturating_add(l.cpu_percent);
+        t.tasks = t.tasks.saturating_add(l.tasks);
+    }
+    totals
 }
 
 impl Reconciler {
@@ -106,6 +125,7 @@ impl Reconciler {
             layout,
             defaults,
             wake: Arc::new(Notify::new()),
+            slice_limits: Arc::default(),
         }
     }
 
@@ -163,10 +183,17 @@ impl Reconciler {
         let mut round = Round::default();
         for action in plan(&wanted, &desired.apps, &observed) {
             let result = match &action {
-                Action::Start(unit) => self
-                    .start(&desired.dynos[unit])
-                    .await
-                    .map(|()| round.started += 1),
+                Action::Start(unit) => {
+                    // A slice that emptied may have been unloaded and comes back without
+                    // limits, so its totals are sent again after any start.
+                    self.slice_limits
+                        .lock()
+                        .expect("slice cache lock")
+                        .remove(&unit.app);
+                    self.start(&desired.dynos[unit])
+                        .await
+                        .map(|()| round.started += 1)
+                }
                 Action::Stop(name) => self
                     .systemd
                     .stop_unit(name)
@@ -196,9 +223,40 @@ impl Reconciler {
             .chain(units.iter().map(|u| u.name.clone()))
             .collect();
         self.store.release_ports_except(keep).await?;
+        self.apply_slice_totals(desired.dynos.values()).await;
         self.remove_files_of_gone_apps(&desired.apps, &units)
             .await?;
         Ok(round)
+    }
+
+    /// Sets each app's slice to the sum of its dynos' limits, when that changed.
+    async fn apply_slice_totals<'a>(&self, dynos: impl IntoIterator<Item = &'a DesiredDyno>) {
+        for (app, totals) in app_totals(dynos, &self.defaults) {
+            let known = self
+                .slice_limits
+                .lock()
+                .expect("slice cache lock")
+                .get(&app)
+                == Some(&totals);
+            if known {
+                continue;
+            }
+            let slice = app_slice(&app);
+            match self
+                .systemd
+                .set_properties(&slice, limit_properties(&totals))
+                .await
+            {
+                Ok(()) => {
+                    self.slice_limits
+                        .lock()
+                        .expect("slice cache lock")
+                        .insert(app, totals);
+                }
+                // The slice exists once a dyno runs in it; the next round tries again.
+                Err(e) => tracing::debug!(slice = %slice, error = %e, "slice limits not set yet"),
+            }
+        }
     }
 
     async fn start(&self, dyno: &DesiredDyno) -> Result<(), ReconcileError> {
@@ -590,6 +648,47 @@ mod tests {
             memory("skiff-hello.worker.1.v1.service"),
             PropertyValue::U64(512 << 20)
         );
+    }
+
+    #[tokio::test]
+    async fn slices_get_the_sum_of_their_dynos_limits() {
+        let f = fixture().await;
+        deploy(&f, "hello", "web: a\nworker: b\n").await;
+        f.store
+            .scale(
+                "hello",
+                vec![
+                    ScaleChange::parse("web=2").unwrap(),
+                    ScaleChange::parse("worker=1").unwrap(),
+                ],
+            )
+            .await
+            .unwrap();
+        let desired = f.store.desired_state().await.unwrap();
+        let totals = app_totals(
+            desired.dynos.values(),
+            &DynoDefaults::from_config(&Config::default()),
+        );
+        assert_eq!(
+            totals[&AppName::parse("hello").unwrap()],
+            Limits {
+                memory_bytes: 3 * (512 << 20),
+                cpu_percent: 300,
+                tasks: 768
+            }
+        );
+        f.systemd.add_unit("skiff-hello.slice", "active");
+        f.reconciler.round().await.unwrap();
+        let sets = |f: &Fixture| {
+            f.systemd
+                .calls()
+                .iter()
+                .filter(|c| *c == "set-property skiff-hello.slice")
+                .count()
+        };
+        assert_eq!(sets(&f), 1);
+        f.reconciler.round().await.unwrap();
+        assert_eq!(sets(&f), 1, "unchanged totals are not sent again");
     }
 
     #[tokio::test]

@@ -322,6 +322,8 @@ pub async fn resize(
         .apply_limits(&app, &process_type)
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
+    // The app's slice totals follow in the next round.
+    state.reconciler.poke();
     let entries = state.store.formation(app.as_str()).await?;
     Ok(Json(formation_items(entries, &state.dyno_defaults)))
 }

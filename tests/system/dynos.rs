@@ -373,6 +373,17 @@ fn dynos_sandbox_and_limits(c: &Container) {
     assert_contains(&shown, "MemoryMax=268435456", "unit limits");
     assert_contains(&shown, "CPUQuotaPerSecUSec=500ms", "unit limits");
     assert_contains(&shown, "TasksMax=64", "unit limits");
+    // The app's slice carries the totals: web (256M) + probe (512M, the default).
+    assert!(
+        wait_until(Duration::from_secs(30), || c
+            .sh("systemctl show skiff-hello.slice -p MemoryMax --value")
+            .stdout
+            .trim()
+            == (805_306_368u64).to_string()),
+        "the slice's MemoryMax is the sum of its dynos': {}",
+        c.sh("systemctl show skiff-hello.slice -p MemoryMax -p TasksMax -p CPUQuotaPerSecUSec")
+            .stdout
+    );
 }
 
 fn dynos_logs_and_destroy(c: &Container) {
