@@ -4,7 +4,7 @@ CARGO ?= cargo
 # Optional substring of system scenario names: `make system FILTER=apps`.
 FILTER ?=
 
-.PHONY: build deb lint unit system test try
+.PHONY: build deb lint unit system test try bench
 # cargo parallelises on its own; serial make keeps `test` in the order lint, unit, system.
 .NOTPARALLEL:
 
@@ -33,3 +33,8 @@ test: lint unit system
 # A throwaway container with skiff installed and a shell in it; `exit` discards it.
 try: deb
 	$(CARGO) test --release --test system -- --try
+
+# Figures, not pass/fail: dyno start vs a bare transient unit, scaling 0 → 50 → 0, skiffd's RSS and
+# idle CPU, all measured in one booted container. Needs root.
+bench: deb
+	$(CARGO) test --release --test system -- --bench

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use crate::config::Config;
@@ -23,6 +24,8 @@ use crate::systemd::{Systemd, SystemdError};
 
 /// Quiet period that merges a burst of signals into one reconcile round.
 const DEBOUNCE: Duration = Duration::from_millis(25);
+/// How many dyno starts one round runs at once.
+const START_CONCURRENCY: usize = 16;
 /// How long a dyno gets between SIGTERM and SIGKILL.
 const STOP_TIMEOUT_USEC: u64 = 10_000_000;
 
@@ -181,19 +184,41 @@ impl Reconciler {
             .collect();
         let wanted: BTreeSet<DynoUnit> = desired.dynos.keys().cloned().collect();
         let mut round = Round::default();
-        for action in plan(&wanted, &desired.apps, &observed) {
-            let result = match &action {
-                Action::Start(unit) => {
-                    // A slice that emptied may have been unloaded and comes back without
-                    // limits, so its totals are sent again after any start.
-                    self.slice_limits
-                        .lock()
-                        .expect("slice cache lock")
-                        .remove(&unit.app);
-                    self.start(&desired.dynos[unit])
-                        .await
-                        .map(|()| round.started += 1)
+        let actions = plan(&wanted, &desired.apps, &observed);
+        let (starts, others): (Vec<Action>, Vec<Action>) = actions
+            .into_iter()
+            .partition(|a| matches!(a, Action::Start(_)));
+        // Starts run concurrently (each waits for its own job); the plan puts them first so
+        // replacements are up before what they replace is stopped.
+        let results: Vec<(Action, Result<(), ReconcileError>)> = futures_util::stream::iter(starts)
+            .map(|action| async {
+                let Action::Start(unit) = &action else {
+                    unreachable!("partitioned")
+                };
+                // A slice that emptied may have been unloaded and come back without limits,
+                // so its totals are sent again after any start.
+                self.slice_limits
+                    .lock()
+                    .expect("slice cache lock")
+                    .remove(&unit.app);
+                let result = self.start(&desired.dynos[unit]).await;
+                (action, result)
+            })
+            .buffer_unordered(START_CONCURRENCY)
+            .collect()
+            .await;
+        for (action, result) in results {
+            match result {
+                Ok(()) => round.started += 1,
+                Err(e) => {
+                    round.errors += 1;
+                    tracing::error!(action = ?action, error = %e, "reconcile action failed");
                 }
+            }
+        }
+        for action in others {
+            let result: Result<(), ReconcileError> = match &action {
+                Action::Start(_) => unreachable!("partitioned"),
                 Action::Stop(name) => self
                     .systemd
                     .stop_unit(name)

@@ -345,8 +345,15 @@ impl Systemd for DbusSystemd {
                 // Object paths escape '-' as "_2d": /org/freedesktop/systemd1/unit/skiff_2dhello…
                 let Some(event) = event else { continue };
                 let ours = event.starts_with("skiff-") || event.contains("/unit/skiff_2d");
-                if ours && tx.send(event).await.is_err() {
-                    break;
+                // Never wait on the reconciler: a blocked reader here would stall every
+                // stream of this connection. Events are only hints; a full queue already
+                // guarantees another round.
+                if ours {
+                    if let Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) =
+                        tx.try_send(event)
+                    {
+                        break;
+                    }
                 }
             }
         });

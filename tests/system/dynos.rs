@@ -64,7 +64,7 @@ exec sleep infinity
 const PROCFILE: &str = "web: python3 app.py\nworker: while true; do echo tick $DYNO; sleep 1; done\ncrasher: echo about to crash; exit 3\nprobe: sh probe.sh\n";
 
 /// Writes the example app into /root/NAME inside the container and deploys it as app NAME.
-fn deploy_app(c: &Container, name: &str) {
+pub fn deploy_app(c: &Container, name: &str) {
     c.ok(&format!("skiff apps:create {name}"));
     c.ok(&format!(
         "mkdir -p /root/{name} && cd /root/{name} && cat > app.py <<'EOF'\n{APP_PY}EOF\ncat > probe.sh <<'EOF'\n{PROBE_SH}EOF\nprintf '%s' '{PROCFILE}' > Procfile && echo {name} > marker"
@@ -74,7 +74,7 @@ fn deploy_app(c: &Container, name: &str) {
 }
 
 /// `skiff ps --json` rows as (name, state, pid, port).
-fn ps(c: &Container, app: &str) -> Vec<(String, String, Option<u64>, Option<u64>)> {
+pub fn ps(c: &Container, app: &str) -> Vec<(String, String, Option<u64>, Option<u64>)> {
     let rows = c.json(&format!("skiff ps -a {app} --json"));
     rows.as_array()
         .expect("ps --json is an array")

@@ -9,6 +9,7 @@
 mod access;
 mod api;
 mod apps;
+mod bench;
 mod dynos;
 mod harness;
 mod install;
@@ -65,6 +66,7 @@ fn secs(d: Duration) -> String {
 struct Args {
     filter: Option<String>,
     try_mode: bool,
+    bench_mode: bool,
     list: bool,
 }
 
@@ -72,11 +74,13 @@ fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         filter: None,
         try_mode: false,
+        bench_mode: false,
         list: false,
     };
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--try" => a.try_mode = true,
+            "--bench" => a.bench_mode = true,
             "--list" => a.list = true,
             // Flags cargo or libtest habits may pass along; this harness has no use for them.
             s if s.starts_with("--") => {}
@@ -137,6 +141,9 @@ fn main() -> ExitCode {
         }
     };
 
+    if args.bench_mode {
+        return bench_mode(&rootfs, &deb);
+    }
     if args.try_mode {
         return try_mode(&rootfs, &deb);
     }
@@ -232,6 +239,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// `make bench`: one container, figures printed, never a pass/fail on time.
+fn bench_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
+    let result = panic::catch_unwind(|| {
+        let c = Container::boot(rootfs, deb)
+            .unwrap_or_else(|e| panic!("container did not boot: {e:#}"));
+        bench::run(&c);
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(p) => {
+            eprintln!("bench: {}", panic_reason(p));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// `make try`: a container with skiff installed and an example app, and a shell in it.
 fn try_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
     println!(
@@ -242,11 +265,12 @@ fn try_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
         let c = Container::boot(rootfs, deb)
             .unwrap_or_else(|e| panic!("container did not boot: {e:#}"));
         c.install_deb();
-        c.ok("skiff apps:create hello");
-        c
+        dynos::deploy_app(&c, "hello");
+        let url = wait_for_web_url(&c, "hello");
+        (c, url)
     });
-    let c = match prepared {
-        Ok(c) => c,
+    let (c, url) = match prepared {
+        Ok(ready) => ready,
         Err(p) => {
             eprintln!("try: {}", panic_reason(p));
             return ExitCode::FAILURE;
@@ -254,8 +278,12 @@ fn try_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
     };
     println!(
         "\n\
-         try: skiff is installed in container {} (booted in {}), with an example app `hello`.\n\
+         try: skiff is installed in container {} (booted in {}); the example app `hello` is deployed\n\
+         try: from /root/hello and its web dyno answers at {url}\n\
          try: things to type:\n\
+         \x20   curl {url}\n\
+         \x20   skiff ps -a hello               its dynos (ps:scale web=2 worker=1 -a hello for more)\n\
+         \x20   skiff logs -a hello -f          its logs (Ctrl-C to stop)\n\
          \x20   skiff apps                      list apps\n\
          \x20   skiff apps:info -a hello        one app (add --json for scripts)\n\
          \x20   skiff apps:create myapp         make another\n\
@@ -276,4 +304,18 @@ fn try_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The URL of the app's first web dyno, once it is up.
+fn wait_for_web_url(c: &Container, app: &str) -> String {
+    let mut url = None;
+    harness::wait_until(Duration::from_secs(30), || {
+        url = dynos::ps(c, app)
+            .into_iter()
+            .find(|(name, state, _, port)| name == "web.1" && state == "up" && port.is_some())
+            .and_then(|(.., port)| port)
+            .map(|p| format!("http://127.0.0.1:{p}/"));
+        url.is_some()
+    });
+    url.unwrap_or_else(|| panic!("the example app's web dyno did not come up"))
 }
