@@ -146,12 +146,16 @@ impl Reconciler {
         tokio::pin!(shutdown);
         self.round_logged().await;
         loop {
-            tokio::select! {
+            let poked = tokio::select! {
                 () = &mut shutdown => return Ok(()),
-                () = self.wake.notified() => {}
-                Some(_) = events.recv() => {}
+                () = self.wake.notified() => true,
+                Some(_) = events.recv() => false,
+            };
+            // A poke is a user waiting on a change: act at once. Unit signals come in bursts:
+            // let the burst settle so it costs one round.
+            if !poked {
+                tokio::time::sleep(DEBOUNCE).await;
             }
-            tokio::time::sleep(DEBOUNCE).await;
             while events.try_recv().is_ok() {}
             self.round_logged().await;
         }
