@@ -499,6 +499,14 @@ mod tests {
             .unwrap();
     }
 
+    async fn scale(f: &Fixture, changes: &[&str]) {
+        let changes = changes
+            .iter()
+            .map(|c| ScaleChange::parse(c).unwrap())
+            .collect();
+        f.store.scale("hello", changes).await.unwrap();
+    }
+
     fn names(f: &Fixture) -> Vec<String> {
         f.systemd.units().into_keys().collect()
     }
@@ -511,16 +519,7 @@ mod tests {
         assert_eq!(round.started, 1);
         assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
 
-        f.store
-            .scale(
-                "hello",
-                vec![
-                    ScaleChange::parse("web=2").unwrap(),
-                    ScaleChange::parse("worker=1").unwrap(),
-                ],
-            )
-            .await
-            .unwrap();
+        scale(&f, &["web=2", "worker=1"]).await;
         f.reconciler.round().await.unwrap();
         assert_eq!(names(&f).len(), 3);
         // Converged: another round changes nothing (running dynos are adopted, not restarted).
@@ -546,16 +545,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let f = fixture().await;
         deploy(&f, "hello", "web: a\nworker: b\n").await;
-        f.store
-            .scale(
-                "hello",
-                vec![
-                    ScaleChange::parse("web=2").unwrap(),
-                    ScaleChange::parse("worker=1").unwrap(),
-                ],
-            )
-            .await
-            .unwrap();
+        scale(&f, &["web=2", "worker=1"]).await;
         f.reconciler.round().await.unwrap();
         let units = f.systemd.units();
         let env_of = |name: &str| {
@@ -683,16 +673,7 @@ mod tests {
     async fn slices_get_the_sum_of_their_dynos_limits() {
         let f = fixture().await;
         deploy(&f, "hello", "web: a\nworker: b\n").await;
-        f.store
-            .scale(
-                "hello",
-                vec![
-                    ScaleChange::parse("web=2").unwrap(),
-                    ScaleChange::parse("worker=1").unwrap(),
-                ],
-            )
-            .await
-            .unwrap();
+        scale(&f, &["web=2", "worker=1"]).await;
         let desired = f.store.desired_state().await.unwrap();
         let totals = app_totals(
             desired.dynos.values(),
@@ -724,16 +705,7 @@ mod tests {
     async fn restart_restarts_matching_running_dynos_only() {
         let f = fixture().await;
         deploy(&f, "hello", "web: a\nworker: b\n").await;
-        f.store
-            .scale(
-                "hello",
-                vec![
-                    ScaleChange::parse("web=2").unwrap(),
-                    ScaleChange::parse("worker=1").unwrap(),
-                ],
-            )
-            .await
-            .unwrap();
+        scale(&f, &["web=2", "worker=1"]).await;
         f.reconciler.round().await.unwrap();
         let app = AppName::parse("hello").unwrap();
         let n = f

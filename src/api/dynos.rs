@@ -75,6 +75,30 @@ pub struct Restarted {
     pub restarted: usize,
 }
 
+impl Dyno {
+    /// A row for a dyno that has no unit right now (held, or about to start).
+    fn without_unit(
+        name: String,
+        process_type: &ProcessType,
+        state: &str,
+        since: Option<String>,
+        command: String,
+    ) -> Self {
+        Self {
+            name,
+            process_type: process_type.to_string(),
+            state: state.into(),
+            since,
+            release: None,
+            pid: None,
+            port: None,
+            restarts: 0,
+            command,
+            unit: None,
+        }
+    }
+}
+
 fn rfc3339_usec(usec: u64) -> Option<String> {
     (usec > 0).then(|| {
         humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_micros(usec)).to_string()
@@ -122,39 +146,29 @@ pub fn dyno_views(
         })
         .collect();
     for hold in holds {
-        rows.push(Dyno {
-            name: hold.dyno.to_string(),
-            process_type: hold.dyno.process_type.to_string(),
-            state: match hold.reason {
-                HoldReason::Crashed => "crashed",
-                HoldReason::Stopped => "stopped",
-            }
-            .into(),
-            since: Some(hold.since.clone()),
-            release: None,
-            pid: None,
-            port: None,
-            restarts: 0,
-            command: command_of(&hold.dyno.process_type),
-            unit: None,
-        });
+        let state = match hold.reason {
+            HoldReason::Crashed => "crashed",
+            HoldReason::Stopped => "stopped",
+        };
+        rows.push(Dyno::without_unit(
+            hold.dyno.to_string(),
+            &hold.dyno.process_type,
+            state,
+            Some(hold.since.clone()),
+            command_of(&hold.dyno.process_type),
+        ));
     }
     for entry in formation {
         for index in 1..=entry.quantity {
             let name = format!("{}.{index}", entry.process_type);
             if !rows.iter().any(|r| r.name == name) {
-                rows.push(Dyno {
+                rows.push(Dyno::without_unit(
                     name,
-                    process_type: entry.process_type.to_string(),
-                    state: "starting".into(),
-                    since: None,
-                    release: None,
-                    pid: None,
-                    port: None,
-                    restarts: 0,
-                    command: entry.command.clone(),
-                    unit: None,
-                });
+                    &entry.process_type,
+                    "starting",
+                    None,
+                    entry.command.clone(),
+                ));
             }
         }
     }

@@ -15,6 +15,17 @@ pub struct FakeUnit {
     pub n_restarts: u32,
 }
 
+impl FakeUnit {
+    fn sub_state(&self) -> String {
+        if self.active_state == "active" {
+            "running"
+        } else {
+            "dead"
+        }
+        .to_owned()
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     units: BTreeMap<String, FakeUnit>,
@@ -104,12 +115,7 @@ impl Systemd for FakeSystemd {
                 .map(|(n, u)| UnitStatus {
                     name: n.clone(),
                     active_state: u.active_state.clone(),
-                    sub_state: if u.active_state == "active" {
-                        "running"
-                    } else {
-                        "dead"
-                    }
-                    .into(),
+                    sub_state: u.sub_state(),
                 })
                 .collect()
         }))
@@ -195,12 +201,7 @@ impl Systemd for FakeSystemd {
         Ok(self.with(|i| {
             i.units.get(name).map(|u| ServiceDetails {
                 active_state: u.active_state.clone(),
-                sub_state: if u.active_state == "active" {
-                    "running"
-                } else {
-                    "dead"
-                }
-                .into(),
+                sub_state: u.sub_state(),
                 main_pid: u.main_pid,
                 n_restarts: u.n_restarts,
                 active_enter_usec: 1_700_000_000_000_000,
