@@ -253,8 +253,7 @@ impl Reconciler {
             .collect();
         self.store.release_ports_except(keep).await?;
         self.apply_slice_totals(desired.dynos.values()).await;
-        self.remove_files_of_gone_apps(&desired.apps, &units)
-            .await?;
+        self.remove_files_of_gone_apps(&units).await?;
         Ok(round)
     }
 
@@ -393,9 +392,28 @@ impl Reconciler {
     /// Deletes slugs and env files of apps the DB no longer has, once none of their units runs.
     async fn remove_files_of_gone_apps(
         &self,
-        apps: &BTreeSet<AppName>,
         units: &[crate::systemd::UnitStatus],
     ) -> Result<(), ReconcileError> {
+        // Listed now, not taken from the round's snapshot: an app created while the round ran
+        // already has files (its upload) and must keep them. An app's row always exists before
+        // its files do, so files listed after this read belong to apps in it or to gone ones.
+        let mut apps = BTreeSet::new();
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        for root in [self.layout.apps_dir(), self.layout.env_root()] {
+            if let Ok(entries) = std::fs::read_dir(&root) {
+                seen.extend(
+                    entries
+                        .flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned()),
+                );
+            }
+        }
+        if seen.is_empty() {
+            return Ok(());
+        }
+        for record in self.store.list_apps().await? {
+            apps.insert(record.name);
+        }
         let busy: BTreeSet<String> = units
             .iter()
             .filter_map(|u| DynoUnit::parse(&u.name))
@@ -407,6 +425,9 @@ impl Reconciler {
             };
             for entry in entries.flatten() {
                 let name = entry.file_name().to_string_lossy().into_owned();
+                if !seen.contains(&name) {
+                    continue; // appeared after the app list was read
+                }
                 let known = AppName::parse(&name).is_ok_and(|a| apps.contains(&a));
                 if !known && !busy.contains(&name) {
                     tracing::info!(path = %entry.path().display(), "removing files of a destroyed app");
@@ -699,6 +720,20 @@ mod tests {
         assert_eq!(sets(&f), 1);
         f.reconciler.round().await.unwrap();
         assert_eq!(sets(&f), 1, "unchanged totals are not sent again");
+    }
+
+    #[tokio::test]
+    async fn files_of_an_app_created_after_the_rounds_snapshot_are_kept() {
+        let f = fixture().await;
+        // The round's desired state is read before `late` exists; its upload lands meanwhile.
+        let late = AppName::parse("late").unwrap();
+        f.store.create_app(late.clone()).await.unwrap();
+        std::fs::create_dir_all(f.layout.incoming_dir(&late)).unwrap();
+        f.reconciler.remove_files_of_gone_apps(&[]).await.unwrap();
+        assert!(f.layout.app_dir(&late).is_dir());
+        f.store.delete_app("late").await.unwrap();
+        f.reconciler.remove_files_of_gone_apps(&[]).await.unwrap();
+        assert!(!f.layout.app_dir(&late).exists());
     }
 
     #[tokio::test]
