@@ -290,7 +290,7 @@ impl Reconciler {
     async fn start(&self, dyno: &DesiredDyno) -> Result<(), ReconcileError> {
         let unit = &dyno.unit;
         let name = unit.unit_name();
-        let slug_dir = self.layout.slug_dir(&unit.app, unit.release);
+        let slug_dir = self.layout.slug_dir(&unit.app, dyno.slug_version);
         if !slug_dir.is_dir() {
             return Err(ReconcileError::Io {
                 action: format!("starting {name}"),

@@ -78,10 +78,13 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let message = e.to_string();
         match e {
-            StoreError::AppExists(_) | StoreError::TokenExists(_) => {
+            StoreError::AppExists(_) | StoreError::TokenExists(_) | StoreError::KeyExists(_) => {
                 Self::new(StatusCode::CONFLICT, "already_exists", message)
             }
-            StoreError::AppNotFound(_) | StoreError::TokenNotFound(_) => Self::not_found(message),
+            StoreError::AppNotFound(_)
+            | StoreError::TokenNotFound(_)
+            | StoreError::KeyNotFound(_) => Self::not_found(message),
+            StoreError::KeyAmbiguous(_) => Self::new(StatusCode::CONFLICT, "ambiguous", message),
             StoreError::NotDeployed(_) => Self::new(StatusCode::CONFLICT, "not_deployed", message),
             StoreError::Scale(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_scale", message)

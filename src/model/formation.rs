@@ -21,7 +21,7 @@ impl Formation {
     pub fn defaults_for(procfile: &Procfile) -> Self {
         Self(
             procfile
-                .process_types()
+                .dyno_types()
                 .map(|t| (t.clone(), u32::from(t.is_web())))
                 .collect(),
         )
@@ -55,8 +55,11 @@ impl Formation {
     pub fn scaled(&self, changes: &[ScaleChange], procfile: &Procfile) -> Result<Self, ScaleError> {
         let mut next = self.clone();
         for change in changes {
+            if change.process_type.is_release() {
+                return Err(ScaleError::ReleasePhase);
+            }
             if procfile.command(&change.process_type).is_none() {
-                let known: Vec<_> = procfile.process_types().map(|t| t.as_str()).collect();
+                let known: Vec<_> = procfile.dyno_types().map(|t| t.as_str()).collect();
                 return Err(ScaleError::UnknownType {
                     process_type: change.process_type.to_string(),
                     known: known.join(", "),
@@ -102,6 +105,8 @@ pub enum ScaleError {
     OutOfRange { process_type: String, wanted: i64 },
     #[error("nothing to scale: give at least one TYPE=N")]
     Nothing,
+    #[error("release is the release phase: it runs once per deploy and cannot be scaled")]
+    ReleasePhase,
 }
 
 impl ScaleChange {
@@ -193,6 +198,21 @@ mod tests {
         assert_eq!(f.count(&pt("worker")), 0);
         let no_web = Formation::defaults_for(&Procfile::parse("worker: b").unwrap());
         assert_eq!(no_web.iter().map(|(_, n)| n).sum::<u32>(), 0);
+    }
+
+    #[test]
+    fn the_release_phase_is_never_a_dyno() {
+        let with_release = Procfile::parse("web: a\nrelease: migrate\n").unwrap();
+        let f = Formation::defaults_for(&with_release);
+        assert_eq!(
+            f.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
+            ["web"]
+        );
+        assert_eq!(
+            f.scaled(&[ScaleChange::parse("release=1").unwrap()], &with_release),
+            Err(ScaleError::ReleasePhase)
+        );
+        assert_eq!(with_release.release_command(), Some("migrate"));
     }
 
     #[test]

@@ -1,13 +1,21 @@
-//! Pure domain types and rules: validated names, Procfiles, formations and API tokens. No I/O.
+//! Pure domain types and rules: validated names, Procfiles, formations, config vars, SSH keys and
+//! API tokens. No I/O.
 
 mod app_name;
+mod config_var;
 mod formation;
 mod procfile;
+mod ssh_key;
 mod token;
 
 pub use app_name::{AppName, AppNameError};
+pub use config_var::{
+    check_config_value, describe_changes, ConfigChange, ConfigError, ConfigKey,
+    CONFIG_VALUE_MAX_BYTES,
+};
 pub use formation::{
     DynoName, DynoNameError, Formation, ScaleAmount, ScaleChange, ScaleError, MAX_DYNOS_PER_TYPE,
 };
 pub use procfile::{ProcessType, ProcessTypeError, Procfile, ProcfileError};
+pub use ssh_key::{render_authorized_keys, SshKeyError, SshPublicKey};
 pub use token::{ApiToken, TokenHash, TokenName, TokenNameError};

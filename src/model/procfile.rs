@@ -33,6 +33,11 @@ impl ProcessType {
     pub fn is_web(&self) -> bool {
         self.0 == "web"
     }
+
+    /// `release` is Heroku's release phase: run once per deploy before it goes live, never a dyno.
+    pub fn is_release(&self) -> bool {
+        self.0 == "release"
+    }
 }
 
 impl fmt::Display for ProcessType {
@@ -100,6 +105,18 @@ impl Procfile {
 
     pub fn command(&self, process_type: &ProcessType) -> Option<&str> {
         self.processes.get(process_type).map(String::as_str)
+    }
+
+    /// The release-phase command, if the Procfile has a `release:` line.
+    pub fn release_command(&self) -> Option<&str> {
+        self.iter()
+            .find(|(t, _)| t.is_release())
+            .map(|(_, command)| command)
+    }
+
+    /// Process types that run as dynos: all but `release`.
+    pub fn dyno_types(&self) -> impl Iterator<Item = &ProcessType> {
+        self.process_types().filter(|t| !t.is_release())
     }
 
     pub fn process_types(&self) -> impl Iterator<Item = &ProcessType> {

@@ -5,21 +5,10 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
+use super::releases::{current_release, ConfigVars, ReleaseRecord};
 use super::{stored_app_name, Store, StoreError, NOW};
-use crate::model::{AppName, DynoName, Formation, ProcessType, Procfile, ScaleChange};
+use crate::model::{AppName, DynoName, Formation, ProcessType, ScaleChange};
 use crate::systemd::names::DynoUnit;
-
-/// Config vars of a release, by key.
-pub type ConfigVars = BTreeMap<String, String>;
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReleaseRecord {
-    pub version: u32,
-    pub procfile: Procfile,
-    pub config: ConfigVars,
-    pub description: String,
-    pub created_at: String,
-}
 
 /// Per-process-type size overrides; `None` means the configured default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,6 +62,8 @@ pub struct Hold {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesiredDyno {
     pub unit: DynoUnit,
+    /// The release whose slug the dyno runs (config releases reuse an earlier one).
+    pub slug_version: u32,
     pub command: String,
     pub size: DynoSize,
     pub config: Arc<ConfigVars>,
@@ -103,11 +94,11 @@ impl DynoFilter {
     }
 }
 
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+pub(super) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Task(format!("corrupt {what}: {e}"))
 }
 
-fn app_id(conn: &Connection, app: &str) -> Result<i64, StoreError> {
+pub(super) fn app_id(conn: &Connection, app: &str) -> Result<i64, StoreError> {
     conn.query_row("SELECT id FROM apps WHERE name = ?1", params![app], |r| {
         r.get(0)
     })
@@ -115,29 +106,7 @@ fn app_id(conn: &Connection, app: &str) -> Result<i64, StoreError> {
     .ok_or_else(|| StoreError::AppNotFound(app.to_owned()))
 }
 
-fn current_release(conn: &Connection, app: &str) -> Result<Option<ReleaseRecord>, StoreError> {
-    let row: Option<(u32, String, String, String, String)> = conn
-        .query_row(
-            "SELECT r.version, r.procfile, r.config, r.description, r.created_at
-             FROM apps a JOIN releases r ON r.app_id = a.id AND r.version = a.current_release
-             WHERE a.name = ?1",
-            params![app],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
-        .optional()?;
-    row.map(|(version, procfile, config, description, created_at)| {
-        Ok(ReleaseRecord {
-            version,
-            procfile: Procfile::parse(&procfile).map_err(|e| corrupt("release", e))?,
-            config: serde_json::from_str(&config).map_err(|e| corrupt("release config", e))?,
-            description,
-            created_at,
-        })
-    })
-    .transpose()
-}
-
-fn formation_of(
+pub(super) fn formation_of(
     conn: &Connection,
     app_id: i64,
 ) -> Result<BTreeMap<ProcessType, (u32, DynoSize)>, StoreError> {
@@ -165,7 +134,11 @@ fn formation_of(
     .collect()
 }
 
-fn write_formation(tx: &Transaction, app_id: i64, formation: &Formation) -> Result<(), StoreError> {
+pub(super) fn write_formation(
+    tx: &Transaction,
+    app_id: i64,
+    formation: &Formation,
+) -> Result<(), StoreError> {
     let kept: Vec<String> = formation.iter().map(|(t, _)| t.to_string()).collect();
     let mut stmt = tx.prepare("SELECT process_type FROM formation WHERE app_id = ?1")?;
     let existing: Vec<String> = stmt
@@ -187,7 +160,11 @@ fn write_formation(tx: &Transaction, app_id: i64, formation: &Formation) -> Resu
     Ok(())
 }
 
-fn clear_holds(tx: &Connection, app_id: i64, filter: &DynoFilter) -> Result<(), StoreError> {
+pub(super) fn clear_holds(
+    tx: &Connection,
+    app_id: i64,
+    filter: &DynoFilter,
+) -> Result<(), StoreError> {
     match filter {
         DynoFilter::All => {
             tx.execute("DELETE FROM dyno_holds WHERE app_id = ?1", params![app_id])?
@@ -205,50 +182,6 @@ fn clear_holds(tx: &Connection, app_id: i64, filter: &DynoFilter) -> Result<(), 
 }
 
 impl Store {
-    /// Makes a new release live in one transaction. `install_slug(version)` runs inside it (it
-    /// moves the unpacked slug into place); if it fails, nothing is recorded.
-    pub async fn create_release<F>(
-        &self,
-        app: AppName,
-        procfile: Procfile,
-        description: String,
-        install_slug: F,
-    ) -> Result<ReleaseRecord, StoreError>
-    where
-        F: FnOnce(u32) -> Result<(), String> + Send + 'static,
-    {
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let id = app_id(&tx, app.as_str())?;
-            let previous = current_release(&tx, app.as_str())?;
-            let last: Option<u32> =
-                tx.query_row("SELECT max(version) FROM releases WHERE app_id = ?1", params![id], |r| r.get(0))?;
-            let version = last.unwrap_or(0) + 1;
-            let config = previous.as_ref().map(|r| r.config.clone()).unwrap_or_default();
-            let config_json = serde_json::to_string(&config).map_err(|e| StoreError::Task(e.to_string()))?;
-            tx.execute(
-                &format!(
-                    "INSERT INTO releases (app_id, version, procfile, config, description, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, {NOW})"
-                ),
-                params![id, version, procfile.render(), config_json, description],
-            )?;
-            tx.execute("UPDATE apps SET current_release = ?1 WHERE id = ?2", params![version, id])?;
-            let current = Formation::from_counts(formation_of(&tx, id)?.into_iter().map(|(t, (n, _))| (t, n)));
-            let next = if previous.is_some() {
-                current.carried_to(&procfile)
-            } else {
-                Formation::defaults_for(&procfile)
-            };
-            write_formation(&tx, id, &next)?;
-            clear_holds(&tx, id, &DynoFilter::All)?;
-            install_slug(version).map_err(StoreError::Task)?;
-            tx.commit()?;
-            current_release(conn, app.as_str())?.ok_or_else(|| StoreError::Task("release vanished".into()))
-        })
-        .await
-    }
-
     pub async fn current_release(&self, app: &str) -> Result<Option<ReleaseRecord>, StoreError> {
         let app = app.to_owned();
         self.call(move |conn| {
@@ -270,6 +203,7 @@ impl Store {
             Ok(release
                 .procfile
                 .iter()
+                .filter(|(t, _)| !t.is_release())
                 .map(|(t, command)| {
                     let (quantity, size) = formation.get(t).copied().unwrap_or_default();
                     FormationEntry {
@@ -447,6 +381,7 @@ impl Store {
                             unit.clone(),
                             DesiredDyno {
                                 unit,
+                                slug_version: release.slug_version,
                                 command: command.to_owned(),
                                 size,
                                 config: Arc::clone(&config),
@@ -529,6 +464,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Procfile;
 
     fn app(name: &str) -> AppName {
         AppName::parse(name).unwrap()

@@ -54,6 +54,18 @@ const MIGRATIONS: &[&str] = &[
         unit_name TEXT PRIMARY KEY,
         port INTEGER NOT NULL UNIQUE
     );",
+    // v3: the app's config vars (the next release's), releases that reuse an earlier slug, SSH keys.
+    "ALTER TABLE apps ADD COLUMN config TEXT NOT NULL DEFAULT '{}';
+    UPDATE apps SET config = COALESCE(
+        (SELECT r.config FROM releases r WHERE r.app_id = apps.id AND r.version = apps.current_release), '{}');
+    ALTER TABLE releases ADD COLUMN slug_version INTEGER;
+    UPDATE releases SET slug_version = version;
+    CREATE TABLE ssh_keys (
+        id INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL UNIQUE,
+        public_key TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );",
 ];
 
 pub fn known_version() -> i64 {

@@ -1,12 +1,15 @@
 //! SQLite state: the one place that reads and writes skiff.db (WAL, foreign keys, migrations).
 
 mod dynos;
+mod keys;
 mod migrations;
+mod releases;
 
 pub use dynos::{
-    ConfigVars, DesiredDyno, DesiredState, DynoFilter, DynoSize, FormationEntry, Hold, HoldReason,
-    ReleaseRecord,
+    DesiredDyno, DesiredState, DynoFilter, DynoSize, FormationEntry, Hold, HoldReason,
 };
+pub use keys::KeyRecord;
+pub use releases::{ConfigVars, FirstDeployDefaults, ReleaseRecord, RollbackError};
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -38,6 +41,12 @@ pub enum StoreError {
     TokenExists(TokenName),
     #[error("token {0} not found")]
     TokenNotFound(String),
+    #[error("an SSH key with fingerprint {0} is already added")]
+    KeyExists(String),
+    #[error("no SSH key with fingerprint or comment {0}")]
+    KeyNotFound(String),
+    #[error("more than one SSH key has the comment {0}; remove it by fingerprint")]
+    KeyAmbiguous(String),
     #[error("app {0} has no release yet; deploy it first with: skiff deploy -a {0}")]
     NotDeployed(String),
     #[error("{0}")]

@@ -30,8 +30,11 @@ pub const PACKAGES: &[&str] = &[
     "openssh-server",
     "procps",
 ];
+/// Installed with apt after debootstrap, whose own resolver cannot handle npm's dependencies: the
+/// toolchains the builders use (the .deb recommends them).
+pub const APT_PACKAGES: &[&str] = &["python3-venv", "python3-pip", "nodejs", "npm"];
 /// Bump when the way the rootfs is prepared changes, so old caches are not reused.
-const ROOTFS_RECIPE: &str = "v2: minbase + /etc/hosts + /etc/hostname";
+const ROOTFS_RECIPE: &str = "v3: minbase + /etc/hosts + /etc/hostname + the host's extra CAs";
 /// Hostname inside the containers (debootstrap copies the host's, which makes the shells look alike).
 pub const HOSTNAME: &str = "skiff-test";
 const CACHE_DIR: &str = "/var/cache/skiff-test";
@@ -224,7 +227,7 @@ fn rootfs_key() -> String {
     h.update(ROOTFS_RECIPE.as_bytes());
     h.update(b"\0");
     h.update(SUITE.as_bytes());
-    for p in PACKAGES {
+    for p in PACKAGES.iter().chain(APT_PACKAGES) {
         h.update(b"\0");
         h.update(p.as_bytes());
     }
@@ -301,6 +304,8 @@ pub fn ensure_rootfs() -> Result<PathBuf> {
         format!("127.0.0.1 localhost\n::1 localhost\n127.0.1.1 {HOSTNAME}\n"),
     )?;
     fs::write(tmp.join("etc/hostname"), format!("{HOSTNAME}\n"))?;
+    trust_host_cas(&tmp)?;
+    apt_install(&tmp, APT_PACKAGES, &log)?;
     // Keep the image small: the .deb cache is not needed.
     let _ = Command::new("sh")
         .arg("-c")
@@ -319,6 +324,59 @@ pub fn ensure_rootfs() -> Result<PathBuf> {
     }
     eprintln!("system: rootfs ready in {:.0?}", started.elapsed());
     Ok(root)
+}
+
+/// Builds fetch from the package registries (pip, npm); the container must trust what the host trusts to reach
+/// them, so the host's locally added CAs are copied in and the bundle regenerated.
+fn trust_host_cas(root: &Path) -> Result<()> {
+    let local = Path::new("/usr/local/share/ca-certificates");
+    let Ok(entries) = fs::read_dir(local) else {
+        return Ok(());
+    };
+    let dest = root.join("usr/local/share/ca-certificates");
+    fs::create_dir_all(&dest)?;
+    for e in entries.flatten() {
+        if e.path().extension().is_some_and(|x| x == "crt") {
+            fs::copy(e.path(), dest.join(e.file_name()))?;
+        }
+    }
+    let status = Command::new("chroot")
+        .arg(root)
+        .arg("update-ca-certificates")
+        .stdout(Stdio::null())
+        .status()
+        .context("cannot run update-ca-certificates in the rootfs")?;
+    if !status.success() {
+        bail!("update-ca-certificates in the rootfs failed ({status})");
+    }
+    Ok(())
+}
+
+/// `apt-get install` inside the rootfs (not booted: nspawn gives it /proc and the host's network).
+fn apt_install(root: &Path, packages: &[&str], log: &Path) -> Result<()> {
+    let logf = fs::OpenOptions::new().append(true).open(log)?;
+    let status = Command::new("systemd-nspawn")
+        .arg("-D")
+        .arg(root)
+        .args(["--register=no", "--keep-unit", "--quiet", "--pipe"])
+        .args(["env", "DEBIAN_FRONTEND=noninteractive", "sh", "-c"])
+        .arg(format!(
+            "apt-get update && apt-get install -y --no-install-recommends {}",
+            packages.join(" ")
+        ))
+        .stdin(Stdio::null())
+        .stdout(logf.try_clone()?)
+        .stderr(logf)
+        .status()
+        .context("cannot run systemd-nspawn")?;
+    if !status.success() {
+        bail!(
+            "installing {} in the rootfs failed ({status}); see {}",
+            packages.join(" "),
+            log.display()
+        );
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------------------------

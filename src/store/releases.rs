@@ -1,0 +1,566 @@
+//! Releases and config vars: creating releases (deploys, config changes, rollbacks), listing them,
+//! and which slugs the retention policy keeps.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use super::dynos::{app_id, clear_holds, corrupt, formation_of, write_formation, DynoFilter};
+use super::{Store, StoreError, NOW};
+use crate::model::{AppName, ConfigChange, Formation, ProcessType, Procfile};
+
+/// Config vars by key.
+pub type ConfigVars = BTreeMap<String, String>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseRecord {
+    pub version: u32,
+    /// The release whose slug this one runs: itself for a deploy, an earlier one for config
+    /// changes and rollbacks.
+    pub slug_version: u32,
+    pub procfile: Procfile,
+    pub config: ConfigVars,
+    pub description: String,
+    pub created_at: String,
+}
+
+/// What an app's `app.json` asks for on its first deploy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirstDeployDefaults {
+    /// Config vars to set unless already set.
+    pub env: ConfigVars,
+    /// Dyno counts that replace Heroku's defaults.
+    pub formation: BTreeMap<ProcessType, u32>,
+}
+
+const RELEASE_COLUMNS: &str =
+    "r.version, r.slug_version, r.procfile, r.config, r.description, r.created_at";
+
+fn release_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(u32, Option<u32>, String, String, String, String)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+    ))
+}
+
+fn to_record(
+    (version, slug_version, procfile, config, description, created_at): (
+        u32,
+        Option<u32>,
+        String,
+        String,
+        String,
+        String,
+    ),
+) -> Result<ReleaseRecord, StoreError> {
+    Ok(ReleaseRecord {
+        version,
+        slug_version: slug_version.unwrap_or(version),
+        procfile: Procfile::parse(&procfile).map_err(|e| corrupt("release", e))?,
+        config: parse_config(&config)?,
+        description,
+        created_at,
+    })
+}
+
+fn parse_config(json: &str) -> Result<ConfigVars, StoreError> {
+    serde_json::from_str(json).map_err(|e| corrupt("config vars", e))
+}
+
+fn config_json(config: &ConfigVars) -> Result<String, StoreError> {
+    serde_json::to_string(config).map_err(|e| StoreError::Task(e.to_string()))
+}
+
+pub(super) fn current_release(
+    conn: &Connection,
+    app: &str,
+) -> Result<Option<ReleaseRecord>, StoreError> {
+    conn.query_row(
+        &format!(
+            "SELECT {RELEASE_COLUMNS} FROM apps a
+             JOIN releases r ON r.app_id = a.id AND r.version = a.current_release WHERE a.name = ?1"
+        ),
+        params![app],
+        release_row,
+    )
+    .optional()?
+    .map(to_record)
+    .transpose()
+}
+
+fn release(
+    conn: &Connection,
+    app_id: i64,
+    version: u32,
+) -> Result<Option<ReleaseRecord>, StoreError> {
+    conn.query_row(
+        &format!("SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.app_id = ?1 AND r.version = ?2"),
+        params![app_id, version],
+        release_row,
+    )
+    .optional()?
+    .map(to_record)
+    .transpose()
+}
+
+fn app_config(conn: &Connection, app_id: i64) -> Result<ConfigVars, StoreError> {
+    let json: String = conn.query_row(
+        "SELECT config FROM apps WHERE id = ?1",
+        params![app_id],
+        |r| r.get(0),
+    )?;
+    parse_config(&json)
+}
+
+/// Inserts the next release and makes it current; holds are cleared (a release restarts every dyno).
+fn insert_release(
+    tx: &Transaction,
+    app_id: i64,
+    procfile: &Procfile,
+    config: &ConfigVars,
+    slug_version: Option<u32>,
+    description: &str,
+) -> Result<u32, StoreError> {
+    let last: Option<u32> = tx.query_row(
+        "SELECT max(version) FROM releases WHERE app_id = ?1",
+        params![app_id],
+        |r| r.get(0),
+    )?;
+    let version = last.unwrap_or(0) + 1;
+    tx.execute(
+        &format!(
+            "INSERT INTO releases (app_id, version, slug_version, procfile, config, description, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, {NOW})"
+        ),
+        params![app_id, version, slug_version.unwrap_or(version), procfile.render(), config_json(config)?, description],
+    )?;
+    tx.execute(
+        "UPDATE apps SET current_release = ?1, config = ?2 WHERE id = ?3",
+        params![version, config_json(config)?, app_id],
+    )?;
+    clear_holds(tx, app_id, &DynoFilter::All)?;
+    Ok(version)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RollbackError {
+    #[error("app {app} has no release v{version}")]
+    NoSuchRelease { app: String, version: u32 },
+    #[error("v{version} is already the live release of {app}")]
+    AlreadyLive { app: String, version: u32 },
+    #[error("app {0} has no earlier release to roll back to")]
+    NothingEarlier(String),
+    #[error("the slug of v{version} was removed by the retention policy (keep_releases); roll back to a newer release")]
+    SlugGone { version: u32 },
+}
+
+impl Store {
+    /// Makes a new release from a new slug live in one transaction. `install_slug(version)` runs
+    /// inside it (it moves the built slug into place); if it fails, nothing is recorded.
+    pub async fn create_release<F>(
+        &self,
+        app: AppName,
+        procfile: Procfile,
+        description: String,
+        install_slug: F,
+    ) -> Result<ReleaseRecord, StoreError>
+    where
+        F: FnOnce(u32) -> Result<(), String> + Send + 'static,
+    {
+        self.create_release_with_defaults(
+            app,
+            procfile,
+            description,
+            FirstDeployDefaults::default(),
+            install_slug,
+        )
+        .await
+    }
+
+    /// [`Store::create_release`], applying `defaults` when this is the app's first release.
+    pub async fn create_release_with_defaults<F>(
+        &self,
+        app: AppName,
+        procfile: Procfile,
+        description: String,
+        defaults: FirstDeployDefaults,
+        install_slug: F,
+    ) -> Result<ReleaseRecord, StoreError>
+    where
+        F: FnOnce(u32) -> Result<(), String> + Send + 'static,
+    {
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let id = app_id(&tx, app.as_str())?;
+            let previous = current_release(&tx, app.as_str())?;
+            let mut config = app_config(&tx, id)?;
+            let current = Formation::from_counts(
+                formation_of(&tx, id)?.into_iter().map(|(t, (n, _))| (t, n)),
+            );
+            let next =
+                match previous {
+                    Some(_) => current.carried_to(&procfile),
+                    None => {
+                        for (key, value) in defaults.env {
+                            config.entry(key).or_insert(value);
+                        }
+                        let base = Formation::defaults_for(&procfile);
+                        Formation::from_counts(base.iter().map(|(t, n)| {
+                            (t.clone(), defaults.formation.get(t).copied().unwrap_or(n))
+                        }))
+                    }
+                };
+            let version = insert_release(&tx, id, &procfile, &config, None, &description)?;
+            write_formation(&tx, id, &next)?;
+            install_slug(version).map_err(StoreError::Task)?;
+            tx.commit()?;
+            current_release(conn, app.as_str())?
+                .ok_or_else(|| StoreError::Task("release vanished".into()))
+        })
+        .await
+    }
+
+    /// The app's config vars (those of its next release).
+    pub async fn config(&self, app: &str) -> Result<ConfigVars, StoreError> {
+        let app = app.to_owned();
+        self.call(move |conn| {
+            let id = app_id(conn, &app)?;
+            app_config(conn, id)
+        })
+        .await
+    }
+
+    /// Applies config changes; when the app is deployed, makes a release with the live slug and
+    /// the new config (returned) so its dynos restart with it.
+    pub async fn change_config(
+        &self,
+        app: &str,
+        changes: Vec<ConfigChange>,
+        description: String,
+    ) -> Result<(ConfigVars, Option<ReleaseRecord>), StoreError> {
+        let app = app.to_owned();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let id = app_id(&tx, &app)?;
+            let mut config = app_config(&tx, id)?;
+            for change in changes {
+                match change.value {
+                    Some(v) => config.insert(change.key.to_string(), v),
+                    None => config.remove(change.key.as_str()),
+                };
+            }
+            let release = match current_release(&tx, &app)? {
+                Some(live) => {
+                    insert_release(
+                        &tx,
+                        id,
+                        &live.procfile,
+                        &config,
+                        Some(live.slug_version),
+                        &description,
+                    )?;
+                    true
+                }
+                None => {
+                    tx.execute(
+                        "UPDATE apps SET config = ?1 WHERE id = ?2",
+                        params![config_json(&config)?, id],
+                    )?;
+                    false
+                }
+            };
+            tx.commit()?;
+            let record = if release {
+                current_release(conn, &app)?
+            } else {
+                None
+            };
+            Ok((config, record))
+        })
+        .await
+    }
+
+    /// Releases, newest first.
+    pub async fn releases(&self, app: &str) -> Result<Vec<ReleaseRecord>, StoreError> {
+        let app = app.to_owned();
+        self.call(move |conn| {
+            let id = app_id(conn, &app)?;
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.app_id = ?1 ORDER BY r.version DESC"
+            ))?;
+            let rows = stmt.query_map(params![id], release_row)?;
+            rows.map(|row| to_record(row?)).collect()
+        })
+        .await
+    }
+
+    /// One release, `None` when the app has no such version.
+    pub async fn release(
+        &self,
+        app: &str,
+        version: u32,
+    ) -> Result<Option<ReleaseRecord>, StoreError> {
+        let app = app.to_owned();
+        self.call(move |conn| {
+            let id = app_id(conn, &app)?;
+            release(conn, id, version)
+        })
+        .await
+    }
+
+    /// A new release with `target`'s slug, Procfile and config (default: the release before the
+    /// live one). `slug_exists` tells whether a slug is still on disk.
+    pub async fn rollback<F>(
+        &self,
+        app: &str,
+        target: Option<u32>,
+        slug_exists: F,
+    ) -> Result<Result<ReleaseRecord, RollbackError>, StoreError>
+    where
+        F: Fn(u32) -> bool + Send + 'static,
+    {
+        let app = app.to_owned();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let id = app_id(&tx, &app)?;
+            let Some(live) = current_release(&tx, &app)? else {
+                return Err(StoreError::NotDeployed(app));
+            };
+            let version = match target {
+                Some(v) => v,
+                None if live.version > 1 => live.version - 1,
+                None => return Ok(Err(RollbackError::NothingEarlier(app))),
+            };
+            if version == live.version {
+                return Ok(Err(RollbackError::AlreadyLive { app, version }));
+            }
+            let Some(old) = release(&tx, id, version)? else {
+                return Ok(Err(RollbackError::NoSuchRelease { app, version }));
+            };
+            if !slug_exists(old.slug_version) {
+                return Ok(Err(RollbackError::SlugGone { version }));
+            }
+            let current = Formation::from_counts(
+                formation_of(&tx, id)?.into_iter().map(|(t, (n, _))| (t, n)),
+            );
+            insert_release(
+                &tx,
+                id,
+                &old.procfile,
+                &old.config,
+                Some(old.slug_version),
+                &format!("Rollback to v{version}"),
+            )?;
+            write_formation(&tx, id, &current.carried_to(&old.procfile))?;
+            tx.commit()?;
+            current_release(conn, &app)?
+                .map(Ok)
+                .ok_or_else(|| StoreError::Task("release vanished".into()))
+        })
+        .await
+    }
+
+    /// Slug versions the retention policy keeps: the live release's and those of the newest
+    /// `keep` releases.
+    pub async fn slugs_to_keep(&self, app: &str, keep: u32) -> Result<BTreeSet<u32>, StoreError> {
+        let app = app.to_owned();
+        self.call(move |conn| {
+            let id = app_id(conn, &app)?;
+            let mut kept: BTreeSet<u32> = current_release(conn, &app)?.map(|r| r.slug_version).into_iter().collect();
+            let mut stmt = conn.prepare(
+                "SELECT COALESCE(slug_version, version) FROM releases WHERE app_id = ?1 ORDER BY version DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![id, keep], |r| r.get::<_, u32>(0))?;
+            for v in rows {
+                kept.insert(v?);
+            }
+            Ok(kept)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(name: &str) -> AppName {
+        AppName::parse(name).unwrap()
+    }
+
+    async fn deployed(store: &Store, procfile: &str) -> ReleaseRecord {
+        store
+            .create_release(
+                app("hello"),
+                Procfile::parse(procfile).unwrap(),
+                "Deploy".into(),
+                |_| Ok(()),
+            )
+            .await
+            .unwrap()
+    }
+
+    fn set(k: &str, v: &str) -> ConfigChange {
+        ConfigChange::set(k, v).unwrap()
+    }
+
+    #[tokio::test]
+    async fn config_before_the_first_deploy_makes_no_release_and_reaches_it() {
+        let store = Store::open_in_memory().unwrap();
+        store.create_app(app("hello")).await.unwrap();
+        let (config, release) = store
+            .change_config("hello", vec![set("A", "1")], "Set A config var".into())
+            .await
+            .unwrap();
+        assert_eq!(config["A"], "1");
+        assert!(release.is_none());
+        let v1 = deployed(&store, "web: x").await;
+        assert_eq!((v1.version, v1.slug_version), (1, 1));
+        assert_eq!(v1.config["A"], "1");
+    }
+
+    #[tokio::test]
+    async fn config_changes_make_releases_that_reuse_the_live_slug() {
+        let store = Store::open_in_memory().unwrap();
+        store.create_app(app("hello")).await.unwrap();
+        deployed(&store, "web: x").await;
+        let (_, v2) = store
+            .change_config(
+                "hello",
+                vec![set("SECRET", "a\nb"), set("B", "2")],
+                "Set".into(),
+            )
+            .await
+            .unwrap();
+        let v2 = v2.unwrap();
+        assert_eq!((v2.version, v2.slug_version), (2, 1));
+        let (config, v3) = store
+            .change_config(
+                "hello",
+                vec![ConfigChange::unset("B").unwrap()],
+                "Remove".into(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(config.keys().collect::<Vec<_>>(), ["SECRET"]);
+        assert_eq!(v3.unwrap().config, config);
+        let v4 = deployed(&store, "web: y").await;
+        assert_eq!((v4.version, v4.slug_version), (4, 4));
+        assert_eq!(v4.config["SECRET"], "a\nb");
+    }
+
+    #[tokio::test]
+    async fn rollback_takes_the_old_slug_and_config_and_checks_its_target() {
+        let store = Store::open_in_memory().unwrap();
+        store.create_app(app("hello")).await.unwrap();
+        deployed(&store, "web: one").await;
+        store
+            .change_config("hello", vec![set("A", "1")], "Set A".into())
+            .await
+            .unwrap();
+        deployed(&store, "web: two").await;
+        let back = store
+            .rollback("hello", Some(1), |_| true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((back.version, back.slug_version), (4, 1));
+        assert_eq!(back.description, "Rollback to v1");
+        assert!(back.config.is_empty());
+        assert_eq!(store.config("hello").await.unwrap(), back.config);
+        let previous = store
+            .rollback("hello", None, |_| true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                previous.version,
+                previous.slug_version,
+                previous.config["A"].as_str()
+            ),
+            (5, 3, "1")
+        );
+        assert!(matches!(
+            store.rollback("hello", Some(9), |_| true).await.unwrap(),
+            Err(RollbackError::NoSuchRelease { version: 9, .. })
+        ));
+        assert!(matches!(
+            store.rollback("hello", Some(5), |_| true).await.unwrap(),
+            Err(RollbackError::AlreadyLive { .. })
+        ));
+        assert!(matches!(
+            store.rollback("hello", Some(2), |v| v != 1).await.unwrap(),
+            Err(RollbackError::SlugGone { version: 2 })
+        ));
+        assert_eq!(store.releases("hello").await.unwrap().len(), 5);
+    }
+
+    #[tokio::test]
+    async fn retention_keeps_the_newest_releases_slugs_and_the_live_one() {
+        let store = Store::open_in_memory().unwrap();
+        store.create_app(app("hello")).await.unwrap();
+        for _ in 0..6 {
+            deployed(&store, "web: x").await;
+        }
+        assert_eq!(
+            store.slugs_to_keep("hello", 2).await.unwrap(),
+            [5, 6].into()
+        );
+        store
+            .rollback("hello", Some(1), |_| true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            store.slugs_to_keep("hello", 2).await.unwrap(),
+            [1, 6].into()
+        );
+    }
+
+    #[tokio::test]
+    async fn first_deploy_applies_app_json_defaults_without_overriding_config() {
+        let store = Store::open_in_memory().unwrap();
+        store.create_app(app("hello")).await.unwrap();
+        store
+            .change_config("hello", vec![set("KEEP", "mine")], "Set".into())
+            .await
+            .unwrap();
+        let defaults = FirstDeployDefaults {
+            env: [
+                ("KEEP".to_owned(), "theirs".to_owned()),
+                ("NEW".to_owned(), "x".to_owned()),
+            ]
+            .into(),
+            formation: [(ProcessType::parse("worker").unwrap(), 2)].into(),
+        };
+        let v1 = store
+            .create_release_with_defaults(
+                app("hello"),
+                Procfile::parse("web: a\nworker: b").unwrap(),
+                "Deploy".into(),
+                defaults.clone(),
+                |_| Ok(()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (v1.config["KEEP"].as_str(), v1.config["NEW"].as_str()),
+            ("mine", "x")
+        );
+        let counts: Vec<(String, u32)> = store
+            .formation("hello")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|f| (f.process_type.to_string(), f.quantity))
+            .collect();
+        assert_eq!(counts, [("web".to_owned(), 1), ("worker".to_owned(), 2)]);
+    }
+}
