@@ -1,3 +1,7 @@
-//! Source intake and slugs: turning an uploaded tarball into a release's read-only slug.
+//! Builds: source intake, builder detection, build scripts, app.json, and the deploy pipeline
+//! that turns a source tree into a live release.
 
+pub mod app_json;
+pub mod detect;
 pub mod intake;
+pub mod script;

@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use zbus::zvariant::{OwnedObjectPath, Value};
 
 use super::properties::{Property, PropertyValue};
-use super::{ServiceDetails, Systemd, SystemdError, UnitStatus};
+use super::{RunOutcome, ServiceDetails, Systemd, SystemdError, UnitStatus};
 
 const START_JOB_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -98,6 +98,10 @@ trait Service {
     fn main_pid(&self) -> zbus::Result<u32>;
     #[zbus(property, name = "NRestarts")]
     fn n_restarts(&self) -> zbus::Result<u32>;
+    #[zbus(property)]
+    fn result(&self) -> zbus::Result<String>;
+    #[zbus(property)]
+    fn exec_main_status(&self) -> zbus::Result<i32>;
 }
 
 /// The real adapter, holding one bus connection for the daemon's life.
@@ -130,6 +134,43 @@ pub fn to_value(value: &PropertyValue) -> Value<'static> {
 }
 
 impl DbusSystemd {
+    /// Starts a transient unit and waits for its start job's result (`done`, `failed`, …).
+    async fn start_and_wait(
+        &self,
+        name: &str,
+        properties: &[Property],
+        timeout: Duration,
+    ) -> Result<String, SystemdError> {
+        // Listen for the job's end before asking for it, so the signal cannot be missed.
+        let mut removed = self
+            .manager
+            .receive_job_removed()
+            .await
+            .map_err(call_err("Manager.JobRemoved"))?;
+        let values: Vec<(&str, Value<'static>)> =
+            properties.iter().map(|(k, v)| (*k, to_value(v))).collect();
+        let job = self
+            .manager
+            .start_transient_unit(name, "fail", &values, &[])
+            .await
+            .map_err(call_err("Manager.StartTransientUnit"))?;
+        let wait = async {
+            while let Some(signal) = removed.next().await {
+                let Ok(args) = signal.args() else { continue };
+                if args.job == job {
+                    return Some(args.result);
+                }
+            }
+            None
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Some(result)) => Ok(result),
+            Ok(None) | Err(_) => Err(SystemdError::JobTimeout {
+                unit: name.to_owned(),
+            }),
+        }
+    }
+
     /// Connects to the system bus (where PID 1 listens).
     pub async fn connect_system() -> Result<Self, SystemdError> {
         let conn = zbus::Connection::system()
@@ -208,38 +249,53 @@ impl Systemd for DbusSystemd {
         name: &str,
         properties: Vec<Property>,
     ) -> Result<(), SystemdError> {
-        // Listen for the job's end before asking for it, so the signal cannot be missed.
-        let mut removed = self
-            .manager
-            .receive_job_removed()
-            .await
-            .map_err(call_err("Manager.JobRemoved"))?;
-        let values: Vec<(&str, Value<'static>)> =
-            properties.iter().map(|(k, v)| (*k, to_value(v))).collect();
-        let job = self
-            .manager
-            .start_transient_unit(name, "fail", &values, &[])
-            .await
-            .map_err(call_err("Manager.StartTransientUnit"))?;
-        let wait = async {
-            while let Some(signal) = removed.next().await {
-                let Ok(args) = signal.args() else { continue };
-                if args.job == job {
-                    return Some(args.result);
-                }
-            }
-            None
-        };
-        match tokio::time::timeout(START_JOB_TIMEOUT, wait).await {
-            Ok(Some(result)) if result == "done" => Ok(()),
-            Ok(Some(result)) => Err(SystemdError::JobFailed {
+        match self
+            .start_and_wait(name, &properties, START_JOB_TIMEOUT)
+            .await?
+        {
+            result if result == "done" => Ok(()),
+            result => Err(SystemdError::JobFailed {
                 unit: name.to_owned(),
                 result,
             }),
-            Ok(None) | Err(_) => Err(SystemdError::JobTimeout {
-                unit: name.to_owned(),
-            }),
         }
+    }
+
+    async fn run_to_completion(
+        &self,
+        name: &str,
+        properties: Vec<Property>,
+        wait_at_most: Duration,
+    ) -> Result<RunOutcome, SystemdError> {
+        // A oneshot's start job ends when its process does: `done` on success.
+        let job_result = self.start_and_wait(name, &properties, wait_at_most).await?;
+        if job_result == "done" {
+            return Ok(RunOutcome::success());
+        }
+        let outcome = match self.unit_path(name).await? {
+            Some(path) => {
+                let service = ServiceProxy::builder(&self.conn)
+                    .path(path)
+                    .map_err(call_err("Service proxy"))?
+                    .cache_properties(zbus::proxy::CacheProperties::No)
+                    .build()
+                    .await
+                    .map_err(call_err("Service proxy"))?;
+                let (result, exit_status) =
+                    tokio::try_join!(service.result(), service.exec_main_status())
+                        .map_err(call_err("Service properties"))?;
+                RunOutcome {
+                    result,
+                    exit_status,
+                }
+            }
+            None => RunOutcome {
+                result: job_result,
+                exit_status: 0,
+            },
+        };
+        self.reset_failed(name).await?;
+        Ok(outcome)
     }
 
     async fn set_properties(

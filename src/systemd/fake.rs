@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::properties::Property;
-use super::{ServiceDetails, Systemd, SystemdError, UnitStatus};
+use super::{RunOutcome, ServiceDetails, Systemd, SystemdError, UnitStatus};
 
 /// One unit the fake knows.
 #[derive(Debug, Clone)]
@@ -32,6 +32,8 @@ struct Inner {
     next_pid: u32,
     watchers: Vec<tokio::sync::mpsc::Sender<String>>,
     calls: Vec<String>,
+    runs: Vec<(String, Vec<Property>)>,
+    failing_runs: Vec<(String, i32)>,
 }
 
 /// Behaves like PID 1 for the calls skiff makes: units start active at once, stop at once.
@@ -82,6 +84,16 @@ impl FakeSystemd {
             }
             Self::notify(i, name);
         });
+    }
+
+    /// Units run to completion whose name contains `part` exit with `status`.
+    pub fn fail_runs(&self, part: &str, status: i32) {
+        self.with(|i| i.failing_runs.push((part.to_owned(), status)));
+    }
+
+    /// Units run to completion, with their properties, in order.
+    pub fn runs(&self) -> Vec<(String, Vec<Property>)> {
+        self.with(|i| i.runs.clone())
     }
 
     /// Simulates a unit someone else started (a stray).
@@ -142,6 +154,29 @@ impl Systemd for FakeSystemd {
             Self::notify(i, name);
         });
         Ok(())
+    }
+
+    async fn run_to_completion(
+        &self,
+        name: &str,
+        properties: Vec<Property>,
+        _wait_at_most: std::time::Duration,
+    ) -> Result<RunOutcome, SystemdError> {
+        Ok(self.with(|i| {
+            i.calls.push(format!("run {name}"));
+            i.runs.push((name.to_owned(), properties));
+            match i
+                .failing_runs
+                .iter()
+                .find(|(part, _)| name.contains(part.as_str()))
+            {
+                Some((_, status)) => RunOutcome {
+                    result: "exit-code".to_owned(),
+                    exit_status: *status,
+                },
+                None => RunOutcome::success(),
+            }
+        }))
     }
 
     async fn set_properties(

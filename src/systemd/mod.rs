@@ -7,6 +7,7 @@ pub mod properties;
 
 pub use dbus::DbusSystemd;
 pub use fake::FakeSystemd;
+
 use properties::Property;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,6 +44,40 @@ pub struct ServiceDetails {
     pub active_enter_usec: u64,
 }
 
+/// How a unit run to completion ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOutcome {
+    /// systemd's `Result` of the service: `success`, `exit-code`, `timeout`, `signal`, `oom-kill`…
+    pub result: String,
+    /// The main process's exit status (or signal number).
+    pub exit_status: i32,
+}
+
+impl RunOutcome {
+    pub fn success() -> Self {
+        Self {
+            result: "success".to_owned(),
+            exit_status: 0,
+        }
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.result == "success"
+    }
+
+    /// "exited with status 3", "timed out", "was killed for using too much memory"…
+    pub fn describe(&self) -> String {
+        match self.result.as_str() {
+            "success" => "succeeded".to_owned(),
+            "exit-code" => format!("exited with status {}", self.exit_status),
+            "timeout" => "timed out".to_owned(),
+            "signal" | "core-dump" => format!("was killed by signal {}", self.exit_status),
+            "oom-kill" => "was killed for using more memory than allowed".to_owned(),
+            other => format!("failed ({other})"),
+        }
+    }
+}
+
 /// What skiff needs from systemd (PID 1). Callers hold `Arc<dyn Systemd>`.
 #[async_trait::async_trait]
 pub trait Systemd: Send + Sync {
@@ -56,6 +91,14 @@ pub trait Systemd: Send + Sync {
         name: &str,
         properties: Vec<Property>,
     ) -> Result<(), SystemdError>;
+    /// Starts a transient `Type=oneshot` unit and waits (at most `wait_at_most`; the unit's own
+    /// timeout should end it first) until its process has ended; a failed unit is reset.
+    async fn run_to_completion(
+        &self,
+        name: &str,
+        properties: Vec<Property>,
+        wait_at_most: std::time::Duration,
+    ) -> Result<RunOutcome, SystemdError>;
     /// Changes properties of a loaded unit at runtime (like `systemctl set-property --runtime`).
     async fn set_properties(
         &self,
