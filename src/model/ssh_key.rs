@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn authorized_keys_force_the_command_and_restrict_everything() {
         let key = SshPublicKey::parse(&format!("ssh-ed25519 {} dev", ed25519_blob())).unwrap();
-        let text = render_authorized_keys("/usr/bin/skiff git-shell", &[key.clone()]);
+        let text = render_authorized_keys("/usr/bin/skiff git-shell", std::slice::from_ref(&key));
         let line = text.lines().nth(1).unwrap();
         assert_eq!(
             line,
