@@ -36,6 +36,9 @@ pub struct Config {
     pub api_body_limit: ByteSize,
     pub max_upload: ByteSize,
     pub max_slug_size: ByteSize,
+    pub build_memory: ByteSize,
+    pub build_timeout: Timeout,
+    pub keep_releases: u32,
     pub log_level: LogLevel,
     pub state_dir: PathBuf,
     pub socket_path: PathBuf,
@@ -58,6 +61,9 @@ impl Default for Config {
             api_body_limit: ByteSize(1024 * 1024),
             max_upload: ByteSize(512 * 1024 * 1024),
             max_slug_size: ByteSize(1024 * 1024 * 1024),
+            build_memory: ByteSize(2 * 1024 * 1024 * 1024),
+            build_timeout: Timeout(std::time::Duration::from_secs(15 * 60)),
+            keep_releases: 5,
             log_level: LogLevel::Info,
             state_dir: PathBuf::from("/var/lib/skiff"),
             socket_path: PathBuf::from("/run/skiff/api.sock"),
@@ -238,6 +244,22 @@ impl std::str::FromStr for ByteSize {
     }
 }
 deserialize_via_str!(ByteSize);
+
+/// A duration like "15m", "90s" or "1h".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeout(pub std::time::Duration);
+
+impl std::str::FromStr for Timeout {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Self, String> {
+        humantime::parse_duration(raw.trim())
+            .ok()
+            .filter(|d| !d.is_zero())
+            .map(Self)
+            .ok_or_else(|| format!("duration {raw:?} must be like \"90s\", \"15m\" or \"1h\""))
+    }
+}
+deserialize_via_str!(Timeout);
 
 /// CPU share in percent of one core (200% = two cores).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

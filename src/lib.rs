@@ -6,6 +6,7 @@ pub mod build;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod files;
 pub mod journal;
 pub mod model;
 pub mod paths;

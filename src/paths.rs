@@ -38,6 +38,42 @@ impl Layout {
         self.app_dir(app).join("incoming")
     }
 
+    /// All slugs of an app, one `vN` directory each.
+    pub fn slugs_dir(&self, app: &AppName) -> PathBuf {
+        self.app_dir(app).join("slugs")
+    }
+
+    /// Workspaces of builds: `builds/ID/{app,env,meta}`.
+    pub fn builds_dir(&self, app: &AppName) -> PathBuf {
+        self.app_dir(app).join("builds")
+    }
+
+    /// The app's build cache, kept between builds.
+    pub fn cache_dir(&self, app: &AppName) -> PathBuf {
+        self.app_dir(app).join("cache")
+    }
+
+    /// Root-only environment file of a build and its release phase.
+    pub fn build_env_file(&self, app: &AppName, build_id: &str) -> PathBuf {
+        self.env_root()
+            .join(app.as_str())
+            .join(format!("build-{build_id}.env"))
+    }
+
+    /// Bare git repositories that `git push` writes to (owned by the `skiff` user).
+    pub fn repos_dir(&self) -> PathBuf {
+        self.state_dir.join("repos")
+    }
+
+    pub fn repo_dir(&self, app: &AppName) -> PathBuf {
+        self.repos_dir().join(format!("{app}.git"))
+    }
+
+    /// The `skiff` user's `authorized_keys`, written from the database.
+    pub fn authorized_keys(&self) -> PathBuf {
+        self.state_dir.join("home/.ssh/authorized_keys")
+    }
+
     pub fn env_root(&self) -> PathBuf {
         self.runtime_dir.join("env")
     }

@@ -3,7 +3,6 @@
 //! runs at start, when the API pokes it, and on every signal about a `skiff-*` unit.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -442,30 +441,12 @@ impl Reconciler {
     }
 }
 
-/// Writes a root-only file (0600 in a 0700 directory), replacing it atomically.
+/// [`crate::files::write_private`] with the reconciler's error.
 fn write_private(path: &Path, contents: &[u8]) -> Result<(), ReconcileError> {
-    use std::io::Write;
-    let io = |action: &str| {
-        let action = format!("{action} {}", path.display());
-        move |source| ReconcileError::Io { action, source }
-    };
-    let dir = path.parent().expect("env files live in a directory");
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(io("creating the directory of"))?;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io("writing"))?;
-    file.write_all(contents).map_err(io("writing"))?;
-    std::fs::rename(&tmp, path).map_err(io("replacing"))?;
-    Ok(())
+    crate::files::write_private(path, contents).map_err(|source| ReconcileError::Io {
+        action: format!("writing {}", path.display()),
+        source,
+    })
 }
 
 #[cfg(test)]

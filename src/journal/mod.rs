@@ -44,6 +44,24 @@ pub fn journalctl_args(q: &LogQuery) -> Vec<String> {
     args
 }
 
+/// `journalctl` arguments that stream one build's lines (its build unit and release phase), all of
+/// them from the start.
+pub fn build_output_args(build_id: &str) -> Vec<String> {
+    vec![
+        "--output=json".to_owned(),
+        "--no-pager".to_owned(),
+        "--quiet".to_owned(),
+        "--lines=all".to_owned(),
+        "--follow".to_owned(),
+        format!("SKIFF_BUILD={build_id}"),
+    ]
+}
+
+/// The message of a journal entry, as the process printed it.
+pub fn message(entry: &Value) -> Option<String> {
+    field(entry, "MESSAGE")
+}
+
 fn field(entry: &Value, name: &str) -> Option<String> {
     match entry.get(name)? {
         Value::String(s) => Some(s.clone()),

@@ -6,7 +6,7 @@ use std::process::Stdio;
 use futures_util::Stream;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::{journalctl_args, render, LogQuery};
+use super::{build_output_args, journalctl_args, message, render, LogQuery};
 
 pub type LineStream = Pin<Box<dyn Stream<Item = String> + Send>>;
 
@@ -18,6 +18,8 @@ pub struct LogError(#[from] std::io::Error);
 pub trait LogSource: Send + Sync {
     /// Rendered lines, oldest first; with `follow` the stream stays open for new lines.
     async fn lines(&self, query: LogQuery) -> Result<LineStream, LogError>;
+    /// A build's output (messages only), following until the stream is dropped.
+    async fn build_output(&self, build_id: &str) -> Result<LineStream, LogError>;
 }
 
 /// Runs `journalctl -o json`; the process is killed when the stream is dropped (client gone).
@@ -26,39 +28,52 @@ pub struct Journalctl;
 #[async_trait::async_trait]
 impl LogSource for Journalctl {
     async fn lines(&self, query: LogQuery) -> Result<LineStream, LogError> {
-        let mut child = tokio::process::Command::new("journalctl")
-            .args(journalctl_args(&query))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let lines = BufReader::new(stdout).lines();
-        Ok(Box::pin(futures_util::stream::unfold(
-            (lines, child),
-            |(mut lines, child)| async move {
-                loop {
-                    match lines.next_line().await {
-                        Ok(Some(line)) => {
-                            let rendered =
-                                serde_json::from_str(&line).ok().and_then(|v| render(&v));
-                            if let Some(rendered) = rendered {
-                                return Some((rendered, (lines, child)));
-                            }
-                        }
-                        _ => return None,
-                    }
-                }
-            },
-        )))
+        journalctl(journalctl_args(&query), render)
     }
+
+    async fn build_output(&self, build_id: &str) -> Result<LineStream, LogError> {
+        journalctl(build_output_args(build_id), message)
+    }
+}
+
+/// Runs `journalctl` with `args` and turns each JSON entry into a line with `to_line`.
+fn journalctl(
+    args: Vec<String>,
+    to_line: fn(&serde_json::Value) -> Option<String>,
+) -> Result<LineStream, LogError> {
+    let mut child = tokio::process::Command::new("journalctl")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let lines = BufReader::new(stdout).lines();
+    Ok(Box::pin(futures_util::stream::unfold(
+        (lines, child),
+        move |(mut lines, child)| async move {
+            loop {
+                match lines.next_line().await {
+                    Ok(Some(line)) => {
+                        let rendered = serde_json::from_str(&line).ok().and_then(|v| to_line(&v));
+                        if let Some(rendered) = rendered {
+                            return Some((rendered, (lines, child)));
+                        }
+                    }
+                    _ => return None,
+                }
+            }
+        },
+    )))
 }
 
 /// Serves a fixed set of lines for any query, for tests.
 #[derive(Default)]
 pub struct FakeLogs {
     pub lines: Vec<String>,
+    /// What every build prints.
+    pub build_lines: Vec<String>,
 }
 
 #[async_trait::async_trait]
@@ -78,5 +93,11 @@ impl LogSource for FakeLogs {
             .cloned()
             .collect();
         Ok(Box::pin(futures_util::stream::iter(lines)))
+    }
+
+    async fn build_output(&self, _build_id: &str) -> Result<LineStream, LogError> {
+        Ok(Box::pin(futures_util::stream::iter(
+            self.build_lines.clone(),
+        )))
     }
 }

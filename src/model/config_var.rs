@@ -180,12 +180,18 @@ mod tests {
         let set = ConfigChange::set("FOO", "1").unwrap();
         let set2 = ConfigChange::set("BAR", "2").unwrap();
         let unset = ConfigChange::unset("OLD").unwrap();
-        assert_eq!(describe_changes(std::slice::from_ref(&set)), "Set FOO config var");
+        assert_eq!(
+            describe_changes(std::slice::from_ref(&set)),
+            "Set FOO config var"
+        );
         assert_eq!(
             describe_changes(&[set.clone(), set2]),
             "Set FOO, BAR config vars"
         );
-        assert_eq!(describe_changes(std::slice::from_ref(&unset)), "Remove OLD config var");
+        assert_eq!(
+            describe_changes(std::slice::from_ref(&unset)),
+            "Remove OLD config var"
+        );
         assert_eq!(
             describe_changes(&[set, unset]),
             "Set FOO config var; Remove OLD config var"

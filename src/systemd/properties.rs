@@ -1,8 +1,9 @@
 //! Pure `DynoSpec → unit properties`: the sandbox, limits, environment and logging of one dyno.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::names::{app_slice, DynoUnit};
+use crate::model::AppName;
 
 /// Linux's MS_REC, for recursive bind mounts.
 const MS_REC: u64 = 16384;
@@ -138,11 +139,189 @@ pub fn sandbox_properties() -> Vec<Property> {
     ]
 }
 
+/// `PATH` in dynos: what the builders install (virtualenv, node_modules, bin/) comes first.
+pub const DYNO_PATH: &str =
+    "/app/.venv/bin:/app/node_modules/.bin:/app/bin:/usr/local/bin:/usr/bin:/bin";
+
+fn binds(list: &[(&Path, &str)]) -> PropertyValue {
+    PropertyValue::Binds(
+        list.iter()
+            .map(|(src, dst)| (src.display().to_string(), (*dst).to_owned(), false, MS_REC))
+            .collect(),
+    )
+}
+
+fn exec_sh(command: &str) -> PropertyValue {
+    PropertyValue::Exec(vec![(
+        "/bin/sh".into(),
+        vec!["/bin/sh".into(), "-c".into(), command.to_owned()],
+        false,
+    )])
+}
+
+fn log_fields(fields: Vec<String>) -> PropertyValue {
+    PropertyValue::Bytes(fields.into_iter().map(String::into_bytes).collect())
+}
+
+fn hidden(paths: &[PathBuf]) -> PropertyValue {
+    strs(paths.iter().map(|p| format!("-{}", p.display())))
+}
+
+/// One build of an app: its script, its directories and limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildSpec {
+    pub unit_name: String,
+    pub app: AppName,
+    pub build_id: String,
+    pub script: String,
+    /// The source tree, built in place at `/app`.
+    pub app_dir: PathBuf,
+    /// The app's build cache, at `/cache`.
+    pub cache_dir: PathBuf,
+    /// Config vars as files (a buildpack's ENV_DIR), read-only at `/env`.
+    pub env_dir: PathBuf,
+    /// The same config vars as a root-only environment file.
+    pub env_file: PathBuf,
+    /// Where the build leaves results for skiffd, at `/meta`.
+    pub meta_dir: PathBuf,
+    /// Local buildpacks, read-only at `/buildpacks/N`.
+    pub buildpack_dirs: Vec<(usize, PathBuf)>,
+    pub memory_bytes: u64,
+    pub timeout_usec: u64,
+    pub hidden_paths: Vec<PathBuf>,
+}
+
+/// A build runs in the dyno sandbox with the network, as a oneshot that writes only its own tree,
+/// cache and results. `UMask=0000` keeps the cache writable by the next build's dynamic user.
+pub fn build_properties(spec: &BuildSpec) -> Vec<Property> {
+    let mut read_only: Vec<(&Path, String)> = vec![(spec.env_dir.as_path(), "/env".to_owned())];
+    for (i, dir) in &spec.buildpack_dirs {
+        read_only.push((dir.as_path(), format!("/buildpacks/{i}")));
+    }
+    let read_only: Vec<(&Path, &str)> = read_only.iter().map(|(p, d)| (*p, d.as_str())).collect();
+    let mut props = vec![
+        (
+            "Description",
+            s(format!("skiff build of {} ({})", spec.app, spec.build_id)),
+        ),
+        ("Slice", s(BUILD_SLICE)),
+        ("Type", s("oneshot")),
+        ("ExecStart", exec_sh(&spec.script)),
+        ("WorkingDirectory", s("/app")),
+        (
+            "BindPaths",
+            binds(&[
+                (spec.app_dir.as_path(), "/app"),
+                (spec.cache_dir.as_path(), "/cache"),
+                (spec.meta_dir.as_path(), "/meta"),
+            ]),
+        ),
+        ("BindReadOnlyPaths", binds(&read_only)),
+        ("InaccessiblePaths", hidden(&spec.hidden_paths)),
+        (
+            "Environment",
+            strs([
+                "STACK=skiff",
+                "DYNO=build",
+                "PATH=/usr/local/bin:/usr/bin:/bin",
+            ]),
+        ),
+        (
+            "EnvironmentFiles",
+            PropertyValue::EnvFiles(vec![(spec.env_file.display().to_string(), false)]),
+        ),
+        ("TimeoutStartUSec", PropertyValue::U64(spec.timeout_usec)),
+        ("MemoryMax", PropertyValue::U64(spec.memory_bytes)),
+        ("SyslogIdentifier", s(format!("{}.build", spec.app))),
+        (
+            "LogExtraFields",
+            log_fields(vec![
+                format!("SKIFF_APP={}", spec.app),
+                format!("SKIFF_BUILD={}", spec.build_id),
+            ]),
+        ),
+    ];
+    props.extend(
+        sandbox_properties()
+            .into_iter()
+            .filter(|(name, _)| *name != "UMask"),
+    );
+    props.push(("UMask", PropertyValue::U32(0)));
+    props
+}
+
+/// A one-off process in a dyno's sandbox that runs to its end: the release phase, postdeploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneOffSpec {
+    pub unit_name: String,
+    pub app: AppName,
+    /// `release.1`, `postdeploy.1`…
+    pub dyno: String,
+    pub command: String,
+    pub slug_dir: PathBuf,
+    pub env_file: PathBuf,
+    /// Logged as `SKIFF_BUILD` so the deploy that ran it can stream its output.
+    pub build_id: String,
+    pub limits: Limits,
+    pub timeout_usec: u64,
+    pub hidden_paths: Vec<PathBuf>,
+}
+
+pub fn oneoff_properties(spec: &OneOffSpec) -> Vec<Property> {
+    let mut props = vec![
+        (
+            "Description",
+            s(format!("skiff {} {}", spec.app, spec.dyno)),
+        ),
+        ("Slice", s(app_slice(&spec.app))),
+        ("Type", s("oneshot")),
+        ("ExecStart", exec_sh(&spec.command)),
+        ("WorkingDirectory", s("/app")),
+        (
+            "BindReadOnlyPaths",
+            binds(&[(spec.slug_dir.as_path(), "/app")]),
+        ),
+        ("InaccessiblePaths", hidden(&spec.hidden_paths)),
+        (
+            "Environment",
+            strs([
+                format!("DYNO={}", spec.dyno),
+                "HOME=/app".to_owned(),
+                format!("PATH={DYNO_PATH}"),
+            ]),
+        ),
+        (
+            "EnvironmentFiles",
+            PropertyValue::EnvFiles(vec![(spec.env_file.display().to_string(), false)]),
+        ),
+        ("TimeoutStartUSec", PropertyValue::U64(spec.timeout_usec)),
+        ("SyslogIdentifier", s(format!("{}.{}", spec.app, spec.dyno))),
+        (
+            "LogExtraFields",
+            log_fields(vec![
+                format!("SKIFF_APP={}", spec.app),
+                format!("SKIFF_DYNO={}", spec.dyno),
+                format!("SKIFF_BUILD={}", spec.build_id),
+            ]),
+        ),
+    ];
+    props.extend(limit_properties(&spec.limits));
+    props.extend(sandbox_properties());
+    props
+}
+
+/// Builds run here, beside the apps' slices, so they do not eat into an app's dyno totals.
+pub const BUILD_SLICE: &str = "skiff.slice";
+
 /// All properties of a dyno's transient service, in the order they are sent.
 pub fn dyno_properties(spec: &DynoSpec) -> Vec<Property> {
     let unit = &spec.unit;
     let dyno = unit.dyno.to_string();
-    let mut environment = vec![format!("DYNO={dyno}"), "HOME=/app".to_owned()];
+    let mut environment = vec![
+        format!("DYNO={dyno}"),
+        "HOME=/app".to_owned(),
+        format!("PATH={DYNO_PATH}"),
+    ];
     if let Some(port) = spec.port {
         environment.push(format!("PORT={port}"));
     }
@@ -305,7 +484,12 @@ mod tests {
         let p = dyno_properties(&spec(Some(20001)));
         assert_eq!(
             one(&p, "Environment"),
-            &strs(["DYNO=web.2", "HOME=/app", "PORT=20001"])
+            &strs([
+                "DYNO=web.2",
+                "HOME=/app",
+                &format!("PATH={DYNO_PATH}"),
+                "PORT=20001"
+            ])
         );
         assert_eq!(
             one(&p, "EnvironmentFiles"),
@@ -314,7 +498,7 @@ mod tests {
         let worker = dyno_properties(&spec(None));
         assert_eq!(
             one(&worker, "Environment"),
-            &strs(["DYNO=worker.1", "HOME=/app"])
+            &strs(["DYNO=worker.1", "HOME=/app", &format!("PATH={DYNO_PATH}")])
         );
     }
 
@@ -366,6 +550,123 @@ mod tests {
                 b"SKIFF_APP=my-app".to_vec(),
                 b"SKIFF_DYNO=web.2".to_vec(),
                 b"SKIFF_RELEASE=v7".to_vec()
+            ])
+        );
+    }
+
+    fn build_spec() -> BuildSpec {
+        BuildSpec {
+            unit_name: "skiff-my-app.build-ab12.service".into(),
+            app: AppName::parse("my-app").unwrap(),
+            build_id: "ab12".into(),
+            script: "set -eu".into(),
+            app_dir: "/var/lib/skiff/apps/my-app/builds/ab12/app".into(),
+            cache_dir: "/var/lib/skiff/apps/my-app/cache".into(),
+            env_dir: "/var/lib/skiff/apps/my-app/builds/ab12/env".into(),
+            env_file: "/run/skiff/env/my-app/build-ab12.env".into(),
+            meta_dir: "/var/lib/skiff/apps/my-app/builds/ab12/meta".into(),
+            buildpack_dirs: vec![(0, "/srv/bp".into())],
+            memory_bytes: 1 << 30,
+            timeout_usec: 900_000_000,
+            hidden_paths: vec!["/var/lib/skiff".into(), "/run/skiff".into()],
+        }
+    }
+
+    #[test]
+    fn a_build_writes_only_its_tree_cache_and_results() {
+        let p = build_properties(&build_spec());
+        assert_eq!(one(&p, "Type"), &s("oneshot"));
+        assert_eq!(
+            one(&p, "BindPaths"),
+            &PropertyValue::Binds(vec![
+                (
+                    "/var/lib/skiff/apps/my-app/builds/ab12/app".into(),
+                    "/app".into(),
+                    false,
+                    MS_REC
+                ),
+                (
+                    "/var/lib/skiff/apps/my-app/cache".into(),
+                    "/cache".into(),
+                    false,
+                    MS_REC
+                ),
+                (
+                    "/var/lib/skiff/apps/my-app/builds/ab12/meta".into(),
+                    "/meta".into(),
+                    false,
+                    MS_REC
+                ),
+            ])
+        );
+        assert_eq!(
+            one(&p, "BindReadOnlyPaths"),
+            &PropertyValue::Binds(vec![
+                (
+                    "/var/lib/skiff/apps/my-app/builds/ab12/env".into(),
+                    "/env".into(),
+                    false,
+                    MS_REC
+                ),
+                ("/srv/bp".into(), "/buildpacks/0".into(), false, MS_REC),
+            ])
+        );
+        assert_eq!(one(&p, "ProtectSystem"), &s("strict"));
+        assert_eq!(one(&p, "DynamicUser"), &b(true));
+        assert_eq!(one(&p, "UMask"), &PropertyValue::U32(0));
+        assert_eq!(
+            one(&p, "TimeoutStartUSec"),
+            &PropertyValue::U64(900_000_000)
+        );
+        assert_eq!(one(&p, "MemoryMax"), &PropertyValue::U64(1 << 30));
+        assert_eq!(one(&p, "Slice"), &s("skiff.slice"));
+        assert_eq!(
+            one(&p, "LogExtraFields"),
+            &PropertyValue::Bytes(vec![
+                b"SKIFF_APP=my-app".to_vec(),
+                b"SKIFF_BUILD=ab12".to_vec()
+            ])
+        );
+        let env = format!("{:?}", one(&p, "Environment"));
+        assert!(
+            !env.contains("SECRET"),
+            "config vars never go in Environment="
+        );
+    }
+
+    #[test]
+    fn a_one_off_runs_in_the_dyno_sandbox_to_its_end() {
+        let spec = OneOffSpec {
+            unit_name: "skiff-my-app.release-ab12.service".into(),
+            app: AppName::parse("my-app").unwrap(),
+            dyno: "release.1".into(),
+            command: "python3 migrate.py".into(),
+            slug_dir: "/var/lib/skiff/apps/my-app/builds/ab12/app".into(),
+            env_file: "/run/skiff/env/my-app/build-ab12.env".into(),
+            build_id: "ab12".into(),
+            limits: Limits {
+                memory_bytes: 512 << 20,
+                cpu_percent: 100,
+                tasks: 256,
+            },
+            timeout_usec: 60_000_000,
+            hidden_paths: vec!["/var/lib/skiff".into()],
+        };
+        let p = oneoff_properties(&spec);
+        assert_eq!(one(&p, "Type"), &s("oneshot"));
+        assert_eq!(one(&p, "UMask"), &PropertyValue::U32(0o077));
+        assert_eq!(one(&p, "ExecStart"), &exec_sh("python3 migrate.py"));
+        assert_eq!(
+            one(&p, "Environment"),
+            &strs(["DYNO=release.1", "HOME=/app", &format!("PATH={DYNO_PATH}")])
+        );
+        assert_eq!(one(&p, "CapabilityBoundingSet"), &PropertyValue::U64(0));
+        assert_eq!(
+            one(&p, "LogExtraFields"),
+            &PropertyValue::Bytes(vec![
+                b"SKIFF_APP=my-app".to_vec(),
+                b"SKIFF_DYNO=release.1".to_vec(),
+                b"SKIFF_BUILD=ab12".to_vec()
             ])
         );
     }

@@ -1,0 +1,144 @@
+//! Small file-system helpers shared by the reconciler and the build pipeline: root-only files
+//! written atomically, and tree walks that open a build tree up or seal a slug.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+
+/// Writes a root-only file (0600 in a 0700 directory), replacing it atomically.
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().expect("private files live in a directory");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    file.write_all(contents)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Creates `dir` (and parents) and sets its mode exactly, whatever the umask.
+pub fn make_dir_mode(dir: &Path, mode: u32) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+}
+
+/// Visits every entry under `root` (not following symlinks), children before parents.
+fn walk(
+    root: &Path,
+    f: &mut dyn FnMut(&Path, &std::fs::Metadata) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(root)?;
+    if meta.is_dir() {
+        for entry in std::fs::read_dir(root)? {
+            walk(&entry?.path(), f)?;
+        }
+    }
+    f(root, &meta)
+}
+
+/// Lets anyone write the tree (a build's dynamic user must); symlinks are left alone.
+pub fn open_tree(root: &Path) -> std::io::Result<()> {
+    walk(root, &mut |path, meta| {
+        if meta.file_type().is_symlink() {
+            return Ok(());
+        }
+        let mode = meta.permissions().mode() & 0o7777;
+        let open = if meta.is_dir() || mode & 0o111 != 0 {
+            0o777
+        } else {
+            0o666
+        };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(open))
+    })
+}
+
+/// Makes a built tree a slug: owned by skiffd's user (when `chown` is set), directories 0755,
+/// files 0644 or 0755, no set-id bits. Returns the bytes of regular files it holds.
+pub fn seal_tree(root: &Path, chown: bool) -> std::io::Result<u64> {
+    let mut bytes = 0;
+    walk(root, &mut |path, meta| {
+        if chown {
+            std::os::unix::fs::lchown(path, Some(0), Some(0))?;
+        }
+        if meta.file_type().is_symlink() {
+            return Ok(());
+        }
+        if meta.is_file() {
+            bytes += meta.len();
+        }
+        let mode = meta.permissions().mode();
+        let sealed = if meta.is_dir() || mode & 0o111 != 0 {
+            0o755
+        } else {
+            0o644
+        };
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(sealed))
+    })?;
+    Ok(bytes)
+}
+
+/// Bytes used by regular files under `root`; 0 when it does not exist.
+pub fn tree_size(root: &Path) -> u64 {
+    let mut bytes = 0;
+    let _ = walk(root, &mut |_, meta| {
+        if meta.is_file() {
+            bytes += meta.len();
+        }
+        Ok(())
+    });
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+    }
+
+    #[test]
+    fn private_files_are_root_only_and_replaced_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("env/app/v1.env");
+        write_private(&file, b"A=\"1\"\n").unwrap();
+        write_private(&file, b"A=\"2\"\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "A=\"2\"\n");
+        assert_eq!(mode(&file), 0o600);
+        assert_eq!(mode(file.parent().unwrap()), 0o700);
+    }
+
+    #[test]
+    fn opening_then_sealing_a_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("app");
+        std::fs::create_dir_all(root.join("lib")).unwrap();
+        std::fs::write(root.join("lib/a.py"), "12345").unwrap();
+        std::fs::write(root.join("run"), "#!/bin/sh").unwrap();
+        std::fs::set_permissions(root.join("run"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::symlink("lib/a.py", root.join("link")).unwrap();
+        open_tree(&root).unwrap();
+        assert_eq!(mode(&root.join("lib")), 0o777);
+        assert_eq!(mode(&root.join("lib/a.py")), 0o666);
+        assert_eq!(mode(&root.join("run")), 0o777);
+        std::fs::set_permissions(
+            root.join("lib/a.py"),
+            std::fs::Permissions::from_mode(0o4766),
+        )
+        .unwrap();
+        let bytes = seal_tree(&root, false).unwrap();
+        assert_eq!(bytes, 5 + 9);
+        assert_eq!(mode(&root.join("lib")), 0o755);
+        assert_eq!(mode(&root.join("lib/a.py")), 0o755);
+        assert_eq!(mode(&root.join("run")), 0o755);
+        assert_eq!(tree_size(&root), 14);
+        assert_eq!(tree_size(&dir.path().join("missing")), 0);
+    }
+}
