@@ -13,6 +13,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
 use crate::api::{self, AppState, LocalPolicy, Peer, UploadLimits};
+use crate::build::pipeline::{BuildSettings, Deployer};
 use crate::config::{Config, LogLevel};
 use crate::journal::LogSource;
 use crate::paths::Layout;
@@ -162,11 +163,26 @@ pub async fn run(
         layout.clone(),
         dyno_defaults.clone(),
     );
+    let deployer = Deployer::new(
+        store.clone(),
+        Arc::clone(&systemd),
+        Arc::clone(&logs),
+        layout.clone(),
+        reconciler.clone(),
+        BuildSettings {
+            memory_bytes: config.build_memory.0,
+            timeout: config.build_timeout.0,
+            keep_releases: config.keep_releases,
+            max_slug_size: config.max_slug_size.0,
+            oneoff_limits: dyno_defaults.limits,
+        },
+    );
     let state = AppState {
         store,
         systemd,
         logs,
         reconciler: reconciler.clone(),
+        deployer,
         layout,
         limits: UploadLimits {
             max_upload: config.max_upload.0,

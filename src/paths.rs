@@ -33,11 +33,6 @@ impl Layout {
         self.app_dir(app).join("slugs").join(format!("v{release}"))
     }
 
-    /// Where uploads are unpacked before they become a slug.
-    pub fn incoming_dir(&self, app: &AppName) -> PathBuf {
-        self.app_dir(app).join("incoming")
-    }
-
     /// All slugs of an app, one `vN` directory each.
     pub fn slugs_dir(&self, app: &AppName) -> PathBuf {
         self.app_dir(app).join("slugs")
@@ -108,8 +103,12 @@ mod tests {
             Path::new("/run/skiff/env/hello/v3.env")
         );
         assert_eq!(
-            l.incoming_dir(&app),
-            Path::new("/var/lib/skiff/apps/hello/incoming")
+            l.build_env_file(&app, "ab12"),
+            Path::new("/run/skiff/env/hello/build-ab12.env")
+        );
+        assert_eq!(
+            l.repo_dir(&app),
+            Path::new("/var/lib/skiff/repos/hello.git")
         );
     }
 }

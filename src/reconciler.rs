@@ -563,6 +563,7 @@ mod tests {
             PropertyValue::StrList(vec![
                 "DYNO=web.1".into(),
                 "HOME=/app".into(),
+                format!("PATH={}", crate::systemd::properties::DYNO_PATH),
                 "PORT=20000".into()
             ])
         );
@@ -571,12 +572,17 @@ mod tests {
             PropertyValue::StrList(vec![
                 "DYNO=web.2".into(),
                 "HOME=/app".into(),
+                format!("PATH={}", crate::systemd::properties::DYNO_PATH),
                 "PORT=20001".into()
             ])
         );
         assert_eq!(
             env_of("skiff-hello.worker.1.v1.service"),
-            PropertyValue::StrList(vec!["DYNO=worker.1".into(), "HOME=/app".into()])
+            PropertyValue::StrList(vec![
+                "DYNO=worker.1".into(),
+                "HOME=/app".into(),
+                format!("PATH={}", crate::systemd::properties::DYNO_PATH)
+            ])
         );
         let env_file = f.layout.env_file(&AppName::parse("hello").unwrap(), 1);
         assert_eq!(
@@ -709,7 +715,7 @@ mod tests {
         // The round's desired state is read before `late` exists; its upload lands meanwhile.
         let late = AppName::parse("late").unwrap();
         f.store.create_app(late.clone()).await.unwrap();
-        std::fs::create_dir_all(f.layout.incoming_dir(&late)).unwrap();
+        std::fs::create_dir_all(f.layout.builds_dir(&late)).unwrap();
         f.reconciler.remove_files_of_gone_apps(&[]).await.unwrap();
         assert!(f.layout.app_dir(&late).is_dir());
         f.store.delete_app("late").await.unwrap();

@@ -46,6 +46,7 @@ impl Daemon {
                 "2026-11-21T10:00:01.000000Z app[web.1]: listening".into(),
                 "2026-11-21T10:00:02.000000Z app[worker.1]: working".into(),
             ],
+            build_lines: vec!["Collecting six".into(), "-----> Build finished".into()],
         });
         let adapters = Adapters {
             systemd: systemd.clone(),
@@ -458,7 +459,16 @@ async fn deploy_scale_restart_stop_and_destroy() {
         .cli(&ctx, &["deploy", src_path, "-a", "hello"])
         .await
         .unwrap();
-    assert!(out.starts_with("Released v1 of hello"), "{out}");
+    assert!(out.contains("-----> Procfile app detected"), "{out}");
+    assert!(
+        out.ends_with("\n")
+            && out
+                .lines()
+                .last()
+                .unwrap()
+                .starts_with("Released v1 of hello"),
+        "{out}"
+    );
     wait_units(&d, &["skiff-hello.web.1.v1.service"]).await;
     let slug = d.dir.path().join("apps/hello/slugs/v1/app.py");
     assert!(slug.is_file(), "the slug is unpacked under the state dir");
@@ -605,7 +615,7 @@ async fn bad_deploys_change_nothing() {
         .unwrap_err();
     assert!(err.to_string().contains("no release yet"), "{err}");
     assert!(d.systemd.units().is_empty());
-    let leftovers: Vec<_> = std::fs::read_dir(d.dir.path().join("apps/hello/incoming"))
+    let leftovers: Vec<_> = std::fs::read_dir(d.dir.path().join("apps/hello/builds"))
         .unwrap()
         .collect();
     assert!(leftovers.is_empty(), "failed uploads leave nothing behind");

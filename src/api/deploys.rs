@@ -1,37 +1,46 @@
 //! `POST /v1/apps/{app}/deploys`: an uploaded tarball becomes the next release's slug and goes live.
 
-use std::os::unix::fs::DirBuilderExt;
-use std::path::PathBuf;
+use std::collections::VecDeque;
+use std::convert::Infallible;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::Response;
 use axum::{Extension, Json};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, ErrorBody};
+use super::error::{ApiError, ErrorBody, ErrorDetail};
 use super::{AppState, Caller};
 use crate::build::intake::{self, IntakeError, IntakeLimits};
-use crate::model::Procfile;
+use crate::build::pipeline::{DeployError, Workspace};
+use crate::model::AppName;
 use crate::store::ReleaseRecord;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Release {
     pub version: u32,
+    /// The release whose slug this one runs (itself for a deploy).
+    pub slug_version: u32,
     pub description: String,
     pub created_at: String,
     /// Process types of the release's Procfile.
     pub process_types: Vec<String>,
+    /// Names (never values) of the release's config vars.
+    pub config_keys: Vec<String>,
 }
 
 impl From<ReleaseRecord> for Release {
     fn from(r: ReleaseRecord) -> Self {
         Self {
             version: r.version,
+            slug_version: r.slug_version,
             process_types: r.procfile.process_types().map(|t| t.to_string()).collect(),
+            config_keys: r.config.keys().cloned().collect(),
             description: r.description,
             created_at: r.created_at,
         }
@@ -44,15 +53,13 @@ pub struct DeployQuery {
     pub description: Option<String>,
 }
 
-/// Removes temporary upload files on every exit path.
-struct Scratch(Vec<PathBuf>);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        for p in &self.0 {
-            let _ = std::fs::remove_dir_all(p).or_else(|_| std::fs::remove_file(p));
-        }
-    }
+/// One line of a streamed build (`application/x-ndjson`): output lines, then a release or an error.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum BuildEvent {
+    Output(String),
+    Release(Release),
+    Error(ErrorDetail),
 }
 
 fn invalid_upload(message: impl Into<String>) -> ApiError {
@@ -63,42 +70,39 @@ fn io_error(what: &str) -> impl FnOnce(std::io::Error) -> ApiError + '_ {
     move |e| ApiError::internal(format!("{what}: {e}"))
 }
 
-#[utoipa::path(post, path = "/v1/apps/{app}/deploys", tag = "releases",
-    params(("app" = String, Path, description = "app name"), DeployQuery),
-    request_body(content = Vec<u8>, content_type = "application/x-tar", description = "the app's source as a tar (optionally gzip) archive, with a Procfile at its root"),
-    responses(
-        (status = 201, description = "the new release is live", body = Release),
-        (status = 404, description = "no such app", body = ErrorBody),
-        (status = 413, description = "upload too large", body = ErrorBody),
-        (status = 422, description = "unsafe or invalid archive, missing or malformed Procfile", body = ErrorBody)))]
-pub async fn deploy(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path(app): Path<String>,
-    Query(query): Query<DeployQuery>,
-    body: Body,
-) -> Result<(StatusCode, Json<Release>), ApiError> {
-    let app = state.store.get_app(&app).await?.name;
-    let description = match query.description.map(|d| d.trim().to_owned()) {
-        Some(d) if d.is_empty() || d.len() > 200 || d.chars().any(char::is_control) => {
-            return Err(ApiError::bad_request(
-                "description must be 1-200 printable characters",
-            ))
-        }
-        Some(d) => d,
-        None => "Deploy".to_owned(),
-    };
-    let incoming = state.layout.incoming_dir(&app);
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&incoming)
-        .map_err(io_error("creating the upload directory"))?;
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let archive = incoming.join(format!("{id}.tar"));
-    let unpacked = incoming.join(&id);
-    let _scratch = Scratch(vec![archive.clone(), unpacked.clone()]);
+fn description(raw: Option<String>) -> Result<String, ApiError> {
+    match raw.map(|d| d.trim().to_owned()) {
+        Some(d) if d.is_empty() || d.len() > 200 || d.chars().any(char::is_control) => Err(
+            ApiError::bad_request("description must be 1-200 printable characters"),
+        ),
+        Some(d) => Ok(d),
+        None => Ok("Deploy".to_owned()),
+    }
+}
 
+impl From<DeployError> for ApiError {
+    fn from(e: DeployError) -> Self {
+        let message = e.to_string();
+        match e {
+            DeployError::Rejected(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_app", message)
+            }
+            DeployError::BuildFailed(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "build_failed", message)
+            }
+            DeployError::ReleasePhaseFailed(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "release_failed", message)
+            }
+            DeployError::Store(s) => ApiError::from(s),
+            _ => ApiError::internal(message),
+        }
+    }
+}
+
+/// Stores the upload and unpacks it safely into a fresh build workspace.
+async fn receive(state: &AppState, app: &AppName, body: Body) -> Result<Workspace, ApiError> {
+    let ws = state.deployer.workspace(app)?;
+    let archive = ws.root.join("upload.tar");
     let max_upload = state.limits.max_upload;
     let mut file = tokio::fs::File::create(&archive)
         .await
@@ -126,14 +130,14 @@ pub async fn deploy(
             "the upload is empty; send a tar archive of the app",
         ));
     }
-
     let limits = IntakeLimits {
         max_bytes: state.limits.max_slug_size,
         max_entries: 100_000,
     };
-    let (archive_path, dest) = (archive.clone(), unpacked.clone());
+    let dest = ws.source_dir();
     tokio::task::spawn_blocking(move || -> Result<(), IntakeError> {
-        intake::unpack(std::fs::File::open(&archive_path)?, &dest, limits)?;
+        intake::unpack(std::fs::File::open(&archive)?, &dest, limits)?;
+        let _ = std::fs::remove_file(&archive);
         Ok(())
     })
     .await
@@ -142,48 +146,115 @@ pub async fn deploy(
         IntakeError::Io(io) => ApiError::internal(format!("unpacking the upload: {io}")),
         other => invalid_upload(other.to_string()),
     })?;
+    tracing::info!(app = %app, bytes = received, build = %ws.id, "upload received");
+    Ok(ws)
+}
 
-    let procfile_path = unpacked.join("Procfile");
-    let procfile_text = match std::fs::symlink_metadata(&procfile_path) {
-        Ok(m) if m.is_file() => std::fs::read_to_string(&procfile_path)
-            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_procfile", format!("cannot read the Procfile: {e}")))?,
-        Ok(_) => {
-            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_procfile", "Procfile must be a regular file"))
+/// Runs the deploy in its own task (a client that goes away does not cut a build short); output
+/// lines go to `lines`, the result to the returned receiver.
+fn spawn_deploy(
+    state: &AppState,
+    app: AppName,
+    ws: Workspace,
+    description: String,
+    caller: String,
+    lines: mpsc::Sender<String>,
+) -> tokio::sync::oneshot::Receiver<Result<ReleaseRecord, ApiError>> {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let deployer = state.deployer.clone();
+    tokio::spawn(async move {
+        let result = deployer.deploy(&app, ws, description, &lines).await;
+        match &result {
+            Ok(r) => tracing::info!(app = %app, release = r.version, caller = %caller, "deployed"),
+            Err(e) => tracing::warn!(app = %app, caller = %caller, error = %e, "deploy failed"),
         }
-        Err(_) => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_procfile",
-                "no Procfile in the app's root directory; add one with lines like 'web: python3 app.py'",
-            ))
-        }
-    };
-    let procfile = Procfile::parse(&procfile_text).map_err(|e| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_procfile",
-            e.to_string(),
-        )
-    })?;
+        let _ = done_tx.send(result.map_err(ApiError::from));
+    });
+    done_rx
+}
 
-    let layout = state.layout.clone();
-    let slug_app = app.clone();
-    let release = state
-        .store
-        .create_release(app.clone(), procfile, description, move |version| {
-            let slug = layout.slug_dir(&slug_app, version);
-            if slug.exists() {
-                // Left by a crash between moving a slug and committing its release.
-                std::fs::remove_dir_all(&slug)
-                    .map_err(|e| format!("removing stale {}: {e}", slug.display()))?;
+#[utoipa::path(post, path = "/v1/apps/{app}/deploys", tag = "releases",
+    params(("app" = String, Path, description = "app name"), DeployQuery),
+    request_body(content = Vec<u8>, content_type = "application/x-tar", description = "the app's source as a tar (optionally gzip) archive"),
+    responses(
+        (status = 201, description = "built and released; the new release is live", body = Release),
+        (status = 404, description = "no such app", body = ErrorBody),
+        (status = 413, description = "upload too large", body = ErrorBody),
+        (status = 422, description = "unsafe archive, no way to build it, build or release phase failed (the message ends with the last output lines)", body = ErrorBody)))]
+pub async fn deploy(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(app): Path<String>,
+    Query(query): Query<DeployQuery>,
+    body: Body,
+) -> Result<(StatusCode, Json<Release>), ApiError> {
+    let app = state.store.get_app(&app).await?.name;
+    let description = description(query.description)?;
+    let ws = receive(&state, &app, body).await?;
+    let (tx, mut rx) = mpsc::channel(64);
+    let done = spawn_deploy(&state, app, ws, description, caller.describe(), tx);
+    let mut tail: VecDeque<String> = VecDeque::new();
+    while let Some(line) = rx.recv().await {
+        if tail.len() == 20 {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+    match done.await {
+        Ok(Ok(release)) => Ok((StatusCode::CREATED, Json(Release::from(release)))),
+        Ok(Err(mut e)) => {
+            if !tail.is_empty() {
+                e.message = format!("{}\n{}", e.message, Vec::from(tail).join("\n"));
             }
-            let parent = slug.parent().expect("slugs live in a directory");
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("creating {}: {e}", parent.display()))?;
-            std::fs::rename(&unpacked, &slug).map_err(|e| format!("installing the slug: {e}"))
-        })
-        .await?;
-    tracing::info!(app = %app, release = release.version, caller = %caller.describe(), bytes = received, "deployed");
-    state.reconciler.poke();
-    Ok((StatusCode::CREATED, Json(Release::from(release))))
+            Err(e)
+        }
+        Err(_) => Err(ApiError::internal("the deploy task ended unexpectedly")),
+    }
+}
+
+fn ndjson(event: &BuildEvent) -> Bytes {
+    let mut line = serde_json::to_vec(event).unwrap_or_default();
+    line.push(b'\n');
+    Bytes::from(line)
+}
+
+#[utoipa::path(post, path = "/v1/apps/{app}/builds", tag = "releases",
+    params(("app" = String, Path, description = "app name"), DeployQuery),
+    request_body(content = Vec<u8>, content_type = "application/x-tar", description = "the app's source as a tar (optionally gzip) archive"),
+    responses(
+        (status = 200, description = "the build's output as it happens, one JSON event per line: {\"output\": line}…, then {\"release\": …} or {\"error\": {code, message}}", content_type = "application/x-ndjson", body = BuildEvent),
+        (status = 404, description = "no such app", body = ErrorBody),
+        (status = 413, description = "upload too large", body = ErrorBody),
+        (status = 422, description = "unsafe or invalid archive", body = ErrorBody)))]
+pub async fn build(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(app): Path<String>,
+    Query(query): Query<DeployQuery>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let app = state.store.get_app(&app).await?.name;
+    let description = description(query.description)?;
+    let ws = receive(&state, &app, body).await?;
+    let (tx, rx) = mpsc::channel(64);
+    let done = spawn_deploy(&state, app, ws, description, caller.describe(), tx);
+    let lines = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|line| (Ok::<_, Infallible>(ndjson(&BuildEvent::Output(line))), rx))
+    });
+    let last = futures_util::stream::once(async move {
+        let event = match done.await {
+            Ok(Ok(release)) => BuildEvent::Release(Release::from(release)),
+            Ok(Err(e)) => BuildEvent::Error(e.detail()),
+            Err(_) => {
+                BuildEvent::Error(ApiError::internal("the deploy task ended unexpectedly").detail())
+            }
+        };
+        Ok::<_, Infallible>(ndjson(&event))
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/x-ndjson")
+        .body(Body::from_stream(lines.chain(last)))
+        .map_err(|e| ApiError::internal(e.to_string()))
 }

@@ -21,7 +21,7 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `invalid_name`, `already_exists`, `not_found`, `unauthorized`, …
     pub code: String,
@@ -57,6 +57,14 @@ impl ApiError {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
+
+    /// The `{code, message}` pair, for errors reported inside a streamed body.
+    pub fn detail(&self) -> ErrorDetail {
+        ErrorDetail {
+            code: self.code.to_owned(),
+            message: self.message.clone(),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -65,10 +73,7 @@ impl IntoResponse for ApiError {
             tracing::error!(code = self.code, "{}", self.message);
         }
         let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.to_owned(),
-                message: self.message,
-            },
+            error: self.detail(),
         };
         (self.status, axum::Json(body)).into_response()
     }

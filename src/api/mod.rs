@@ -6,7 +6,9 @@ mod deploys;
 pub mod dynos;
 pub mod error;
 mod health;
+mod keys;
 mod logs;
+mod releases;
 mod tokens;
 
 use std::sync::Arc;
@@ -20,6 +22,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::build::pipeline::Deployer;
 use crate::config::BaseDomain;
 use crate::journal::LogSource;
 use crate::paths::Layout;
@@ -28,10 +31,12 @@ use crate::store::Store;
 use crate::systemd::Systemd;
 pub use apps::{App, CreateApp};
 pub use auth::{Caller, LocalPolicy, Peer};
-pub use deploys::Release;
+pub use deploys::{BuildEvent, Release};
 pub use dynos::{Dyno, FormationItem, ResizeRequest, RestartRequest, Restarted, ScaleRequest};
 use error::ApiError;
 pub use health::Health;
+pub use keys::{write_authorized_keys, AddKey, Key};
+pub use releases::{ConfigChanged, ConfigMap, ReleaseInfo, RollbackRequest};
 pub use tokens::{CreateToken, CreatedToken, Token};
 
 const REQUEST_ID: &str = "x-request-id";
@@ -49,6 +54,7 @@ pub struct AppState {
     pub layout: Layout,
     pub limits: UploadLimits,
     pub dyno_defaults: DynoDefaults,
+    pub deployer: Deployer,
 }
 
 /// Bounds on `skiff deploy` uploads.
@@ -87,6 +93,13 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(apps::list_apps, apps::create_app))
         .routes(routes!(apps::get_app, apps::delete_app))
         .routes(routes!(deploys::deploy))
+        .routes(routes!(deploys::build))
+        .routes(routes!(releases::get_config, releases::patch_config))
+        .routes(routes!(releases::list_releases))
+        .routes(routes!(releases::get_release))
+        .routes(routes!(releases::rollback))
+        .routes(routes!(keys::list_keys, keys::add_key))
+        .routes(routes!(keys::remove_key))
         .routes(routes!(dynos::list_dynos))
         .routes(routes!(dynos::get_formation, dynos::scale))
         .routes(routes!(dynos::resize))

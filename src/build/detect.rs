@@ -101,7 +101,7 @@ impl Builder {
 pub enum DetectError {
     #[error("invalid buildpack {0:?}: use an https:// or git URL (optionally #ref), or an absolute path on the server")]
     Buildpack(String),
-    #[error("could not tell how to build this app: add a Procfile, or a requirements.txt, package.json, Gemfile, go.mod or index.html, or set BUILDPACK_URL")]
+    #[error("could not tell how to build this app: there is no Procfile in its root directory, nor a requirements.txt, package.json, Gemfile, go.mod or index.html; add a Procfile with lines like 'web: python3 app.py', or set BUILDPACK_URL")]
     Unknown,
 }
 

@@ -4,4 +4,5 @@
 pub mod app_json;
 pub mod detect;
 pub mod intake;
+pub mod pipeline;
 pub mod script;

@@ -50,24 +50,17 @@ impl ApiClient {
         self.send(Method::DELETE, path, None::<&()>).await.map(drop)
     }
 
+    /// DELETE that answers with what it removed.
+    pub async fn delete_json<T: DeserializeOwned>(&self, path: &str) -> Result<T, CliError> {
+        let bytes = self.send(Method::DELETE, path, None::<&()>).await?;
+        decode(&bytes)
+    }
+
     /// Posts with no body, for actions whose answer is empty.
     pub async fn post_empty(&self, path: &str) -> Result<(), CliError> {
         self.exchange(Method::POST, path, None, Bytes::new())
             .await
             .map(drop)
-    }
-
-    /// Posts raw bytes (an archive) and decodes the JSON answer.
-    pub async fn post_bytes<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        content_type: &str,
-        payload: Vec<u8>,
-    ) -> Result<T, CliError> {
-        let bytes = self
-            .exchange(Method::POST, path, Some(content_type), Bytes::from(payload))
-            .await?;
-        decode(&bytes)
     }
 
     /// GETs a streamed text body and copies it to `out` as it arrives (for `logs -f`).
@@ -76,7 +69,53 @@ impl ApiClient {
         path: &str,
         out: &mut dyn std::io::Write,
     ) -> Result<(), CliError> {
-        let response = self.response(Method::GET, path, None, Bytes::new()).await?;
+        self.stream(Method::GET, path, None, Bytes::new(), &mut |data| {
+            out.write_all(data)?;
+            out.flush()
+        })
+        .await
+    }
+
+    /// Posts raw bytes and hands each line of the streamed answer (NDJSON) to `on_line`.
+    pub async fn post_lines(
+        &self,
+        path: &str,
+        content_type: &str,
+        payload: Vec<u8>,
+        on_line: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<(), CliError> {
+        let mut pending: Vec<u8> = Vec::new();
+        self.stream(
+            Method::POST,
+            path,
+            Some(content_type),
+            Bytes::from(payload),
+            &mut |data| {
+                pending.extend_from_slice(data);
+                while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = pending.drain(..=end).collect();
+                    on_line(&line[..line.len() - 1])?;
+                }
+                Ok(())
+            },
+        )
+        .await?;
+        if !pending.is_empty() {
+            on_line(&pending)?;
+        }
+        Ok(())
+    }
+
+    /// Sends a request and hands the body's chunks to `sink` as they arrive.
+    async fn stream(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        payload: Bytes,
+        sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<(), CliError> {
+        let response = self.response(method, path, content_type, payload).await?;
         let status = response.status();
         let mut body = response.into_body();
         if !status.is_success() {
@@ -91,8 +130,7 @@ impl ApiClient {
             let frame =
                 frame.map_err(|e| CliError::Protocol(format!("reading the stream: {e}")))?;
             if let Some(data) = frame.data_ref() {
-                out.write_all(data)?;
-                out.flush()?;
+                sink(data)?;
             }
         }
         Ok(())

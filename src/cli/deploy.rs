@@ -1,9 +1,12 @@
-//! `skiff deploy [DIR]`: packs a directory (without `.git`) as a gzipped tar and uploads it.
+//! `skiff deploy [DIR]`: packs a directory (without `.git`) as a gzipped tar, or reads a prepared
+//! archive, for upload.
 
 use std::path::Path;
 use std::process::Command;
 
-use super::CliError;
+use super::client::ApiClient;
+use super::{path_segment, CliError};
+use crate::api::{BuildEvent, Release};
 
 /// Packs `dir` into a tar.gz in memory: regular files, directories and symlinks (not followed);
 /// the top-level `.git` is left out.
@@ -43,6 +46,64 @@ fn add_tree<W: std::io::Write>(
         }
     }
     Ok(())
+}
+
+/// Uploads an archive to the streaming build endpoint, copies the build's output to `progress`
+/// as it happens, and returns the release (or the build's error).
+pub async fn build_and_release(
+    client: &ApiClient,
+    app: &str,
+    archive: Vec<u8>,
+    description: &str,
+    progress: &mut dyn std::io::Write,
+) -> Result<Release, CliError> {
+    let path = format!(
+        "/v1/apps/{}/builds?description={}",
+        path_segment(app)?,
+        query_escape(description)
+    );
+    let mut outcome: Option<BuildEvent> = None;
+    client
+        .post_lines(
+            &path,
+            "application/gzip",
+            archive,
+            &mut |line| match serde_json::from_slice::<BuildEvent>(line) {
+                Ok(BuildEvent::Output(text)) => {
+                    writeln!(progress, "{text}")?;
+                    progress.flush()
+                }
+                Ok(last) => {
+                    outcome = Some(last);
+                    Ok(())
+                }
+                Err(_) => Ok(()),
+            },
+        )
+        .await?;
+    match outcome {
+        Some(BuildEvent::Release(release)) => Ok(release),
+        Some(BuildEvent::Error(e)) => Err(CliError::Api {
+            status: 422,
+            message: e.message,
+        }),
+        _ => Err(CliError::Protocol(
+            "the build stream ended without a result".into(),
+        )),
+    }
+}
+
+/// Reads a prepared archive from a file, or from standard input for "-".
+pub fn read_archive(path: &Path) -> Result<Vec<u8>, CliError> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    let read = if path == Path::new("-") {
+        std::io::stdin().read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut bytes))
+    };
+    read.map_err(|e| CliError::Usage(format!("reading {}: {e}", path.display())))?;
+    Ok(bytes)
 }
 
 /// "Deploy 1a2b3c4" inside a git work tree, else "Deploy".

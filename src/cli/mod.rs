@@ -5,7 +5,9 @@ mod deploy;
 mod dynos;
 pub mod endpoint;
 mod git;
+mod gitpush;
 mod output;
+mod releases;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -13,8 +15,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::api::{
-    App, CreateApp, CreateToken, CreatedToken, Dyno, FormationItem, Health, Release, ResizeRequest,
-    RestartRequest, Restarted, ScaleRequest, Token,
+    AddKey, App, ConfigChanged, ConfigMap, CreateApp, CreateToken, CreatedToken, Dyno,
+    FormationItem, Health, Key, Release, ReleaseInfo, ResizeRequest, RestartRequest, Restarted,
+    RollbackRequest, ScaleRequest, Token,
 };
 pub use client::ApiClient;
 pub use endpoint::Endpoint;
@@ -71,9 +74,59 @@ pub enum Command {
         #[arg(long)]
         confirm: Option<String>,
     },
-    /// Upload a directory (default: the current one) as the app's next release.
+    /// Build a directory (default: the current one) and release it; the build's output streams here.
     #[command(name = "deploy")]
-    Deploy { dir: Option<PathBuf> },
+    Deploy {
+        dir: Option<PathBuf>,
+        /// Upload this tar(.gz) archive instead of packing a directory ("-" reads standard input).
+        #[arg(long, conflicts_with = "dir")]
+        tar: Option<PathBuf>,
+        /// Shown in `releases` (default: "Deploy" and the git commit of the directory).
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Show the app's config vars.
+    #[command(name = "config")]
+    Config,
+    /// Print one config var's value.
+    #[command(name = "config:get")]
+    ConfigGet { key: String },
+    /// Set config vars (KEY=VALUE…); makes a release and restarts the dynos with them.
+    #[command(name = "config:set")]
+    ConfigSet {
+        #[arg(required = true)]
+        assignments: Vec<String>,
+    },
+    /// Remove config vars; makes a release and restarts the dynos without them.
+    #[command(name = "config:unset")]
+    ConfigUnset {
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// List the app's releases, newest first.
+    #[command(name = "releases")]
+    Releases,
+    /// Show one release (v3).
+    #[command(name = "releases:info")]
+    ReleasesInfo { version: String },
+    /// Make a new release from an earlier one's slug and config (default: the one before the live one).
+    #[command(name = "rollback")]
+    Rollback { version: Option<String> },
+    /// List the SSH keys that may git push.
+    #[command(name = "keys")]
+    Keys,
+    /// Allow an SSH public key to git push (default: ~/.ssh/id_ed25519.pub, id_ecdsa.pub or id_rsa.pub).
+    #[command(name = "keys:add")]
+    KeysAdd { file: Option<PathBuf> },
+    /// Remove an SSH key by fingerprint (SHA256:…) or comment.
+    #[command(name = "keys:remove")]
+    KeysRemove { key: String },
+    /// The forced command of git push over SSH (run by sshd for the skiff user).
+    #[command(name = "git-shell", hide = true)]
+    GitShell { fingerprint: Option<String> },
+    /// The pre-receive hook of an app's repository: deploys pushes to main or master.
+    #[command(name = "git-hook", hide = true)]
+    GitHook { app: String },
     /// List the app's dynos.
     #[command(name = "ps")]
     Ps,
@@ -220,25 +273,37 @@ pub async fn run(
                 writeln!(out, "Destroyed {name}")?;
             }
         }
-        Command::Deploy { dir } => {
+        Command::Deploy {
+            dir,
+            tar,
+            description,
+        } => {
             let name = app()?;
-            let dir = dir.unwrap_or_else(|| ctx.cwd.clone());
-            let description = deploy::describe(&dir);
-            let archive = deploy::pack(&dir)?;
+            let (archive, shown, described) = match tar {
+                Some(path) => {
+                    let bytes = deploy::read_archive(&path)?;
+                    (bytes, path.display().to_string(), "Deploy".to_owned())
+                }
+                None => {
+                    let dir = dir.unwrap_or_else(|| ctx.cwd.clone());
+                    let described = deploy::describe(&dir);
+                    (deploy::pack(&dir)?, dir.display().to_string(), described)
+                }
+            };
+            let description = description.unwrap_or(described);
             writeln!(
                 err,
-                "Uploading {} ({} KiB) to {name}...",
-                dir.display(),
+                "Uploading {shown} ({} KiB) to {name}...",
                 archive.len().div_ceil(1024)
             )?;
-            let path = format!(
-                "/v1/apps/{}/deploys?description={}",
-                path_segment(&name)?,
-                deploy::query_escape(&description)
-            );
-            let release: Release = client
-                .post_bytes(&path, "application/gzip", archive)
-                .await?;
+            let release = deploy::build_and_release(
+                &client,
+                &name,
+                archive,
+                &description,
+                if cli.json { &mut *err } else { &mut *out },
+            )
+            .await?;
             if cli.json {
                 output::json(out, &release)?;
             } else {
@@ -250,6 +315,134 @@ pub async fn run(
                     release.process_types.join(", ")
                 )?;
             }
+        }
+        Command::Config => {
+            let name = app()?;
+            let config: ConfigMap = client
+                .get(&format!("/v1/apps/{}/config", path_segment(&name)?))
+                .await?;
+            if cli.json {
+                output::json(out, &config)?;
+            } else {
+                releases::write_config(out, &name, &config)?;
+            }
+        }
+        Command::ConfigGet { key } => {
+            let name = app()?;
+            let config: ConfigMap = client
+                .get(&format!("/v1/apps/{}/config", path_segment(&name)?))
+                .await?;
+            match config.get(&key) {
+                Some(value) if cli.json => output::json(out, &serde_json::json!({ key: value }))?,
+                Some(value) => writeln!(out, "{value}")?,
+                None => return Err(CliError::Usage(format!("{name} has no config var {key}"))),
+            }
+        }
+        Command::ConfigSet { assignments } => {
+            let name = app()?;
+            let body = releases::parse_assignments(&assignments)?;
+            let changed: ConfigChanged = client
+                .patch(&format!("/v1/apps/{}/config", path_segment(&name)?), &body)
+                .await?;
+            releases::write_config_changed(out, cli.json, &name, &changed, body.keys())?;
+        }
+        Command::ConfigUnset { keys } => {
+            let name = app()?;
+            let body: std::collections::BTreeMap<String, Option<String>> =
+                keys.iter().map(|k| (k.clone(), None)).collect();
+            let changed: ConfigChanged = client
+                .patch(&format!("/v1/apps/{}/config", path_segment(&name)?), &body)
+                .await?;
+            releases::write_config_changed(out, cli.json, &name, &changed, body.keys())?;
+        }
+        Command::Releases => {
+            let name = app()?;
+            let list: Vec<Release> = client
+                .get(&format!("/v1/apps/{}/releases", path_segment(&name)?))
+                .await?;
+            if cli.json {
+                output::json(out, &list)?;
+            } else {
+                releases::write_releases(out, &name, &list)?;
+            }
+        }
+        Command::ReleasesInfo { version } => {
+            let name = app()?;
+            let info: ReleaseInfo = client
+                .get(&format!(
+                    "/v1/apps/{}/releases/{}",
+                    path_segment(&name)?,
+                    path_segment(&version)?
+                ))
+                .await?;
+            if cli.json {
+                output::json(out, &info)?;
+            } else {
+                releases::write_release_info(out, &info)?;
+            }
+        }
+        Command::Rollback { version } => {
+            let name = app()?;
+            let version = version
+                .as_deref()
+                .map(releases::parse_version)
+                .transpose()?;
+            let release: Release = client
+                .post(
+                    &format!("/v1/apps/{}/rollback", path_segment(&name)?),
+                    &RollbackRequest { version },
+                )
+                .await?;
+            if cli.json {
+                output::json(out, &release)?;
+            } else {
+                writeln!(
+                    out,
+                    "{} of {name}: v{} is live; its dynos restart now",
+                    release.description, release.version
+                )?;
+            }
+        }
+        Command::Keys => {
+            let keys: Vec<Key> = client.get("/v1/keys").await?;
+            if cli.json {
+                output::json(out, &keys)?;
+            } else {
+                releases::write_keys(out, &keys)?;
+            }
+        }
+        Command::KeysAdd { file } => {
+            let (path, text) = gitpush::read_public_key(file)?;
+            let key: Key = client
+                .post("/v1/keys", &AddKey { public_key: text })
+                .await?;
+            if cli.json {
+                output::json(out, &key)?;
+            } else {
+                writeln!(
+                    out,
+                    "Added {} ({} {}); it can now git push",
+                    path.display(),
+                    key.key_type,
+                    key.fingerprint
+                )?;
+            }
+        }
+        Command::KeysRemove { key } => {
+            let removed: Key = client
+                .delete_json(&format!("/v1/keys/{}", deploy::query_escape(&key)))
+                .await?;
+            if cli.json {
+                output::json(out, &removed)?;
+            } else {
+                writeln!(out, "Removed {} {}", removed.fingerprint, removed.comment)?;
+            }
+        }
+        Command::GitShell { fingerprint } => {
+            gitpush::git_shell(&client, fingerprint.as_deref(), err).await?;
+        }
+        Command::GitHook { app } => {
+            gitpush::pre_receive(&client, &app, out).await?;
         }
         Command::Ps => {
             let name = app()?;
@@ -423,7 +616,7 @@ fn resolve_app(flag: Option<&str>, ctx: &Context) -> Result<String, CliError> {
 
 /// Names go into URL paths; anything outside the characters names may hold is refused here
 /// so a request can never address another path.
-fn path_segment(name: &str) -> Result<&str, CliError> {
+pub(crate) fn path_segment(name: &str) -> Result<&str, CliError> {
     if !name.is_empty()
         && name
             .chars()

@@ -1,0 +1,191 @@
+//! `/v1/apps/{app}/config`, `/releases` and `/rollback`: config vars, release history and rollback.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::deploys::Release;
+use super::error::{ApiError, ErrorBody};
+use super::{AppState, Caller};
+use crate::model::{describe_changes, ConfigChange};
+use crate::store::RollbackError;
+
+/// The app's config vars, by name.
+pub type ConfigMap = BTreeMap<String, String>;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ConfigChanged {
+    pub config: ConfigMap,
+    /// The release the change made (none before the first deploy).
+    pub release: Option<Release>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReleaseInfo {
+    #[serde(flatten)]
+    pub release: Release,
+    /// The Procfile's commands, by process type.
+    pub processes: BTreeMap<String, String>,
+    /// Whether the release's slug is still on disk (it can be rolled back to).
+    pub slug_on_disk: bool,
+    /// Whether this is the live release.
+    pub current: bool,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// The release to go back to; default: the one before the live release.
+    pub version: Option<u32>,
+}
+
+fn invalid_config(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_config", message)
+}
+
+#[utoipa::path(get, path = "/v1/apps/{app}/config", tag = "config",
+    params(("app" = String, Path, description = "app name")),
+    responses(
+        (status = 200, description = "the app's config vars", body = ConfigMap),
+        (status = 404, description = "no such app", body = ErrorBody)))]
+pub async fn get_config(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+) -> Result<Json<ConfigMap>, ApiError> {
+    Ok(Json(state.store.config(&app).await?))
+}
+
+#[utoipa::path(patch, path = "/v1/apps/{app}/config", tag = "config",
+    params(("app" = String, Path, description = "app name")),
+    request_body(content = BTreeMap<String, Option<String>>, description = "values to set; null removes a var"),
+    responses(
+        (status = 200, description = "the new config and the release it made; dynos restart with it", body = ConfigChanged),
+        (status = 404, description = "no such app", body = ErrorBody),
+        (status = 422, description = "invalid name or value; nothing changed", body = ErrorBody)))]
+pub async fn patch_config(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(app): Path<String>,
+    body: Result<Json<BTreeMap<String, Option<String>>>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<ConfigChanged>, ApiError> {
+    let Json(body) = body?;
+    let app = state.store.get_app(&app).await?.name;
+    if body.is_empty() {
+        return Err(invalid_config(
+            "nothing to change: give at least one KEY=VALUE",
+        ));
+    }
+    let changes = body
+        .iter()
+        .map(|(k, v)| match v {
+            Some(v) => ConfigChange::set(k, v),
+            None => ConfigChange::unset(k),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid_config(e.to_string()))?;
+    let description = describe_changes(&changes);
+    let (config, release) = state
+        .store
+        .change_config(app.as_str(), changes, description.clone())
+        .await?;
+    // Names only: values are secrets.
+    tracing::info!(app = %app, caller = %caller.describe(), change = %description, "config changed");
+    state.reconciler.poke();
+    Ok(Json(ConfigChanged {
+        config,
+        release: release.map(Release::from),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/apps/{app}/releases", tag = "releases",
+    params(("app" = String, Path, description = "app name")),
+    responses(
+        (status = 200, description = "releases, newest first", body = [Release]),
+        (status = 404, description = "no such app", body = ErrorBody)))]
+pub async fn list_releases(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+) -> Result<Json<Vec<Release>>, ApiError> {
+    let releases = state.store.releases(&app).await?;
+    Ok(Json(releases.into_iter().map(Release::from).collect()))
+}
+
+#[utoipa::path(get, path = "/v1/apps/{app}/releases/{version}", tag = "releases",
+    params(("app" = String, Path, description = "app name"), ("version" = String, Path, description = "3 or v3")),
+    responses(
+        (status = 200, description = "one release", body = ReleaseInfo),
+        (status = 404, description = "no such app or release", body = ErrorBody)))]
+pub async fn get_release(
+    State(state): State<AppState>,
+    Path((app, version)): Path<(String, String)>,
+) -> Result<Json<ReleaseInfo>, ApiError> {
+    let number = parse_version(&version)?;
+    let app = state.store.get_app(&app).await?.name;
+    let record = state
+        .store
+        .release(app.as_str(), number)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("app {app} has no release v{number}")))?;
+    let live = state.store.current_release(app.as_str()).await?;
+    Ok(Json(ReleaseInfo {
+        processes: record
+            .procfile
+            .iter()
+            .map(|(t, c)| (t.to_string(), c.to_owned()))
+            .collect(),
+        slug_on_disk: state.layout.slug_dir(&app, record.slug_version).is_dir(),
+        current: live.is_some_and(|l| l.version == record.version),
+        release: Release::from(record),
+    }))
+}
+
+/// "3" or "v3".
+fn parse_version(raw: &str) -> Result<u32, ApiError> {
+    raw.strip_prefix('v')
+        .unwrap_or(raw)
+        .parse::<u32>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| {
+            ApiError::bad_request(format!("invalid release {raw:?}: use a version like v3"))
+        })
+}
+
+#[utoipa::path(post, path = "/v1/apps/{app}/rollback", tag = "releases",
+    params(("app" = String, Path, description = "app name")),
+    request_body = RollbackRequest,
+    responses(
+        (status = 201, description = "a new release with the old slug and config is live", body = Release),
+        (status = 404, description = "no such app or release", body = ErrorBody),
+        (status = 409, description = "not deployed, already live, or the slug is gone", body = ErrorBody)))]
+pub async fn rollback(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(app): Path<String>,
+    body: Result<Json<RollbackRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Release>), ApiError> {
+    let Json(body) = body?;
+    let app = state.store.get_app(&app).await?.name;
+    let layout = state.layout.clone();
+    let slug_app = app.clone();
+    let release = state
+        .store
+        .rollback(app.as_str(), body.version, move |v| {
+            layout.slug_dir(&slug_app, v).is_dir()
+        })
+        .await?
+        .map_err(|e| {
+            let message = e.to_string();
+            match e {
+                RollbackError::NoSuchRelease { .. } => ApiError::not_found(message),
+                _ => ApiError::new(StatusCode::CONFLICT, "cannot_roll_back", message),
+            }
+        })?;
+    tracing::info!(app = %app, caller = %caller.describe(), release = release.version, "rolled back");
+    state.reconciler.poke();
+    Ok((StatusCode::CREATED, Json(Release::from(release))))
+}

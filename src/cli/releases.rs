@@ -1,0 +1,158 @@
+//! Output and argument helpers for `config*`, `releases*`, `rollback` and `keys*`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use super::{output, CliError};
+use crate::api::{ConfigChanged, ConfigMap, Key, Release, ReleaseInfo};
+
+/// `config:set` arguments as the API's change map; refuses a malformed one before sending.
+pub fn parse_assignments(args: &[String]) -> Result<BTreeMap<String, Option<String>>, CliError> {
+    args.iter()
+        .map(|a| {
+            crate::model::ConfigChange::parse_assignment(a)
+                .map(|c| (c.key.to_string(), c.value))
+                .map_err(|e| CliError::Usage(e.to_string()))
+        })
+        .collect()
+}
+
+/// "v3" or "3".
+pub fn parse_version(raw: &str) -> Result<u32, CliError> {
+    raw.strip_prefix('v')
+        .unwrap_or(raw)
+        .parse::<u32>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| CliError::Usage(format!("invalid release {raw:?}: use a version like v3")))
+}
+
+pub fn write_config(out: &mut dyn Write, app: &str, config: &ConfigMap) -> std::io::Result<()> {
+    if config.is_empty() {
+        return writeln!(out, "{app} has no config vars");
+    }
+    writeln!(out, "=== {app} config vars")?;
+    let width = config.keys().map(String::len).max().unwrap_or(0) + 1;
+    for (k, v) in config {
+        writeln!(out, "{:<width$} {v}", format!("{k}:"))?;
+    }
+    Ok(())
+}
+
+pub fn write_config_changed<'a>(
+    out: &mut dyn Write,
+    json: bool,
+    app: &str,
+    changed: &ConfigChanged,
+    keys: impl Iterator<Item = &'a String>,
+) -> std::io::Result<()> {
+    if json {
+        return output::json(out, changed);
+    }
+    let keys: Vec<&str> = keys.map(String::as_str).collect();
+    match &changed.release {
+        Some(r) => writeln!(
+            out,
+            "{} on {app}: v{} is live; its dynos restart now",
+            r.description, r.version
+        ),
+        None => writeln!(
+            out,
+            "Changed {} on {app}; the first deploy will use it",
+            keys.join(", ")
+        ),
+    }
+}
+
+pub fn write_releases(out: &mut dyn Write, app: &str, list: &[Release]) -> std::io::Result<()> {
+    if list.is_empty() {
+        return writeln!(out, "{app} has no releases yet");
+    }
+    writeln!(out, "=== {app} releases")?;
+    output::table(
+        out,
+        &["VERSION", "DESCRIPTION", "CREATED"],
+        list.iter().map(|r| {
+            vec![
+                format!("v{}", r.version),
+                r.description.clone(),
+                r.created_at.clone(),
+            ]
+        }),
+    )
+}
+
+pub fn write_release_info(out: &mut dyn Write, info: &ReleaseInfo) -> std::io::Result<()> {
+    let r = &info.release;
+    let version = format!(
+        "v{}{}",
+        r.version,
+        if info.current { " (live)" } else { "" }
+    );
+    let slug = format!(
+        "v{}{}",
+        r.slug_version,
+        if info.slug_on_disk {
+            ""
+        } else {
+            " (removed by retention)"
+        }
+    );
+    let config = if r.config_keys.is_empty() {
+        "-".to_owned()
+    } else {
+        r.config_keys.join(", ")
+    };
+    output::fields(
+        out,
+        &[
+            ("Version", &version),
+            ("Description", &r.description),
+            ("Created", &r.created_at),
+            ("Slug", &slug),
+            ("Config vars", &config),
+        ],
+    )?;
+    for (t, command) in &info.processes {
+        writeln!(out, "  {t}: {command}")?;
+    }
+    Ok(())
+}
+
+pub fn write_keys(out: &mut dyn Write, keys: &[Key]) -> std::io::Result<()> {
+    if keys.is_empty() {
+        return writeln!(
+            out,
+            "No SSH keys; add one with: skiff keys:add ~/.ssh/id_ed25519.pub"
+        );
+    }
+    output::table(
+        out,
+        &["FINGERPRINT", "TYPE", "COMMENT", "ADDED"],
+        keys.iter().map(|k| {
+            vec![
+                k.fingerprint.clone(),
+                k.key_type.clone(),
+                k.comment.clone(),
+                k.created_at.clone(),
+            ]
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assignments_and_versions() {
+        let m = parse_assignments(&["A=1".into(), "B=x=y".into()]).unwrap();
+        assert_eq!(m["B"].as_deref(), Some("x=y"));
+        assert!(parse_assignments(&["1A=1".into()]).is_err());
+        assert!(parse_assignments(&["NOVALUE".into()]).is_err());
+        assert_eq!(parse_version("v3").unwrap(), 3);
+        assert_eq!(parse_version("12").unwrap(), 12);
+        assert!(parse_version("v0").is_err());
+        assert!(parse_version("latest").is_err());
+    }
+}
