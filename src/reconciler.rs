@@ -398,13 +398,14 @@ impl Reconciler {
         // its files do, so files listed after this read belong to apps in it or to gone ones.
         let mut apps = BTreeSet::new();
         let mut seen: BTreeSet<String> = BTreeSet::new();
-        for root in [self.layout.apps_dir(), self.layout.env_root()] {
-            if let Ok(entries) = std::fs::read_dir(&root) {
-                seen.extend(
-                    entries
-                        .flatten()
-                        .map(|e| e.file_name().to_string_lossy().into_owned()),
-                );
+        let roots = [
+            self.layout.apps_dir(),
+            self.layout.env_root(),
+            self.layout.repos_dir(),
+        ];
+        for root in &roots {
+            if let Ok(entries) = std::fs::read_dir(root) {
+                seen.extend(entries.flatten().map(|e| owner_app(&e.file_name())));
             }
         }
         if seen.is_empty() {
@@ -418,12 +419,12 @@ impl Reconciler {
             .filter_map(|u| DynoUnit::parse(&u.name))
             .map(|u| u.app.to_string())
             .collect();
-        for root in [self.layout.apps_dir(), self.layout.env_root()] {
-            let Ok(entries) = std::fs::read_dir(&root) else {
+        for root in &roots {
+            let Ok(entries) = std::fs::read_dir(root) else {
                 continue;
             };
             for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
+                let name = owner_app(&entry.file_name());
                 if !seen.contains(&name) {
                     continue; // appeared after the app list was read
                 }
@@ -439,6 +440,12 @@ impl Reconciler {
         }
         Ok(())
     }
+}
+
+/// The app an entry of the apps, env or repos directory belongs to (`hello.git` → `hello`).
+fn owner_app(file_name: &std::ffi::OsStr) -> String {
+    let name = file_name.to_string_lossy();
+    name.strip_suffix(".git").unwrap_or(&name).to_owned()
 }
 
 /// [`crate::files::write_private`] with the reconciler's error.

@@ -648,3 +648,110 @@ async fn logs_come_back_in_herokus_shape() {
     assert!(err.to_string().contains("TYPE.N"), "{err}");
     d.stop().await;
 }
+
+#[tokio::test]
+async fn builds_release_phase_config_and_rollback() {
+    let d = Daemon::start(false).await;
+    let ctx = d.local();
+    d.cli(&ctx, &["apps:create", "hello"]).await.unwrap();
+    let src = app_dir(&[
+        ("requirements.txt", "six==1.16.0\n"),
+        ("app.py", "print()"),
+        (
+            "Procfile",
+            "web: python app.py\nrelease: python migrate.py\n",
+        ),
+    ]);
+    let src_path = src.path().to_str().unwrap();
+    let out = d
+        .cli(&ctx, &["deploy", src_path, "-a", "hello"])
+        .await
+        .unwrap();
+    assert!(out.contains("-----> Python app detected"), "{out}");
+    assert!(
+        out.contains("Collecting six"),
+        "build output streams: {out}"
+    );
+    let runs = d.systemd.runs();
+    let names: Vec<&str> = runs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].starts_with("skiff-hello.build-"), "{names:?}");
+    assert!(names[1].starts_with("skiff-hello.release-"), "{names:?}");
+    let script = format!(
+        "{:?}",
+        runs[0].1.iter().find(|(k, _)| *k == "ExecStart").unwrap().1
+    );
+    assert!(
+        script.contains("pip install -r requirements.txt"),
+        "{script}"
+    );
+    wait_units(&d, &["skiff-hello.web.1.v1.service"]).await;
+    assert!(
+        !d.systemd.units().keys().any(|u| u.contains("release")),
+        "the release phase never runs as a dyno"
+    );
+
+    let changed = json(
+        &d.cli(
+            &ctx,
+            &["config:set", "TOKEN=a\"b\nc", "-a", "hello", "--json"],
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(changed["release"]["version"], 2);
+    assert_eq!(changed["release"]["slug_version"], 1);
+    wait_units(&d, &["skiff-hello.web.1.v2.service"]).await;
+    let env = std::fs::read_to_string(d.dir.path().join("env/hello/v2.env")).unwrap();
+    assert_eq!(env, "TOKEN=\"a\\\"b\nc\"\n");
+    let props = format!(
+        "{:?}",
+        d.systemd.units()["skiff-hello.web.1.v2.service"].properties
+    );
+    assert!(
+        !props.contains("a\\\"b"),
+        "config values never reach unit properties"
+    );
+
+    d.systemd.fail_runs("release-", 3);
+    let err = d
+        .cli(&ctx, &["deploy", src_path, "-a", "hello"])
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the release command exited with status 3; the previous release stays live"
+    );
+    let releases = json(
+        &d.cli(&ctx, &["releases", "-a", "hello", "--json"])
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        releases.as_array().unwrap().len(),
+        2,
+        "a failed release phase makes no release"
+    );
+
+    let back = d.cli(&ctx, &["rollback", "-a", "hello"]).await.unwrap();
+    assert!(
+        back.starts_with("Rollback to v1 of hello: v3 is live"),
+        "{back}"
+    );
+    let config = json(
+        &d.cli(&ctx, &["config", "-a", "hello", "--json"])
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        config,
+        serde_json::json!({}),
+        "rollback restores v1's config"
+    );
+    let err = d
+        .cli(&ctx, &["config:set", "1BAD=x", "-a", "hello"])
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("invalid config var name"), "{err}");
+    d.stop().await;
+}

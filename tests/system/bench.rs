@@ -1,7 +1,9 @@
 //! `make bench`: figures, never pass/fail. Everything is measured inside one booted container,
 //! each against a baseline taken in the same run: a dyno started through skiff's API against a
 //! bare transient unit started over D-Bus by `systemd-run`; scaling 0 → 50 → 0; skiffd's RSS idle
-//! and with 50 dynos, and its CPU time over 10 idle seconds.
+//! and with 50 dynos, and its CPU time over 10 idle seconds; upload → serving of an app with
+//! nothing to build against the same web process started as a bare unit; and a Python app's first
+//! build against its cached rebuild, stage by stage.
 
 use std::time::Duration;
 
@@ -129,4 +131,88 @@ pub fn run(c: &Container) {
         busy_rss as f64 / 1024.0
     );
     println!("bench: skiffd CPU ticks over 10 idle seconds           {idle_ticks:8}");
+    deploys(c);
+}
+
+const WEB: &str = "python3 -m http.server $PORT --bind 127.0.0.1";
+
+/// Milliseconds from running `cmd` until some web dyno of `app` serves a page containing `mark`.
+fn time_until_served(c: &Container, cmd: &str, app: &str, mark: &str) -> f64 {
+    let script = format!(
+        r#"s=$(date +%s%N); {cmd} >/dev/null
+found=
+while [ -z "$found" ]; do
+  for p in $(skiff ps -a {app} --json | grep -o '"port": [0-9]*' | grep -o '[0-9]*$'); do
+    curl -s --max-time 1 "http://127.0.0.1:$p/" | grep -q '{mark}' && found=1
+  done
+  [ -n "$found" ] || sleep 0.01
+done
+e=$(date +%s%N); echo $(( (e - s) / 1000 ))"#
+    );
+    c.ok(&format!("sh -c {}", crate::harness::shell_quote(&script)))
+        .trim()
+        .parse::<f64>()
+        .expect("microseconds")
+        / 1000.0
+}
+
+/// The bare baseline: the same web process as a transient unit, until it serves.
+fn time_bare_web(c: &Container, i: usize) -> f64 {
+    let port = 29000 + i;
+    let script = format!(
+        "mkdir -p /root/bare && echo bare-{i} > /root/bare/index.html; s=$(date +%s%N); systemd-run -q --unit=bench-web-{i} -p Type=exec -p DynamicUser=yes -p WorkingDirectory=/root/bare -p Environment=PORT={port} sh -c '{WEB}'; until curl -s --max-time 1 http://127.0.0.1:{port}/ | grep -q bare-{i}; do sleep 0.01; done; e=$(date +%s%N); echo $(( (e - s) / 1000 ))"
+    );
+    c.ok(&script).trim().parse::<f64>().expect("microseconds") / 1000.0
+}
+
+fn deploys(c: &Container) {
+    c.ok("chmod 755 /root");
+    c.ok("skiff apps:create quick && mkdir -p /root/quick");
+    let mut skiff = Vec::new();
+    let mut bare = Vec::new();
+    for i in 1..=ROUNDS / 2 {
+        c.ok(&format!(
+            "cd /root/quick && echo quick-{i} > index.html && printf 'web: {WEB}\n' > Procfile"
+        ));
+        skiff.push(time_until_served(
+            c,
+            "cd /root/quick && skiff deploy -a quick",
+            "quick",
+            &format!("quick-{i}"),
+        ));
+        bare.push(time_bare_web(c, i));
+    }
+    c.sh("systemctl stop 'bench-web-*'");
+    let (s, b) = (median(skiff), median(bare));
+    println!(
+        "bench: deploy with nothing to build, median of {} (command until the new release serves):",
+        ROUNDS / 2
+    );
+    println!("bench:   bare unit running the same web process      {b:8.0} ms");
+    println!("bench:   skiff deploy → new release serving          {s:8.0} ms   ratio {:.2} (goal ≤ 1 s)", s / b);
+
+    c.ok("skiff apps:create pybench && mkdir -p /root/pybench");
+    let app = "import six, http.server, os, socketserver\nsocketserver.TCPServer(('127.0.0.1', int(os.environ['PORT'])), http.server.SimpleHTTPRequestHandler).serve_forever()\n";
+    let mut times = Vec::new();
+    for round in ["first build", "cached rebuild"] {
+        c.ok(&format!(
+            "cd /root/pybench && printf \"{app}\" > app.py && echo '{round}' > index.html && printf 'six==1.16.0\\n' > requirements.txt && printf 'web: python app.py\\n' > Procfile"
+        ));
+        let started = now_ms(c);
+        let out = c.ok("cd /root/pybench && skiff deploy -a pybench");
+        let total = now_ms(c) - started;
+        let stages: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("-----> ") || l.trim_start().starts_with("done in"))
+            .collect();
+        println!("bench: python {round}: {total:.0} ms");
+        for line in stages {
+            println!("bench:     {line}");
+        }
+        times.push(total);
+    }
+    println!(
+        "bench: python cached rebuild / first build           {:8.2}",
+        times[1] / times[0]
+    );
 }

@@ -10,6 +10,7 @@ mod access;
 mod api;
 mod apps;
 mod bench;
+mod deploys;
 mod dynos;
 mod harness;
 mod install;
@@ -39,6 +40,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(journal::scenarios());
     all.extend(api::scenarios());
     all.extend(dynos::scenarios());
+    all.extend(deploys::scenarios());
     all.extend(install::purge_scenarios());
     all
 }
