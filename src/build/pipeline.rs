@@ -20,6 +20,7 @@ use crate::paths::Layout;
 use crate::reconcile::render_env_file;
 use crate::reconciler::Reconciler;
 use crate::store::{ConfigVars, FirstDeployDefaults, ReleaseRecord, Store, StoreError};
+use crate::systemd::names::oneoff_unit_name;
 use crate::systemd::properties::{
     build_properties, oneoff_properties, BuildSpec, Limits, OneOffSpec, Property,
 };
@@ -429,7 +430,7 @@ impl Deployer {
         };
         prepare().map_err(io_err("preparing the build"))?;
         let spec = BuildSpec {
-            unit_name: format!("skiff-{app}.build-{}.service", ws.id),
+            unit_name: oneoff_unit_name(app, "build", &ws.id),
             app: app.clone(),
             build_id: ws.id.clone(),
             script,
@@ -469,7 +470,7 @@ impl Deployer {
             .map_err(io_err("writing the release environment"))?;
         let kind = dyno.split('.').next().unwrap_or(dyno);
         let spec = OneOffSpec {
-            unit_name: format!("skiff-{app}.{kind}-{}.service", ws.id),
+            unit_name: oneoff_unit_name(app, kind, &ws.id),
             app: app.clone(),
             dyno: dyno.to_owned(),
             command: command.to_owned(),

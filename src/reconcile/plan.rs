@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::AppName;
-use crate::systemd::names::{app_slice, DynoUnit, UNIT_PREFIX};
+use crate::systemd::names::{app_slice, oneoff_unit_app, DynoUnit, UNIT_PREFIX};
 
 /// A unit's `ActiveState` as systemd reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +87,11 @@ pub fn plan(
         }
         let wanted = match DynoUnit::parse(&u.name) {
             Some(unit) => desired.contains(&unit),
-            None => u.name.ends_with(".slice") && known_slices.contains(&u.name),
+            // Builds and one-off runs end by themselves; only a destroyed app's are stopped.
+            None => match oneoff_unit_app(&u.name) {
+                Some(app) => apps.contains(&app),
+                None => u.name.ends_with(".slice") && known_slices.contains(&u.name),
+            },
         };
         if wanted {
             continue;
@@ -247,5 +251,19 @@ mod tests {
             .chain([seen("skiff-a\\x2dapp.slice", Active)])
             .collect();
         assert_eq!(plan(&desired, &apps(&["a-app"]), &observed), vec![]);
+    }
+
+    #[test]
+    fn builds_and_one_offs_run_to_their_end_unless_their_app_is_gone() {
+        let observed = [
+            seen("skiff-a\\x2dapp.slice", Active),
+            seen("skiff-a-app.build-3f2a.service", Active),
+            seen("skiff-a-app.release-3f2a.service", Active),
+            seen("skiff-gone.build-99.service", Active),
+        ];
+        assert_eq!(
+            plan(&set(&[]), &apps(&["a-app"]), &observed),
+            vec![Action::Stop("skiff-gone.build-99.service".into())]
+        );
     }
 }

@@ -1,4 +1,5 @@
-//! Names of the units skiff owns: `skiff-APP.TYPE.N.vR.service` for dynos, `skiff-APP.slice` per app.
+//! Names of the units skiff owns: `skiff-APP.TYPE.N.vR.service` for dynos,
+//! `skiff-APP.KIND-ID.service` for builds and one-off runs, `skiff-APP.slice` per app.
 
 use crate::model::{AppName, DynoName};
 
@@ -7,6 +8,29 @@ pub const UNIT_PREFIX: &str = "skiff-";
 pub const UNIT_PATTERN: &str = "skiff-*";
 /// The parent slice of every app's slice.
 pub const ROOT_SLICE: &str = "skiff.slice";
+
+/// Kinds of units that run once to their end, named `skiff-APP.KIND-ID.service`.
+pub const ONEOFF_KINDS: &[&str] = &["build", "release", "postdeploy"];
+
+/// `skiff-hello.build-3f2a9c.service`: a build or one-off run of an app (never parsed as a dyno,
+/// whose names have dots where this has a dash).
+pub fn oneoff_unit_name(app: &AppName, kind: &str, id: &str) -> String {
+    format!("{UNIT_PREFIX}{app}.{kind}-{id}.service")
+}
+
+/// The app a one-off unit belongs to, if `unit_name` is one.
+pub fn oneoff_unit_app(unit_name: &str) -> Option<AppName> {
+    let body = unit_name
+        .strip_prefix(UNIT_PREFIX)?
+        .strip_suffix(".service")?;
+    let (app, rest) = body.split_once('.')?;
+    let (kind, id) = rest.split_once('-')?;
+    let id_ok = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric());
+    if !ONEOFF_KINDS.contains(&kind) || !id_ok {
+        return None;
+    }
+    AppName::parse(app).ok()
+}
 
 /// Identifies one dyno unit: which app, which dyno of it, which release it runs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -132,5 +156,23 @@ mod tests {
     #[test]
     fn syslog_identifier_names_app_and_dyno() {
         assert_eq!(unit("hello", "web.2", 1).syslog_identifier(), "hello.web.2");
+    }
+
+    #[test]
+    fn oneoff_names_round_trip_and_never_parse_as_dynos() {
+        let app = AppName::parse("my-app").unwrap();
+        let name = oneoff_unit_name(&app, "build", "3f2a9c");
+        assert_eq!(name, "skiff-my-app.build-3f2a9c.service");
+        assert_eq!(oneoff_unit_app(&name), Some(app.clone()));
+        assert_eq!(DynoUnit::parse(&name), None);
+        for other in [
+            "skiff-my-app.web.1.v1.service",
+            "skiff-my-app.shell-1.service",
+            "skiff-my-app.build-.service",
+            "skiff-my-app.build-a.b.service",
+            "skiff-my-app.slice",
+        ] {
+            assert_eq!(oneoff_unit_app(other), None, "{other}");
+        }
     }
 }

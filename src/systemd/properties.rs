@@ -311,7 +311,7 @@ pub fn oneoff_properties(spec: &OneOffSpec) -> Vec<Property> {
 }
 
 /// Builds run here, beside the apps' slices, so they do not eat into an app's dyno totals.
-pub const BUILD_SLICE: &str = "skiff.slice";
+pub const BUILD_SLICE: &str = super::names::ROOT_SLICE;
 
 /// All properties of a dyno's transient service, in the order they are sent.
 pub fn dyno_properties(spec: &DynoSpec) -> Vec<Property> {
