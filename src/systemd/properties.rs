@@ -151,10 +151,12 @@ fn binds(list: &[(&Path, &str)]) -> PropertyValue {
     )
 }
 
+/// `/bin/sh -c COMMAND`. systemd expands `$VAR` and `${VAR}` in command lines itself (even for
+/// transient units) and turns `$$` into `$`; doubling every `$` leaves all expansion to the shell.
 fn exec_sh(command: &str) -> PropertyValue {
     PropertyValue::Exec(vec![(
         "/bin/sh".into(),
-        vec!["/bin/sh".into(), "-c".into(), command.to_owned()],
+        vec!["/bin/sh".into(), "-c".into(), command.replace('$', "$$")],
         false,
     )])
 }
@@ -332,14 +334,7 @@ pub fn dyno_properties(spec: &DynoSpec) -> Vec<Property> {
         ),
         ("Slice", s(app_slice(&unit.app))),
         ("Type", s("exec")),
-        (
-            "ExecStart",
-            PropertyValue::Exec(vec![(
-                "/bin/sh".into(),
-                vec!["/bin/sh".into(), "-c".into(), spec.command.clone()],
-                false,
-            )]),
-        ),
+        ("ExecStart", exec_sh(&spec.command)),
         ("WorkingDirectory", s("/app")),
         (
             "BindReadOnlyPaths",
@@ -460,7 +455,7 @@ mod tests {
                 vec![
                     "/bin/sh".into(),
                     "-c".into(),
-                    "python3 app.py --port $PORT".into()
+                    "python3 app.py --port $$PORT".into()
                 ],
                 false
             )])
