@@ -24,7 +24,7 @@ took() { echo "       done in $(( ($(now) - $1) / 1000000 )) ms"; }
 /// command and saves the result.
 fn cached_install(name: &str, dir: &str, key_cmd: &str, install: &str) -> String {
     format!(
-        r#"key=$({key_cmd} | sha256sum | cut -d' ' -f1)
+        r#"key=$( {key_cmd} | sha256sum | cut -d' ' -f1)
 if [ -d /cache/{name}/{dir} ] && [ "$(cat /cache/{name}/key 2>/dev/null)" = "$key" ]; then
   stage "Restoring {dir} from the build cache (dependencies unchanged)"
   t=$(now); rm -rf /app/{dir}; cp -a /cache/{name}/{dir} /app/{dir}; took $t
@@ -228,7 +228,7 @@ mod tests {
         assert!(s.starts_with("set -eu\n"));
         assert!(s.contains("python3 -m venv /app/.venv"));
         assert!(s.contains("/app/.venv/bin/pip install -r requirements.txt"));
-        assert!(s.contains("(cat requirements.txt; echo \"$have\") | sha256sum"));
+        assert!(s.contains("key=$( (cat requirements.txt; echo \"$have\") | sha256sum"));
         assert!(s.contains("cp -a /cache/python/.venv /app/.venv"));
         assert!(s.contains("manage.py collectstatic --noinput"));
         assert!(s.contains("apt install python3-venv"));
@@ -294,5 +294,41 @@ mod tests {
             ]
         );
         assert!(parse_release_yaml("--- {}\n").is_empty());
+    }
+
+    #[test]
+    fn every_script_is_valid_posix_shell() {
+        let builders = [
+            Builder::Python {
+                django: true,
+                pyproject: false,
+            },
+            Builder::Python {
+                django: false,
+                pyproject: true,
+            },
+            Builder::Node { build_script: true },
+            Builder::Ruby,
+            Builder::Go { binary: "x".into() },
+            Builder::Buildpacks(vec![
+                BuildpackSource::Local("/srv/bp".into()),
+                BuildpackSource::Git {
+                    url: "https://example.org/x.git".into(),
+                    reference: None,
+                },
+            ]),
+        ];
+        for builder in builders {
+            let script = build_script(&builder).unwrap();
+            let check = std::process::Command::new("sh")
+                .args(["-n", "-c", &script])
+                .output()
+                .unwrap();
+            assert!(
+                check.status.success(),
+                "{builder:?}: {}\n{script}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
     }
 }
