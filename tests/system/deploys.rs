@@ -126,11 +126,16 @@ fn deploys_git_push_python(c: &Container) {
     let (ok, out, _) = push(c, "pyapp");
     assert!(!ok, "a push to an app that does not exist fails");
     assert_contains(&out, "skiff apps:create pyapp", "the refusal has a hint");
-    let shell = c.sh(&format!("{SSH} ssh skiff@localhost 2>&1"));
+    let shell = c.sh("ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes skiff@localhost id 2>&1");
     assert!(
         !shell.success(),
-        "no shell for the git user: {}",
+        "the git user got a shell: {}",
         shell.describe()
+    );
+    assert_contains(
+        &shell.stdout,
+        "skiff only accepts git here",
+        "ssh without git",
     );
 
     c.ok("skiff apps:create pyapp");
