@@ -146,7 +146,7 @@ async fn receive(state: &AppState, app: &AppName, body: Body) -> Result<Workspac
         IntakeError::Io(io) => ApiError::internal(format!("unpacking the upload: {io}")),
         other => invalid_upload(other.to_string()),
     })?;
-    tracing::info!(app = %app, bytes = received, build = %ws.id, "upload received");
+    tracing::info!(app = %app, bytes = received, workspace = %ws.id, "upload received");
     Ok(ws)
 }
 

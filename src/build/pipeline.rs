@@ -425,6 +425,9 @@ impl Deployer {
             open_tree(&source)?;
             make_dir_mode(&meta, 0o777)?;
             make_dir_mode(&cache, 0o777)?;
+            // Each build runs as a new dynamic user: whatever modes the last one left, this
+            // one must be able to read, replace and delete the cache.
+            open_tree(&cache)?;
             write_env_dir(&env_dir, config)?;
             write_private(&ws.env_file, render_env_file(config).as_bytes())
         };

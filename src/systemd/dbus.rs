@@ -122,6 +122,7 @@ pub fn to_value(value: &PropertyValue) -> Value<'static> {
     match value {
         PropertyValue::Str(s) => Value::from(s.clone()),
         PropertyValue::Bool(b) => Value::from(*b),
+        PropertyValue::I32(n) => Value::from(*n),
         PropertyValue::U32(n) => Value::from(*n),
         PropertyValue::U64(n) => Value::from(*n),
         PropertyValue::StrList(v) => Value::from(v.clone()),
@@ -534,6 +535,7 @@ mod tests {
             ("Type", P::Str("exec".into())),
             ("DynamicUser", P::Bool(true)),
             ("StartLimitBurst", P::U32(5)),
+            ("SystemCallErrorNumber", P::I32(1)),
             ("MemoryMax", P::U64(1024)),
             ("Environment", P::StrList(vec!["DYNO=web.1".into()])),
             (
@@ -573,6 +575,7 @@ mod tests {
             ("Type", "s"),
             ("DynamicUser", "b"),
             ("StartLimitBurst", "u"),
+            ("SystemCallErrorNumber", "i"),
             ("MemoryMax", "t"),
             ("Environment", "as"),
             ("ExecStart", "a(sasb)"),

@@ -15,6 +15,8 @@ pub enum PropertyValue {
     Str(String),
     /// `b`
     Bool(bool),
+    /// `i`
+    I32(i32),
     /// `u`
     U32(u32),
     /// `t`
@@ -126,6 +128,9 @@ pub fn sandbox_properties() -> Vec<Property> {
             "SystemCallFilter",
             PropertyValue::Filter(false, vec!["@privileged".into(), "@resources".into()]),
         ),
+        // A denied call fails with EPERM instead of killing the process: runtimes such as Node.js
+        // probe calls like prlimit64 at start and carry on without them.
+        ("SystemCallErrorNumber", PropertyValue::I32(1)),
         (
             "RestrictAddressFamilies",
             PropertyValue::Filter(
@@ -524,6 +529,7 @@ mod tests {
         assert_eq!(one(&p, "CapabilityBoundingSet"), &PropertyValue::U64(0));
         assert_eq!(one(&p, "RestrictNamespaces"), &PropertyValue::U64(0));
         assert_eq!(get(&p, "SystemCallFilter").len(), 2);
+        assert_eq!(one(&p, "SystemCallErrorNumber"), &PropertyValue::I32(1));
         assert_eq!(
             one(&p, "InaccessiblePaths"),
             &strs(["-/var/lib/skiff", "-/run/skiff"])
