@@ -150,18 +150,25 @@ async fn receive(state: &AppState, app: &AppName, body: Body) -> Result<Workspac
     Ok(ws)
 }
 
-/// Runs the deploy in its own task (a client that goes away does not cut a build short); output
-/// lines go to `lines`, the result to the returned receiver.
-fn spawn_deploy(
+type DeployResult = tokio::sync::oneshot::Receiver<Result<ReleaseRecord, ApiError>>;
+
+/// Checks the request, receives the upload, and runs the deploy in its own task (a client that
+/// goes away does not cut a build short): output lines come on the first receiver, the result on
+/// the second.
+async fn start_deploy(
     state: &AppState,
-    app: AppName,
-    ws: Workspace,
-    description: String,
-    caller: String,
-    lines: mpsc::Sender<String>,
-) -> tokio::sync::oneshot::Receiver<Result<ReleaseRecord, ApiError>> {
+    caller: &Caller,
+    app: &str,
+    query: DeployQuery,
+    body: Body,
+) -> Result<(mpsc::Receiver<String>, DeployResult), ApiError> {
+    let app = state.store.get_app(app).await?.name;
+    let description = description(query.description)?;
+    let ws = receive(state, &app, body).await?;
+    let (lines, lines_rx) = mpsc::channel(64);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let deployer = state.deployer.clone();
+    let caller = caller.describe();
     tokio::spawn(async move {
         let result = deployer.deploy(&app, ws, description, &lines).await;
         match &result {
@@ -170,7 +177,7 @@ fn spawn_deploy(
         }
         let _ = done_tx.send(result.map_err(ApiError::from));
     });
-    done_rx
+    Ok((lines_rx, done_rx))
 }
 
 #[utoipa::path(post, path = "/v1/apps/{app}/deploys", tag = "releases",
@@ -188,11 +195,7 @@ pub async fn deploy(
     Query(query): Query<DeployQuery>,
     body: Body,
 ) -> Result<(StatusCode, Json<Release>), ApiError> {
-    let app = state.store.get_app(&app).await?.name;
-    let description = description(query.description)?;
-    let ws = receive(&state, &app, body).await?;
-    let (tx, mut rx) = mpsc::channel(64);
-    let done = spawn_deploy(&state, app, ws, description, caller.describe(), tx);
+    let (mut rx, done) = start_deploy(&state, &caller, &app, query, body).await?;
     let mut tail: VecDeque<String> = VecDeque::new();
     while let Some(line) = rx.recv().await {
         if tail.len() == 20 {
@@ -233,11 +236,7 @@ pub async fn build(
     Query(query): Query<DeployQuery>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let app = state.store.get_app(&app).await?.name;
-    let description = description(query.description)?;
-    let ws = receive(&state, &app, body).await?;
-    let (tx, rx) = mpsc::channel(64);
-    let done = spawn_deploy(&state, app, ws, description, caller.describe(), tx);
+    let (rx, done) = start_deploy(&state, &caller, &app, query, body).await?;
     let lines = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv()
             .await

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::deploys::Release;
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, Caller};
-use crate::model::{describe_changes, ConfigChange};
+use crate::model::{describe_changes, parse_release_version, ConfigChange};
 use crate::store::RollbackError;
 
 /// The app's config vars, by name.
@@ -123,7 +123,8 @@ pub async fn get_release(
     State(state): State<AppState>,
     Path((app, version)): Path<(String, String)>,
 ) -> Result<Json<ReleaseInfo>, ApiError> {
-    let number = parse_version(&version)?;
+    let number =
+        parse_release_version(&version).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let app = state.store.get_app(&app).await?.name;
     let record = state
         .store
@@ -141,18 +142,6 @@ pub async fn get_release(
         current: live.is_some_and(|l| l.version == record.version),
         release: Release::from(record),
     }))
-}
-
-/// "3" or "v3".
-fn parse_version(raw: &str) -> Result<u32, ApiError> {
-    raw.strip_prefix('v')
-        .unwrap_or(raw)
-        .parse::<u32>()
-        .ok()
-        .filter(|v| *v > 0)
-        .ok_or_else(|| {
-            ApiError::bad_request(format!("invalid release {raw:?}: use a version like v3"))
-        })
 }
 
 #[utoipa::path(post, path = "/v1/apps/{app}/rollback", tag = "releases",

@@ -14,7 +14,7 @@ use super::app_json::{self, AppJson};
 use super::detect::{detect, merge_processes, Builder, BuildpackSource, SourceFacts};
 use super::script::{build_script, parse_release_yaml};
 use crate::files::{make_dir_mode, open_tree, seal_tree, write_private};
-use crate::journal::LogSource;
+use crate::journal::{LogError, LogSource};
 use crate::model::{AppName, Procfile};
 use crate::paths::Layout;
 use crate::reconcile::render_env_file;
@@ -45,6 +45,8 @@ pub enum DeployError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Systemd(#[from] SystemdError),
+    #[error("following the build's output: {0}")]
+    Logs(#[from] LogError),
     #[error("{action}: {source}")]
     Io {
         action: String,
@@ -496,14 +498,7 @@ impl Deployer {
         build_id: &str,
         out: &Output,
     ) -> Result<RunOutcome, DeployError> {
-        let mut lines = self
-            .logs
-            .build_output(build_id)
-            .await
-            .map_err(|e| DeployError::Io {
-                action: "following the build's output".into(),
-                source: std::io::Error::other(e.to_string()),
-            })?;
+        let mut lines = self.logs.build_output(build_id).await?;
         let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
         let sink = out.clone();
         let forward = tokio::spawn(async move {

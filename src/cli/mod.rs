@@ -15,9 +15,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::api::{
-    AddKey, App, ConfigChanged, ConfigMap, CreateApp, CreateToken, CreatedToken, Dyno,
-    FormationItem, Health, Key, Release, ReleaseInfo, ResizeRequest, RestartRequest, Restarted,
-    RollbackRequest, ScaleRequest, Token,
+    AddKey, App, ConfigMap, CreateApp, CreateToken, CreatedToken, Dyno, FormationItem, Health, Key,
+    Release, ReleaseInfo, ResizeRequest, RestartRequest, Restarted, RollbackRequest, ScaleRequest,
+    Token,
 };
 pub use client::ApiClient;
 pub use endpoint::Endpoint;
@@ -339,21 +339,12 @@ pub async fn run(
             }
         }
         Command::ConfigSet { assignments } => {
-            let name = app()?;
             let body = releases::parse_assignments(&assignments)?;
-            let changed: ConfigChanged = client
-                .patch(&format!("/v1/apps/{}/config", path_segment(&name)?), &body)
-                .await?;
-            releases::write_config_changed(out, cli.json, &name, &changed, body.keys())?;
+            releases::change_config(&client, &app()?, &body, cli.json, out).await?;
         }
         Command::ConfigUnset { keys } => {
-            let name = app()?;
-            let body: std::collections::BTreeMap<String, Option<String>> =
-                keys.iter().map(|k| (k.clone(), None)).collect();
-            let changed: ConfigChanged = client
-                .patch(&format!("/v1/apps/{}/config", path_segment(&name)?), &body)
-                .await?;
-            releases::write_config_changed(out, cli.json, &name, &changed, body.keys())?;
+            let body = keys.iter().map(|k| (k.clone(), None)).collect();
+            releases::change_config(&client, &app()?, &body, cli.json, out).await?;
         }
         Command::Releases => {
             let name = app()?;

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use super::{output, CliError};
+use super::client::ApiClient;
+use super::{output, path_segment, CliError};
 use crate::api::{ConfigChanged, ConfigMap, Key, Release, ReleaseInfo};
 
 /// `config:set` arguments as the API's change map; refuses a malformed one before sending.
@@ -17,14 +18,9 @@ pub fn parse_assignments(args: &[String]) -> Result<BTreeMap<String, Option<Stri
         .collect()
 }
 
-/// "v3" or "3".
+/// "v3" or "3", checked before anything is sent.
 pub fn parse_version(raw: &str) -> Result<u32, CliError> {
-    raw.strip_prefix('v')
-        .unwrap_or(raw)
-        .parse::<u32>()
-        .ok()
-        .filter(|v| *v > 0)
-        .ok_or_else(|| CliError::Usage(format!("invalid release {raw:?}: use a version like v3")))
+    crate::model::parse_release_version(raw).map_err(|e| CliError::Usage(e.to_string()))
 }
 
 pub fn write_config(out: &mut dyn Write, app: &str, config: &ConfigMap) -> std::io::Result<()> {
@@ -39,29 +35,36 @@ pub fn write_config(out: &mut dyn Write, app: &str, config: &ConfigMap) -> std::
     Ok(())
 }
 
-pub fn write_config_changed<'a>(
-    out: &mut dyn Write,
-    json: bool,
+/// Sends config changes (`None` removes a var) and reports the release they made.
+pub async fn change_config(
+    client: &ApiClient,
     app: &str,
-    changed: &ConfigChanged,
-    keys: impl Iterator<Item = &'a String>,
-) -> std::io::Result<()> {
+    body: &BTreeMap<String, Option<String>>,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let changed: ConfigChanged = client
+        .patch(&format!("/v1/apps/{}/config", path_segment(app)?), body)
+        .await?;
     if json {
-        return output::json(out, changed);
+        return Ok(output::json(out, &changed)?);
     }
-    let keys: Vec<&str> = keys.map(String::as_str).collect();
     match &changed.release {
         Some(r) => writeln!(
             out,
             "{} on {app}: v{} is live; its dynos restart now",
             r.description, r.version
-        ),
-        None => writeln!(
-            out,
-            "Changed {} on {app}; the first deploy will use it",
-            keys.join(", ")
-        ),
+        )?,
+        None => {
+            let keys: Vec<&str> = body.keys().map(String::as_str).collect();
+            writeln!(
+                out,
+                "Changed {} on {app}; the first deploy will use it",
+                keys.join(", ")
+            )?
+        }
     }
+    Ok(())
 }
 
 pub fn write_releases(out: &mut dyn Write, app: &str, list: &[Release]) -> std::io::Result<()> {

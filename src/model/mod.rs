@@ -5,6 +5,7 @@ mod app_name;
 mod config_var;
 mod formation;
 mod procfile;
+mod release_version;
 mod ssh_key;
 mod token;
 
@@ -17,5 +18,6 @@ pub use formation::{
     DynoName, DynoNameError, Formation, ScaleAmount, ScaleChange, ScaleError, MAX_DYNOS_PER_TYPE,
 };
 pub use procfile::{ProcessType, ProcessTypeError, Procfile, ProcfileError};
+pub use release_version::{parse_release_version, ReleaseVersionError};
 pub use ssh_key::{render_authorized_keys, SshKeyError, SshPublicKey};
 pub use token::{ApiToken, TokenHash, TokenName, TokenNameError};

@@ -134,6 +134,15 @@ pub(super) fn formation_of(
     .collect()
 }
 
+/// The app's dyno counts by process type (without sizes).
+pub(super) fn current_formation(conn: &Connection, app_id: i64) -> Result<Formation, StoreError> {
+    Ok(Formation::from_counts(
+        formation_of(conn, app_id)?
+            .into_iter()
+            .map(|(t, (n, _))| (t, n)),
+    ))
+}
+
 pub(super) fn write_formation(
     tx: &Transaction,
     app_id: i64,
@@ -226,9 +235,7 @@ impl Store {
             let id = app_id(&tx, &app)?;
             let release =
                 current_release(&tx, &app)?.ok_or_else(|| StoreError::NotDeployed(app.clone()))?;
-            let current = Formation::from_counts(
-                formation_of(&tx, id)?.into_iter().map(|(t, (n, _))| (t, n)),
-            );
+            let current = current_formation(&tx, id)?;
             let next = current
                 .scaled(&changes, &release.procfile)
                 .map_err(StoreError::Scale)?;

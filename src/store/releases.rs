@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::dynos::{app_id, clear_holds, corrupt, formation_of, write_formation, DynoFilter};
+use super::dynos::{app_id, clear_holds, corrupt, current_formation, write_formation, DynoFilter};
 use super::{Store, StoreError, NOW};
 use crate::model::{AppName, ConfigChange, Formation, ProcessType, Procfile};
 
@@ -200,9 +200,7 @@ impl Store {
             let id = app_id(&tx, app.as_str())?;
             let previous = current_release(&tx, app.as_str())?;
             let mut config = app_config(&tx, id)?;
-            let current = Formation::from_counts(
-                formation_of(&tx, id)?.into_iter().map(|(t, (n, _))| (t, n)),
-            );
+            let current = current_formation(&tx, id)?;
             let next =
                 match previous {
                     Some(_) => current.carried_to(&procfile),
@@ -346,9 +344,7 @@ impl Store {
             if !slug_exists(old.slug_version) {
                 return Ok(Err(RollbackError::SlugGone { version }));
             }
-            let current = Formation::from_counts(
-                formation_of(&tx, id)?.into_iter().map(|(t, (n, _))| (t, n)),
-            );
+            let current = current_formation(&tx, id)?;
             insert_release(
                 &tx,
                 id,
