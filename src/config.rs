@@ -27,6 +27,8 @@ pub struct Config {
     pub base_domain: BaseDomain,
     pub tls: TlsMode,
     pub acme_email: String,
+    pub max_request_body: ByteSize,
+    pub drain_timeout: Timeout,
     #[serde(deserialize_with = "empty_is_none")]
     pub listen_tcp: Option<SocketAddr>,
     pub port_range: PortRange,
@@ -50,6 +52,8 @@ impl Default for Config {
             base_domain: BaseDomain("localhost".into()),
             tls: TlsMode::Off,
             acme_email: String::new(),
+            max_request_body: ByteSize(100 * 1024 * 1024),
+            drain_timeout: Timeout(std::time::Duration::from_secs(10)),
             listen_tcp: None,
             port_range: PortRange {
                 first: 20000,

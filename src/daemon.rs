@@ -17,7 +17,9 @@ use crate::build::pipeline::{BuildSettings, Deployer};
 use crate::config::{Config, LogLevel};
 use crate::journal::LogSource;
 use crate::paths::Layout;
-use crate::reconciler::{DynoDefaults, Reconciler};
+use crate::health::Prober;
+use crate::proxy::{Proxy, ProxySettings, ADMIN_SOCKET, ROUTER_LOG_SOCKET};
+use crate::reconciler::{DynoDefaults, Reconciler, Traffic};
 use crate::store::Store;
 use crate::systemd::Systemd;
 
@@ -139,6 +141,23 @@ fn bind_unix(path: &Path, group: Option<u32>) -> anyhow::Result<UnixListener> {
 pub struct Adapters {
     pub systemd: Arc<dyn Systemd>,
     pub logs: Arc<dyn LogSource>,
+    pub proxy: Arc<dyn Proxy>,
+    pub prober: Arc<dyn Prober>,
+}
+
+/// What the proxy config is rendered with.
+pub fn proxy_settings(config: &Config) -> ProxySettings {
+    ProxySettings {
+        base_domain: config.base_domain.clone(),
+        tls: config.tls,
+        acme_email: config.acme_email.clone(),
+        admin_socket: ADMIN_SOCKET.into(),
+        router_log_socket: ROUTER_LOG_SOCKET.into(),
+        storage_dir: config.state_dir.join("caddy"),
+        http_port: 80,
+        https_port: 443,
+        max_body: config.max_request_body.0,
+    }
 }
 
 /// Runs the daemon until `shutdown` resolves, then stops accepting and finishes in-flight requests.
@@ -148,7 +167,12 @@ pub async fn run(
     adapters: Adapters,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let Adapters { systemd, logs } = adapters;
+    let Adapters {
+        systemd,
+        logs,
+        proxy,
+        prober,
+    } = adapters;
     let db_path = config.db_path();
     let store = tokio::task::spawn_blocking(move || Store::open(&db_path)).await??;
     let runtime_dir = config
@@ -162,6 +186,12 @@ pub async fn run(
         Arc::clone(&systemd),
         layout.clone(),
         dyno_defaults.clone(),
+        Traffic {
+            proxy,
+            prober,
+            settings: proxy_settings(&config),
+            drain: config.drain_timeout.0,
+        },
     );
     let deployer = Deployer::new(
         store.clone(),

@@ -9,7 +9,9 @@ use clap::Parser;
 use skiff::cli::{self, Cli, CliError, Context, Endpoint};
 use skiff::config::Config;
 use skiff::daemon::{self, Adapters, Listeners};
+use skiff::health::FakeProber;
 use skiff::journal::FakeLogs;
+use skiff::proxy::FakeProxy;
 use skiff::systemd::FakeSystemd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -51,6 +53,8 @@ impl Daemon {
         let adapters = Adapters {
             systemd: systemd.clone(),
             logs,
+            proxy: Arc::new(FakeProxy::default()),
+            prober: Arc::new(FakeProber::default()),
         };
         let task = tokio::spawn(daemon::run(config, listeners, adapters, async move {
             let _ = stopped.await;

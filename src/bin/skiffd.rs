@@ -7,7 +7,9 @@ use std::sync::Arc;
 use clap::Parser;
 use skiff::config::{Config, DEFAULT_CONFIG_PATH, DEFAULT_CONFIG_TOML};
 use skiff::daemon;
+use skiff::health::NetProber;
 use skiff::journal::Journalctl;
+use skiff::proxy::{CaddyAdmin, ADMIN_SOCKET};
 use skiff::systemd::DbusSystemd;
 
 #[derive(Parser)]
@@ -68,6 +70,8 @@ fn serve(config: Config) -> anyhow::Result<()> {
         let adapters = daemon::Adapters {
             systemd: Arc::new(DbusSystemd::connect_system().await?),
             logs: Arc::new(Journalctl),
+            proxy: Arc::new(CaddyAdmin::new(ADMIN_SOCKET)),
+            prober: Arc::new(NetProber),
         };
         let listeners = daemon::Listeners::bind(&config).await?;
         daemon::run(config, listeners, adapters, daemon::termination_signal()).await

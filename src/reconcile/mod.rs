@@ -1,9 +1,11 @@
 //! The reconciler's pure core: compare desired dynos (from the DB) with observed units (from
-//! systemd) and decide what to do. No I/O here; `executor` carries the plan out.
+//! systemd) and decide what to do, and when new web dynos take over from the routed ones. No I/O here; `executor` carries the plan out.
 
 mod env_file;
 pub mod plan;
+mod rollout;
 
 pub use env_file::render_env_file;
 
 pub use plan::{plan, Action, ActiveState, ObservedUnit};
+pub use rollout::{rollout_step, Health, RolloutStep, WantedWeb};

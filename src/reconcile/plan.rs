@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::AppName;
-use crate::systemd::names::{app_slice, oneoff_unit_app, DynoUnit, UNIT_PREFIX};
+use crate::systemd::names::{app_slice, oneoff_unit_app, DynoUnit, PACKAGED_UNITS, UNIT_PREFIX};
 
 /// A unit's `ActiveState` as systemd reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,10 +55,13 @@ pub enum Action {
 /// Decides the actions that move `observed` towards `desired`.
 ///
 /// `apps` are the apps the DB knows: their slices are kept, other `skiff-` slices are orphans.
-/// Units that are busy changing state (activating, deactivating) are left alone this round;
+/// `keep` names units that are not desired but must not be stopped yet: web dynos the proxy
+/// still routes to or drains (a rollout replaces them once their successors are healthy).
+/// Units the package ships (the proxy) are never touched. Units that are busy changing state (activating, deactivating) are left alone this round;
 /// the signal that ends the change triggers the next round.
 pub fn plan(
     desired: &BTreeSet<DynoUnit>,
+    keep: &BTreeSet<String>,
     apps: &BTreeSet<AppName>,
     observed: &[ObservedUnit],
 ) -> Vec<Action> {
@@ -82,11 +85,11 @@ pub fn plan(
     }
 
     for u in observed {
-        if !u.name.starts_with(UNIT_PREFIX) {
+        if !u.name.starts_with(UNIT_PREFIX) || PACKAGED_UNITS.contains(&u.name.as_str()) {
             continue;
         }
         let wanted = match DynoUnit::parse(&u.name) {
-            Some(unit) => desired.contains(&unit),
+            Some(unit) => desired.contains(&unit) || keep.contains(&u.name),
             // Builds and one-off runs end by themselves; only a destroyed app's are stopped.
             None => match oneoff_unit_app(&u.name) {
                 Some(app) => apps.contains(&app),
@@ -118,6 +121,7 @@ mod tests {
             app: AppName::parse(app).unwrap(),
             dyno: DynoName::parse(d).unwrap(),
             release,
+            generation: 0,
         }
     }
 
@@ -223,6 +227,8 @@ mod tests {
                     seen("skiff-gone.slice", Active),
                     seen("skiff-hello.slice", Active),
                     seen("skiffd.service", Active),
+                    seen("skiff-caddy.service", Active),
+                    seen("skiff-router-log.socket", Active),
                     seen("ssh.service", Active),
                 ],
                 want: vec![
@@ -233,7 +239,12 @@ mod tests {
             },
         ];
         for case in cases {
-            let got = plan(&set(&case.desired), &apps(&["hello"]), &case.observed);
+            let got = plan(
+                &set(&case.desired),
+                &BTreeSet::new(),
+                &apps(&["hello"]),
+                &case.observed,
+            );
             assert_eq!(got, case.want, "{}", case.name);
         }
     }
@@ -241,7 +252,8 @@ mod tests {
     #[test]
     fn planning_is_idempotent_once_converged() {
         let desired = set(&[dyno("a-app", "web.1", 3), dyno("a-app", "worker.1", 3)]);
-        let actions = plan(&desired, &apps(&["a-app"]), &[]);
+        let none = BTreeSet::new();
+        let actions = plan(&desired, &none, &apps(&["a-app"]), &[]);
         let observed: Vec<_> = actions
             .iter()
             .map(|a| match a {
@@ -250,7 +262,7 @@ mod tests {
             })
             .chain([seen("skiff-a\\x2dapp.slice", Active)])
             .collect();
-        assert_eq!(plan(&desired, &apps(&["a-app"]), &observed), vec![]);
+        assert_eq!(plan(&desired, &none, &apps(&["a-app"]), &observed), vec![]);
     }
 
     #[test]
@@ -262,8 +274,27 @@ mod tests {
             seen("skiff-gone.build-99.service", Active),
         ];
         assert_eq!(
-            plan(&set(&[]), &apps(&["a-app"]), &observed),
+            plan(&set(&[]), &BTreeSet::new(), &apps(&["a-app"]), &observed),
             vec![Action::Stop("skiff-gone.build-99.service".into())]
+        );
+    }
+
+    #[test]
+    fn routed_and_draining_units_of_an_old_release_are_kept_until_released() {
+        let new = dyno("hello", "web.1", 2);
+        let old = dyno("hello", "web.1", 1);
+        let observed = [
+            seen("skiff-hello.slice", Active),
+            seen(&old.unit_name(), Active),
+        ];
+        let keep: BTreeSet<String> = [old.unit_name()].into();
+        assert_eq!(
+            plan(&set(&[new.clone()]), &keep, &apps(&["hello"]), &observed),
+            vec![Action::Start(new.clone())]
+        );
+        assert_eq!(
+            plan(&set(&[new.clone()]), &BTreeSet::new(), &apps(&["hello"]), &observed),
+            vec![Action::Start(new), Action::Stop(old.unit_name())]
         );
     }
 }

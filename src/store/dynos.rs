@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
-use super::releases::{current_release, ConfigVars, ReleaseRecord};
+use super::releases::{current_release, pending_release, ConfigVars, ReleaseRecord};
+use super::routing::{draining_of, generations_of, health_check_of, routes_of, Route};
 use super::{stored_app_name, Store, StoreError, NOW};
-use crate::model::{AppName, DynoName, Formation, ProcessType, ScaleChange};
+use crate::model::{AppName, DynoName, Formation, HealthCheck, ProcessType, ScaleChange};
 use crate::systemd::names::DynoUnit;
 
 /// Per-process-type size overrides; `None` means the configured default.
@@ -74,6 +75,18 @@ pub struct DesiredDyno {
 pub struct DesiredState {
     pub apps: BTreeSet<AppName>,
     pub dynos: BTreeMap<DynoUnit, DesiredDyno>,
+    pub routing: BTreeMap<AppName, AppRouting>,
+}
+
+/// An app's web traffic: which release waits to go live, which units the proxy routes to and
+/// which drain, and the health check new web dynos must pass before they get traffic.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppRouting {
+    pub pending: Option<u32>,
+    pub routed: Vec<Route>,
+    /// Units routed no more, kept running until the time (Unix seconds).
+    pub draining: BTreeMap<String, i64>,
+    pub health_check: HealthCheck,
 }
 
 /// Which dynos of an app a restart or hold-clearing applies to.
@@ -344,8 +357,9 @@ impl Store {
         .await
     }
 
-    /// Every app, and every dyno that should run: the current release's Procfile times the
-    /// formation, minus held dynos.
+    /// Every app, and every dyno that should run: the live release's Procfile times the
+    /// formation, minus held dynos — except web dynos while a release is pending, which are the
+    /// pending release's (they start beside the routed ones and replace them once healthy).
     pub async fn desired_state(&self) -> Result<DesiredState, StoreError> {
         self.call(|conn| {
             let tx = conn.transaction()?;
@@ -358,22 +372,40 @@ impl Store {
             for (id, name) in apps {
                 let app = stored_app_name(&name)?;
                 state.apps.insert(app.clone());
-                let Some(release) = current_release(&tx, &name)? else {
-                    continue;
-                };
-                let config = Arc::new(release.config);
+                let live = current_release(&tx, &name)?;
+                let pending = pending_release(&tx, &name)?;
+                state.routing.insert(
+                    app.clone(),
+                    AppRouting {
+                        pending: pending.as_ref().map(|r| r.version),
+                        routed: routes_of(&tx, id)?,
+                        draining: draining_of(&tx, id)?,
+                        health_check: health_check_of(&tx, id)?,
+                    },
+                );
                 let holds: BTreeSet<(String, u32)> = {
                     let mut stmt =
                         tx.prepare("SELECT process_type, idx FROM dyno_holds WHERE app_id = ?1")?;
                     let rows = stmt.query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?;
                     rows.collect::<Result<_, _>>()?
                 };
-                for (process_type, (quantity, size)) in formation_of(&tx, id)? {
-                    let Some(command) = release.procfile.command(&process_type) else {
+                let generations = generations_of(&tx, id)?;
+                let formation = formation_of(&tx, id)?;
+                for (process_type, (quantity, size)) in &formation {
+                    let (release, generations) = match (&pending, process_type.is_web()) {
+                        (Some(p), true) => (p, &BTreeMap::new()),
+                        _ => match &live {
+                            Some(l) => (l, &generations),
+                            None => continue,
+                        },
+                    };
+                    let Some(command) = release.procfile.command(process_type) else {
                         continue;
                     };
-                    for index in 1..=quantity {
-                        if holds.contains(&(process_type.to_string(), index)) {
+                    let config = Arc::new(release.config.clone());
+                    for index in 1..=*quantity {
+                        let key = (process_type.to_string(), index);
+                        if holds.contains(&key) {
                             continue;
                         }
                         let unit = DynoUnit {
@@ -383,6 +415,7 @@ impl Store {
                                 index,
                             },
                             release: release.version,
+                            generation: generations.get(&key).copied().unwrap_or(0),
                         };
                         state.dynos.insert(
                             unit.clone(),
@@ -390,7 +423,7 @@ impl Store {
                                 unit,
                                 slug_version: release.slug_version,
                                 command: command.to_owned(),
-                                size,
+                                size: *size,
                                 config: Arc::clone(&config),
                             },
                         );
@@ -488,6 +521,7 @@ mod tests {
             .create_release(app("hello"), procfile(text), "Deploy".into(), |_| Ok(()))
             .await
             .unwrap();
+        store.go_live("hello").await.unwrap();
         store
     }
 
@@ -527,6 +561,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(v2.version, 2);
+        assert_eq!(
+            names(&store.desired_state().await.unwrap()),
+            [
+                "skiff-hello.web.1.v2.service",
+                "skiff-hello.web.2.v2.service",
+                "skiff-hello.worker.1.v1.service"
+            ],
+            "while v2 is pending, only its web dynos run beside v1"
+        );
+        store.go_live("hello").await.unwrap();
         let state = store.desired_state().await.unwrap();
         assert_eq!(
             names(&state),

@@ -66,6 +66,36 @@ const MIGRATIONS: &[&str] = &[
         public_key TEXT NOT NULL,
         created_at TEXT NOT NULL
     );",
+    // v4: routing. A new release waits as the app's pending one until its web dynos are healthy;
+    // domains, maintenance mode, health checks, restart generations of dynos, and which dyno
+    // units the proxy routes to (or drains until a time).
+    "ALTER TABLE apps ADD COLUMN pending_release INTEGER;
+    ALTER TABLE apps ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE apps ADD COLUMN health_path TEXT;
+    ALTER TABLE apps ADD COLUMN health_status INTEGER;
+    ALTER TABLE apps ADD COLUMN health_timeout_secs INTEGER;
+    ALTER TABLE releases ADD COLUMN status TEXT NOT NULL DEFAULT 'succeeded'
+        CHECK (status IN ('pending', 'succeeded', 'failed', 'superseded'));
+    ALTER TABLE releases ADD COLUMN failure TEXT;
+    CREATE TABLE domains (
+        domain TEXT PRIMARY KEY,
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE dyno_generations (
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        process_type TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        generation INTEGER NOT NULL CHECK (generation > 0),
+        PRIMARY KEY (app_id, process_type, idx)
+    );
+    CREATE TABLE routes (
+        unit_name TEXT PRIMARY KEY,
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        dyno TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        draining_until INTEGER
+    );",
 ];
 
 pub fn known_version() -> i64 {

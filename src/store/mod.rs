@@ -4,12 +4,16 @@ mod dynos;
 mod keys;
 mod migrations;
 mod releases;
+mod routing;
 
 pub use dynos::{
-    DesiredDyno, DesiredState, DynoFilter, DynoSize, FormationEntry, Hold, HoldReason,
+    AppRouting, DesiredDyno, DesiredState, DynoFilter, DynoSize, FormationEntry, Hold, HoldReason,
 };
 pub use keys::KeyRecord;
-pub use releases::{ConfigVars, FirstDeployDefaults, ReleaseRecord, RollbackError};
+pub use releases::{
+    ConfigVars, FirstDeployDefaults, ReleaseRecord, ReleaseStatus, RollbackError,
+};
+pub use routing::{AppRoutes, Route, RoutingSettings};
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -47,6 +51,18 @@ pub enum StoreError {
     KeyNotFound(String),
     #[error("more than one SSH key has the comment {0}; remove it by fingerprint")]
     KeyAmbiguous(String),
+    #[error("{0} is already a domain of this app")]
+    DomainExists(crate::model::Domain),
+    #[error("{domain} is already a domain of app {owner}; remove it there first")]
+    DomainTaken {
+        domain: crate::model::Domain,
+        owner: String,
+    },
+    #[error("{domain} is not a domain of app {app}")]
+    DomainNotFound {
+        domain: crate::model::Domain,
+        app: String,
+    },
     #[error("app {0} has no release yet; deploy it first with: skiff deploy -a {0}")]
     NotDeployed(String),
     #[error("{0}")]

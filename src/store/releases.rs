@@ -12,6 +12,40 @@ use crate::model::{AppName, ConfigChange, Formation, ProcessType, Procfile};
 /// Config vars by key.
 pub type ConfigVars = BTreeMap<String, String>;
 
+/// Where a release stands: it goes live only once its web dynos pass their health check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseStatus {
+    /// Its web dynos are starting beside the live ones.
+    Pending,
+    /// It went live (it may have been replaced by a newer one since).
+    Succeeded,
+    /// Its web dynos failed their health check; it never went live.
+    Failed,
+    /// A newer release replaced it before it went live.
+    Superseded,
+}
+
+impl ReleaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Superseded => "superseded",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self, StoreError> {
+        Ok(match raw {
+            "pending" => Self::Pending,
+            "succeeded" => Self::Succeeded,
+            "failed" => Self::Failed,
+            "superseded" => Self::Superseded,
+            other => return Err(corrupt("release status", other)),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReleaseRecord {
     pub version: u32,
@@ -22,6 +56,9 @@ pub struct ReleaseRecord {
     pub config: ConfigVars,
     pub description: String,
     pub created_at: String,
+    pub status: ReleaseStatus,
+    /// Why it failed, when it did.
+    pub failure: Option<String>,
 }
 
 /// What an app's `app.json` asks for on its first deploy.
@@ -33,40 +70,28 @@ pub struct FirstDeployDefaults {
     pub formation: BTreeMap<ProcessType, u32>,
 }
 
-const RELEASE_COLUMNS: &str =
-    "r.version, r.slug_version, r.procfile, r.config, r.description, r.created_at";
+const RELEASE_COLUMNS: &str = "r.version, r.slug_version, r.procfile, r.config, r.description, \
+     r.created_at, r.status, r.failure";
 
-fn release_row(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(u32, Option<u32>, String, String, String, String)> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-    ))
-}
-
-fn to_record(
-    (version, slug_version, procfile, config, description, created_at): (
-        u32,
-        Option<u32>,
-        String,
-        String,
-        String,
-        String,
-    ),
-) -> Result<ReleaseRecord, StoreError> {
-    Ok(ReleaseRecord {
-        version,
-        slug_version: slug_version.unwrap_or(version),
-        procfile: Procfile::parse(&procfile).map_err(|e| corrupt("release", e))?,
-        config: parse_config(&config)?,
-        description,
-        created_at,
-    })
+fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ReleaseRecord, StoreError>> {
+    let version: u32 = r.get(0)?;
+    let slug_version: Option<u32> = r.get(1)?;
+    let procfile: String = r.get(2)?;
+    let config: String = r.get(3)?;
+    let status: String = r.get(6)?;
+    let record = (|| {
+        Ok(ReleaseRecord {
+            version,
+            slug_version: slug_version.unwrap_or(version),
+            procfile: Procfile::parse(&procfile).map_err(|e| corrupt("release", e))?,
+            config: parse_config(&config)?,
+            description: r.get(4)?,
+            created_at: r.get(5)?,
+            status: ReleaseStatus::parse(&status)?,
+            failure: r.get(7)?,
+        })
+    })();
+    Ok(record)
 }
 
 fn parse_config(json: &str) -> Result<ConfigVars, StoreError> {
@@ -90,7 +115,23 @@ pub(super) fn current_release(
         release_row,
     )
     .optional()?
-    .map(to_record)
+    .transpose()
+}
+
+/// The release waiting to go live, if any.
+pub(super) fn pending_release(
+    conn: &Connection,
+    app: &str,
+) -> Result<Option<ReleaseRecord>, StoreError> {
+    conn.query_row(
+        &format!(
+            "SELECT {RELEASE_COLUMNS} FROM apps a
+             JOIN releases r ON r.app_id = a.id AND r.version = a.pending_release WHERE a.name = ?1"
+        ),
+        params![app],
+        release_row,
+    )
+    .optional()?
     .transpose()
 }
 
@@ -105,7 +146,6 @@ fn release(
         release_row,
     )
     .optional()?
-    .map(to_record)
     .transpose()
 }
 
@@ -118,7 +158,9 @@ fn app_config(conn: &Connection, app_id: i64) -> Result<ConfigVars, StoreError> 
     parse_config(&json)
 }
 
-/// Inserts the next release and makes it current; holds are cleared (a release restarts every dyno).
+/// Inserts the next release as the app's pending one (it goes live once its web dynos are
+/// healthy; a pending one it replaces is superseded) and returns it. Holds are cleared: a release
+/// restarts every dyno.
 fn insert_release(
     tx: &Transaction,
     app_id: i64,
@@ -126,7 +168,7 @@ fn insert_release(
     config: &ConfigVars,
     slug_version: Option<u32>,
     description: &str,
-) -> Result<u32, StoreError> {
+) -> Result<ReleaseRecord, StoreError> {
     let last: Option<u32> = tx.query_row(
         "SELECT max(version) FROM releases WHERE app_id = ?1",
         params![app_id],
@@ -134,18 +176,30 @@ fn insert_release(
     )?;
     let version = last.unwrap_or(0) + 1;
     tx.execute(
+        "UPDATE releases SET status = 'superseded' WHERE app_id = ?1 AND status = 'pending'",
+        params![app_id],
+    )?;
+    tx.execute(
         &format!(
-            "INSERT INTO releases (app_id, version, slug_version, procfile, config, description, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, {NOW})"
+            "INSERT INTO releases (app_id, version, slug_version, procfile, config, description, created_at, status)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, {NOW}, 'pending')"
         ),
         params![app_id, version, slug_version.unwrap_or(version), procfile.render(), config_json(config)?, description],
     )?;
     tx.execute(
-        "UPDATE apps SET current_release = ?1, config = ?2 WHERE id = ?3",
+        "UPDATE apps SET pending_release = ?1, config = ?2 WHERE id = ?3",
         params![version, config_json(config)?, app_id],
     )?;
     clear_holds(tx, app_id, &DynoFilter::All)?;
-    Ok(version)
+    release(tx, app_id, version)?.ok_or_else(|| StoreError::Task("release vanished".into()))
+}
+
+/// The newest release: the pending one, else the live one.
+fn newest_release(conn: &Connection, app: &str) -> Result<Option<ReleaseRecord>, StoreError> {
+    match pending_release(conn, app)? {
+        Some(p) => Ok(Some(p)),
+        None => current_release(conn, app),
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +210,8 @@ pub enum RollbackError {
     AlreadyLive { app: String, version: u32 },
     #[error("app {0} has no earlier release to roll back to")]
     NothingEarlier(String),
+    #[error("v{version} never went live (it {status}); roll back to a release that did")]
+    NeverLive { version: u32, status: &'static str },
     #[error("the slug of v{version} was removed by the retention policy (keep_releases); roll back to a newer release")]
     SlugGone { version: u32 },
 }
@@ -198,7 +254,7 @@ impl Store {
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, app.as_str())?;
-            let previous = current_release(&tx, app.as_str())?;
+            let previous = newest_release(&tx, app.as_str())?;
             let mut config = app_config(&tx, id)?;
             let current = current_formation(&tx, id)?;
             let next =
@@ -214,12 +270,11 @@ impl Store {
                         }))
                     }
                 };
-            let version = insert_release(&tx, id, &procfile, &config, None, &description)?;
+            let release = insert_release(&tx, id, &procfile, &config, None, &description)?;
             write_formation(&tx, id, &next)?;
-            install_slug(version).map_err(StoreError::Task)?;
+            install_slug(release.version).map_err(StoreError::Task)?;
             tx.commit()?;
-            current_release(conn, app.as_str())?
-                .ok_or_else(|| StoreError::Task("release vanished".into()))
+            Ok(release)
         })
         .await
     }
@@ -234,7 +289,7 @@ impl Store {
         .await
     }
 
-    /// Applies config changes; when the app is deployed, makes a release with the live slug and
+    /// Applies config changes; when the app is deployed, makes a release with the newest slug and
     /// the new config (returned) so its dynos restart with it.
     pub async fn change_config(
         &self,
@@ -253,32 +308,24 @@ impl Store {
                     None => config.remove(change.key.as_str()),
                 };
             }
-            let release = match current_release(&tx, &app)? {
-                Some(live) => {
-                    insert_release(
-                        &tx,
-                        id,
-                        &live.procfile,
-                        &config,
-                        Some(live.slug_version),
-                        &description,
-                    )?;
-                    true
-                }
+            let record = match newest_release(&tx, &app)? {
+                Some(base) => Some(insert_release(
+                    &tx,
+                    id,
+                    &base.procfile,
+                    &config,
+                    Some(base.slug_version),
+                    &description,
+                )?),
                 None => {
                     tx.execute(
                         "UPDATE apps SET config = ?1 WHERE id = ?2",
                         params![config_json(&config)?, id],
                     )?;
-                    false
+                    None
                 }
             };
             tx.commit()?;
-            let record = if release {
-                current_release(conn, &app)?
-            } else {
-                None
-            };
             Ok((config, record))
         })
         .await
@@ -293,7 +340,7 @@ impl Store {
                 "SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.app_id = ?1 ORDER BY r.version DESC"
             ))?;
             let rows = stmt.query_map(params![id], release_row)?;
-            rows.map(|row| to_record(row?)).collect()
+            rows.map(|row| row?).collect()
         })
         .await
     }
@@ -312,8 +359,8 @@ impl Store {
         .await
     }
 
-    /// A new release with `target`'s slug, Procfile and config (default: the release before the
-    /// live one). `slug_exists` tells whether a slug is still on disk.
+    /// A new release with `target`'s slug, Procfile and config (default: the newest release
+    /// before the live one that went live). `slug_exists` tells whether a slug is still on disk.
     pub async fn rollback<F>(
         &self,
         app: &str,
@@ -330,10 +377,14 @@ impl Store {
             let Some(live) = current_release(&tx, &app)? else {
                 return Err(StoreError::NotDeployed(app));
             };
-            let version = match target {
-                Some(v) => v,
-                None if live.version > 1 => live.version - 1,
-                None => return Ok(Err(RollbackError::NothingEarlier(app))),
+            let earlier: Option<u32> = tx.query_row(
+                "SELECT max(version) FROM releases WHERE app_id = ?1 AND version < ?2 AND status = 'succeeded'",
+                params![id, live.version],
+                |r| r.get(0),
+            )?;
+            let version = match (target, earlier) {
+                (Some(v), _) | (None, Some(v)) => v,
+                (None, None) => return Ok(Err(RollbackError::NothingEarlier(app))),
             };
             if version == live.version {
                 return Ok(Err(RollbackError::AlreadyLive { app, version }));
@@ -341,11 +392,17 @@ impl Store {
             let Some(old) = release(&tx, id, version)? else {
                 return Ok(Err(RollbackError::NoSuchRelease { app, version }));
             };
+            if old.status != ReleaseStatus::Succeeded {
+                return Ok(Err(RollbackError::NeverLive {
+                    version,
+                    status: old.status.as_str(),
+                }));
+            }
             if !slug_exists(old.slug_version) {
                 return Ok(Err(RollbackError::SlugGone { version }));
             }
             let current = current_formation(&tx, id)?;
-            insert_release(
+            let release = insert_release(
                 &tx,
                 id,
                 &old.procfile,
@@ -355,20 +412,22 @@ impl Store {
             )?;
             write_formation(&tx, id, &current.carried_to(&old.procfile))?;
             tx.commit()?;
-            current_release(conn, &app)?
-                .map(Ok)
-                .ok_or_else(|| StoreError::Task("release vanished".into()))
+            Ok(Ok(release))
         })
         .await
     }
 
-    /// Slug versions the retention policy keeps: the live release's and those of the newest
-    /// `keep` releases.
+    /// Slug versions the retention policy keeps: the live and pending releases' and those of the
+    /// newest `keep` releases.
     pub async fn slugs_to_keep(&self, app: &str, keep: u32) -> Result<BTreeSet<u32>, StoreError> {
         let app = app.to_owned();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
-            let mut kept: BTreeSet<u32> = current_release(conn, &app)?.map(|r| r.slug_version).into_iter().collect();
+            let mut kept: BTreeSet<u32> = current_release(conn, &app)?
+                .into_iter()
+                .chain(pending_release(conn, &app)?)
+                .map(|r| r.slug_version)
+                .collect();
             let mut stmt = conn.prepare(
                 "SELECT COALESCE(slug_version, version) FROM releases WHERE app_id = ?1 ORDER BY version DESC LIMIT ?2",
             )?;
@@ -391,7 +450,7 @@ mod tests {
     }
 
     async fn deployed(store: &Store, procfile: &str) -> ReleaseRecord {
-        store
+        let release = store
             .create_release(
                 app("hello"),
                 Procfile::parse(procfile).unwrap(),
@@ -399,7 +458,9 @@ mod tests {
                 |_| Ok(()),
             )
             .await
-            .unwrap()
+            .unwrap();
+        store.go_live("hello").await.unwrap();
+        store.release("hello", release.version).await.unwrap().unwrap()
     }
 
     fn set(k: &str, v: &str) -> ConfigChange {
@@ -460,6 +521,7 @@ mod tests {
             .change_config("hello", vec![set("A", "1")], "Set A".into())
             .await
             .unwrap();
+        store.go_live("hello").await.unwrap();
         deployed(&store, "web: two").await;
         let back = store
             .rollback("hello", Some(1), |_| true)
@@ -470,11 +532,13 @@ mod tests {
         assert_eq!(back.description, "Rollback to v1");
         assert!(back.config.is_empty());
         assert_eq!(store.config("hello").await.unwrap(), back.config);
+        store.go_live("hello").await.unwrap();
         let previous = store
             .rollback("hello", None, |_| true)
             .await
             .unwrap()
             .unwrap();
+        store.go_live("hello").await.unwrap();
         assert_eq!(
             (
                 previous.version,
@@ -496,6 +560,36 @@ mod tests {
             Err(RollbackError::SlugGone { version: 2 })
         ));
         assert_eq!(store.releases("hello").await.unwrap().len(), 5);
+        // A release that failed its health check never went live: no rollback to it, and the
+        // default target skips it.
+        store
+            .create_release(
+                app("hello"),
+                Procfile::parse("web: broken").unwrap(),
+                "Deploy".into(),
+                |_| Ok(()),
+            )
+            .await
+            .unwrap();
+        assert!(store
+            .fail_release("hello", 6, "web.1 timed out".into())
+            .await
+            .unwrap());
+        let (status, failure) = store.release_status("hello", 6).await.unwrap();
+        assert_eq!(
+            (status, failure.as_deref()),
+            (ReleaseStatus::Failed, Some("web.1 timed out"))
+        );
+        assert!(matches!(
+            store.rollback("hello", Some(6), |_| true).await.unwrap(),
+            Err(RollbackError::NeverLive { version: 6, .. })
+        ));
+        let back = store
+            .rollback("hello", None, |_| true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.description, "Rollback to v4");
     }
 
     #[tokio::test]
@@ -546,6 +640,7 @@ mod tests {
             )
             .await
             .unwrap();
+        store.go_live("hello").await.unwrap();
         assert_eq!(
             (v1.config["KEEP"].as_str(), v1.config["NEW"].as_str()),
             ("mine", "x")

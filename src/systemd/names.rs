@@ -1,5 +1,6 @@
-//! Names of the units skiff owns: `skiff-APP.TYPE.N.vR.service` for dynos,
-//! `skiff-APP.KIND-ID.service` for builds and one-off runs, `skiff-APP.slice` per app.
+//! Names of the units skiff owns: `skiff-APP.TYPE.N.vR[.gG].service` for dynos,
+//! `skiff-APP.KIND-ID.service` for builds and one-off runs, `skiff-APP.slice` per app, and the
+//! units the package ships (`skiff-caddy.service`), which the reconciler never touches.
 
 use crate::model::{AppName, DynoName};
 
@@ -8,6 +9,11 @@ pub const UNIT_PREFIX: &str = "skiff-";
 pub const UNIT_PATTERN: &str = "skiff-*";
 /// The parent slice of every app's slice.
 pub const ROOT_SLICE: &str = "skiff.slice";
+
+/// Units installed by the package, not created by skiffd: never stopped as strays.
+pub const PACKAGED_UNITS: &[&str] = &["skiff-caddy.service", "skiff-router-log.socket"];
+/// The proxy's unit.
+pub const CADDY_UNIT: &str = "skiff-caddy.service";
 
 /// Kinds of units that run once to their end, named `skiff-APP.KIND-ID.service`.
 pub const ONEOFF_KINDS: &[&str] = &["build", "release", "postdeploy"];
@@ -32,20 +38,27 @@ pub fn oneoff_unit_app(unit_name: &str) -> Option<AppName> {
     AppName::parse(app).ok()
 }
 
-/// Identifies one dyno unit: which app, which dyno of it, which release it runs.
+/// Identifies one dyno unit: which app, which dyno of it, which release it runs, and how many
+/// times `ps:restart` replaced it within that release (its generation, 0 at first).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DynoUnit {
     pub app: AppName,
     pub dyno: DynoName,
     pub release: u32,
+    pub generation: u32,
 }
 
 impl DynoUnit {
-    /// `skiff-hello.web.1.v3.service`: dots separate the parts because app names and process
-    /// types cannot contain dots; the release lets a new release's dyno run beside the old one.
+    /// `skiff-hello.web.1.v3.service` (`….v3.g2.service` after two restarts): dots separate the
+    /// parts because app names and process types cannot contain dots; release and generation
+    /// let a replacement run beside the dyno it replaces.
     pub fn unit_name(&self) -> String {
+        let generation = match self.generation {
+            0 => String::new(),
+            g => format!(".g{g}"),
+        };
         format!(
-            "{UNIT_PREFIX}{}.{}.{}.v{}.service",
+            "{UNIT_PREFIX}{}.{}.{}.v{}{generation}.service",
             self.app, self.dyno.process_type, self.dyno.index, self.release
         )
     }
@@ -58,18 +71,19 @@ impl DynoUnit {
         let mut parts = body.split('.');
         let (app, process_type, index, release) =
             (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let generation = match parts.next() {
+            None => 0,
+            Some(g) => positive(g.strip_prefix('g')?)?,
+        };
         if parts.next().is_some() {
             return None;
         }
         let dyno = DynoName::parse(&format!("{process_type}.{index}")).ok()?;
-        let release = release.strip_prefix('v')?;
-        if release.starts_with('0') {
-            return None;
-        }
         Some(Self {
             app: AppName::parse(app).ok()?,
             dyno,
-            release: release.parse().ok()?,
+            release: positive(release.strip_prefix('v')?)?,
+            generation,
         })
     }
 
@@ -77,6 +91,14 @@ impl DynoUnit {
     pub fn syslog_identifier(&self) -> String {
         format!("{}.{}", self.app, self.dyno)
     }
+}
+
+/// A number written without sign or leading zeros, above zero.
+fn positive(raw: &str) -> Option<u32> {
+    if raw.starts_with('0') || !raw.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse().ok()
 }
 
 /// `skiff-my\x2dapp.slice`: the app's slice, a child of `skiff.slice`. Dashes are escaped as
@@ -106,6 +128,7 @@ mod tests {
             app: AppName::parse(app).unwrap(),
             dyno: DynoName::parse(dyno).unwrap(),
             release,
+            generation: 0,
         }
     }
 
@@ -116,6 +139,13 @@ mod tests {
             (
                 unit("my-app", "my_worker-2.12", 140),
                 "skiff-my-app.my_worker-2.12.v140.service",
+            ),
+            (
+                DynoUnit {
+                    generation: 2,
+                    ..unit("hello", "web.1", 3)
+                },
+                "skiff-hello.web.1.v3.g2.service",
             ),
         ] {
             assert_eq!(u.unit_name(), name);
@@ -133,6 +163,11 @@ mod tests {
             "skiff-hello.web.1.v0.service",
             "skiff-hello.web.1.3.service",
             "skiff-hello.web.1.v3.x.service",
+            "skiff-hello.web.1.v3.g0.service",
+            "skiff-hello.web.1.v3.g02.service",
+            "skiff-hello.web.1.v3.g2.g3.service",
+            "skiff-hello.web.1.v+3.service",
+            "skiff-caddy.service",
             "skiff-Bad.web.1.v1.service",
             "other-hello.web.1.v1.service",
         ] {

@@ -420,6 +420,7 @@ mod tests {
                 app: AppName::parse("my-app").unwrap(),
                 dyno: DynoName::parse(if port.is_some() { "web.2" } else { "worker.1" }).unwrap(),
                 release: 7,
+                generation: 0,
             },
             command: "python3 app.py --port $PORT".into(),
             slug_dir: "/var/lib/skiff/slugs/my-app/v7".into(),

@@ -1,6 +1,11 @@
 //! The reconciler's thin I/O shell: reads desired state from the store and observed units from
-//! systemd, runs the pure `reconcile::plan`, and carries the actions out. Level-triggered: it
-//! runs at start, when the API pokes it, and on every signal about a `skiff-*` unit.
+//! systemd, runs the pure `reconcile::plan`, and carries the actions out; `traffic.rs` moves web
+//! traffic to healthy new dynos and keeps the proxy's config. Level-triggered: it runs at start,
+//! when the API pokes it, on every signal about a `skiff-*` unit, and when a drain ends.
+
+mod traffic;
+
+pub use traffic::Traffic;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -14,7 +19,7 @@ use crate::config::Config;
 use crate::model::{AppName, ProcessType};
 use crate::paths::Layout;
 use crate::reconcile::{plan, render_env_file, Action, ActiveState, ObservedUnit};
-use crate::store::{DesiredDyno, DynoFilter, DynoSize, HoldReason, Store, StoreError};
+use crate::store::{DesiredDyno, DesiredState, DynoFilter, DynoSize, HoldReason, Store, StoreError};
 use crate::systemd::names::{app_slice, DynoUnit, UNIT_PATTERN};
 use crate::systemd::properties::{
     dyno_properties, limit_properties, DynoSpec, Limits, RestartPolicy,
@@ -34,6 +39,8 @@ pub enum ReconcileError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Systemd(#[from] SystemdError),
+    #[error("proxy: {0}")]
+    Proxy(String),
     #[error("{action}: {source}")]
     Io {
         action: String,
@@ -92,6 +99,10 @@ pub struct Reconciler {
     wake: Arc<Notify>,
     /// Per-app totals last set on each app's slice, so unchanged ones are not sent again.
     slice_limits: Arc<std::sync::Mutex<BTreeMap<AppName, Limits>>>,
+    traffic: Traffic,
+    state: Arc<traffic::TrafficState>,
+    /// When the next drain ends (Unix seconds): the loop wakes then to stop the drained dynos.
+    next_drain_end: Arc<std::sync::Mutex<Option<i64>>>,
 }
 
 /// Pure: each app's slice limits, the sums of its desired dynos' limits.
@@ -120,6 +131,7 @@ impl Reconciler {
         systemd: Arc<dyn Systemd>,
         layout: Layout,
         defaults: DynoDefaults,
+        traffic: Traffic,
     ) -> Self {
         Self {
             store,
@@ -128,6 +140,9 @@ impl Reconciler {
             defaults,
             wake: Arc::new(Notify::new()),
             slice_limits: Arc::default(),
+            traffic,
+            state: Arc::new(traffic::TrafficState::new()),
+            next_drain_end: Arc::default(),
         }
     }
 
@@ -145,9 +160,20 @@ impl Reconciler {
         tokio::pin!(shutdown);
         self.round_logged().await;
         loop {
+            let drain_end = *self.next_drain_end.lock().expect("drain lock");
+            let drain_sleep = async move {
+                match drain_end {
+                    Some(end) => {
+                        let secs = (end - traffic::unix_now()).max(0) as u64;
+                        tokio::time::sleep(Duration::from_secs(secs)).await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
             let poked = tokio::select! {
                 () = &mut shutdown => return Ok(()),
                 () = self.wake.notified() => true,
+                () = drain_sleep => true,
                 Some(_) = events.recv() => false,
             };
             // A poke is a user waiting on a change: act at once. Unit signals come in bursts:
@@ -174,9 +200,11 @@ impl Reconciler {
         }
     }
 
-    /// One round: observe, plan, act, tidy up.
+    /// One round: observe, plan, start, move traffic, stop, tidy up.
     pub async fn round(&self) -> Result<Round, ReconcileError> {
+        self.store.end_drains(traffic::unix_now()).await?;
         let desired = self.store.desired_state().await?;
+        *self.next_drain_end.lock().expect("drain lock") = traffic::next_drain_end(&desired);
         let units = self.systemd.list_units(UNIT_PATTERN).await?;
         let observed: Vec<ObservedUnit> = units
             .iter()
@@ -187,7 +215,8 @@ impl Reconciler {
             .collect();
         let wanted: BTreeSet<DynoUnit> = desired.dynos.keys().cloned().collect();
         let mut round = Round::default();
-        let actions = plan(&wanted, &desired.apps, &observed);
+        let keep = traffic::kept_units(&desired);
+        let actions = plan(&wanted, &keep, &desired.apps, &observed);
         let (starts, others): (Vec<Action>, Vec<Action>) = actions
             .into_iter()
             .partition(|a| matches!(a, Action::Start(_)));
@@ -219,6 +248,20 @@ impl Reconciler {
                 }
             }
         }
+        // Traffic moves after the starts and before the stops: a dyno stops only once the proxy
+        // no longer routes to it and its drain has ended.
+        let traffic_changed = match self.roll_out(&desired).await {
+            Ok(changed) => changed,
+            Err(e) => {
+                round.errors += 1;
+                tracing::error!(error = %e, "moving traffic failed");
+                false
+            }
+        };
+        if let Err(e) = self.apply_proxy().await {
+            round.errors += 1;
+            tracing::error!(error = %e, "applying the proxy config failed");
+        }
         for action in others {
             let result: Result<(), ReconcileError> = match &action {
                 Action::Start(_) => unreachable!("partitioned"),
@@ -230,6 +273,15 @@ impl Reconciler {
                     .map(|()| round.stopped += 1),
                 Action::ResetFailed(name) => {
                     self.systemd.reset_failed(name).await.map_err(Into::into)
+                }
+                Action::MarkCrashed(unit) if is_pending_web(&desired, unit) => {
+                    round.crashed += 1;
+                    self.fail_release(
+                        &unit.app,
+                        unit.release,
+                        format!("{} crashed: its process kept exiting", unit.dyno),
+                    )
+                    .await
                 }
                 Action::MarkCrashed(unit) => {
                     tracing::warn!(app = %unit.app, dyno = %unit.dyno, "dyno crashed repeatedly; left stopped until the next deploy, restart or scale");
@@ -253,6 +305,9 @@ impl Reconciler {
         self.store.release_ports_except(keep).await?;
         self.apply_slice_totals(desired.dynos.values()).await;
         self.remove_files_of_gone_apps(&units).await?;
+        if traffic_changed {
+            self.poke();
+        }
         Ok(round)
     }
 
@@ -332,20 +387,29 @@ impl Reconciler {
         Ok(())
     }
 
-    /// Restarts the app's running dynos that match `filter` (`ps:restart`); held ones are
-    /// released by the caller and started by the next round.
+    /// Restarts the app's dynos that match `filter` (`ps:restart`); held ones are released by
+    /// the caller and started by the next round.
     pub async fn restart(
         &self,
         app: &AppName,
         filter: &DynoFilter,
     ) -> Result<usize, ReconcileError> {
+        // Web dynos get a new generation: the next rounds start replacements beside them and
+        // switch traffic once those are healthy. Other dynos restart in place.
+        let mut restarted = self
+            .store
+            .bump_generations(app.as_str(), filter.clone())
+            .await?;
         let units = self.systemd.list_units(UNIT_PATTERN).await?;
-        let mut restarted = 0;
         for u in units {
             let Some(unit) = DynoUnit::parse(&u.name) else {
                 continue;
             };
-            if &unit.app == app && filter.matches(&unit.dyno) && u.active_state != "failed" {
+            if &unit.app == app
+                && !unit.dyno.process_type.is_web()
+                && filter.matches(&unit.dyno)
+                && u.active_state != "failed"
+            {
                 self.systemd.restart_unit(&u.name).await?;
                 restarted += 1;
             }
@@ -442,6 +506,16 @@ impl Reconciler {
     }
 }
 
+/// Whether `unit` is a web dyno of its app's pending release (its crash fails the release
+/// instead of holding the dyno).
+fn is_pending_web(desired: &DesiredState, unit: &DynoUnit) -> bool {
+    unit.dyno.process_type.is_web()
+        && desired
+            .routing
+            .get(&unit.app)
+            .is_some_and(|r| r.pending == Some(unit.release))
+}
+
 /// The app an entry of the apps, env or repos directory belongs to (`hello.git` → `hello`).
 fn owner_app(file_name: &std::ffi::OsStr) -> String {
     let name = file_name.to_string_lossy();
@@ -459,7 +533,9 @@ fn write_private(path: &Path, contents: &[u8]) -> Result<(), ReconcileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::health::FakeProber;
     use crate::model::{DynoName, Procfile, ScaleChange};
+    use crate::proxy::FakeProxy;
     use crate::systemd::FakeSystemd;
 
     struct Fixture {
@@ -468,6 +544,8 @@ mod tests {
         systemd: Arc<FakeSystemd>,
         reconciler: Reconciler,
         layout: Layout,
+        proxy: Arc<FakeProxy>,
+        prober: Arc<FakeProber>,
     }
 
     async fn fixture() -> Fixture {
@@ -475,11 +553,19 @@ mod tests {
         let layout = Layout::new(&dir.path().join("state"), &dir.path().join("run"));
         let store = Store::open_in_memory().unwrap();
         let systemd = Arc::new(FakeSystemd::default());
+        let proxy = Arc::new(FakeProxy::default());
+        let prober = Arc::new(FakeProber::default());
         let reconciler = Reconciler::new(
             store.clone(),
             systemd.clone(),
             layout.clone(),
             DynoDefaults::from_config(&Config::default()),
+            Traffic {
+                proxy: proxy.clone(),
+                prober: prober.clone(),
+                settings: crate::daemon::proxy_settings(&Config::default()),
+                drain: Duration::ZERO,
+            },
         );
         Fixture {
             _dir: dir,
@@ -487,6 +573,17 @@ mod tests {
             systemd,
             reconciler,
             layout,
+            proxy,
+            prober,
+        }
+    }
+
+    /// Runs rounds until health probes have answered and traffic has moved: what the loop does
+    /// on its own when probes poke it.
+    async fn settle(f: &Fixture) {
+        for _ in 0..6 {
+            f.reconciler.round().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(15)).await;
         }
     }
 
@@ -520,6 +617,28 @@ mod tests {
         f.systemd.units().into_keys().collect()
     }
 
+    /// The upstream ports of `app` in the proxy config last loaded.
+    fn upstreams(f: &Fixture, app: &str) -> Vec<String> {
+        let config = f.proxy.loaded().last().cloned().unwrap();
+        let routes = config["apps"]["http"]["servers"]["skiff"]["routes"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let host = format!("{app}.localhost");
+        let route = routes
+            .iter()
+            .find(|r| r["match"][0]["host"][0] == host.as_str())
+            .unwrap();
+        route["handle"][0]["routes"][1]["handle"][2]["upstreams"]
+            .as_array()
+            .map(|u| {
+                u.iter()
+                    .map(|d| d["dial"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     #[tokio::test]
     async fn converges_scales_replaces_and_stays_put() {
         let f = fixture().await;
@@ -527,17 +646,40 @@ mod tests {
         let round = f.reconciler.round().await.unwrap();
         assert_eq!(round.started, 1);
         assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
+        assert!(upstreams(&f, "hello").is_empty(), "not routed before it is healthy");
+        settle(&f).await;
+        assert_eq!(upstreams(&f, "hello"), ["127.0.0.1:20000"]);
+        assert_eq!(
+            f.store.current_release("hello").await.unwrap().unwrap().version,
+            1
+        );
 
         scale(&f, &["web=2", "worker=1"]).await;
-        f.reconciler.round().await.unwrap();
+        settle(&f).await;
         assert_eq!(names(&f).len(), 3);
+        assert_eq!(
+            upstreams(&f, "hello"),
+            ["127.0.0.1:20000", "127.0.0.1:20001"]
+        );
         // Converged: another round changes nothing (running dynos are adopted, not restarted).
         let calls = f.systemd.calls().len();
+        let loads = f.proxy.loaded().len();
         assert_eq!(f.reconciler.round().await.unwrap(), Round::default());
         assert_eq!(f.systemd.calls().len(), calls);
+        assert_eq!(f.proxy.loaded().len(), loads);
 
         deploy(&f, "hello", "web: python3 app2.py\nworker: sleep 1000\n").await;
         f.reconciler.round().await.unwrap();
+        assert_eq!(
+            names(&f).len(),
+            5,
+            "new web dynos start beside the routed ones; the worker waits for the switch"
+        );
+        assert_eq!(
+            upstreams(&f, "hello"),
+            ["127.0.0.1:20000", "127.0.0.1:20001"]
+        );
+        settle(&f).await;
         assert_eq!(
             names(&f),
             [
@@ -546,6 +688,77 @@ mod tests {
                 "skiff-hello.worker.1.v2.service"
             ]
         );
+        assert_eq!(
+            upstreams(&f, "hello"),
+            ["127.0.0.1:20002", "127.0.0.1:20003"]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unhealthy_release_fails_and_the_live_one_keeps_serving() {
+        let f = fixture().await;
+        deploy(&f, "hello", "web: a\n").await;
+        settle(&f).await;
+        f.store
+            .set_health_check(
+                "hello",
+                crate::model::HealthCheck::new(None, None, Some(Duration::from_secs(1))).unwrap(),
+            )
+            .await
+            .unwrap();
+        f.prober.break_port(20001);
+        deploy(&f, "hello", "web: broken\n").await;
+        f.reconciler.round().await.unwrap();
+        let app = AppName::parse("hello").unwrap();
+        let (status, failure) = tokio::time::timeout(
+            Duration::from_secs(5),
+            async {
+                loop {
+                    f.reconciler.round().await.unwrap();
+                    let s = f.store.release_status("hello", 2).await.unwrap();
+                    if s.0 != crate::store::ReleaseStatus::Pending {
+                        return s;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(status, crate::store::ReleaseStatus::Failed);
+        let failure = failure.unwrap();
+        assert!(failure.contains("web.1 failed its health check"), "{failure}");
+        assert_eq!(
+            f.reconciler.wait_for_release(&app, 2).await.unwrap().0,
+            crate::store::ReleaseStatus::Failed
+        );
+        settle(&f).await;
+        assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
+        assert_eq!(upstreams(&f, "hello"), ["127.0.0.1:20000"]);
+        assert_eq!(
+            f.store.current_release("hello").await.unwrap().unwrap().version,
+            1
+        );
+    }
+
+    #[tokio::test]
+    async fn restart_replaces_web_dynos_beside_the_routed_ones() {
+        let f = fixture().await;
+        deploy(&f, "hello", "web: a\n").await;
+        settle(&f).await;
+        let app = AppName::parse("hello").unwrap();
+        assert_eq!(f.reconciler.restart(&app, &DynoFilter::All).await.unwrap(), 1);
+        f.reconciler.round().await.unwrap();
+        assert_eq!(
+            names(&f),
+            [
+                "skiff-hello.web.1.v1.g1.service",
+                "skiff-hello.web.1.v1.service"
+            ]
+        );
+        settle(&f).await;
+        assert_eq!(names(&f), ["skiff-hello.web.1.v1.g1.service"]);
+        assert_eq!(upstreams(&f, "hello"), ["127.0.0.1:20001"]);
     }
 
     #[tokio::test]
@@ -554,6 +767,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let f = fixture().await;
         deploy(&f, "hello", "web: a\nworker: b\n").await;
+        settle(&f).await;
         scale(&f, &["web=2", "worker=1"]).await;
         f.reconciler.round().await.unwrap();
         let units = f.systemd.units();
@@ -604,6 +818,7 @@ mod tests {
     async fn strays_are_stopped_and_crashed_dynos_are_held() {
         let f = fixture().await;
         deploy(&f, "hello", "web: a\n").await;
+        settle(&f).await;
         f.systemd.add_unit("skiff-stray.service", "active");
         f.reconciler.round().await.unwrap();
         assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
@@ -632,6 +847,7 @@ mod tests {
         let f = fixture().await;
         deploy(&f, "hello", "web: a\n").await;
         deploy(&f, "other", "web: a\n").await;
+        settle(&f).await;
         f.reconciler.round().await.unwrap();
         let hello_dir = f.layout.app_dir(&AppName::parse("hello").unwrap());
         assert!(hello_dir.is_dir());
@@ -649,6 +865,7 @@ mod tests {
         use crate::systemd::properties::PropertyValue;
         let f = fixture().await;
         deploy(&f, "hello", "web: a\nworker: b\n").await;
+        settle(&f).await;
         f.store
             .scale("hello", vec![ScaleChange::parse("worker=1").unwrap()])
             .await
@@ -688,6 +905,7 @@ mod tests {
     async fn slices_get_the_sum_of_their_dynos_limits() {
         let f = fixture().await;
         deploy(&f, "hello", "web: a\nworker: b\n").await;
+        settle(&f).await;
         scale(&f, &["web=2", "worker=1"]).await;
         let desired = f.store.desired_state().await.unwrap();
         let totals = app_totals(
@@ -703,7 +921,7 @@ mod tests {
             }
         );
         f.systemd.add_unit("skiff-hello.slice", "active");
-        f.reconciler.round().await.unwrap();
+        settle(&f).await;
         let sets = |f: &Fixture| {
             f.systemd
                 .calls()
@@ -711,9 +929,10 @@ mod tests {
                 .filter(|c| *c == "set-property skiff-hello.slice")
                 .count()
         };
-        assert_eq!(sets(&f), 1);
+        let sent = sets(&f);
+        assert!(sent >= 1);
         f.reconciler.round().await.unwrap();
-        assert_eq!(sets(&f), 1, "unchanged totals are not sent again");
+        assert_eq!(sets(&f), sent, "unchanged totals are not sent again");
     }
 
     #[tokio::test]
@@ -734,6 +953,7 @@ mod tests {
     async fn restart_restarts_matching_running_dynos_only() {
         let f = fixture().await;
         deploy(&f, "hello", "web: a\nworker: b\n").await;
+        settle(&f).await;
         scale(&f, &["web=2", "worker=1"]).await;
         f.reconciler.round().await.unwrap();
         let app = AppName::parse("hello").unwrap();

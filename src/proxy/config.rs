@@ -1,0 +1,350 @@
+//! Renders Caddy's complete JSON config from the routes in the DB (pure, snapshot-tested): one
+//! route per app on `APP.<base_domain>` and its custom domains, load-balanced over its routed web
+//! dynos, a 503 page in maintenance or without web dynos, a 404 page for unknown hosts, access
+//! logs to skiffd's router-log socket, and automatic HTTPS when `tls` is on.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use crate::config::{BaseDomain, TlsMode};
+use crate::store::AppRoutes;
+
+/// Where skiff's Caddy listens for its admin API: a Unix socket only root (and Caddy) can use.
+pub const ADMIN_SOCKET: &str = "/run/skiff-caddy/admin.sock";
+/// The datagram socket (held by `skiff-router-log.socket`) Caddy sends access logs to.
+pub const ROUTER_LOG_SOCKET: &str = "/run/skiff-router/log.sock";
+/// Name of the one HTTP server in the config.
+const SERVER: &str = "skiff";
+/// Logger that carries the access log of every app.
+const ACCESS_LOGGER: &str = "http.log.access";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxySettings {
+    pub base_domain: BaseDomain,
+    pub tls: TlsMode,
+    pub acme_email: String,
+    pub admin_socket: PathBuf,
+    pub router_log_socket: PathBuf,
+    /// Certificates and keys (Caddy's storage), under the state directory.
+    pub storage_dir: PathBuf,
+    pub http_port: u16,
+    pub https_port: u16,
+    /// Largest request body an app accepts.
+    pub max_body: u64,
+}
+
+
+fn page(title: &str, text: &str) -> String {
+    format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body style=\"font-family:sans-serif;margin:4em auto;max-width:40em\">\
+         <h1>{title}</h1><p>{text}</p></body></html>\n"
+    )
+}
+
+fn static_page(status: u16, title: &str, text: &str, retry_after: bool) -> Value {
+    let mut headers = json!({
+        "Content-Type": ["text/html; charset=utf-8"],
+        "Cache-Control": ["no-store"],
+    });
+    if retry_after {
+        headers["Retry-After"] = json!(["30"]);
+    }
+    json!({
+        "handler": "static_response",
+        "status_code": status,
+        "headers": headers,
+        "body": page(title, text),
+    })
+}
+
+/// The handlers of one app's requests.
+fn app_handlers(app: &AppRoutes, max_body: u64) -> Vec<Value> {
+    if app.maintenance {
+        return vec![static_page(
+            503,
+            "Down for maintenance",
+            "This app is undergoing maintenance. Please try again in a moment.",
+            true,
+        )];
+    }
+    if app.upstreams.is_empty() {
+        return vec![static_page(
+            503,
+            "No web dynos running",
+            &format!(
+                "The app {} has no web dynos running. Its owner can start one with: skiff ps:scale web=1 -a {}",
+                app.app, app.app
+            ),
+            true,
+        )];
+    }
+    let dial = |port: u16| format!("127.0.0.1:{port}");
+    let mappings: Vec<Value> = app
+        .upstreams
+        .iter()
+        .map(|u| json!({"input": dial(u.port), "outputs": [u.dyno.to_string()]}))
+        .collect();
+    let upstreams: Vec<Value> = app
+        .upstreams
+        .iter()
+        .map(|u| json!({"dial": dial(u.port)}))
+        .collect();
+    vec![json!({
+        "handler": "subroute",
+        "routes": [
+            {
+                // Heroku's X-Request-Id: the client's own, or a fresh one.
+                "match": [{"not": [{"header": {"X-Request-Id": []}}]}],
+                "handle": [{"handler": "headers", "request": {"set": {"X-Request-Id": ["{http.request.uuid}"]}}}],
+            },
+            {
+                "handle": [
+                    {"handler": "request_body", "max_size": max_body},
+                    {
+                        // Names the dyno that answered, for the router log line.
+                        "handler": "map",
+                        "source": "{http.reverse_proxy.upstream.hostport}",
+                        "destinations": ["{skiff.dyno}"],
+                        "mappings": mappings,
+                        "defaults": ["none"],
+                    },
+                    {
+                        "handler": "reverse_proxy",
+                        "upstreams": upstreams,
+                        "load_balancing": {
+                            "selection_policy": {"policy": "round_robin"},
+                            "try_duration": "5s",
+                            "try_interval": "100ms",
+                        },
+                        "headers": {
+                            "response": {
+                                "set": {
+                                    "X-Skiff-Dyno": ["{skiff.dyno}"],
+                                    "X-Request-Id": ["{http.request.header.X-Request-Id}"],
+                                },
+                            },
+                        },
+                    },
+                ],
+            },
+        ],
+    })]
+}
+
+/// The complete Caddy config for `apps`.
+pub fn render(apps: &[AppRoutes], settings: &ProxySettings) -> Value {
+    let mut routes = Vec::new();
+    let mut logger_names = serde_json::Map::new();
+    let mut all_hosts = Vec::new();
+    for app in apps {
+        let hosts: Vec<String> =
+            std::iter::once(format!("{}.{}", app.app, settings.base_domain.as_str()))
+                .chain(app.domains.iter().map(|d| d.to_string()))
+                .collect();
+        for host in &hosts {
+            // Access lines then come from logger `http.log.access.APP`: the router-log reader
+            // takes the app from there.
+            logger_names.insert(host.clone(), json!(app.app.as_str()));
+        }
+        all_hosts.extend(hosts.iter().cloned());
+        routes.push(json!({
+            "match": [{"host": hosts}],
+            "handle": app_handlers(app, settings.max_body),
+            "terminal": true,
+        }));
+    }
+    routes.push(json!({
+        "handle": [static_page(
+            404,
+            "No such app",
+            "No app is served at this address.",
+            false,
+        )],
+    }));
+
+    let tls_on = settings.tls != TlsMode::Off;
+    let mut listen = vec![json!(format!(":{}", settings.http_port))];
+    if tls_on {
+        listen.push(json!(format!(":{}", settings.https_port)));
+    }
+    let mut server = json!({
+        "listen": listen,
+        "routes": routes,
+        "logs": {"logger_names": logger_names},
+    });
+    if !tls_on {
+        server["automatic_https"] = json!({"disable": true});
+    }
+
+    let mut apps_json = json!({
+        "http": {
+            "http_port": settings.http_port,
+            "https_port": settings.https_port,
+            "servers": {SERVER: server},
+        },
+    });
+    match settings.tls {
+        TlsMode::Off => {}
+        TlsMode::Internal => {
+            apps_json["tls"] = json!({
+                "automation": {"policies": [{"subjects": all_hosts, "issuers": [{"module": "internal"}]}]},
+            });
+            // The CA stays skiff's own: never added to the server's trust store.
+            apps_json["pki"] =
+                json!({"certificate_authorities": {"local": {"install_trust": false}}});
+        }
+        TlsMode::Acme => {
+            let mut issuer = json!({"module": "acme"});
+            if !settings.acme_email.is_empty() {
+                issuer["email"] = json!(settings.acme_email);
+            }
+            apps_json["tls"] = json!({
+                "automation": {"policies": [{"subjects": all_hosts, "issuers": [issuer]}]},
+            });
+        }
+    }
+
+    json!({
+        "admin": {
+            "listen": format!("unix/{}", settings.admin_socket.display()),
+            "origins": ["localhost"],
+            "config": {"persist": true},
+        },
+        "storage": {"module": "file_system", "root": settings.storage_dir.display().to_string()},
+        "logging": {
+            "logs": {
+                "default": {"exclude": [ACCESS_LOGGER]},
+                "router": {
+                    "writer": {
+                        "output": "net",
+                        "address": format!("unixgram/{}", settings.router_log_socket.display()),
+                    },
+                    "encoder": {"format": "json"},
+                    "include": [ACCESS_LOGGER],
+                },
+            },
+        },
+        "apps": apps_json,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AppName, Domain, DynoName};
+    use crate::store::Route;
+
+    fn settings(tls: TlsMode) -> ProxySettings {
+        ProxySettings {
+            base_domain: "localhost".parse().unwrap(),
+            tls,
+            acme_email: "ops@example.com".into(),
+            admin_socket: ADMIN_SOCKET.into(),
+            router_log_socket: ROUTER_LOG_SOCKET.into(),
+            storage_dir: "/var/lib/skiff/caddy".into(),
+            http_port: 80,
+            https_port: 443,
+            max_body: 100 << 20,
+        }
+    }
+
+    fn app(name: &str, domains: &[&str], maintenance: bool, ports: &[u16]) -> AppRoutes {
+        AppRoutes {
+            app: AppName::parse(name).unwrap(),
+            domains: domains.iter().map(|d| Domain::parse(d).unwrap()).collect(),
+            maintenance,
+            upstreams: ports
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Route {
+                    unit_name: format!("skiff-{name}.web.{}.v1.service", i + 1),
+                    dyno: DynoName::parse(&format!("web.{}", i + 1)).unwrap(),
+                    port: *p,
+                })
+                .collect(),
+        }
+    }
+
+    /// Compares with `src/proxy/snapshots/NAME.json`; `UPDATE_SNAPSHOTS=1` rewrites it.
+    fn snapshot(name: &str, value: &Value) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("src/proxy/snapshots")
+            .join(format!("{name}.json"));
+        let rendered = serde_json::to_string_pretty(value).unwrap() + "\n";
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+            std::fs::write(&path, &rendered).unwrap();
+        }
+        let stored = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_SNAPSHOTS=1)", path.display()));
+        assert_eq!(rendered, stored, "snapshot {name} differs");
+    }
+
+    fn apps() -> Vec<AppRoutes> {
+        vec![
+            app("hello", &["www.example.com"], false, &[20000, 20001]),
+            app("quiet", &[], false, &[]),
+            app("under-works", &[], true, &[20002]),
+        ]
+    }
+
+    #[test]
+    fn tls_off_snapshot() {
+        snapshot("tls-off", &render(&apps(), &settings(TlsMode::Off)));
+    }
+
+    #[test]
+    fn tls_internal_snapshot() {
+        snapshot("tls-internal", &render(&apps(), &settings(TlsMode::Internal)));
+    }
+
+    #[test]
+    fn tls_acme_snapshot() {
+        snapshot("tls-acme", &render(&apps(), &settings(TlsMode::Acme)));
+    }
+
+    #[test]
+    fn no_apps_still_answers_404_and_keeps_the_admin_socket() {
+        let config = render(&[], &settings(TlsMode::Off));
+        let routes = &config["apps"]["http"]["servers"]["skiff"]["routes"];
+        assert_eq!(routes.as_array().unwrap().len(), 1);
+        assert_eq!(routes[0]["handle"][0]["status_code"], 404);
+        assert_eq!(config["admin"]["listen"], "unix//run/skiff-caddy/admin.sock");
+    }
+
+    #[test]
+    fn each_app_routes_its_hosts_to_its_own_dynos_or_a_503() {
+        let config = render(&apps(), &settings(TlsMode::Off));
+        let routes = &config["apps"]["http"]["servers"]["skiff"]["routes"];
+        assert_eq!(
+            routes[0]["match"][0]["host"],
+            json!(["hello.localhost", "www.example.com"])
+        );
+        let proxy = &routes[0]["handle"][0]["routes"][1]["handle"][2];
+        assert_eq!(
+            proxy["upstreams"],
+            json!([{"dial": "127.0.0.1:20000"}, {"dial": "127.0.0.1:20001"}])
+        );
+        assert_eq!(routes[1]["handle"][0]["status_code"], 503);
+        assert!(routes[1]["handle"][0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("No web dynos running"));
+        assert!(routes[2]["handle"][0]["body"]
+            .as_str()
+            .unwrap()
+            .contains("maintenance"));
+        let loggers = &config["apps"]["http"]["servers"]["skiff"]["logs"]["logger_names"];
+        assert_eq!(loggers["www.example.com"], "hello");
+        assert_eq!(loggers["under-works.localhost"], "under-works");
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        assert_eq!(
+            serde_json::to_string(&render(&apps(), &settings(TlsMode::Internal))).unwrap(),
+            serde_json::to_string(&render(&apps(), &settings(TlsMode::Internal))).unwrap()
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! The reconciler's traffic half: health probes of new web dynos, the zero-downtime switch of
+//! each app's routes (`reconcile::rollout_step` decides, this carries it out), the proxy config,
+//! and waiting for a release to go live or fail.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::config::BaseDomain;
+use crate::health::{wait_healthy, Prober};
+use crate::model::AppName;
+use crate::proxy::{render, Proxy, ProxySettings};
+use crate::reconcile::{rollout_step, Health, RolloutStep, WantedWeb};
+use crate::store::{AppRouting, DesiredState, HoldReason, ReleaseStatus};
+use crate::systemd::names::DynoUnit;
+
+use super::{ReconcileError, Reconciler};
+
+/// The proxy and the health checks, real in production and fakes in tests.
+#[derive(Clone)]
+pub struct Traffic {
+    pub proxy: Arc<dyn Proxy>,
+    pub prober: Arc<dyn Prober>,
+    pub settings: ProxySettings,
+    /// How long a replaced web dyno keeps running after the proxy stopped sending it requests.
+    pub drain: Duration,
+}
+
+/// In-memory traffic state of the reconciler.
+pub(super) struct TrafficState {
+    /// Health of unrouted web dynos by unit name; a probe runs while `Waiting`.
+    probes: Mutex<BTreeMap<String, Health>>,
+    /// Bumped whenever a release goes live or fails, to wake the deploys waiting on one.
+    outcomes: tokio::sync::watch::Sender<u64>,
+}
+
+impl TrafficState {
+    pub(super) fn new() -> Self {
+        Self {
+            probes: Mutex::default(),
+            outcomes: tokio::sync::watch::channel(0).0,
+        }
+    }
+}
+
+/// Seconds since the epoch, as the DB stores drain deadlines.
+pub(super) fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Units the plan must not stop: those routed to or draining.
+pub(super) fn kept_units(desired: &DesiredState) -> BTreeSet<String> {
+    desired
+        .routing
+        .values()
+        .flat_map(|r| {
+            r.routed
+                .iter()
+                .map(|route| route.unit_name.clone())
+                .chain(r.draining.keys().cloned())
+        })
+        .collect()
+}
+
+/// When the next drain ends, if any drain runs.
+pub(super) fn next_drain_end(desired: &DesiredState) -> Option<i64> {
+    desired
+        .routing
+        .values()
+        .flat_map(|r| r.draining.values().copied())
+        .min()
+}
+
+/// The host name health checks send: the app's default one.
+fn app_host(app: &AppName, base: &BaseDomain) -> String {
+    format!("{app}.{}", base.as_str())
+}
+
+impl Reconciler {
+    /// Moves every app's traffic one step: probes new web dynos, switches routes whose
+    /// replacements are healthy, fails releases whose dynos are not. Returns whether it changed
+    /// the DB (the caller then runs another round).
+    pub(super) async fn roll_out(&self, desired: &DesiredState) -> Result<bool, ReconcileError> {
+        let ports = self.store.ports().await?;
+        let mut changed = false;
+        let mut probing = BTreeSet::new();
+        for (app, routing) in &desired.routing {
+            let wanted: Vec<WantedWeb> = desired
+                .dynos
+                .keys()
+                .filter(|u| &u.app == app && u.dyno.process_type.is_web())
+                .map(|unit| {
+                    let name = unit.unit_name();
+                    let port = ports.get(&name).copied();
+                    let routed = routing.routed.iter().any(|r| r.unit_name == name);
+                    let health = match (routed, port) {
+                        (true, _) => Health::Healthy,
+                        (false, None) => Health::Waiting,
+                        (false, Some(port)) => {
+                            probing.insert(name.clone());
+                            self.health_of(unit, port, routing)
+                        }
+                    };
+                    WantedWeb {
+                        unit: unit.clone(),
+                        port,
+                        health,
+                    }
+                })
+                .collect();
+            match rollout_step(&wanted, &routing.routed, routing.pending) {
+                RolloutStep::Settled | RolloutStep::Waiting => {}
+                RolloutStep::Switch { routes, promote } => {
+                    let dynos: Vec<String> = routes.iter().map(|r| r.dyno.to_string()).collect();
+                    tracing::info!(app = %app, dynos = ?dynos, release = ?promote, "switching routes");
+                    let drain_until = unix_now() + self.traffic.drain.as_secs() as i64;
+                    self.store
+                        .switch_routes(app.as_str(), routes, promote, drain_until)
+                        .await?;
+                    changed = true;
+                }
+                RolloutStep::FailRelease { version, reason } => {
+                    self.fail_release(app, version, reason).await?;
+                    changed = true;
+                }
+                RolloutStep::Hold(failures) => {
+                    for (dyno, why) in failures {
+                        tracing::warn!(app = %app, dyno = %dyno, reason = %why, "web dyno never became healthy; held as crashed");
+                        self.store
+                            .hold_dyno(app.as_str(), dyno, HoldReason::Crashed)
+                            .await?;
+                    }
+                    changed = true;
+                }
+            }
+        }
+        self.state
+            .probes
+            .lock()
+            .expect("probe lock")
+            .retain(|name, _| probing.contains(name));
+        if changed {
+            self.announce_outcome();
+        }
+        Ok(changed)
+    }
+
+    /// A pending release that will never go live: recorded with its reason, its dynos stop.
+    pub(super) async fn fail_release(
+        &self,
+        app: &AppName,
+        version: u32,
+        reason: String,
+    ) -> Result<(), ReconcileError> {
+        tracing::warn!(app = %app, release = version, reason = %reason, "release failed its health check; the live release keeps serving");
+        self.store
+            .fail_release(app.as_str(), version, reason)
+            .await?;
+        self.announce_outcome();
+        Ok(())
+    }
+
+    fn announce_outcome(&self) {
+        self.state.outcomes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// The health of an unrouted web dyno; starts its probe the first time it is asked.
+    fn health_of(&self, unit: &DynoUnit, port: u16, routing: &AppRouting) -> Health {
+        let name = unit.unit_name();
+        let mut probes = self.state.probes.lock().expect("probe lock");
+        if let Some(h) = probes.get(&name) {
+            return h.clone();
+        }
+        probes.insert(name.clone(), Health::Waiting);
+        let this = self.clone();
+        let check = routing.health_check.clone();
+        let host = app_host(&unit.app, &self.traffic.settings.base_domain);
+        tokio::spawn(async move {
+            let result = wait_healthy(this.traffic.prober.as_ref(), port, &check, &host).await;
+            let health = match result {
+                Ok(()) => Health::Healthy,
+                Err(why) => Health::Failed(why),
+            };
+            if let Some(h) = this.state.probes.lock().expect("probe lock").get_mut(&name) {
+                *h = health;
+            }
+            this.poke();
+        });
+        Health::Waiting
+    }
+
+    /// Renders the proxy config from the DB and applies it (a no-op when Caddy has it already).
+    pub(super) async fn apply_proxy(&self) -> Result<(), ReconcileError> {
+        let apps = self.store.proxy_state().await?;
+        let config = render(&apps, &self.traffic.settings);
+        if self.traffic.proxy.apply(&config).await? {
+            tracing::info!(apps = apps.len(), "proxy config loaded");
+        }
+        Ok(())
+    }
+
+    /// Waits until `version` of `app` is no longer pending: it went live, failed (with the
+    /// reason) or was superseded by a newer release.
+    pub async fn wait_for_release(
+        &self,
+        app: &AppName,
+        version: u32,
+    ) -> Result<(ReleaseStatus, Option<String>), ReconcileError> {
+        let mut rx = self.state.outcomes.subscribe();
+        loop {
+            let (status, failure) = self.store.release_status(app.as_str(), version).await?;
+            if status != ReleaseStatus::Pending {
+                return Ok((status, failure));
+            }
+            // The sender lives as long as the reconciler, which outlives its waiters.
+            if rx.changed().await.is_err() {
+                return Ok((status, failure));
+            }
+        }
+    }
+}
+
+/// The proxy adapter in the reconciler's error.
+impl From<crate::proxy::ProxyError> for ReconcileError {
+    fn from(e: crate::proxy::ProxyError) -> Self {
+        ReconcileError::Proxy(e.to_string())
+    }
+}
