@@ -70,13 +70,12 @@ pub async fn wait_healthy(
 ) -> Result<(), String> {
     let deadline = Instant::now() + check.timeout;
     loop {
-        let last = match tokio::time::timeout(ATTEMPT_TIMEOUT, prober.attempt(port, check, host))
-            .await
-        {
-            Ok(Ok(())) => return Ok(()),
-            Ok(Err(e)) => e,
-            Err(_) => format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs()),
-        };
+        let last =
+            match tokio::time::timeout(ATTEMPT_TIMEOUT, prober.attempt(port, check, host)).await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(e)) => e,
+                Err(_) => format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs()),
+            };
         if Instant::now() + RETRY_EVERY >= deadline {
             return Err(format!(
                 "failed its health check ({check}) on port {port}: {last}"
@@ -101,7 +100,12 @@ impl FakeProber {
 #[async_trait::async_trait]
 impl Prober for FakeProber {
     async fn attempt(&self, port: u16, _check: &HealthCheck, _host: &str) -> Result<(), String> {
-        if self.broken.lock().expect("fake prober lock").contains(&port) {
+        if self
+            .broken
+            .lock()
+            .expect("fake prober lock")
+            .contains(&port)
+        {
             Err("connection refused".into())
         } else {
             Ok(())

@@ -33,6 +33,7 @@ impl Daemon {
         let mut config = Config {
             state_dir: dir.path().to_owned(),
             socket_path: dir.path().join("api.sock"),
+            drain_timeout: skiff::config::Timeout(Duration::from_secs(1)),
             ..Config::default()
         };
         if with_tcp {
@@ -429,7 +430,7 @@ async fn the_app_comes_from_the_skiff_git_remote() {
 /// Waits until the fake systemd has exactly these units (the reconciler runs in the background).
 async fn wait_units(d: &Daemon, want: &[&str]) {
     let mut got = Vec::new();
-    for _ in 0..300 {
+    for _ in 0..500 {
         got = d.systemd.units().into_keys().collect::<Vec<_>>();
         if got == want {
             return;
@@ -530,11 +531,12 @@ async fn deploy_scale_restart_stop_and_destroy() {
     d.cli(&ctx, &["ps:stop", "worker.1", "-a", "hello"])
         .await
         .unwrap();
+    // Restarted web dynos are new units beside the old ones; the old ones drain and stop.
     wait_units(
         &d,
         &[
-            "skiff-hello.web.1.v1.service",
-            "skiff-hello.web.2.v1.service",
+            "skiff-hello.web.1.v1.g1.service",
+            "skiff-hello.web.2.v1.g1.service",
         ],
     )
     .await;

@@ -32,6 +32,11 @@ pub struct Release {
     pub process_types: Vec<String>,
     /// Names (never values) of the release's config vars.
     pub config_keys: Vec<String>,
+    /// pending (its web dynos are starting), succeeded (went live), failed or superseded.
+    pub status: String,
+    /// Why it failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 impl From<ReleaseRecord> for Release {
@@ -41,6 +46,8 @@ impl From<ReleaseRecord> for Release {
             slug_version: r.slug_version,
             process_types: r.procfile.process_types().map(|t| t.to_string()).collect(),
             config_keys: r.config.keys().cloned().collect(),
+            status: r.status.as_str().to_owned(),
+            failure: r.failure,
             description: r.description,
             created_at: r.created_at,
         }
@@ -92,6 +99,9 @@ impl From<DeployError> for ApiError {
             }
             DeployError::ReleasePhaseFailed(_) => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "release_failed", message)
+            }
+            DeployError::Unhealthy { .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unhealthy", message)
             }
             DeployError::Store(s) => ApiError::from(s),
             _ => ApiError::internal(message),

@@ -83,6 +83,10 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         let message = e.to_string();
         match e {
+            StoreError::DomainExists(_) | StoreError::DomainTaken { .. } => {
+                Self::new(StatusCode::CONFLICT, "already_exists", message)
+            }
+            StoreError::DomainNotFound { .. } => Self::not_found(message),
             StoreError::AppExists(_) | StoreError::TokenExists(_) | StoreError::KeyExists(_) => {
                 Self::new(StatusCode::CONFLICT, "already_exists", message)
             }

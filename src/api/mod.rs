@@ -9,6 +9,7 @@ mod health;
 mod keys;
 mod logs;
 mod releases;
+mod routing;
 mod tokens;
 
 use std::sync::Arc;
@@ -37,6 +38,7 @@ use error::ApiError;
 pub use health::Health;
 pub use keys::{write_authorized_keys, AddKey, Key};
 pub use releases::{ConfigChanged, ConfigMap, ReleaseInfo, RollbackRequest};
+pub use routing::{DomainRequest, Domains, HealthCheckBody, Maintenance};
 pub use tokens::{CreateToken, CreatedToken, Token};
 
 const REQUEST_ID: &str = "x-request-id";
@@ -105,6 +107,13 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(dynos::resize))
         .routes(routes!(dynos::restart))
         .routes(routes!(dynos::stop))
+        .routes(routes!(routing::list_domains, routing::add_domain))
+        .routes(routes!(routing::remove_domain))
+        .routes(routes!(routing::set_maintenance))
+        .routes(routes!(
+            routing::get_health_check,
+            routing::set_health_check
+        ))
         .routes(routes!(logs::logs))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))

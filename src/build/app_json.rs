@@ -1,18 +1,20 @@
 //! Heroku's `app.json` manifest (pure): `env` defaults (with `"generator": "secret"`), `formation`
-//! defaults and `scripts.postdeploy`, applied on an app's first deploy.
+//! defaults and `scripts.postdeploy`, applied on an app's first deploy; `healthchecks.web`, the
+//! health check of the web dynos, applied on every deploy.
 
 use std::collections::BTreeMap;
 
 use rand::RngCore;
 use serde::Deserialize;
 
-use crate::model::{check_config_value, ConfigKey, ProcessType, MAX_DYNOS_PER_TYPE};
+use crate::model::{check_config_value, ConfigKey, HealthCheck, ProcessType, MAX_DYNOS_PER_TYPE};
 use crate::store::FirstDeployDefaults;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppJson {
     pub defaults: FirstDeployDefaults,
     pub postdeploy: Option<String>,
+    pub health_check: Option<HealthCheck>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -23,6 +25,8 @@ pub enum AppJsonError {
     Env(String),
     #[error("app.json formation: {0}")]
     Formation(String),
+    #[error("app.json healthchecks.web: {0}")]
+    HealthCheck(String),
 }
 
 #[derive(Deserialize)]
@@ -45,6 +49,22 @@ struct Scripts {
     postdeploy: Option<String>,
 }
 
+/// `healthchecks.web`: one check, or a list of which the first is used (Dokku's shape).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawChecks {
+    One(RawCheck),
+    Many(Vec<RawCheck>),
+}
+
+#[derive(Deserialize)]
+struct RawCheck {
+    path: Option<String>,
+    status: Option<u32>,
+    /// Seconds, or a duration such as "30s".
+    timeout: Option<serde_json::Value>,
+}
+
 #[derive(Deserialize)]
 struct Raw {
     #[serde(default)]
@@ -53,6 +73,24 @@ struct Raw {
     formation: BTreeMap<String, FormationEntry>,
     #[serde(default)]
     scripts: Scripts,
+    #[serde(default)]
+    healthchecks: BTreeMap<String, RawChecks>,
+}
+
+fn health_check(raw: RawCheck) -> Result<HealthCheck, AppJsonError> {
+    let bad = |e: String| AppJsonError::HealthCheck(e);
+    let timeout = match raw.timeout {
+        None => None,
+        Some(serde_json::Value::Number(n)) => Some(std::time::Duration::from_secs(
+            n.as_u64()
+                .ok_or_else(|| bad(format!("timeout {n} is not a whole number of seconds")))?,
+        )),
+        Some(serde_json::Value::String(s)) => {
+            Some(HealthCheck::parse_timeout(&s).map_err(|e| bad(e.to_string()))?)
+        }
+        Some(other) => return Err(bad(format!("timeout {other} is not a duration"))),
+    };
+    HealthCheck::new(raw.path.as_deref(), raw.status, timeout).map_err(|e| bad(e.to_string()))
 }
 
 /// A random secret as Heroku's `"generator": "secret"` makes: 64 hex characters.
@@ -98,6 +136,18 @@ pub fn parse(text: &str, secret: impl Fn() -> String) -> Result<AppJson, AppJson
         out.defaults.formation.insert(t, quantity);
     }
     out.postdeploy = raw.scripts.postdeploy.filter(|s| !s.trim().is_empty());
+    if let Some(checks) = raw
+        .healthchecks
+        .into_iter()
+        .find(|(t, _)| t == "web")
+        .map(|(_, c)| c)
+    {
+        let first = match checks {
+            RawChecks::One(c) => Some(c),
+            RawChecks::Many(list) => list.into_iter().next(),
+        };
+        out.health_check = first.map(health_check).transpose()?;
+    }
     Ok(out)
 }
 
@@ -139,6 +189,39 @@ mod tests {
         );
         assert_eq!(a.postdeploy.as_deref(), Some("python3 seed.py"));
         assert_eq!(parse("{}", String::new).unwrap(), AppJson::default());
+    }
+
+    #[test]
+    fn reads_the_web_health_check_in_either_shape() {
+        let one = parse(
+            r#"{"healthchecks": {"web": {"path": "/up", "status": 204, "timeout": 5}}}"#,
+            String::new,
+        )
+        .unwrap();
+        assert_eq!(
+            one.health_check.unwrap().to_string(),
+            "GET /up answers 204 within 5s"
+        );
+        let many = parse(
+            r#"{"healthchecks": {"web": [{"type": "startup", "path": "/", "timeout": "30s"}]}}"#,
+            String::new,
+        )
+        .unwrap();
+        assert_eq!(
+            many.health_check.unwrap().to_string(),
+            "GET / answers 2xx or 3xx within 30s"
+        );
+        for bad in [
+            r#"{"healthchecks": {"web": {"path": "up"}}}"#,
+            r#"{"healthchecks": {"web": {"path": "/", "timeout": -1}}}"#,
+            r#"{"healthchecks": {"web": {"path": "/", "timeout": "soon"}}}"#,
+            r#"{"healthchecks": {"web": {"status": 200}}}"#,
+        ] {
+            assert!(
+                matches!(parse(bad, String::new), Err(AppJsonError::HealthCheck(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

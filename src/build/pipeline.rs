@@ -14,12 +14,14 @@ use super::app_json::{self, AppJson};
 use super::detect::{detect, merge_processes, Builder, BuildpackSource, SourceFacts};
 use super::script::{build_script, parse_release_yaml};
 use crate::files::{make_dir_mode, open_tree, seal_tree, write_private};
-use crate::journal::{LogError, LogSource};
+use crate::journal::{LogError, LogQuery, LogSource};
 use crate::model::{AppName, Procfile};
 use crate::paths::Layout;
 use crate::reconcile::render_env_file;
 use crate::reconciler::Reconciler;
-use crate::store::{ConfigVars, FirstDeployDefaults, ReleaseRecord, Store, StoreError};
+use crate::store::{
+    ConfigVars, FirstDeployDefaults, ReleaseRecord, ReleaseStatus, Store, StoreError,
+};
 use crate::systemd::names::oneoff_unit_name;
 use crate::systemd::properties::{
     build_properties, oneoff_properties, BuildSpec, Limits, OneOffSpec, Property,
@@ -31,6 +33,8 @@ pub type Output = mpsc::Sender<String>;
 
 /// How long to keep reading a unit's output after it ended, once no new line arrives.
 const OUTPUT_DRAIN_IDLE: Duration = Duration::from_millis(400);
+/// How many of the app's log lines a failed health check reports.
+const LAST_LOG_LINES: u32 = 15;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
@@ -41,6 +45,15 @@ pub enum DeployError {
     BuildFailed(String),
     #[error("the release command {0}; the previous release stays live")]
     ReleasePhaseFailed(String),
+    #[error("v{version} did not go live: {reason}; the previous release stays live{logs}")]
+    Unhealthy {
+        version: u32,
+        reason: String,
+        /// The app's last log lines, each on its own line, or empty.
+        logs: String,
+    },
+    #[error(transparent)]
+    Reconcile(#[from] crate::reconciler::ReconcileError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -271,6 +284,11 @@ impl Deployer {
         }
         let procfile = release_procfile(&source, &meta, &builder, &facts)?;
         let manifest = self.app_json(&source)?;
+        if let Some(check) = &manifest.health_check {
+            self.store
+                .set_health_check(app.as_str(), check.clone())
+                .await?;
+        }
         let first = self.store.current_release(app.as_str()).await?.is_none();
         let defaults = if first {
             manifest.defaults.clone()
@@ -335,7 +353,7 @@ impl Deployer {
                 },
             )
             .await?;
-        self.reconciler.poke();
+        self.go_live(app, release.version, out).await?;
         say(
             out,
             format!(
@@ -381,6 +399,59 @@ impl Deployer {
             }
         }
         Ok(release)
+    }
+
+    /// Waits while the reconciler starts the release's web dynos beside the live ones and
+    /// health-checks them; fails with the reason and the app's last log lines when they fail.
+    async fn go_live(&self, app: &AppName, version: u32, out: &Output) -> Result<(), DeployError> {
+        let check = self
+            .store
+            .routing_settings(app.as_str())
+            .await?
+            .health_check;
+        say(
+            out,
+            format!("-----> Starting v{version}'s web dynos; health check: {check}"),
+        )
+        .await;
+        self.reconciler.poke();
+        let (status, failure) = self.reconciler.wait_for_release(app, version).await?;
+        match status {
+            ReleaseStatus::Failed => Err(DeployError::Unhealthy {
+                version,
+                reason: failure.unwrap_or_else(|| "its web dynos failed".into()),
+                logs: self.last_log_lines(app).await,
+            }),
+            ReleaseStatus::Superseded => {
+                say(
+                    out,
+                    format!(
+                        " !     v{version} was superseded by a newer release before it went live"
+                    ),
+                )
+                .await;
+                Ok(())
+            }
+            ReleaseStatus::Pending | ReleaseStatus::Succeeded => Ok(()),
+        }
+    }
+
+    /// The app's last log lines, as `\n`-prefixed text for an error message.
+    async fn last_log_lines(&self, app: &AppName) -> String {
+        let query = LogQuery {
+            app: app.clone(),
+            dyno: None,
+            lines: LAST_LOG_LINES,
+            follow: false,
+        };
+        let Ok(lines) = self.logs.lines(query).await else {
+            return String::new();
+        };
+        let lines: Vec<String> = lines.collect().await;
+        if lines.is_empty() {
+            return String::new();
+        }
+        format!("\nlast log lines:\n{}", lines.join("\n"))
     }
 
     fn app_json(&self, source: &Path) -> Result<AppJson, DeployError> {

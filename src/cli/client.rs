@@ -46,6 +46,15 @@ impl ApiClient {
         decode(&bytes)
     }
 
+    pub async fn put<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, CliError> {
+        let bytes = self.send(Method::PUT, path, Some(body)).await?;
+        decode(&bytes)
+    }
+
     pub async fn delete(&self, path: &str) -> Result<(), CliError> {
         self.send(Method::DELETE, path, None::<&()>).await.map(drop)
     }

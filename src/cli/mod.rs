@@ -8,6 +8,7 @@ mod git;
 mod gitpush;
 mod output;
 mod releases;
+mod routing;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -15,12 +16,13 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::api::{
-    AddKey, App, ConfigMap, CreateApp, CreateToken, CreatedToken, Dyno, FormationItem, Health, Key,
-    Release, ReleaseInfo, ResizeRequest, RestartRequest, Restarted, RollbackRequest, ScaleRequest,
-    Token,
+    AddKey, App, ConfigMap, CreateApp, CreateToken, CreatedToken, Dyno, FormationItem, Health,
+    HealthCheckBody, Key, Release, ReleaseInfo, ResizeRequest, RestartRequest, Restarted,
+    RollbackRequest, ScaleRequest, Token,
 };
 pub use client::ApiClient;
 pub use endpoint::Endpoint;
+use routing::{run as routing_verb, RoutingVerb};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -168,6 +170,37 @@ pub enum Command {
         /// Only one dyno, like web.1.
         #[arg(long)]
         dyno: Option<String>,
+    },
+    /// List the app's host names: APP.<base_domain> and its custom domains.
+    #[command(name = "domains")]
+    Domains,
+    /// Route a custom domain (www.example.com) to the app.
+    #[command(name = "domains:add")]
+    DomainsAdd { domain: String },
+    /// Stop routing a custom domain to the app.
+    #[command(name = "domains:remove")]
+    DomainsRemove { domain: String },
+    /// Answer every request with a 503 maintenance page (dynos keep running).
+    #[command(name = "maintenance:on")]
+    MaintenanceOn,
+    /// Route requests to the app's web dynos again.
+    #[command(name = "maintenance:off")]
+    MaintenanceOff,
+    /// Show the check new web dynos must pass before they get traffic.
+    #[command(name = "healthcheck")]
+    HealthCheck,
+    /// Set that check: --path /health [--status 200] [--timeout 30s]; no --path: a TCP connection.
+    #[command(name = "healthcheck:set")]
+    HealthCheckSet {
+        /// GET this path with the app's host name.
+        #[arg(long)]
+        path: Option<String>,
+        /// The status the GET must answer (default: any 2xx or 3xx).
+        #[arg(long)]
+        status: Option<u32>,
+        /// How long a new web dyno may take to pass (default 60s).
+        #[arg(long)]
+        timeout: Option<String>,
     },
     /// List API tokens (for the TCP listener).
     #[command(name = "tokens")]
@@ -527,6 +560,72 @@ pub async fn run(
                 path.push_str(&format!("&dyno={}", path_segment(&dyno)?));
             }
             client.stream_to(&path, out).await?;
+        }
+        Command::Domains => {
+            routing_verb(&client, &app()?, RoutingVerb::Domains, cli.json, out).await?
+        }
+        Command::DomainsAdd { domain } => {
+            routing_verb(
+                &client,
+                &app()?,
+                RoutingVerb::DomainsAdd(domain),
+                cli.json,
+                out,
+            )
+            .await?
+        }
+        Command::DomainsRemove { domain } => {
+            routing_verb(
+                &client,
+                &app()?,
+                RoutingVerb::DomainsRemove(domain),
+                cli.json,
+                out,
+            )
+            .await?
+        }
+        Command::MaintenanceOn => {
+            routing_verb(
+                &client,
+                &app()?,
+                RoutingVerb::Maintenance(true),
+                cli.json,
+                out,
+            )
+            .await?
+        }
+        Command::MaintenanceOff => {
+            routing_verb(
+                &client,
+                &app()?,
+                RoutingVerb::Maintenance(false),
+                cli.json,
+                out,
+            )
+            .await?
+        }
+        Command::HealthCheck => {
+            routing_verb(&client, &app()?, RoutingVerb::HealthCheck, cli.json, out).await?
+        }
+        Command::HealthCheckSet {
+            path,
+            status,
+            timeout,
+        } => {
+            let body = HealthCheckBody {
+                path,
+                status,
+                timeout,
+                description: None,
+            };
+            routing_verb(
+                &client,
+                &app()?,
+                RoutingVerb::HealthCheckSet(body),
+                cli.json,
+                out,
+            )
+            .await?
         }
         Command::Tokens => {
             let tokens: Vec<Token> = client.get("/v1/tokens").await?;

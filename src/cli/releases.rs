@@ -74,10 +74,11 @@ pub fn write_releases(out: &mut dyn Write, app: &str, list: &[Release]) -> std::
     writeln!(out, "=== {app} releases")?;
     output::table(
         out,
-        &["VERSION", "DESCRIPTION", "CREATED"],
+        &["VERSION", "STATUS", "DESCRIPTION", "CREATED"],
         list.iter().map(|r| {
             vec![
                 format!("v{}", r.version),
+                r.status.clone(),
                 r.description.clone(),
                 r.created_at.clone(),
             ]
@@ -106,10 +107,15 @@ pub fn write_release_info(out: &mut dyn Write, info: &ReleaseInfo) -> std::io::R
     } else {
         r.config_keys.join(", ")
     };
+    let status = match &r.failure {
+        Some(why) => format!("{}: {why}", r.status),
+        None => r.status.clone(),
+    };
     output::fields(
         out,
         &[
             ("Version", &version),
+            ("Status", &status),
             ("Description", &r.description),
             ("Created", &r.created_at),
             ("Slug", &slug),

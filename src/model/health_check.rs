@@ -125,8 +125,8 @@ mod tests {
 
     #[test]
     fn http_checks_validate_path_status_and_timeout() {
-        let h = HealthCheck::new(Some("/health?x=1"), Some(204), Some(Duration::from_secs(5)))
-            .unwrap();
+        let h =
+            HealthCheck::new(Some("/health?x=1"), Some(204), Some(Duration::from_secs(5))).unwrap();
         assert_eq!(h.to_string(), "GET /health?x=1 answers 204 within 5s");
         assert!(h.accepts(204) && !h.accepts(200));
         for (path, status, timeout, want) in [
@@ -135,7 +135,12 @@ mod tests {
             (Some("/ok"), Some(99), None, "100 to 599"),
             (None, Some(200), None, "needs a path"),
             (Some("/ok"), None, Some(Duration::ZERO), "1s to 10m"),
-            (Some("/ok"), None, Some(Duration::from_secs(601)), "1s to 10m"),
+            (
+                Some("/ok"),
+                None,
+                Some(Duration::from_secs(601)),
+                "1s to 10m",
+            ),
         ] {
             let err = HealthCheck::new(path, status, timeout).unwrap_err();
             assert!(err.to_string().contains(want), "{err}");

@@ -20,9 +20,7 @@ pub use domain::{Domain, DomainError};
 pub use formation::{
     DynoName, DynoNameError, Formation, ScaleAmount, ScaleChange, ScaleError, MAX_DYNOS_PER_TYPE,
 };
-pub use health_check::{
-    HealthCheck, HealthCheckError, DEFAULT_HEALTH_TIMEOUT, MAX_HEALTH_TIMEOUT,
-};
+pub use health_check::{HealthCheck, HealthCheckError, DEFAULT_HEALTH_TIMEOUT, MAX_HEALTH_TIMEOUT};
 pub use procfile::{ProcessType, ProcessTypeError, Procfile, ProcfileError};
 pub use release_version::{parse_release_version, ReleaseVersionError};
 pub use ssh_key::{render_authorized_keys, SshKeyError, SshPublicKey};

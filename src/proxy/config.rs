@@ -34,7 +34,6 @@ pub struct ProxySettings {
     pub max_body: u64,
 }
 
-
 fn page(title: &str, text: &str) -> String {
     format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
@@ -296,7 +295,10 @@ mod tests {
 
     #[test]
     fn tls_internal_snapshot() {
-        snapshot("tls-internal", &render(&apps(), &settings(TlsMode::Internal)));
+        snapshot(
+            "tls-internal",
+            &render(&apps(), &settings(TlsMode::Internal)),
+        );
     }
 
     #[test]
@@ -310,7 +312,10 @@ mod tests {
         let routes = &config["apps"]["http"]["servers"]["skiff"]["routes"];
         assert_eq!(routes.as_array().unwrap().len(), 1);
         assert_eq!(routes[0]["handle"][0]["status_code"], 404);
-        assert_eq!(config["admin"]["listen"], "unix//run/skiff-caddy/admin.sock");
+        assert_eq!(
+            config["admin"]["listen"],
+            "unix//run/skiff-caddy/admin.sock"
+        );
     }
 
     #[test]

@@ -293,7 +293,12 @@ mod tests {
             vec![Action::Start(new.clone())]
         );
         assert_eq!(
-            plan(&set(&[new.clone()]), &BTreeSet::new(), &apps(&["hello"]), &observed),
+            plan(
+                &set(&[new.clone()]),
+                &BTreeSet::new(),
+                &apps(&["hello"]),
+                &observed
+            ),
             vec![Action::Start(new), Action::Stop(old.unit_name())]
         );
     }

@@ -19,7 +19,9 @@ use crate::config::Config;
 use crate::model::{AppName, ProcessType};
 use crate::paths::Layout;
 use crate::reconcile::{plan, render_env_file, Action, ActiveState, ObservedUnit};
-use crate::store::{DesiredDyno, DesiredState, DynoFilter, DynoSize, HoldReason, Store, StoreError};
+use crate::store::{
+    DesiredDyno, DesiredState, DynoFilter, DynoSize, HoldReason, Store, StoreError,
+};
 use crate::systemd::names::{app_slice, DynoUnit, UNIT_PATTERN};
 use crate::systemd::properties::{
     dyno_properties, limit_properties, DynoSpec, Limits, RestartPolicy,
@@ -646,11 +648,19 @@ mod tests {
         let round = f.reconciler.round().await.unwrap();
         assert_eq!(round.started, 1);
         assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
-        assert!(upstreams(&f, "hello").is_empty(), "not routed before it is healthy");
+        assert!(
+            upstreams(&f, "hello").is_empty(),
+            "not routed before it is healthy"
+        );
         settle(&f).await;
         assert_eq!(upstreams(&f, "hello"), ["127.0.0.1:20000"]);
         assert_eq!(
-            f.store.current_release("hello").await.unwrap().unwrap().version,
+            f.store
+                .current_release("hello")
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
             1
         );
 
@@ -710,24 +720,24 @@ mod tests {
         deploy(&f, "hello", "web: broken\n").await;
         f.reconciler.round().await.unwrap();
         let app = AppName::parse("hello").unwrap();
-        let (status, failure) = tokio::time::timeout(
-            Duration::from_secs(5),
-            async {
-                loop {
-                    f.reconciler.round().await.unwrap();
-                    let s = f.store.release_status("hello", 2).await.unwrap();
-                    if s.0 != crate::store::ReleaseStatus::Pending {
-                        return s;
-                    }
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+        let (status, failure) = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                f.reconciler.round().await.unwrap();
+                let s = f.store.release_status("hello", 2).await.unwrap();
+                if s.0 != crate::store::ReleaseStatus::Pending {
+                    return s;
                 }
-            },
-        )
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
         .await
         .unwrap();
         assert_eq!(status, crate::store::ReleaseStatus::Failed);
         let failure = failure.unwrap();
-        assert!(failure.contains("web.1 failed its health check"), "{failure}");
+        assert!(
+            failure.contains("web.1 failed its health check"),
+            "{failure}"
+        );
         assert_eq!(
             f.reconciler.wait_for_release(&app, 2).await.unwrap().0,
             crate::store::ReleaseStatus::Failed
@@ -736,7 +746,12 @@ mod tests {
         assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
         assert_eq!(upstreams(&f, "hello"), ["127.0.0.1:20000"]);
         assert_eq!(
-            f.store.current_release("hello").await.unwrap().unwrap().version,
+            f.store
+                .current_release("hello")
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
             1
         );
     }
@@ -747,7 +762,10 @@ mod tests {
         deploy(&f, "hello", "web: a\n").await;
         settle(&f).await;
         let app = AppName::parse("hello").unwrap();
-        assert_eq!(f.reconciler.restart(&app, &DynoFilter::All).await.unwrap(), 1);
+        assert_eq!(
+            f.reconciler.restart(&app, &DynoFilter::All).await.unwrap(),
+            1
+        );
         f.reconciler.round().await.unwrap();
         assert_eq!(
             names(&f),

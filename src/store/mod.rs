@@ -10,9 +10,7 @@ pub use dynos::{
     AppRouting, DesiredDyno, DesiredState, DynoFilter, DynoSize, FormationEntry, Hold, HoldReason,
 };
 pub use keys::KeyRecord;
-pub use releases::{
-    ConfigVars, FirstDeployDefaults, ReleaseRecord, ReleaseStatus, RollbackError,
-};
+pub use releases::{ConfigVars, FirstDeployDefaults, ReleaseRecord, ReleaseStatus, RollbackError};
 pub use routing::{AppRoutes, Route, RoutingSettings};
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};

@@ -460,7 +460,11 @@ mod tests {
             .await
             .unwrap();
         store.go_live("hello").await.unwrap();
-        store.release("hello", release.version).await.unwrap().unwrap()
+        store
+            .release("hello", release.version)
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     fn set(k: &str, v: &str) -> ConfigChange {

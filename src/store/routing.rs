@@ -99,12 +99,9 @@ pub(super) fn generations_of(
     conn: &Connection,
     app_id: i64,
 ) -> Result<BTreeMap<(String, u32), u32>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT process_type, idx, generation FROM dyno_generations WHERE app_id = ?1",
-    )?;
-    let rows = stmt.query_map(params![app_id], |r| {
-        Ok(((r.get(0)?, r.get(1)?), r.get(2)?))
-    })?;
+    let mut stmt = conn
+        .prepare("SELECT process_type, idx, generation FROM dyno_generations WHERE app_id = ?1")?;
+    let rows = stmt.query_map(params![app_id], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -202,7 +199,8 @@ impl Store {
         self.call(|conn| {
             let tx = conn.transaction()?;
             let apps: Vec<(i64, String, bool)> = {
-                let mut stmt = tx.prepare("SELECT id, name, maintenance FROM apps ORDER BY name")?;
+                let mut stmt =
+                    tx.prepare("SELECT id, name, maintenance FROM apps ORDER BY name")?;
                 let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
                 rows.collect::<Result<_, _>>()?
             };
@@ -385,7 +383,8 @@ impl Store {
             .call(move |conn| Ok(pending_release(conn, &name)?.map(|r| r.version)))
             .await?
             .ok_or_else(|| StoreError::Task(format!("{app} has no pending release")))?;
-        self.switch_routes(app, Vec::new(), Some(version), 0).await?;
+        self.switch_routes(app, Vec::new(), Some(version), 0)
+            .await?;
         Ok(version)
     }
 }
