@@ -289,12 +289,17 @@ mod tests {
         ];
         let keep: BTreeSet<String> = [old.unit_name()].into();
         assert_eq!(
-            plan(&set(&[new.clone()]), &keep, &apps(&["hello"]), &observed),
+            plan(
+                &set(std::slice::from_ref(&new)),
+                &keep,
+                &apps(&["hello"]),
+                &observed
+            ),
             vec![Action::Start(new.clone())]
         );
         assert_eq!(
             plan(
-                &set(&[new.clone()]),
+                &set(std::slice::from_ref(&new)),
                 &BTreeSet::new(),
                 &apps(&["hello"]),
                 &observed

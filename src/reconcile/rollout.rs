@@ -262,7 +262,11 @@ mod tests {
             port: Some(20001),
             health: Health::Healthy,
         };
-        let step = rollout_step(&[next.clone()], &[route("web.1", 1, 20000)], None);
+        let step = rollout_step(
+            std::slice::from_ref(&next),
+            &[route("web.1", 1, 20000)],
+            None,
+        );
         assert_eq!(
             step,
             RolloutStep::Switch {
