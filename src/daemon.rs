@@ -2,7 +2,7 @@
 
 use std::future::{Future, IntoFuture};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use crate::config::{Config, LogLevel};
 use crate::health::Prober;
 use crate::journal::LogSource;
 use crate::paths::Layout;
-use crate::proxy::{Proxy, ProxySettings, ADMIN_SOCKET, ROUTER_LOG_SOCKET};
+use crate::proxy::{Proxy, ProxySettings, ADMIN_SOCKET};
 use crate::reconciler::{DynoDefaults, Reconciler, Traffic};
 use crate::store::Store;
 use crate::systemd::Systemd;
@@ -143,6 +143,8 @@ pub struct Adapters {
     pub logs: Arc<dyn LogSource>,
     pub proxy: Arc<dyn Proxy>,
     pub prober: Arc<dyn Prober>,
+    /// Relay the proxy's access lines from its journal as router lines (needs journald).
+    pub relay_router_log: bool,
 }
 
 /// What the proxy config is rendered with.
@@ -152,7 +154,6 @@ pub fn proxy_settings(config: &Config) -> ProxySettings {
         tls: config.tls,
         acme_email: config.acme_email.clone(),
         admin_socket: ADMIN_SOCKET.into(),
-        router_log_socket: ROUTER_LOG_SOCKET.into(),
         storage_dir: config.state_dir.join("caddy"),
         http_port: 80,
         https_port: 443,
@@ -172,6 +173,7 @@ pub async fn run(
         logs,
         proxy,
         prober,
+        relay_router_log,
     } = adapters;
     let db_path = config.db_path();
     let store = tokio::task::spawn_blocking(move || Store::open(&db_path)).await??;
@@ -261,6 +263,18 @@ pub async fn run(
         }
     });
 
+    if relay_router_log {
+        let cursor = config.state_dir.join("router-log.cursor");
+        let stop = stopped(stop_rx.clone());
+        servers.spawn(async move {
+            tokio::select! {
+                () = stop => {}
+                () = relay_router_lines(cursor) => {}
+            }
+            Ok(())
+        });
+    }
+
     notify(&[sd_notify::NotifyState::Ready]);
     let watchdog = spawn_watchdog();
     tracing::info!(socket = %config.socket_path.display(), version = env!("CARGO_PKG_VERSION"), "skiffd ready");
@@ -283,6 +297,16 @@ pub async fn run(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Keeps the router-log relay running; it ends when journalctl does, so it is started again.
+async fn relay_router_lines(cursor: PathBuf) {
+    loop {
+        if let Err(e) = crate::journal::router::relay(cursor.clone()).await {
+            tracing::warn!(error = %e, "router log relay stopped");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 fn notify(state: &[sd_notify::NotifyState]) {

@@ -56,6 +56,7 @@ impl Daemon {
             logs,
             proxy: Arc::new(FakeProxy::default()),
             prober: Arc::new(FakeProber::default()),
+            relay_router_log: false,
         };
         let task = tokio::spawn(daemon::run(config, listeners, adapters, async move {
             let _ = stopped.await;

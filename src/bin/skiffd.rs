@@ -72,6 +72,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
             logs: Arc::new(Journalctl),
             proxy: Arc::new(CaddyAdmin::new(ADMIN_SOCKET)),
             prober: Arc::new(NetProber),
+            relay_router_log: true,
         };
         let listeners = daemon::Listeners::bind(&config).await?;
         daemon::run(config, listeners, adapters, daemon::termination_signal()).await

@@ -1,6 +1,7 @@
 //! Reading an app's logs from journald: pure `journalctl` arguments and Heroku-shaped lines, and a
 //! thin reader that runs `journalctl -o json` and streams what it prints.
 
+pub mod router;
 mod source;
 
 use std::time::{Duration, UNIX_EPOCH};
@@ -25,7 +26,8 @@ pub struct LogQuery {
 }
 
 /// `journalctl` arguments: the app's units by glob, so both the dynos' own lines
-/// (`_SYSTEMD_UNIT=`) and PID 1's lines about them (`UNIT=`) come back.
+/// (`_SYSTEMD_UNIT=`) and PID 1's lines about them (`UNIT=`) come back, and for the whole app
+/// also every line tagged `SKIFF_APP=` (router lines; journalctl ORs a field match with `--unit`).
 pub fn journalctl_args(q: &LogQuery) -> Vec<String> {
     let units = match &q.dyno {
         Some(d) => format!("{UNIT_PREFIX}{}.{}.{}.*", q.app, d.process_type, d.index),
@@ -38,6 +40,9 @@ pub fn journalctl_args(q: &LogQuery) -> Vec<String> {
         format!("--lines={}", q.lines.min(MAX_LINES)),
         format!("--unit={units}"),
     ];
+    if q.dyno.is_none() {
+        args.push(format!("SKIFF_APP={}", q.app));
+    }
     if q.follow {
         args.push("--follow".to_owned());
     }
@@ -88,6 +93,8 @@ pub fn render(entry: &Value) -> Option<String> {
     let message = field(entry, "MESSAGE").unwrap_or_default();
     let source = if let Some(dyno) = field(entry, "SKIFF_DYNO") {
         format!("app[{dyno}]")
+    } else if field(entry, "SYSLOG_IDENTIFIER").as_deref() == Some(router::ROUTER_IDENTIFIER) {
+        "skiff[router]".to_owned()
     } else {
         let unit = field(entry, "UNIT").or_else(|| field(entry, "_SYSTEMD_UNIT"))?;
         match DynoUnit::parse(&unit) {
@@ -124,15 +131,35 @@ mod tests {
                 "--no-pager",
                 "--quiet",
                 "--lines=50",
-                "--unit=skiff-my-app.*"
+                "--unit=skiff-my-app.*",
+                "SKIFF_APP=my-app"
             ]
         );
         let args = journalctl_args(&query(Some("web.2"), true));
         assert!(args.contains(&"--unit=skiff-my-app.web.2.*".to_owned()));
+        assert!(
+            !args.iter().any(|a| a.starts_with("SKIFF_APP=")),
+            "one dyno: no router lines"
+        );
         assert_eq!(args.last().unwrap(), "--follow");
         let mut many = query(None, false);
         many.lines = 1_000_000;
         assert!(journalctl_args(&many).contains(&"--lines=10000".to_owned()));
+    }
+
+    #[test]
+    fn renders_router_lines_as_skiffs_router() {
+        let entry = json!({
+            "__REALTIME_TIMESTAMP": "1763719200000000",
+            "MESSAGE": "at=info method=GET path=\"/\" status=200",
+            "SKIFF_APP": "my-app",
+            "SYSLOG_IDENTIFIER": "skiff-router",
+            "_SYSTEMD_UNIT": "skiffd.service",
+        });
+        assert_eq!(
+            render(&entry).unwrap(),
+            "2025-11-21T10:00:00.000000Z skiff[router]: at=info method=GET path=\"/\" status=200"
+        );
     }
 
     #[test]

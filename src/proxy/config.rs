@@ -1,7 +1,8 @@
 //! Renders Caddy's complete JSON config from the routes in the DB (pure, snapshot-tested): one
 //! route per app on `APP.<base_domain>` and its custom domains, load-balanced over its routed web
-//! dynos, a 503 page in maintenance or without web dynos, a 404 page for unknown hosts, access
-//! logs to skiffd's router-log socket, and automatic HTTPS when `tls` is on.
+//! dynos, a 503 page in maintenance or without web dynos, a 404 page for unknown hosts, JSON
+//! access logs on Caddy's stderr (its journal, where skiffd reads router lines), and automatic
+//! HTTPS when `tls` is on.
 
 use std::path::PathBuf;
 
@@ -12,12 +13,8 @@ use crate::store::AppRoutes;
 
 /// Where skiff's Caddy listens for its admin API: a Unix socket only root (and Caddy) can use.
 pub const ADMIN_SOCKET: &str = "/run/skiff-caddy/admin.sock";
-/// The datagram socket (held by `skiff-router-log.socket`) Caddy sends access logs to.
-pub const ROUTER_LOG_SOCKET: &str = "/run/skiff-router/log.sock";
 /// Name of the one HTTP server in the config.
 const SERVER: &str = "skiff";
-/// Logger that carries the access log of every app.
-const ACCESS_LOGGER: &str = "http.log.access";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxySettings {
@@ -25,7 +22,6 @@ pub struct ProxySettings {
     pub tls: TlsMode,
     pub acme_email: String,
     pub admin_socket: PathBuf,
-    pub router_log_socket: PathBuf,
     /// Certificates and keys (Caddy's storage), under the state directory.
     pub storage_dir: PathBuf,
     pub http_port: u16,
@@ -214,15 +210,7 @@ pub fn render(apps: &[AppRoutes], settings: &ProxySettings) -> Value {
         "storage": {"module": "file_system", "root": settings.storage_dir.display().to_string()},
         "logging": {
             "logs": {
-                "default": {"exclude": [ACCESS_LOGGER]},
-                "router": {
-                    "writer": {
-                        "output": "net",
-                        "address": format!("unixgram/{}", settings.router_log_socket.display()),
-                    },
-                    "encoder": {"format": "json"},
-                    "include": [ACCESS_LOGGER],
-                },
+                "default": {"writer": {"output": "stderr"}, "encoder": {"format": "json"}},
             },
         },
         "apps": apps_json,
@@ -241,7 +229,6 @@ mod tests {
             tls,
             acme_email: "ops@example.com".into(),
             admin_socket: ADMIN_SOCKET.into(),
-            router_log_socket: ROUTER_LOG_SOCKET.into(),
             storage_dir: "/var/lib/skiff/caddy".into(),
             http_port: 80,
             https_port: 443,

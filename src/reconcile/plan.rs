@@ -228,7 +228,6 @@ mod tests {
                     seen("skiff-hello.slice", Active),
                     seen("skiffd.service", Active),
                     seen("skiff-caddy.service", Active),
-                    seen("skiff-router-log.socket", Active),
                     seen("ssh.service", Active),
                 ],
                 want: vec![

@@ -11,7 +11,7 @@ pub const UNIT_PATTERN: &str = "skiff-*";
 pub const ROOT_SLICE: &str = "skiff.slice";
 
 /// Units installed by the package, not created by skiffd: never stopped as strays.
-pub const PACKAGED_UNITS: &[&str] = &["skiff-caddy.service", "skiff-router-log.socket"];
+pub const PACKAGED_UNITS: &[&str] = &[CADDY_UNIT];
 /// The proxy's unit.
 pub const CADDY_UNIT: &str = "skiff-caddy.service";
 
