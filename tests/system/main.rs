@@ -15,6 +15,7 @@ mod dynos;
 mod harness;
 mod install;
 mod journal;
+mod routing;
 mod state;
 
 use std::any::Any;
@@ -41,6 +42,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(api::scenarios());
     all.extend(dynos::scenarios());
     all.extend(deploys::scenarios());
+    all.extend(routing::scenarios());
     all.extend(install::purge_scenarios());
     all
 }
