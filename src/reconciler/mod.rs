@@ -631,7 +631,7 @@ mod tests {
             .iter()
             .find(|r| r["match"][0]["host"][0] == host.as_str())
             .unwrap();
-        route["handle"][0]["routes"][1]["handle"][2]["upstreams"]
+        route["handle"][0]["routes"][2]["handle"][2]["upstreams"]
             .as_array()
             .map(|u| {
                 u.iter()

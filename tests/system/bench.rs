@@ -132,6 +132,7 @@ pub fn run(c: &Container) {
     );
     println!("bench: skiffd CPU ticks over 10 idle seconds           {idle_ticks:8}");
     deploys(c);
+    proxy(c);
 }
 
 const WEB: &str = "python3 -m http.server $PORT --bind 127.0.0.1";
@@ -214,5 +215,92 @@ fn deploys(c: &Container) {
     println!(
         "bench: python cached rebuild / first build           {:8.2}",
         times[1] / times[0]
+    );
+}
+
+/// Load from inside the container: THREADS threads GET a URL for SECS seconds; prints
+/// `requests/s p50_ms p99_ms failures`.
+const LOAD_PY: &str = r#"import sys, threading, time, http.client
+port, host, secs, threads = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+lat, fails, lock = [], [0], threading.Lock()
+end = time.time() + secs
+def run():
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    while time.time() < end:
+        t = time.perf_counter()
+        try:
+            conn.request("GET", "/", headers={"Host": host})
+            r = conn.getresponse(); r.read()
+            ok = r.status == 200
+        except Exception:
+            ok = False
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        d = (time.perf_counter() - t) * 1000
+        with lock:
+            if ok: lat.append(d)
+            else: fails[0] += 1
+ts = [threading.Thread(target=run) for _ in range(threads)]
+[t.start() for t in ts]; [t.join() for t in ts]
+lat.sort()
+pct = lambda p: lat[min(len(lat) - 1, int(len(lat) * p))] if lat else 0.0
+print(f"{len(lat) / secs:.1f} {pct(0.5):.2f} {pct(0.99):.2f} {fails[0]}")
+"#;
+
+fn load(c: &Container, port: u16, host: &str, secs: u32) -> (f64, f64, f64, u64) {
+    let out = c.ok(&format!("python3 /root/load.py {port} {host} {secs} 4"));
+    let f: Vec<&str> = out.split_whitespace().collect();
+    (
+        f[0].parse().unwrap_or(0.0),
+        f[1].parse().unwrap_or(0.0),
+        f[2].parse().unwrap_or(0.0),
+        f[3].parse().unwrap_or(0),
+    )
+}
+
+/// Throughput and latency through Caddy against the same dyno directly, then the failed
+/// requests a steady load sees during three deploys.
+fn proxy(c: &Container) {
+    c.ok(&format!("cat > /root/load.py <<'EOF'\n{LOAD_PY}EOF"));
+    let port: u16 = c
+        .ok("skiff ps -a quick --json | grep -o '\"port\": [0-9]*' | grep -o '[0-9]*$' | head -1")
+        .trim()
+        .parse()
+        .expect("quick's web port");
+    let direct = load(c, port, "quick.localhost", 5);
+    let proxied = load(c, 80, "quick.localhost", 5);
+    println!("bench: HTTP load, 4 client threads for 5 s (requests/s, p50, p99):");
+    println!(
+        "bench:   direct to the dyno             {:8.0} req/s  p50 {:6.2} ms  p99 {:6.2} ms",
+        direct.0, direct.1, direct.2
+    );
+    println!(
+        "bench:   through skiff's Caddy          {:8.0} req/s  p50 {:6.2} ms  p99 {:6.2} ms",
+        proxied.0, proxied.1, proxied.2
+    );
+    println!(
+        "bench:   proxy / direct                 {:8.2} throughput, {:.2} p50, {:.2} p99",
+        proxied.0 / direct.0.max(1.0),
+        proxied.1 / direct.1.max(0.001),
+        proxied.2 / direct.2.max(0.001)
+    );
+    c.ok("(setsid python3 /root/load.py 80 quick.localhost 40 2 > /root/during.out 2>&1 &)");
+    for i in 1..=3 {
+        c.ok(&format!(
+            "cd /root/quick && echo during-{i} > index.html && skiff deploy -a quick"
+        ));
+    }
+    assert!(wait_until(Duration::from_secs(60), || c
+        .sh("cat /root/during.out")
+        .stdout
+        .contains(' ')));
+    let during: Vec<String> = c
+        .ok("cat /root/during.out")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    println!(
+        "bench: failed requests during 3 deploys under load  {:>8}   (of {:.0} served; must be 0)",
+        during[3],
+        during[0].parse::<f64>().unwrap_or(0.0) * 40.0
     );
 }

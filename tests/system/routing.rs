@@ -83,7 +83,10 @@ fn routing_hosts_domains_and_maintenance(c: &Container) {
     c.install_deb();
     c.wait_active("skiff-caddy", Duration::from_secs(30));
     // Debian's stock Caddy was on :80 before skiff came: the package turned it off.
-    assert_eq!(c.sh("systemctl is-enabled caddy.service").stdout.trim(), "disabled");
+    assert_eq!(
+        c.sh("systemctl is-enabled caddy.service").stdout.trim(),
+        "disabled"
+    );
 
     let (status, body) = get(c, "nothing.localhost", "/");
     assert_eq!(status, 404, "unknown host: {body}");
@@ -95,9 +98,17 @@ fn routing_hosts_domains_and_maintenance(c: &Container) {
     let r = c.curl("-H 'Host: hello.localhost' http://127.0.0.1/headers");
     assert_contains(&r.body, "X-Forwarded-For: 127.0.0.1", "proxy headers");
     assert_contains(&r.body, "X-Forwarded-Proto: http", "proxy headers");
-    assert_contains(&r.body, "X-Forwarded-Host: hello.localhost", "proxy headers");
+    assert_contains(
+        &r.body,
+        "X-Forwarded-Host: hello.localhost",
+        "proxy headers",
+    );
     let id = r.header("x-request-id").expect("a request id").to_owned();
-    assert_contains(&r.body, &format!("X-Request-Id: {id}"), "the app sees the request id");
+    assert_contains(
+        &r.body,
+        &format!("X-Request-Id: {id}"),
+        "the app sees the request id",
+    );
 
     // web=3: thirty requests reach all three dynos.
     c.ok("skiff ps:scale web=3 -a hello");
@@ -118,15 +129,33 @@ fn routing_hosts_domains_and_maintenance(c: &Container) {
     assert_eq!(get(c, "www.example.test", "/").0, 404);
     let out = c.ok("skiff domains:add www.example.test -a hello");
     assert_contains(&out, "www.example.test", "domains:add");
-    assert_contains(&c.ok("skiff domains -a hello"), "hello.localhost (default)", "domains");
-    assert!(wait_until(Duration::from_secs(10), || get(c, "www.example.test", "/").0 == 200));
+    assert_contains(
+        &c.ok("skiff domains -a hello"),
+        "hello.localhost (default)",
+        "domains",
+    );
+    assert!(wait_until(Duration::from_secs(10), || get(
+        c,
+        "www.example.test",
+        "/"
+    )
+    .0 == 200));
     let err = c.fails("skiff domains:add 'not a domain' -a hello");
     assert_contains(&err, "invalid domain", "a bad domain is refused");
     c.ok("skiff apps:create other");
     let err = c.fails("skiff domains:add www.example.test -a other");
-    assert_contains(&err, "already a domain of app hello", "a domain has one app");
+    assert_contains(
+        &err,
+        "already a domain of app hello",
+        "a domain has one app",
+    );
     c.ok("skiff domains:remove www.example.test -a hello");
-    assert!(wait_until(Duration::from_secs(10), || get(c, "www.example.test", "/").0 == 404));
+    assert!(wait_until(Duration::from_secs(10), || get(
+        c,
+        "www.example.test",
+        "/"
+    )
+    .0 == 404));
 
     // Maintenance mode, then no web dynos at all.
     c.ok("skiff maintenance:on -a hello");
@@ -142,7 +171,12 @@ fn routing_hosts_domains_and_maintenance(c: &Container) {
     });
     assert!(no_web, "web=0 answers the no-web-dynos page");
     c.ok("skiff ps:scale web=1 -a hello");
-    assert!(wait_until(Duration::from_secs(30), || get(c, "hello.localhost", "/").0 == 200));
+    assert!(wait_until(Duration::from_secs(30), || get(
+        c,
+        "hello.localhost",
+        "/"
+    )
+    .0 == 200));
 
     // Router logs: in journald under the app, and in `skiff logs` as router lines.
     let routed = wait_until(Duration::from_secs(15), || {
@@ -152,7 +186,11 @@ fn routing_hosts_domains_and_maintenance(c: &Container) {
     });
     assert!(routed, "router lines reach journald with SKIFF_APP");
     let logs = c.ok("skiff logs -a hello -n 500");
-    assert_contains(&logs, "skiff[router]: at=info method=GET path=\"/\"", "skiff logs");
+    assert_contains(
+        &logs,
+        "skiff[router]: at=info method=GET path=\"/\"",
+        "skiff logs",
+    );
     assert_contains(&logs, " dyno=web.", "router lines name the dyno");
     assert_contains(&logs, " status=200 ", "router lines carry the status");
 }
@@ -163,13 +201,16 @@ fn routing_tls_internal_and_body_limit(c: &Container) {
     c.wait_active("skiffd", Duration::from_secs(30));
     deploy_app(c, "hello");
     let ca = "/var/lib/skiff/caddy/pki/authorities/local/root.crt";
-    let https = format!(
-        "--cacert {ca} --resolve hello.localhost:443:127.0.0.1 https://hello.localhost/"
-    );
+    let https =
+        format!("--cacert {ca} --resolve hello.localhost:443:127.0.0.1 https://hello.localhost/");
     let served = wait_until(Duration::from_secs(30), || {
         c.sh(&format!("curl -sf {https}")).stdout == "v1 web.1 -\n"
     });
-    assert!(served, "HTTPS with skiff's CA: {}", c.sh(&format!("curl -sS {https}")).describe());
+    assert!(
+        served,
+        "HTTPS with skiff's CA: {}",
+        c.sh(&format!("curl -sS {https}")).describe()
+    );
     let r = c.curl("-H 'Host: hello.localhost' http://127.0.0.1/");
     assert!(
         (301..=308).contains(&r.status),
@@ -179,7 +220,10 @@ fn routing_tls_internal_and_body_limit(c: &Container) {
     assert_eq!(r.header("location"), Some("https://hello.localhost/"));
     // The CA stays skiff's: the system trust store does not have it.
     let trusted = c.sh("curl -s --resolve hello.localhost:443:127.0.0.1 https://hello.localhost/");
-    assert!(!trusted.success(), "the system trust store must not know skiff's CA");
+    assert!(
+        !trusted.success(),
+        "the system trust store must not know skiff's CA"
+    );
 
     let small = c.curl(&format!("-X POST --data-binary @/etc/hostname {https}"));
     assert_contains(&small.body, "got ", "a small POST passes");
@@ -216,7 +260,11 @@ fn routing_zero_downtime(c: &Container) {
     deploy_app(c, "hello");
     c.ok("skiff ps:scale web=2 -a hello");
     assert!(wait_until(Duration::from_secs(30), || {
-        c.sh("skiff ps -a hello --json").stdout.matches("\"up\"").count() == 2
+        c.sh("skiff ps -a hello --json")
+            .stdout
+            .matches("\"up\"")
+            .count()
+            == 2
     }));
     c.ok(&format!(
         "cat > /root/loop.py <<'EOF'\n{LOOP_PY}EOF\nrm -f /root/stop; (setsid python3 /root/loop.py > /root/loop.out 2>&1 &)"
@@ -225,7 +273,11 @@ fn routing_zero_downtime(c: &Container) {
     for version in ["v2", "v3", "v4"] {
         write_app(c, "hello", version, "web: python3 app.py");
         let out = c.ok("cd /root/hello && skiff deploy -a hello");
-        assert_contains(&out, "health check", "the deploy waits for the health check");
+        assert_contains(
+            &out,
+            "health check",
+            "the deploy waits for the health check",
+        );
     }
     c.ok("skiff config:set GREETING=hi -a hello");
     std::thread::sleep(Duration::from_secs(4));
@@ -237,7 +289,11 @@ fn routing_zero_downtime(c: &Container) {
         let body = get(c, "hello.localhost", "/").1;
         body.starts_with("v4 web.") && body.ends_with(" hi\n")
     });
-    assert!(newest, "the newest release and config serve: {:?}", get(c, "hello.localhost", "/"));
+    assert!(
+        newest,
+        "the newest release and config serve: {:?}",
+        get(c, "hello.localhost", "/")
+    );
     std::thread::sleep(Duration::from_secs(2));
     c.ok("touch /root/stop");
     let finished = wait_until(Duration::from_secs(30), || {
@@ -245,15 +301,29 @@ fn routing_zero_downtime(c: &Container) {
     });
     let report = c.sh("cat /root/loop.out").stdout;
     assert!(finished, "the request loop did not finish: {report}");
-    eprintln!("    request loop: {}", report.lines().next().unwrap_or_default());
-    assert_contains(&report, " failed 0 ", "no request failed during deploys and restarts");
+    eprintln!(
+        "    request loop: {}",
+        report.lines().next().unwrap_or_default()
+    );
+    assert_contains(
+        &report,
+        " failed 0 ",
+        "no request failed during deploys and restarts",
+    );
     let ok: u64 = report
         .split_whitespace()
         .nth(1)
         .and_then(|n| n.parse().ok())
         .unwrap_or(0);
-    assert!(ok > 100, "the loop made enough requests to mean something: {report}");
-    assert_contains(&report, "last v4 web.", "the loop saw the newest release last");
+    assert!(
+        ok > 100,
+        "the loop made enough requests to mean something: {report}"
+    );
+    assert_contains(
+        &report,
+        "last v4 web.",
+        "the loop saw the newest release last",
+    );
 }
 
 fn routing_unhealthy_deploy_is_refused(c: &Container) {
@@ -261,12 +331,24 @@ fn routing_unhealthy_deploy_is_refused(c: &Container) {
     deploy_app(c, "hello");
     let out = c.ok("skiff healthcheck:set --path / --status 200 --timeout 5s -a hello");
     assert_contains(&out, "GET / answers 200 within 5s", "healthcheck:set");
-    write_app(c, "hello", "v2", "web: echo booting but never binding; sleep 1000");
+    write_app(
+        c,
+        "hello",
+        "v2",
+        "web: echo booting but never binding; sleep 1000",
+    );
     let err = c.fails("cd /root/hello && skiff deploy -a hello");
     assert_contains(&err, "v2 did not go live", "the refused deploy says so");
     assert_contains(&err, "failed its health check", "with the reason");
-    assert_contains(&err, "booting but never binding", "and the app's last log lines");
-    assert_eq!(get(c, "hello.localhost", "/"), (200, "v1 web.1 -\n".to_owned()));
+    assert_contains(
+        &err,
+        "booting but never binding",
+        "and the app's last log lines",
+    );
+    assert_eq!(
+        get(c, "hello.localhost", "/"),
+        (200, "v1 web.1 -\n".to_owned())
+    );
     let releases = c.ok("skiff releases -a hello");
     assert_contains(&releases, "failed", "releases shows the failed one");
     let gone = wait_until(Duration::from_secs(20), || {
@@ -288,14 +370,19 @@ fn routing_survives_a_caddy_kill(c: &Container) {
             .stdout
             == "200"
     });
-    assert!(back, "routes are back within seconds after kill -9 of Caddy");
+    assert!(
+        back,
+        "routes are back within seconds after kill -9 of Caddy"
+    );
     let new_pid = c.ok("systemctl show -p MainPID --value skiff-caddy");
     assert_ne!(pid.trim(), new_pid.trim(), "systemd restarted Caddy");
     // Routes come back from Caddy's own saved config, even with skiffd stopped.
     c.ok("systemctl stop skiffd");
     c.ok("systemctl restart skiff-caddy");
     let resumed = wait_until(Duration::from_secs(10), || {
-        c.sh("curl -s -H 'Host: hello.localhost' http://127.0.0.1/").stdout == "v1 web.1 -\n"
+        c.sh("curl -s -H 'Host: hello.localhost' http://127.0.0.1/")
+            .stdout
+            == "v1 web.1 -\n"
     });
     assert!(resumed, "Caddy resumes its last config without skiffd");
 }
