@@ -25,9 +25,9 @@ pub struct LogQuery {
     pub follow: bool,
 }
 
-/// `journalctl` arguments: the app's units by glob, so both the dynos' own lines
-/// (`_SYSTEMD_UNIT=`) and PID 1's lines about them (`UNIT=`) come back, and for the whole app
-/// also every line tagged `SKIFF_APP=` (router lines; journalctl ORs a field match with `--unit`).
+/// `journalctl` arguments: the app's units by glob, so the dynos' own lines (`_SYSTEMD_UNIT=`),
+/// PID 1's lines about them (`UNIT=`) and skiffd's router lines (`OBJECT_SYSTEMD_UNIT=
+/// skiff-APP.router`) come back.
 pub fn journalctl_args(q: &LogQuery) -> Vec<String> {
     let units = match &q.dyno {
         Some(d) => format!("{UNIT_PREFIX}{}.{}.{}.*", q.app, d.process_type, d.index),
@@ -40,9 +40,6 @@ pub fn journalctl_args(q: &LogQuery) -> Vec<String> {
         format!("--lines={}", q.lines.min(MAX_LINES)),
         format!("--unit={units}"),
     ];
-    if q.dyno.is_none() {
-        args.push(format!("SKIFF_APP={}", q.app));
-    }
     if q.follow {
         args.push("--follow".to_owned());
     }
@@ -131,16 +128,11 @@ mod tests {
                 "--no-pager",
                 "--quiet",
                 "--lines=50",
-                "--unit=skiff-my-app.*",
-                "SKIFF_APP=my-app"
+                "--unit=skiff-my-app.*"
             ]
         );
         let args = journalctl_args(&query(Some("web.2"), true));
         assert!(args.contains(&"--unit=skiff-my-app.web.2.*".to_owned()));
-        assert!(
-            !args.iter().any(|a| a.starts_with("SKIFF_APP=")),
-            "one dyno: no router lines"
-        );
         assert_eq!(args.last().unwrap(), "--follow");
         let mut many = query(None, false);
         many.lines = 1_000_000;

@@ -72,11 +72,15 @@ pub fn router_line(caddy_message: &str) -> Option<RouterLine> {
 /// journald's native-protocol datagram for a router line.
 pub fn journal_datagram(line: &RouterLine) -> Vec<u8> {
     let mut out = Vec::new();
+    // Lines a root daemon writes about a unit carry OBJECT_SYSTEMD_UNIT; journalctl's
+    // `--unit=skiff-APP.*` (what `skiff logs` runs) then finds them beside the dynos' lines.
+    let object = format!("skiff-{}.router", line.app);
     for (key, value) in [
         ("MESSAGE", line.message.as_str()),
         ("PRIORITY", "6"),
         ("SYSLOG_IDENTIFIER", ROUTER_IDENTIFIER),
         ("SKIFF_APP", line.app.as_str()),
+        ("OBJECT_SYSTEMD_UNIT", object.as_str()),
     ] {
         // Values never hold a newline here (the message is one formatted line).
         out.extend_from_slice(format!("{key}={}\n", value.replace('\n', " ")).as_bytes());
@@ -173,6 +177,10 @@ mod tests {
         );
         let datagram = String::from_utf8(journal_datagram(&line)).unwrap();
         assert!(datagram.contains("\nSKIFF_APP=my-app\n"), "{datagram}");
+        assert!(
+            datagram.ends_with("\nOBJECT_SYSTEMD_UNIT=skiff-my-app.router\n"),
+            "{datagram}"
+        );
         assert!(datagram.starts_with("MESSAGE=at=info "), "{datagram}");
     }
 

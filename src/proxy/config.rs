@@ -165,33 +165,52 @@ pub fn render(apps: &[AppRoutes], settings: &ProxySettings) -> Value {
         }));
     }
     routes.push(json!({
-        "handle": [static_page(
-            404,
-            "No such app",
-            "No app is served at this address.",
-            false,
-        )],
+        "handle": [static_page(404, "No such app", "No app is served at this address.", false)],
     }));
 
     let tls_on = settings.tls != TlsMode::Off;
-    let mut listen = vec![json!(format!(":{}", settings.http_port))];
+    let not_found = static_page(
+        404,
+        "No such app",
+        "No app is served at this address.",
+        false,
+    );
+    let mut servers = serde_json::Map::new();
     if tls_on {
-        listen.push(json!(format!(":{}", settings.https_port)));
-    }
-    let mut server = json!({
-        "listen": listen,
-        "routes": routes,
-        "logs": {"logger_names": logger_names},
-    });
-    if !tls_on {
-        server["automatic_https"] = json!({"disable": true});
+        // Apps on HTTPS; plain HTTP gets its own server, in front of whose routes Caddy puts
+        // the HTTP → HTTPS redirects of every app host (unknown hosts get the 404 page).
+        servers.insert(
+            SERVER.into(),
+            json!({
+                "listen": [format!(":{}", settings.https_port)],
+                "routes": routes,
+                "logs": {"logger_names": logger_names},
+            }),
+        );
+        servers.insert(
+            format!("{SERVER}_http"),
+            json!({
+                "listen": [format!(":{}", settings.http_port)],
+                "routes": [{"handle": [not_found]}],
+            }),
+        );
+    } else {
+        servers.insert(
+            SERVER.into(),
+            json!({
+                "listen": [format!(":{}", settings.http_port)],
+                "routes": routes,
+                "logs": {"logger_names": logger_names},
+                "automatic_https": {"disable": true},
+            }),
+        );
     }
 
     let mut apps_json = json!({
         "http": {
             "http_port": settings.http_port,
             "https_port": settings.https_port,
-            "servers": {SERVER: server},
+            "servers": servers,
         },
     });
     match settings.tls {
@@ -344,6 +363,21 @@ mod tests {
         let loggers = &config["apps"]["http"]["servers"]["skiff"]["logs"]["logger_names"];
         assert_eq!(loggers["www.example.com"], "hello");
         assert_eq!(loggers["under-works.localhost"], "under-works");
+    }
+
+    #[test]
+    fn with_tls_plain_http_is_its_own_server_for_caddys_redirects() {
+        let config = render(&apps(), &settings(TlsMode::Internal));
+        let servers = &config["apps"]["http"]["servers"];
+        assert_eq!(servers["skiff"]["listen"], json!([":443"]));
+        assert_eq!(servers["skiff_http"]["listen"], json!([":80"]));
+        assert!(servers["skiff"].get("automatic_https").is_none());
+        let off = render(&apps(), &settings(TlsMode::Off));
+        assert_eq!(
+            off["apps"]["http"]["servers"]["skiff"]["listen"],
+            json!([":80"])
+        );
+        assert!(off["apps"]["http"]["servers"].get("skiff_http").is_none());
     }
 
     #[test]

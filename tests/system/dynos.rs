@@ -239,11 +239,13 @@ fn dynos_restarts_and_crashes(c: &Container) {
         &[("crasher.1", "crashed"), ("web.1", "stopped")],
         "after ps:stop web.1",
     );
+    // Restarted web dynos are new units (a new generation) that take over once healthy.
     c.ok("skiff ps:restart web -a hello");
     assert!(
         wait_until(Duration::from_secs(20), || active_units(c, "hello")
-            == [unit]),
-        "ps:restart starts a stopped dyno again"
+            == ["skiff-hello.web.1.v1.g1.service"]),
+        "ps:restart starts a stopped dyno again: {:?}",
+        active_units(c, "hello")
     );
 }
 

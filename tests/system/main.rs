@@ -283,9 +283,12 @@ fn try_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
     println!(
         "\n\
          try: skiff is installed in container {} (booted in {}); the example app `hello` is deployed\n\
-         try: from /root/hello and its web dyno answers at {url}\n\
+         try: from /root/hello; through skiff's Caddy it answers at http://hello.localhost/ and its\n\
+         try: web dyno directly at {url}\n\
          try: things to type:\n\
+         \x20   curl -H 'Host: hello.localhost' http://127.0.0.1/   through the proxy\n\
          \x20   curl {url}\n\
+         \x20   skiff domains -a hello          its host names (domains:add www.example.test -a hello)\n\
          \x20   skiff ps -a hello               its dynos (ps:scale web=2 worker=1 -a hello for more)\n\
          \x20   skiff logs -a hello -f          its logs (Ctrl-C to stop)\n\
          \x20   skiff apps                      list apps\n\
