@@ -436,7 +436,9 @@ impl Store {
         .await
     }
 
-    /// The port of a unit: the one it already has, or the lowest free one in `first..=last`.
+    /// The port of a unit: the one it already has, or the next free one in `first..=last` after
+    /// the last one handed out (wrapping), so a port just freed — with connections of the dyno
+    /// that had it maybe still in TIME_WAIT — is not handed out again at once.
     pub async fn assign_port(
         &self,
         unit_name: String,
@@ -460,12 +462,28 @@ impl Store {
                 let rows = stmt.query_map([], |r| r.get(0))?;
                 rows.collect::<Result<_, _>>()?
             };
-            let port = (first..=last)
+            let previous: Option<u16> = tx
+                .query_row(
+                    "SELECT value FROM counters WHERE name = 'last_port'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let start = previous
+                .filter(|p| (first..last).contains(p))
+                .map_or(first, |p| p + 1);
+            let port = (start..=last)
+                .chain(first..start)
                 .find(|p| !used.contains(p))
                 .ok_or(StoreError::PortsExhausted { first, last })?;
             tx.execute(
                 "INSERT INTO unit_ports (unit_name, port) VALUES (?1, ?2)",
                 params![unit_name, port],
+            )?;
+            tx.execute(
+                "INSERT INTO counters (name, value) VALUES ('last_port', ?1)
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![port],
             )?;
             tx.commit()?;
             Ok(port)
@@ -659,6 +677,17 @@ mod tests {
         assert_eq!(
             store.assign_port("c".into(), 20000, 20001).await.unwrap(),
             20000
+        );
+        // A freed port is not the next one handed out while others are free.
+        let store = Store::open_in_memory().unwrap();
+        assert_eq!(
+            store.assign_port("a".into(), 20000, 20009).await.unwrap(),
+            20000
+        );
+        store.release_ports_except(BTreeSet::new()).await.unwrap();
+        assert_eq!(
+            store.assign_port("b".into(), 20000, 20009).await.unwrap(),
+            20001
         );
     }
 

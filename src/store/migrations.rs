@@ -67,8 +67,8 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL
     );",
     // v4: routing. A new release waits as the app's pending one until its web dynos are healthy;
-    // domains, maintenance mode, health checks, restart generations of dynos, and which dyno
-    // units the proxy routes to (or drains until a time).
+    // domains, maintenance mode, health checks, restart generations of dynos, which dyno units
+    // the proxy routes to (or drains until a time), and counters (the last port handed out).
     "ALTER TABLE apps ADD COLUMN pending_release INTEGER;
     ALTER TABLE apps ADD COLUMN maintenance INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE apps ADD COLUMN health_path TEXT;
@@ -95,6 +95,10 @@ const MIGRATIONS: &[&str] = &[
         dyno TEXT NOT NULL,
         port INTEGER NOT NULL,
         draining_until INTEGER
+    );
+    CREATE TABLE counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
     );",
 ];
 
