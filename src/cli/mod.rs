@@ -16,9 +16,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::api::{
-    AddKey, App, ConfigMap, CreateApp, CreateToken, CreatedToken, Dyno, FormationItem, Health,
-    HealthCheckBody, Key, Release, ReleaseInfo, ResizeRequest, RestartRequest, Restarted,
-    RollbackRequest, ScaleRequest, Token,
+    AddKey, App, ConfigMap, CreateApp, CreateToken, CreatedToken, Dyno, FormationItem, Health, Key,
+    Release, ReleaseInfo, ResizeRequest, RestartRequest, Restarted, RollbackRequest, ScaleRequest,
+    Token,
 };
 pub use client::ApiClient;
 pub use endpoint::Endpoint;
@@ -249,6 +249,17 @@ pub async fn run(
     let client = ApiClient::new(ctx.endpoint.clone(), ctx.token.clone());
     let app = || resolve_app(cli.app.as_deref(), ctx);
     match cli.command {
+        routing @ (Command::Domains
+        | Command::DomainsAdd { .. }
+        | Command::DomainsRemove { .. }
+        | Command::MaintenanceOn
+        | Command::MaintenanceOff
+        | Command::HealthCheck
+        | Command::HealthCheckSet { .. }) => {
+            let verb = RoutingVerb::from_command(routing)
+                .map_err(|c| CliError::Usage(format!("{c:?} is not a routing verb")))?;
+            routing_verb(&client, &app()?, verb, cli.json, out).await?
+        }
         Command::Apps => {
             let apps: Vec<App> = client.get("/v1/apps").await?;
             if cli.json {
@@ -560,72 +571,6 @@ pub async fn run(
                 path.push_str(&format!("&dyno={}", path_segment(&dyno)?));
             }
             client.stream_to(&path, out).await?;
-        }
-        Command::Domains => {
-            routing_verb(&client, &app()?, RoutingVerb::Domains, cli.json, out).await?
-        }
-        Command::DomainsAdd { domain } => {
-            routing_verb(
-                &client,
-                &app()?,
-                RoutingVerb::DomainsAdd(domain),
-                cli.json,
-                out,
-            )
-            .await?
-        }
-        Command::DomainsRemove { domain } => {
-            routing_verb(
-                &client,
-                &app()?,
-                RoutingVerb::DomainsRemove(domain),
-                cli.json,
-                out,
-            )
-            .await?
-        }
-        Command::MaintenanceOn => {
-            routing_verb(
-                &client,
-                &app()?,
-                RoutingVerb::Maintenance(true),
-                cli.json,
-                out,
-            )
-            .await?
-        }
-        Command::MaintenanceOff => {
-            routing_verb(
-                &client,
-                &app()?,
-                RoutingVerb::Maintenance(false),
-                cli.json,
-                out,
-            )
-            .await?
-        }
-        Command::HealthCheck => {
-            routing_verb(&client, &app()?, RoutingVerb::HealthCheck, cli.json, out).await?
-        }
-        Command::HealthCheckSet {
-            path,
-            status,
-            timeout,
-        } => {
-            let body = HealthCheckBody {
-                path,
-                status,
-                timeout,
-                description: None,
-            };
-            routing_verb(
-                &client,
-                &app()?,
-                RoutingVerb::HealthCheckSet(body),
-                cli.json,
-                out,
-            )
-            .await?
         }
         Command::Tokens => {
             let tokens: Vec<Token> = client.get("/v1/tokens").await?;

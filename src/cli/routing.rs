@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use super::{output, path_segment, ApiClient, CliError};
+use super::{output, path_segment, ApiClient, CliError, Command};
 use crate::api::{DomainRequest, Domains, HealthCheckBody, Maintenance};
 
 /// A routing verb with its arguments.
@@ -14,6 +14,31 @@ pub enum RoutingVerb {
     Maintenance(bool),
     HealthCheck,
     HealthCheckSet(HealthCheckBody),
+}
+
+impl RoutingVerb {
+    /// The routing verb a command is, or the command back when it is another one.
+    pub fn from_command(command: Command) -> Result<Self, Command> {
+        Ok(match command {
+            Command::Domains => Self::Domains,
+            Command::DomainsAdd { domain } => Self::DomainsAdd(domain),
+            Command::DomainsRemove { domain } => Self::DomainsRemove(domain),
+            Command::MaintenanceOn => Self::Maintenance(true),
+            Command::MaintenanceOff => Self::Maintenance(false),
+            Command::HealthCheck => Self::HealthCheck,
+            Command::HealthCheckSet {
+                path,
+                status,
+                timeout,
+            } => Self::HealthCheckSet(HealthCheckBody {
+                path,
+                status,
+                timeout,
+                description: None,
+            }),
+            other => return Err(other),
+        })
+    }
 }
 
 pub async fn run(

@@ -6,10 +6,8 @@
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::systemd::names::CADDY_UNIT;
 
@@ -103,15 +101,7 @@ pub async fn relay(cursor_file: PathBuf) -> std::io::Result<()> {
         Ok(c) if !c.trim().is_empty() => args.push(format!("--after-cursor={}", c.trim())),
         _ => args.push("--lines=0".to_owned()),
     }
-    let mut child = tokio::process::Command::new("journalctl")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut lines = BufReader::new(stdout).lines();
+    let (_child, mut lines) = super::source::spawn_journalctl(args)?;
     let mut unsaved = 0usize;
     let mut cursor = String::new();
     loop {

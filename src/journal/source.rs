@@ -4,7 +4,8 @@ use std::pin::Pin;
 use std::process::Stdio;
 
 use futures_util::Stream;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::ChildStdout;
 
 use super::{build_output_args, journalctl_args, message, render, LogQuery};
 
@@ -41,15 +42,7 @@ fn journalctl(
     args: Vec<String>,
     to_line: fn(&serde_json::Value) -> Option<String>,
 ) -> Result<LineStream, LogError> {
-    let mut child = tokio::process::Command::new("journalctl")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let lines = BufReader::new(stdout).lines();
+    let (child, lines) = spawn_journalctl(args)?;
     Ok(Box::pin(futures_util::stream::unfold(
         (lines, child),
         move |(mut lines, child)| async move {
@@ -66,6 +59,21 @@ fn journalctl(
             }
         },
     )))
+}
+
+/// Starts `journalctl ARGS` (killed when the returned child is dropped) and its stdout's lines.
+pub(super) fn spawn_journalctl(
+    args: Vec<String>,
+) -> std::io::Result<(tokio::process::Child, Lines<BufReader<ChildStdout>>)> {
+    let mut child = tokio::process::Command::new("journalctl")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    Ok((child, BufReader::new(stdout).lines()))
 }
 
 /// Serves a fixed set of lines for any query, for tests.

@@ -102,14 +102,28 @@ fn config_json(config: &ConfigVars) -> Result<String, StoreError> {
     serde_json::to_string(config).map_err(|e| StoreError::Task(e.to_string()))
 }
 
-pub(super) fn current_release(
+/// Which release of an app a column of `apps` points at.
+#[derive(Clone, Copy)]
+enum Pointer {
+    /// `current_release`: the live one.
+    Live,
+    /// `pending_release`: the one waiting to go live.
+    Pending,
+}
+
+fn pointed_release(
     conn: &Connection,
     app: &str,
+    pointer: Pointer,
 ) -> Result<Option<ReleaseRecord>, StoreError> {
+    let column = match pointer {
+        Pointer::Live => "current_release",
+        Pointer::Pending => "pending_release",
+    };
     conn.query_row(
         &format!(
             "SELECT {RELEASE_COLUMNS} FROM apps a
-             JOIN releases r ON r.app_id = a.id AND r.version = a.current_release WHERE a.name = ?1"
+             JOIN releases r ON r.app_id = a.id AND r.version = a.{column} WHERE a.name = ?1"
         ),
         params![app],
         release_row,
@@ -118,21 +132,20 @@ pub(super) fn current_release(
     .transpose()
 }
 
+/// The live release, if any.
+pub(super) fn current_release(
+    conn: &Connection,
+    app: &str,
+) -> Result<Option<ReleaseRecord>, StoreError> {
+    pointed_release(conn, app, Pointer::Live)
+}
+
 /// The release waiting to go live, if any.
 pub(super) fn pending_release(
     conn: &Connection,
     app: &str,
 ) -> Result<Option<ReleaseRecord>, StoreError> {
-    conn.query_row(
-        &format!(
-            "SELECT {RELEASE_COLUMNS} FROM apps a
-             JOIN releases r ON r.app_id = a.id AND r.version = a.pending_release WHERE a.name = ?1"
-        ),
-        params![app],
-        release_row,
-    )
-    .optional()?
-    .transpose()
+    pointed_release(conn, app, Pointer::Pending)
 }
 
 fn release(
