@@ -17,10 +17,12 @@ use crate::build::pipeline::{BuildSettings, Deployer};
 use crate::config::{Config, LogLevel};
 use crate::health::Prober;
 use crate::journal::LogSource;
+use crate::oneoff::{RunSettings, Runner};
 use crate::paths::Layout;
 use crate::proxy::{Proxy, ProxySettings, ADMIN_SOCKET};
 use crate::reconciler::{DynoDefaults, Reconciler, Traffic};
 use crate::store::Store;
+use crate::systemd::names::DAEMON_UNIT;
 use crate::systemd::Systemd;
 
 /// The group whose members may use the local API socket.
@@ -209,7 +211,18 @@ pub async fn run(
             oneoff_limits: dyno_defaults.limits,
         },
     );
+    let runner = Runner::new(
+        Arc::clone(&systemd),
+        store.clone(),
+        layout.clone(),
+        RunSettings {
+            limits: dyno_defaults.limits,
+            max_timeout: config.run_timeout.0,
+            daemon_unit: Some(DAEMON_UNIT.to_owned()),
+        },
+    );
     let state = AppState {
+        runner,
         store,
         systemd,
         logs,

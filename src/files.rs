@@ -23,6 +23,28 @@ pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Bytes a tree takes on disk, as `du` counts them (allocated blocks; symlinks are not followed);
+/// 0 when it does not exist.
+pub fn disk_usage(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    let own = meta.blocks() * 512;
+    if !meta.is_dir() {
+        return own;
+    }
+    let children = std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| disk_usage(&e.path()))
+                .sum()
+        })
+        .unwrap_or(0);
+    own + children
+}
+
 /// Creates `dir` (and parents) and sets its mode exactly, whatever the umask.
 pub fn make_dir_mode(dir: &Path, mode: u32) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
@@ -140,5 +162,16 @@ mod tests {
         assert_eq!(mode(&root.join("run")), 0o755);
         assert_eq!(tree_size(&root), 14);
         assert_eq!(tree_size(&dir.path().join("missing")), 0);
+    }
+
+    #[test]
+    fn disk_usage_counts_a_trees_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(disk_usage(&dir.path().join("missing")), 0);
+        let empty = disk_usage(dir.path());
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/data"), vec![7u8; 64 * 1024]).unwrap();
+        let full = disk_usage(dir.path());
+        assert!(full >= empty + 64 * 1024, "{empty} → {full}");
     }
 }

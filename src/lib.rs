@@ -10,6 +10,7 @@ pub mod files;
 pub mod health;
 pub mod journal;
 pub mod model;
+pub mod oneoff;
 pub mod paths;
 pub mod proxy;
 pub mod reconcile;

@@ -80,6 +80,13 @@ impl Layout {
             .join(format!("v{release}.env"))
     }
 
+    /// Root-only file with the config vars of one-off dyno `run.N`, while it starts.
+    pub fn run_env_file(&self, app: &AppName, index: u32) -> PathBuf {
+        self.env_root()
+            .join(app.as_str())
+            .join(format!("run-{index}.env"))
+    }
+
     /// Paths a dyno must not see: skiff's state (DB, other slugs) and runtime files (env files).
     pub fn hidden_from_dynos(&self) -> Vec<PathBuf> {
         vec![self.state_dir.clone(), self.runtime_dir.clone()]

@@ -6,8 +6,11 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::cron::{cron_jobs, CronJobInfo};
+use super::dynos::{dynos_of, formation_items, Dyno, FormationItem};
 use super::error::{ApiError, ErrorBody};
-use super::{AppState, Caller};
+use super::{AppState, Caller, Release};
+use crate::files::disk_usage;
 use crate::model::AppName;
 use crate::store::AppRecord;
 
@@ -76,6 +79,91 @@ pub async fn get_app(
 ) -> Result<Json<App>, ApiError> {
     let record = state.store.get_app(&app).await?;
     Ok(Json(App::from_record(record, &state)))
+}
+
+/// Bytes an app takes on disk.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DiskUse {
+    /// The slugs kept for rollback (the live one among them).
+    pub slugs: u64,
+    /// The build cache (dependencies kept between builds).
+    pub cache: u64,
+    /// Builds in progress or left by a crash.
+    pub builds: u64,
+    /// The git repository that `git push` fills.
+    pub repo: u64,
+    pub total: u64,
+}
+
+/// The whole picture of an app (`apps:info`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AppInfo {
+    #[serde(flatten)]
+    pub app: App,
+    /// Custom domains (the app is always at its web URL too).
+    pub domains: Vec<String>,
+    /// The live release, if any.
+    pub release: Option<Release>,
+    /// A release whose web dynos are starting and not live yet.
+    pub pending_release: Option<u32>,
+    pub maintenance: bool,
+    /// The check new web dynos pass before they get traffic, in words.
+    pub health_check: String,
+    pub formation: Vec<FormationItem>,
+    pub dynos: Vec<Dyno>,
+    pub cron: Vec<CronJobInfo>,
+    pub disk: DiskUse,
+}
+
+#[utoipa::path(get, path = "/v1/apps/{app}/info", tag = "apps",
+    params(("app" = String, Path, description = "app name")),
+    responses(
+        (status = 200, description = "the app's release, formation, dynos, domains, health check, scheduled jobs and disk use", body = AppInfo),
+        (status = 404, description = "no such app", body = ErrorBody)))]
+pub async fn app_info(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+) -> Result<Json<AppInfo>, ApiError> {
+    let record = state.store.get_app(&app).await?;
+    let name = record.name.clone();
+    let routing = state.store.routing_settings(name.as_str()).await?;
+    let release = state.store.current_release(name.as_str()).await?;
+    let pending = state.store.pending_release(name.as_str()).await?;
+    let formation = formation_items(
+        state.store.formation(name.as_str()).await?,
+        &state.dyno_defaults,
+    );
+    let dynos = dynos_of(&state, &name).await?;
+    let cron = cron_jobs(&state, &name).await?;
+    let layout = state.layout.clone();
+    let disk_app = name.clone();
+    let disk = tokio::task::spawn_blocking(move || {
+        let slugs = disk_usage(&layout.slugs_dir(&disk_app));
+        let cache = disk_usage(&layout.cache_dir(&disk_app));
+        let builds = disk_usage(&layout.builds_dir(&disk_app));
+        let repo = disk_usage(&layout.repo_dir(&disk_app));
+        DiskUse {
+            slugs,
+            cache,
+            builds,
+            repo,
+            total: slugs + cache + builds + repo,
+        }
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(Json(AppInfo {
+        app: App::from_record(record, &state),
+        domains: routing.domains.iter().map(ToString::to_string).collect(),
+        release: release.map(Release::from),
+        pending_release: pending.map(|p| p.version),
+        maintenance: routing.maintenance,
+        health_check: routing.health_check.to_string(),
+        formation,
+        dynos,
+        cron,
+        disk,
+    }))
 }
 
 #[utoipa::path(delete, path = "/v1/apps/{app}", tag = "apps",

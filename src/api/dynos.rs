@@ -185,7 +185,10 @@ pub fn dyno_views(
     rows
 }
 
-fn formation_items(entries: Vec<FormationEntry>, defaults: &DynoDefaults) -> Vec<FormationItem> {
+pub(super) fn formation_items(
+    entries: Vec<FormationEntry>,
+    defaults: &DynoDefaults,
+) -> Vec<FormationItem> {
     entries
         .into_iter()
         .map(|e| FormationItem {
@@ -211,6 +214,11 @@ pub async fn list_dynos(
     Path(app): Path<String>,
 ) -> Result<Json<Vec<Dyno>>, ApiError> {
     let app = app_name(&state, &app).await?;
+    Ok(Json(dynos_of(&state, &app).await?))
+}
+
+/// The app's dynos as `ps` lists them.
+pub(super) async fn dynos_of(state: &AppState, app: &AppName) -> Result<Vec<Dyno>, ApiError> {
     let formation = state.store.formation(app.as_str()).await?;
     let holds = state.store.holds(app.as_str()).await?;
     let ports = state.store.ports().await?;
@@ -221,7 +229,7 @@ pub async fn list_dynos(
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let mut live = Vec::new();
     for u in units {
-        let Some(unit) = DynoUnit::parse(&u.name).filter(|d| d.app == app) else {
+        let Some(unit) = DynoUnit::parse(&u.name).filter(|d| &d.app == app) else {
             continue;
         };
         if let Some(details) = state
@@ -233,7 +241,7 @@ pub async fn list_dynos(
             live.push((unit, details));
         }
     }
-    Ok(Json(dyno_views(&formation, &holds, &live, &ports)))
+    Ok(dyno_views(&formation, &holds, &live, &ports))
 }
 
 #[utoipa::path(get, path = "/v1/apps/{app}/formation", tag = "dynos",

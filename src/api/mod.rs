@@ -2,6 +2,7 @@
 
 mod apps;
 pub mod auth;
+mod cron;
 mod deploys;
 pub mod dynos;
 pub mod error;
@@ -10,6 +11,7 @@ mod keys;
 mod logs;
 mod releases;
 mod routing;
+mod runs;
 mod tokens;
 
 use std::sync::Arc;
@@ -26,12 +28,14 @@ use utoipa_axum::routes;
 use crate::build::pipeline::Deployer;
 use crate::config::BaseDomain;
 use crate::journal::LogSource;
+use crate::oneoff::Runner;
 use crate::paths::Layout;
 use crate::reconciler::{DynoDefaults, Reconciler};
 use crate::store::Store;
 use crate::systemd::Systemd;
-pub use apps::{App, CreateApp};
+pub use apps::{App, AppInfo, CreateApp, DiskUse};
 pub use auth::{Caller, LocalPolicy, Peer};
+pub use cron::CronJobInfo;
 pub use deploys::{BuildEvent, Release};
 pub use dynos::{Dyno, FormationItem, ResizeRequest, RestartRequest, Restarted, ScaleRequest};
 use error::ApiError;
@@ -39,6 +43,7 @@ pub use health::Health;
 pub use keys::{write_authorized_keys, AddKey, Key};
 pub use releases::{ConfigChanged, ConfigMap, ReleaseInfo, RollbackRequest};
 pub use routing::{DomainRequest, Domains, HealthCheckBody, Maintenance};
+pub use runs::{RunBody, RunStarted, TerminalBody};
 pub use tokens::{CreateToken, CreatedToken, Token};
 
 const REQUEST_ID: &str = "x-request-id";
@@ -57,6 +62,7 @@ pub struct AppState {
     pub limits: UploadLimits,
     pub dyno_defaults: DynoDefaults,
     pub deployer: Deployer,
+    pub runner: Runner,
 }
 
 /// Bounds on `skiff deploy` uploads.
@@ -94,6 +100,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(health::health))
         .routes(routes!(apps::list_apps, apps::create_app))
         .routes(routes!(apps::get_app, apps::delete_app))
+        .routes(routes!(apps::app_info))
+        .routes(routes!(cron::list_cron))
         .routes(routes!(deploys::deploy))
         .routes(routes!(deploys::build))
         .routes(routes!(releases::get_config, releases::patch_config))
@@ -114,6 +122,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             routing::get_health_check,
             routing::set_health_check
         ))
+        .routes(routes!(runs::run))
         .routes(routes!(logs::logs))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))

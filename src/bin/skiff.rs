@@ -27,8 +27,16 @@ fn main() -> ExitCode {
         )
         .await
     });
+    // A read of standard input may still be blocked in tokio's blocking pool; don't wait for it.
+    runtime.shutdown_background();
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(cli::CliError::DynoExit { status, message }) => {
+            if !message.is_empty() {
+                eprintln!("skiff: {message}");
+            }
+            ExitCode::from(u8::try_from(status).unwrap_or(1))
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE

@@ -1,13 +1,16 @@
 //! Heroku's `app.json` manifest (pure): `env` defaults (with `"generator": "secret"`), `formation`
 //! defaults and `scripts.postdeploy`, applied on an app's first deploy; `healthchecks.web`, the
-//! health check of the web dynos, applied on every deploy.
+//! health check of the web dynos, and `cron`, the app's scheduled jobs (Dokku's shape), applied on
+//! every deploy.
 
 use std::collections::BTreeMap;
 
 use rand::RngCore;
 use serde::Deserialize;
 
-use crate::model::{check_config_value, ConfigKey, HealthCheck, ProcessType, MAX_DYNOS_PER_TYPE};
+use crate::model::{
+    check_config_value, ConfigKey, CronJob, HealthCheck, ProcessType, MAX_DYNOS_PER_TYPE,
+};
 use crate::store::FirstDeployDefaults;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -15,7 +18,12 @@ pub struct AppJson {
     pub defaults: FirstDeployDefaults,
     pub postdeploy: Option<String>,
     pub health_check: Option<HealthCheck>,
+    /// Scheduled jobs, in app.json order; empty when the key is absent.
+    pub cron: Vec<CronJob>,
 }
+
+/// Most `cron` entries an app.json may list.
+pub const MAX_CRON_JOBS: usize = 50;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AppJsonError {
@@ -27,6 +35,9 @@ pub enum AppJsonError {
     Formation(String),
     #[error("app.json healthchecks.web: {0}")]
     HealthCheck(String),
+    /// "entry 2: …" or "has 51 entries; …", after "app.json cron ".
+    #[error("app.json cron {0}")]
+    Cron(String),
 }
 
 #[derive(Deserialize)]
@@ -65,6 +76,13 @@ struct RawCheck {
     timeout: Option<serde_json::Value>,
 }
 
+/// One `cron` entry: `{"command": "python task.py", "schedule": "*/10 * * * *"}`.
+#[derive(Deserialize)]
+struct RawCron {
+    command: String,
+    schedule: String,
+}
+
 #[derive(Deserialize)]
 struct Raw {
     #[serde(default)]
@@ -75,6 +93,8 @@ struct Raw {
     scripts: Scripts,
     #[serde(default)]
     healthchecks: BTreeMap<String, RawChecks>,
+    #[serde(default)]
+    cron: Vec<RawCron>,
 }
 
 fn health_check(raw: RawCheck) -> Result<HealthCheck, AppJsonError> {
@@ -91,6 +111,22 @@ fn health_check(raw: RawCheck) -> Result<HealthCheck, AppJsonError> {
         Some(other) => return Err(bad(format!("timeout {other} is not a duration"))),
     };
     HealthCheck::new(raw.path.as_deref(), raw.status, timeout).map_err(|e| bad(e.to_string()))
+}
+
+fn cron_jobs(raw: Vec<RawCron>) -> Result<Vec<CronJob>, AppJsonError> {
+    if raw.len() > MAX_CRON_JOBS {
+        return Err(AppJsonError::Cron(format!(
+            "has {} entries; at most {MAX_CRON_JOBS} are allowed",
+            raw.len()
+        )));
+    }
+    raw.iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            CronJob::new(&entry.command, &entry.schedule)
+                .map_err(|e| AppJsonError::Cron(format!("entry {}: {e}", i + 1)))
+        })
+        .collect()
 }
 
 /// A random secret as Heroku's `"generator": "secret"` makes: 64 hex characters.
@@ -148,6 +184,7 @@ pub fn parse(text: &str, secret: impl Fn() -> String) -> Result<AppJson, AppJson
         };
         out.health_check = first.map(health_check).transpose()?;
     }
+    out.cron = cron_jobs(raw.cron)?;
     Ok(out)
 }
 
@@ -242,6 +279,83 @@ mod tests {
             parse(r#"{"formation": {"web": {"quantity": 1000}}}"#, String::new),
             Err(AppJsonError::Formation(_))
         ));
+    }
+
+    #[test]
+    fn reads_cron_jobs_in_order() {
+        let a = parse(
+            r#"{"cron": [
+                {"command": "python task.py", "schedule": "*/10 * * * *"},
+                {"command": "bin/report", "schedule": "@daily"}
+            ]}"#,
+            String::new,
+        )
+        .unwrap();
+        assert_eq!(
+            a.cron,
+            vec![
+                CronJob::new("python task.py", "*/10 * * * *").unwrap(),
+                CronJob::new("bin/report", "@daily").unwrap(),
+            ]
+        );
+        assert_eq!(
+            a.cron[0].schedule.on_calendar(),
+            ["*-*-* *:00,10,20,30,40,50:00"]
+        );
+    }
+
+    #[test]
+    fn a_missing_or_empty_cron_key_means_no_jobs() {
+        assert!(parse("{}", String::new).unwrap().cron.is_empty());
+        assert!(parse(r#"{"cron": []}"#, String::new)
+            .unwrap()
+            .cron
+            .is_empty());
+    }
+
+    #[test]
+    fn bad_cron_entries_are_refused_with_their_number() {
+        let bad_schedule = r#"{"cron": [
+            {"command": "a", "schedule": "@hourly"},
+            {"command": "b", "schedule": "61 * * * *"}
+        ]}"#;
+        let e = parse(bad_schedule, String::new).unwrap_err();
+        assert!(matches!(e, AppJsonError::Cron(_)));
+        assert_eq!(
+            e.to_string(),
+            r#"app.json cron entry 2: invalid cron schedule "61 * * * *": minute 61 is out of range 0-59"#
+        );
+        let empty_command = r#"{"cron": [{"command": "  ", "schedule": "@daily"}]}"#;
+        assert_eq!(
+            parse(empty_command, String::new).unwrap_err().to_string(),
+            "app.json cron entry 1: invalid cron command: it is empty; give the command the job runs"
+        );
+        // An entry without its schedule is not the shape app.json documents.
+        assert!(matches!(
+            parse(r#"{"cron": [{"command": "a"}]}"#, String::new),
+            Err(AppJsonError::Syntax(_))
+        ));
+    }
+
+    #[test]
+    fn at_most_fifty_cron_jobs() {
+        let manifest = |n: usize| {
+            let entries = vec![r#"{"command": "true", "schedule": "@hourly"}"#; n].join(",");
+            format!(r#"{{"cron": [{entries}]}}"#)
+        };
+        assert_eq!(
+            parse(&manifest(MAX_CRON_JOBS), String::new)
+                .unwrap()
+                .cron
+                .len(),
+            MAX_CRON_JOBS
+        );
+        assert_eq!(
+            parse(&manifest(MAX_CRON_JOBS + 1), String::new)
+                .unwrap_err()
+                .to_string(),
+            "app.json cron has 51 entries; at most 50 are allowed"
+        );
     }
 
     #[test]

@@ -24,7 +24,8 @@ use crate::store::{
 };
 use crate::systemd::names::oneoff_unit_name;
 use crate::systemd::properties::{
-    build_properties, oneoff_properties, BuildSpec, Limits, OneOffSpec, Property,
+    build_properties, oneoff_properties, BuildSpec, Limits, OneOffCommand, OneOffLifetime,
+    OneOffSpec, OneOffStdio, Property,
 };
 use crate::systemd::{RunOutcome, Systemd, SystemdError};
 
@@ -301,6 +302,18 @@ impl Deployer {
         }
         let types: Vec<&str> = procfile.process_types().map(|t| t.as_str()).collect();
         say(out, format!("-----> Process types: {}", types.join(", "))).await;
+        for (i, job) in manifest.cron.iter().enumerate() {
+            say(
+                out,
+                format!(
+                    "-----> Scheduled job cron.{}: {} ({})",
+                    i + 1,
+                    job.command,
+                    job.schedule
+                ),
+            )
+            .await;
+        }
         say(
             out,
             format!("-----> Slug size: {:.1} MiB", bytes as f64 / 1048576.0),
@@ -339,6 +352,7 @@ impl Deployer {
                 procfile,
                 description,
                 defaults,
+                manifest.cron.clone(),
                 move |version| {
                     let slug = layout.slug_dir(&slug_app, version);
                     if slug.exists() {
@@ -549,13 +563,17 @@ impl Deployer {
             unit_name: oneoff_unit_name(app, kind, &ws.id),
             app: app.clone(),
             dyno: dyno.to_owned(),
-            command: command.to_owned(),
+            command: OneOffCommand::Shell(command.to_owned()),
             slug_dir: slug.to_owned(),
             env_file: ws.env_file.clone(),
-            build_id: ws.id.clone(),
+            build_id: Some(ws.id.clone()),
+            release: None,
             limits: self.settings.oneoff_limits,
             timeout_usec: self.settings.timeout.as_micros() as u64,
             hidden_paths: self.layout.hidden_from_dynos(),
+            stdio: OneOffStdio::Journal,
+            lifetime: OneOffLifetime::Oneshot { part_of: None },
+            extra_env: Vec::new(),
         };
         self.run_streamed(&spec.unit_name, oneoff_properties(&spec), &ws.id, out)
             .await

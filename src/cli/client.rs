@@ -72,6 +72,45 @@ impl ApiClient {
             .map(drop)
     }
 
+    /// POSTs `body` asking to switch the connection to `protocol`; the switched connection, or
+    /// the server's error.
+    pub async fn upgrade<B: Serialize>(
+        &self,
+        path: &str,
+        body: &B,
+        protocol: &str,
+    ) -> Result<TokioIo<hyper::upgrade::Upgraded>, CliError> {
+        let payload =
+            Bytes::from(serde_json::to_vec(body).map_err(|e| CliError::Protocol(e.to_string()))?);
+        let upgrade = [
+            (hyper::header::CONNECTION, "upgrade"),
+            (hyper::header::UPGRADE, protocol),
+        ];
+        let response = self
+            .response_with(
+                Method::POST,
+                path,
+                Some("application/json"),
+                payload,
+                &upgrade,
+            )
+            .await?;
+        let status = response.status();
+        if status != StatusCode::SWITCHING_PROTOCOLS {
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| CliError::Protocol(format!("reading the response: {e}")))?
+                .to_bytes();
+            return Err(api_error(status, &bytes));
+        }
+        let upgraded = hyper::upgrade::on(response)
+            .await
+            .map_err(|e| CliError::Protocol(format!("switching protocols: {e}")))?;
+        Ok(TokioIo::new(upgraded))
+    }
+
     /// GETs a streamed text body and copies it to `out` as it arrives (for `logs -f`).
     pub async fn stream_to(
         &self,
@@ -193,6 +232,18 @@ impl ApiClient {
         content_type: Option<&str>,
         payload: Bytes,
     ) -> Result<hyper::Response<hyper::body::Incoming>, CliError> {
+        self.response_with(method, path, content_type, payload, &[])
+            .await
+    }
+
+    async fn response_with(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        payload: Bytes,
+        headers: &[(hyper::header::HeaderName, &str)],
+    ) -> Result<hyper::Response<hyper::body::Incoming>, CliError> {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
@@ -206,6 +257,9 @@ impl ApiClient {
         }
         if let Some(content_type) = content_type {
             request = request.header(hyper::header::CONTENT_TYPE, content_type);
+        }
+        for (name, value) in headers {
+            request = request.header(name, *value);
         }
         let request = request
             .body(Full::new(payload))
@@ -266,7 +320,7 @@ where
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| CliError::Protocol(format!("HTTP handshake: {e}")))?;
-    tokio::spawn(connection);
+    tokio::spawn(connection.with_upgrades());
     sender
         .send_request(request)
         .await

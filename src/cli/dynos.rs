@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::api::{Dyno, FormationItem};
+use crate::api::{AppInfo, CronJobInfo, Dyno, FormationItem};
 
 fn size_label(bytes: u64) -> String {
     match bytes {
@@ -76,6 +76,114 @@ pub fn formation_summary(formation: &[FormationItem]) -> String {
         .map(|f| format!("{} at {}", f.process_type, f.quantity))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// `skiff cron`: one row per scheduled job.
+pub fn write_cron(out: &mut dyn Write, app: &str, jobs: &[CronJobInfo]) -> std::io::Result<()> {
+    if jobs.is_empty() {
+        return writeln!(
+            out,
+            "{app} has no scheduled jobs; add them to app.json as \"cron\": [{{\"command\": \"…\", \"schedule\": \"*/10 * * * *\"}}] and deploy."
+        );
+    }
+    let dash = || "-".to_owned();
+    super::output::table(
+        out,
+        &[
+            "JOB",
+            "SCHEDULE",
+            "COMMAND",
+            "NEXT RUN",
+            "LAST RUN",
+            "LAST RESULT",
+        ],
+        jobs.iter().map(|j| {
+            vec![
+                j.dyno.clone(),
+                j.schedule.clone(),
+                j.command.clone(),
+                j.next_run.clone().unwrap_or_else(dash),
+                j.last_run.clone().unwrap_or_else(dash),
+                j.last_result.clone().unwrap_or_else(dash),
+            ]
+        }),
+    )
+}
+
+/// `1.5 MiB`
+fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+/// `skiff apps:info`: Heroku's `=== APP` block of fields, then the dynos and jobs.
+pub fn write_app_info(out: &mut dyn Write, info: &AppInfo) -> std::io::Result<()> {
+    writeln!(out, "=== {}", info.app.name)?;
+    let release = match &info.release {
+        Some(r) => format!("v{} ({}, {})", r.version, r.description, r.created_at),
+        None => "none (not deployed yet)".to_owned(),
+    };
+    let pending = info
+        .pending_release
+        .map(|v| format!("v{v} (starting)"))
+        .unwrap_or_else(|| "-".to_owned());
+    let domains = if info.domains.is_empty() {
+        "-".to_owned()
+    } else {
+        info.domains.join(", ")
+    };
+    let formation = if info.formation.is_empty() {
+        "-".to_owned()
+    } else {
+        formation_summary(&info.formation)
+    };
+    let up = info.dynos.iter().filter(|d| d.state == "up").count();
+    let dynos = format!("{up} up of {}", info.dynos.len());
+    let d = &info.disk;
+    let disk = format!(
+        "{} (slugs {}, build cache {}, repository {}, builds {})",
+        human_bytes(d.total),
+        human_bytes(d.slugs),
+        human_bytes(d.cache),
+        human_bytes(d.repo),
+        human_bytes(d.builds)
+    );
+    let maintenance = if info.maintenance { "on" } else { "off" };
+    let jobs = info.cron.len().to_string();
+    super::output::fields(
+        out,
+        &[
+            ("Web URL", &info.app.web_url),
+            ("Domains", &domains),
+            ("Created", &info.app.created_at),
+            ("Release", &release),
+            ("Pending release", &pending),
+            ("Formation", &formation),
+            ("Dynos", &dynos),
+            ("Health check", &info.health_check),
+            ("Maintenance", maintenance),
+            ("Scheduled jobs", &jobs),
+            ("Disk use", &disk),
+        ],
+    )?;
+    if !info.dynos.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "=== Dynos")?;
+        for dyno in &info.dynos {
+            let since = dyno.since.as_deref().unwrap_or("-");
+            writeln!(out, "{}: {} {since}", dyno.name, dyno.state)?;
+        }
+    }
+    if !info.cron.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "=== Scheduled jobs")?;
+        write_cron(out, &info.app.name, &info.cron)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

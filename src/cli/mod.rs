@@ -9,6 +9,7 @@ mod gitpush;
 mod output;
 mod releases;
 mod routing;
+mod run;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,9 +17,9 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::api::{
-    AddKey, App, ConfigMap, CreateApp, CreateToken, CreatedToken, Dyno, FormationItem, Health, Key,
-    Release, ReleaseInfo, ResizeRequest, RestartRequest, Restarted, RollbackRequest, ScaleRequest,
-    Token,
+    AddKey, App, AppInfo, ConfigMap, CreateApp, CreateToken, CreatedToken, CronJobInfo, Dyno,
+    FormationItem, Health, Key, Release, ReleaseInfo, ResizeRequest, RestartRequest, Restarted,
+    RollbackRequest, ScaleRequest, Token,
 };
 pub use client::ApiClient;
 pub use endpoint::Endpoint;
@@ -36,6 +37,9 @@ pub enum CliError {
     Usage(String),
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
+    /// A one-off dyno ended with a non-zero status; the client exits with it.
+    #[error("{message}")]
+    DynoExit { status: i32, message: String },
 }
 
 #[derive(Debug, Parser)]
@@ -64,9 +68,13 @@ pub enum Command {
     /// Create an app.
     #[command(name = "apps:create")]
     AppsCreate { name: String },
-    /// Show an app.
+    /// Show the whole picture of an app: release, formation, dynos, domains, health check,
+    /// scheduled jobs, disk use.
     #[command(name = "apps:info")]
     AppsInfo,
+    /// List the app's scheduled jobs (app.json "cron") with their next and last runs.
+    #[command(name = "cron")]
+    Cron,
     /// Destroy an app and everything it owns.
     #[command(name = "apps:destroy")]
     AppsDestroy {
@@ -157,6 +165,29 @@ pub enum Command {
         /// Maximum number of processes and threads.
         #[arg(long)]
         tasks: Option<u64>,
+    },
+    /// Run a command in a one-off dyno (run.N) with the live release, attached to this terminal;
+    /// exits with its status. One argument is a shell command line; more are run exactly.
+    #[command(name = "run")]
+    Run {
+        /// The longest it may run, like 10m (default and maximum: the server's run_timeout).
+        #[arg(long)]
+        timeout: Option<String>,
+        /// Do not give the dyno a terminal even when this is one (plain pipes, stdout and
+        /// stderr kept apart).
+        #[arg(long = "no-tty")]
+        no_tty: bool,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Start a one-off dyno in the background; its output goes to the app's logs.
+    #[command(name = "run:detached")]
+    RunDetached {
+        /// The longest it may run, like 10m (default and maximum: the server's run_timeout).
+        #[arg(long)]
+        timeout: Option<String>,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
     },
     /// Show the app's logs from journald: its dynos' output and systemd's lines about them.
     #[command(name = "logs")]
@@ -285,17 +316,24 @@ pub async fn run(
         }
         Command::AppsInfo => {
             let name = app()?;
-            let app: App = client
-                .get(&format!("/v1/apps/{}", path_segment(&name)?))
+            let info: AppInfo = client
+                .get(&format!("/v1/apps/{}/info", path_segment(&name)?))
                 .await?;
             if cli.json {
-                output::json(out, &app)?;
+                output::json(out, &info)?;
             } else {
-                writeln!(out, "=== {}", app.name)?;
-                output::fields(
-                    out,
-                    &[("Created", &app.created_at), ("Web URL", &app.web_url)],
-                )?;
+                dynos::write_app_info(out, &info)?;
+            }
+        }
+        Command::Cron => {
+            let name = app()?;
+            let jobs: Vec<CronJobInfo> = client
+                .get(&format!("/v1/apps/{}/cron", path_segment(&name)?))
+                .await?;
+            if cli.json {
+                output::json(out, &jobs)?;
+            } else {
+                dynos::write_cron(out, &name, &jobs)?;
             }
         }
         Command::AppsDestroy { name, confirm } => {
@@ -478,6 +516,22 @@ pub async fn run(
         }
         Command::GitHook { app } => {
             gitpush::pre_receive(&client, &app, out).await?;
+        }
+        Command::Run {
+            timeout,
+            no_tty,
+            command,
+        } => {
+            let exit = run::attached(&client, &app()?, command, timeout, no_tty).await?;
+            if exit.status != 0 || !exit.message.is_empty() {
+                return Err(CliError::DynoExit {
+                    status: exit.status,
+                    message: exit.message,
+                });
+            }
+        }
+        Command::RunDetached { timeout, command } => {
+            run::detached(&client, &app()?, command, timeout, cli.json, out).await?;
         }
         Command::Ps => {
             let name = app()?;

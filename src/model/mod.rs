@@ -1,8 +1,9 @@
 //! Pure domain types and rules: validated names, Procfiles, formations, config vars, domains,
-//! health checks, SSH keys and API tokens. No I/O.
+//! health checks, cron schedules, SSH keys and API tokens. No I/O.
 
 mod app_name;
 mod config_var;
+mod cron;
 mod domain;
 mod formation;
 mod health_check;
@@ -16,6 +17,7 @@ pub use config_var::{
     check_config_value, describe_changes, ConfigChange, ConfigError, ConfigKey,
     CONFIG_VALUE_MAX_BYTES,
 };
+pub use cron::{CronError, CronJob, CronSchedule};
 pub use domain::{Domain, DomainError};
 pub use formation::{
     DynoName, DynoNameError, Formation, ScaleAmount, ScaleChange, ScaleError, MAX_DYNOS_PER_TYPE,

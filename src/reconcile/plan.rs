@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::AppName;
-use crate::systemd::names::{app_slice, oneoff_unit_app, DynoUnit, PACKAGED_UNITS, UNIT_PREFIX};
+use crate::systemd::names::{
+    app_slice, oneoff_unit_app, CronUnit, DynoUnit, PACKAGED_UNITS, UNIT_PREFIX,
+};
 
 /// A unit's `ActiveState` as systemd reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +45,8 @@ pub struct ObservedUnit {
 pub enum Action {
     /// Start a desired dyno that has no unit.
     Start(DynoUnit),
+    /// Start a scheduled job's timer (with its service) that is missing.
+    StartTimer(CronUnit),
     /// A desired dyno's unit failed for good (restarts exhausted): record it as crashed, so it
     /// stays down until the next deploy, restart or scale, and free its name.
     MarkCrashed(DynoUnit),
@@ -57,10 +61,13 @@ pub enum Action {
 /// `apps` are the apps the DB knows: their slices are kept, other `skiff-` slices are orphans.
 /// `keep` names units that are not desired but must not be stopped yet: web dynos the proxy
 /// still routes to or drains (a rollout replaces them once their successors are healthy).
+/// `timers` are the live releases' scheduled jobs: missing timers are started, other timers
+/// stopped; a job's service that is running finishes by itself unless its app is gone.
 /// Units the package ships (the proxy) are never touched. Units that are busy changing state (activating, deactivating) are left alone this round;
 /// the signal that ends the change triggers the next round.
 pub fn plan(
     desired: &BTreeSet<DynoUnit>,
+    timers: &BTreeSet<CronUnit>,
     keep: &BTreeSet<String>,
     apps: &BTreeSet<AppName>,
     observed: &[ObservedUnit],
@@ -83,13 +90,24 @@ pub fn plan(
             Some(_) => {}
         }
     }
+    for timer in timers {
+        match observed_by_name.get(timer.timer_name().as_str()) {
+            None | Some(ActiveState::Inactive) => starts.push(Action::StartTimer(timer.clone())),
+            Some(ActiveState::Failed) => others.push(Action::ResetFailed(timer.timer_name())),
+            Some(_) => {}
+        }
+    }
 
     for u in observed {
         if !u.name.starts_with(UNIT_PREFIX) || PACKAGED_UNITS.contains(&u.name.as_str()) {
             continue;
         }
+        let cron = CronUnit::parse(&u.name);
         let wanted = match DynoUnit::parse(&u.name) {
             Some(unit) => desired.contains(&unit) || keep.contains(&u.name),
+            None if u.name.ends_with(".timer") => cron.is_some_and(|c| timers.contains(&c)),
+            // A job in progress runs to its end (or its timeout), like a one-off.
+            None if cron.is_some() => cron.is_some_and(|c| apps.contains(&c.app)),
             // Builds and one-off runs end by themselves; only a destroyed app's are stopped.
             None => match oneoff_unit_app(&u.name) {
                 Some(app) => apps.contains(&app),
@@ -241,6 +259,7 @@ mod tests {
             let got = plan(
                 &set(&case.desired),
                 &BTreeSet::new(),
+                &BTreeSet::new(),
                 &apps(&["hello"]),
                 &case.observed,
             );
@@ -252,7 +271,7 @@ mod tests {
     fn planning_is_idempotent_once_converged() {
         let desired = set(&[dyno("a-app", "web.1", 3), dyno("a-app", "worker.1", 3)]);
         let none = BTreeSet::new();
-        let actions = plan(&desired, &none, &apps(&["a-app"]), &[]);
+        let actions = plan(&desired, &BTreeSet::new(), &none, &apps(&["a-app"]), &[]);
         let observed: Vec<_> = actions
             .iter()
             .map(|a| match a {
@@ -261,7 +280,16 @@ mod tests {
             })
             .chain([seen("skiff-a\\x2dapp.slice", Active)])
             .collect();
-        assert_eq!(plan(&desired, &none, &apps(&["a-app"]), &observed), vec![]);
+        assert_eq!(
+            plan(
+                &desired,
+                &BTreeSet::new(),
+                &none,
+                &apps(&["a-app"]),
+                &observed
+            ),
+            vec![]
+        );
     }
 
     #[test]
@@ -273,7 +301,13 @@ mod tests {
             seen("skiff-gone.build-99.service", Active),
         ];
         assert_eq!(
-            plan(&set(&[]), &BTreeSet::new(), &apps(&["a-app"]), &observed),
+            plan(
+                &set(&[]),
+                &BTreeSet::new(),
+                &BTreeSet::new(),
+                &apps(&["a-app"]),
+                &observed
+            ),
             vec![Action::Stop("skiff-gone.build-99.service".into())]
         );
     }
@@ -290,6 +324,7 @@ mod tests {
         assert_eq!(
             plan(
                 &set(std::slice::from_ref(&new)),
+                &BTreeSet::new(),
                 &keep,
                 &apps(&["hello"]),
                 &observed
@@ -300,10 +335,59 @@ mod tests {
             plan(
                 &set(std::slice::from_ref(&new)),
                 &BTreeSet::new(),
+                &BTreeSet::new(),
                 &apps(&["hello"]),
                 &observed
             ),
             vec![Action::Start(new), Action::Stop(old.unit_name())]
+        );
+    }
+
+    #[test]
+    fn a_new_releases_timers_replace_the_old_ones_and_running_jobs_finish() {
+        let cron = |index, release| CronUnit {
+            app: AppName::parse("hello").unwrap(),
+            index,
+            release,
+        };
+        let timers: BTreeSet<CronUnit> = [cron(1, 2), cron(2, 2)].into();
+        let observed = [
+            seen("skiff-hello.slice", Active),
+            seen(&cron(1, 1).timer_name(), Active),
+            seen(&cron(1, 1).service_name(), Active),
+            seen(&cron(1, 2).timer_name(), Active),
+            seen(&cron(2, 2).timer_name(), Failed),
+            seen("skiff-gone.cron-1.v1.timer", Active),
+            seen("skiff-gone.cron-1.v1.service", Activating),
+        ];
+        assert_eq!(
+            plan(
+                &set(&[]),
+                &timers,
+                &BTreeSet::new(),
+                &apps(&["hello"]),
+                &observed
+            ),
+            vec![
+                Action::ResetFailed(cron(2, 2).timer_name()),
+                Action::Stop(cron(1, 1).timer_name()),
+                Action::Stop("skiff-gone.cron-1.v1.timer".into()),
+                Action::Stop("skiff-gone.cron-1.v1.service".into()),
+            ]
+        );
+        let fresh = plan(
+            &set(&[]),
+            &timers,
+            &BTreeSet::new(),
+            &apps(&["hello"]),
+            &[seen("skiff-hello.slice", Active)],
+        );
+        assert_eq!(
+            fresh,
+            vec![
+                Action::StartTimer(cron(1, 2)),
+                Action::StartTimer(cron(2, 2))
+            ]
         );
     }
 }

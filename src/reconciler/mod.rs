@@ -20,11 +20,12 @@ use crate::model::{AppName, ProcessType};
 use crate::paths::Layout;
 use crate::reconcile::{plan, render_env_file, Action, ActiveState, ObservedUnit};
 use crate::store::{
-    DesiredDyno, DesiredState, DynoFilter, DynoSize, HoldReason, Store, StoreError,
+    DesiredCron, DesiredDyno, DesiredState, DynoFilter, DynoSize, HoldReason, Store, StoreError,
 };
-use crate::systemd::names::{app_slice, DynoUnit, UNIT_PATTERN};
+use crate::systemd::names::{app_slice, CronUnit, DynoUnit, UNIT_PATTERN};
 use crate::systemd::properties::{
-    dyno_properties, limit_properties, DynoSpec, Limits, RestartPolicy,
+    dyno_properties, limit_properties, oneoff_properties, timer_properties, DynoSpec, Limits,
+    OneOffCommand, OneOffLifetime, OneOffSpec, OneOffStdio, RestartPolicy,
 };
 use crate::systemd::{Systemd, SystemdError};
 
@@ -57,6 +58,8 @@ pub struct DynoDefaults {
     pub port_first: u16,
     pub port_last: u16,
     pub restart: RestartPolicy,
+    /// The longest a scheduled job may run (`run_timeout`).
+    pub job_timeout: Duration,
 }
 
 impl DynoDefaults {
@@ -70,6 +73,7 @@ impl DynoDefaults {
             port_first: config.port_range.first,
             port_last: config.port_range.last,
             restart: RestartPolicy::default(),
+            job_timeout: config.run_timeout.0,
         }
     }
 
@@ -218,7 +222,8 @@ impl Reconciler {
         let wanted: BTreeSet<DynoUnit> = desired.dynos.keys().cloned().collect();
         let mut round = Round::default();
         let keep = traffic::kept_units(&desired);
-        let actions = plan(&wanted, &keep, &desired.apps, &observed);
+        let timers: BTreeSet<CronUnit> = desired.cron.keys().cloned().collect();
+        let actions = plan(&wanted, &timers, &keep, &desired.apps, &observed);
         let (starts, others): (Vec<Action>, Vec<Action>) = actions
             .into_iter()
             .partition(|a| matches!(a, Action::Start(_)));
@@ -267,6 +272,10 @@ impl Reconciler {
         for action in others {
             let result: Result<(), ReconcileError> = match &action {
                 Action::Start(_) => unreachable!("partitioned"),
+                Action::StartTimer(unit) => self
+                    .start_timer(&desired.cron[unit])
+                    .await
+                    .map(|()| round.started += 1),
                 Action::Stop(name) => self
                     .systemd
                     .stop_unit(name)
@@ -385,6 +394,40 @@ impl Reconciler {
         tracing::info!(app = %unit.app, dyno = %unit.dyno, release = unit.release, unit = %name, "starting dyno");
         self.systemd
             .start_transient(&name, dyno_properties(&spec))
+            .await?;
+        Ok(())
+    }
+
+    /// Sets up a live release's scheduled job: its environment file, then its timer with the
+    /// service the timer fires (in the dyno sandbox, output to the journal as `cron.N`).
+    async fn start_timer(&self, cron: &DesiredCron) -> Result<(), ReconcileError> {
+        let unit = &cron.unit;
+        let env_file = self.layout.env_file(&unit.app, unit.release);
+        write_private(&env_file, render_env_file(&cron.config).as_bytes())?;
+        let spec = OneOffSpec {
+            unit_name: unit.service_name(),
+            app: unit.app.clone(),
+            dyno: unit.dyno(),
+            command: OneOffCommand::Shell(cron.job.command.clone()),
+            slug_dir: self.layout.slug_dir(&unit.app, cron.slug_version),
+            env_file,
+            build_id: None,
+            release: Some(unit.release),
+            limits: self.defaults.limits,
+            timeout_usec: self.defaults.job_timeout.as_micros() as u64,
+            hidden_paths: self.layout.hidden_from_dynos(),
+            stdio: OneOffStdio::Journal,
+            lifetime: OneOffLifetime::Oneshot { part_of: None },
+            extra_env: Vec::new(),
+        };
+        tracing::info!(app = %unit.app, job = %unit.dyno(), release = unit.release, schedule = %cron.job.schedule, "scheduling job");
+        self.systemd
+            .start_timer(
+                &unit.timer_name(),
+                timer_properties(unit, &cron.job.schedule),
+                &unit.service_name(),
+                oneoff_properties(&spec),
+            )
             .await?;
         Ok(())
     }

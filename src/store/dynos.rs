@@ -8,8 +8,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use super::releases::{current_release, pending_release, ConfigVars, ReleaseRecord};
 use super::routing::{draining_of, generations_of, health_check_of, routes_of, Route};
 use super::{stored_app_name, Store, StoreError, NOW};
-use crate::model::{AppName, DynoName, Formation, HealthCheck, ProcessType, ScaleChange};
-use crate::systemd::names::DynoUnit;
+use crate::model::{AppName, CronJob, DynoName, Formation, HealthCheck, ProcessType, ScaleChange};
+use crate::systemd::names::{CronUnit, DynoUnit};
 
 /// Per-process-type size overrides; `None` means the configured default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,12 +70,23 @@ pub struct DesiredDyno {
     pub config: Arc<ConfigVars>,
 }
 
+/// A scheduled job of a live release, as the reconciler sets it up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredCron {
+    pub unit: CronUnit,
+    pub job: CronJob,
+    pub slug_version: u32,
+    pub config: Arc<ConfigVars>,
+}
+
 /// Everything the reconciler needs from the DB, read in one transaction.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DesiredState {
     pub apps: BTreeSet<AppName>,
     pub dynos: BTreeMap<DynoUnit, DesiredDyno>,
     pub routing: BTreeMap<AppName, AppRouting>,
+    /// The live releases' scheduled jobs (a pending release's wait until it is live).
+    pub cron: BTreeMap<CronUnit, DesiredCron>,
 }
 
 /// An app's web traffic: which release waits to go live, which units the proxy routes to and
@@ -204,6 +215,12 @@ pub(super) fn clear_holds(
 }
 
 impl Store {
+    /// The release waiting to go live, if any.
+    pub async fn pending_release(&self, app: &str) -> Result<Option<ReleaseRecord>, StoreError> {
+        let app = app.to_owned();
+        self.call(move |conn| pending_release(conn, &app)).await
+    }
+
     pub async fn current_release(&self, app: &str) -> Result<Option<ReleaseRecord>, StoreError> {
         let app = app.to_owned();
         self.call(move |conn| {
@@ -389,6 +406,25 @@ impl Store {
                     let rows = stmt.query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?;
                     rows.collect::<Result<_, _>>()?
                 };
+                if let Some(live) = &live {
+                    let config = Arc::new(live.config.clone());
+                    for (i, job) in live.cron.iter().enumerate() {
+                        let unit = CronUnit {
+                            app: app.clone(),
+                            index: i as u32 + 1,
+                            release: live.version,
+                        };
+                        state.cron.insert(
+                            unit.clone(),
+                            DesiredCron {
+                                unit,
+                                job: job.clone(),
+                                slug_version: live.slug_version,
+                                config: Arc::clone(&config),
+                            },
+                        );
+                    }
+                }
                 let generations = generations_of(&tx, id)?;
                 let formation = formation_of(&tx, id)?;
                 for (process_type, (quantity, size)) in &formation {

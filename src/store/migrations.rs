@@ -100,6 +100,8 @@ const MIGRATIONS: &[&str] = &[
         name TEXT PRIMARY KEY,
         value INTEGER NOT NULL
     );",
+    // v5: each release's scheduled jobs (app.json `cron`), a JSON list of {command, schedule}.
+    "ALTER TABLE releases ADD COLUMN cron TEXT NOT NULL DEFAULT '[]';",
 ];
 
 pub fn known_version() -> i64 {

@@ -7,7 +7,8 @@ mod releases;
 mod routing;
 
 pub use dynos::{
-    AppRouting, DesiredDyno, DesiredState, DynoFilter, DynoSize, FormationEntry, Hold, HoldReason,
+    AppRouting, DesiredCron, DesiredDyno, DesiredState, DynoFilter, DynoSize, FormationEntry, Hold,
+    HoldReason,
 };
 pub use keys::KeyRecord;
 pub use releases::{ConfigVars, FirstDeployDefaults, ReleaseRecord, ReleaseStatus, RollbackError};

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::dynos::{app_id, clear_holds, corrupt, current_formation, write_formation, DynoFilter};
 use super::{Store, StoreError, NOW};
-use crate::model::{AppName, ConfigChange, Formation, ProcessType, Procfile};
+use crate::model::{AppName, ConfigChange, CronJob, Formation, ProcessType, Procfile};
 
 /// Config vars by key.
 pub type ConfigVars = BTreeMap<String, String>;
@@ -59,6 +59,8 @@ pub struct ReleaseRecord {
     pub status: ReleaseStatus,
     /// Why it failed, when it did.
     pub failure: Option<String>,
+    /// Scheduled jobs (app.json `cron`), run as `cron.1`, `cron.2`… while this release is live.
+    pub cron: Vec<CronJob>,
 }
 
 /// What an app's `app.json` asks for on its first deploy.
@@ -71,7 +73,7 @@ pub struct FirstDeployDefaults {
 }
 
 const RELEASE_COLUMNS: &str = "r.version, r.slug_version, r.procfile, r.config, r.description, \
-     r.created_at, r.status, r.failure";
+     r.created_at, r.status, r.failure, r.cron";
 
 fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ReleaseRecord, StoreError>> {
     let version: u32 = r.get(0)?;
@@ -79,6 +81,7 @@ fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ReleaseRecord, 
     let procfile: String = r.get(2)?;
     let config: String = r.get(3)?;
     let status: String = r.get(6)?;
+    let cron: String = r.get(8)?;
     let record = (|| {
         Ok(ReleaseRecord {
             version,
@@ -89,9 +92,37 @@ fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ReleaseRecord, 
             created_at: r.get(5)?,
             status: ReleaseStatus::parse(&status)?,
             failure: r.get(7)?,
+            cron: parse_cron(&cron)?,
         })
     })();
     Ok(record)
+}
+
+/// A scheduled job as stored in `releases.cron`.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct StoredCron {
+    command: String,
+    schedule: String,
+}
+
+fn parse_cron(json: &str) -> Result<Vec<CronJob>, StoreError> {
+    let stored: Vec<StoredCron> =
+        serde_json::from_str(json).map_err(|e| corrupt("cron jobs", e))?;
+    stored
+        .iter()
+        .map(|c| CronJob::new(&c.command, &c.schedule).map_err(|e| corrupt("cron jobs", e)))
+        .collect()
+}
+
+fn cron_json(jobs: &[CronJob]) -> Result<String, StoreError> {
+    let stored: Vec<StoredCron> = jobs
+        .iter()
+        .map(|j| StoredCron {
+            command: j.command.clone(),
+            schedule: j.schedule.to_string(),
+        })
+        .collect();
+    serde_json::to_string(&stored).map_err(|e| StoreError::Task(e.to_string()))
 }
 
 fn parse_config(json: &str) -> Result<ConfigVars, StoreError> {
@@ -180,6 +211,7 @@ fn insert_release(
     procfile: &Procfile,
     config: &ConfigVars,
     slug_version: Option<u32>,
+    cron: &[CronJob],
     description: &str,
 ) -> Result<ReleaseRecord, StoreError> {
     let last: Option<u32> = tx.query_row(
@@ -194,10 +226,10 @@ fn insert_release(
     )?;
     tx.execute(
         &format!(
-            "INSERT INTO releases (app_id, version, slug_version, procfile, config, description, created_at, status)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, {NOW}, 'pending')"
+            "INSERT INTO releases (app_id, version, slug_version, procfile, config, description, created_at, status, cron)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, {NOW}, 'pending', ?7)"
         ),
-        params![app_id, version, slug_version.unwrap_or(version), procfile.render(), config_json(config)?, description],
+        params![app_id, version, slug_version.unwrap_or(version), procfile.render(), config_json(config)?, description, cron_json(cron)?],
     )?;
     tx.execute(
         "UPDATE apps SET pending_release = ?1, config = ?2 WHERE id = ?3",
@@ -247,18 +279,21 @@ impl Store {
             procfile,
             description,
             FirstDeployDefaults::default(),
+            Vec::new(),
             install_slug,
         )
         .await
     }
 
-    /// [`Store::create_release`], applying `defaults` when this is the app's first release.
+    /// [`Store::create_release`] with the slug's scheduled jobs, applying `defaults` when this
+    /// is the app's first release.
     pub async fn create_release_with_defaults<F>(
         &self,
         app: AppName,
         procfile: Procfile,
         description: String,
         defaults: FirstDeployDefaults,
+        cron: Vec<CronJob>,
         install_slug: F,
     ) -> Result<ReleaseRecord, StoreError>
     where
@@ -283,7 +318,7 @@ impl Store {
                         }))
                     }
                 };
-            let release = insert_release(&tx, id, &procfile, &config, None, &description)?;
+            let release = insert_release(&tx, id, &procfile, &config, None, &cron, &description)?;
             write_formation(&tx, id, &next)?;
             install_slug(release.version).map_err(StoreError::Task)?;
             tx.commit()?;
@@ -328,6 +363,7 @@ impl Store {
                     &base.procfile,
                     &config,
                     Some(base.slug_version),
+                    &base.cron,
                     &description,
                 )?),
                 None => {
@@ -421,6 +457,7 @@ impl Store {
                 &old.procfile,
                 &old.config,
                 Some(old.slug_version),
+                &old.cron,
                 &format!("Rollback to v{version}"),
             )?;
             write_formation(&tx, id, &current.carried_to(&old.procfile))?;
@@ -653,11 +690,19 @@ mod tests {
                 Procfile::parse("web: a\nworker: b").unwrap(),
                 "Deploy".into(),
                 defaults.clone(),
+                vec![CronJob::new("python task.py", "*/10 * * * *").unwrap()],
                 |_| Ok(()),
             )
             .await
             .unwrap();
         store.go_live("hello").await.unwrap();
+        assert_eq!(v1.cron[0].command, "python task.py");
+        // A config change runs the same slug, so the same scheduled jobs.
+        let (_, v2) = store
+            .change_config("hello", vec![], "Set X".into())
+            .await
+            .unwrap();
+        assert_eq!(v2.unwrap().cron, v1.cron);
         assert_eq!(
             (v1.config["KEEP"].as_str(), v1.config["NEW"].as_str()),
             ("mine", "x")

@@ -3,10 +3,12 @@
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use zbus::zvariant::{OwnedObjectPath, Value};
+use std::os::fd::AsFd;
+
+use zbus::zvariant::{Fd, OwnedObjectPath, Value};
 
 use super::properties::{Property, PropertyValue};
-use super::{RunOutcome, ServiceDetails, Systemd, SystemdError, UnitStatus};
+use super::{RunOutcome, ServiceDetails, Systemd, SystemdError, TimerDetails, UnitStatus};
 
 const START_JOB_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -104,6 +106,17 @@ trait Service {
     fn exec_main_status(&self) -> zbus::Result<i32>;
 }
 
+#[zbus::proxy(
+    interface = "org.freedesktop.systemd1.Timer",
+    default_service = "org.freedesktop.systemd1"
+)]
+trait Timer {
+    #[zbus(property, name = "NextElapseUSecRealtime")]
+    fn next_elapse_usec_realtime(&self) -> zbus::Result<u64>;
+    #[zbus(property, name = "LastTriggerUSec")]
+    fn last_trigger_usec(&self) -> zbus::Result<u64>;
+}
+
 /// The real adapter, holding one bus connection for the daemon's life.
 pub struct DbusSystemd {
     conn: zbus::Connection,
@@ -117,8 +130,13 @@ fn call_err(call: &'static str) -> impl FnOnce(zbus::Error) -> SystemdError {
     }
 }
 
-/// Converts a property to the D-Bus variant systemd expects for it.
-pub fn to_value(value: &PropertyValue) -> Value<'static> {
+fn values(properties: &[Property]) -> Vec<(&str, Value<'_>)> {
+    properties.iter().map(|(k, v)| (*k, to_value(v))).collect()
+}
+
+/// Converts a property to the D-Bus variant systemd expects for it (a descriptor is borrowed
+/// for the call).
+pub fn to_value(value: &PropertyValue) -> Value<'_> {
     match value {
         PropertyValue::Str(s) => Value::from(s.clone()),
         PropertyValue::Bool(b) => Value::from(*b),
@@ -131,15 +149,19 @@ pub fn to_value(value: &PropertyValue) -> Value<'static> {
         PropertyValue::Binds(v) => Value::from(v.clone()),
         PropertyValue::Filter(allow, v) => Value::from((*allow, v.clone())),
         PropertyValue::Bytes(v) => Value::from(v.clone()),
+        PropertyValue::Fd(fd) => Value::Fd(Fd::from(fd.0.as_fd())),
+        PropertyValue::Timers(v) => Value::from(v.clone()),
     }
 }
 
 impl DbusSystemd {
-    /// Starts a transient unit and waits for its start job's result (`done`, `failed`, …).
+    /// Starts a transient unit (with `aux` units created alongside) and waits for its start
+    /// job's result (`done`, `failed`, …).
     async fn start_and_wait(
         &self,
         name: &str,
         properties: &[Property],
+        aux: &[(&str, &[Property])],
         timeout: Duration,
     ) -> Result<String, SystemdError> {
         // Listen for the job's end before asking for it, so the signal cannot be missed.
@@ -148,11 +170,12 @@ impl DbusSystemd {
             .receive_job_removed()
             .await
             .map_err(call_err("Manager.JobRemoved"))?;
-        let values: Vec<(&str, Value<'static>)> =
-            properties.iter().map(|(k, v)| (*k, to_value(v))).collect();
+        let main = values(properties);
+        let aux: Vec<(&str, Vec<(&str, Value<'_>)>)> =
+            aux.iter().map(|(n, props)| (*n, values(props))).collect();
         let job = self
             .manager
-            .start_transient_unit(name, "fail", &values, &[])
+            .start_transient_unit(name, "fail", &main, &aux)
             .await
             .map_err(call_err("Manager.StartTransientUnit"))?;
         let wait = async {
@@ -251,7 +274,7 @@ impl Systemd for DbusSystemd {
         properties: Vec<Property>,
     ) -> Result<(), SystemdError> {
         match self
-            .start_and_wait(name, &properties, START_JOB_TIMEOUT)
+            .start_and_wait(name, &properties, &[], START_JOB_TIMEOUT)
             .await?
         {
             result if result == "done" => Ok(()),
@@ -269,7 +292,9 @@ impl Systemd for DbusSystemd {
         wait_at_most: Duration,
     ) -> Result<RunOutcome, SystemdError> {
         // A oneshot's start job ends when its process does: `done` on success.
-        let job_result = self.start_and_wait(name, &properties, wait_at_most).await?;
+        let job_result = self
+            .start_and_wait(name, &properties, &[], wait_at_most)
+            .await?;
         if job_result == "done" {
             return Ok(RunOutcome::success());
         }
@@ -299,15 +324,84 @@ impl Systemd for DbusSystemd {
         Ok(outcome)
     }
 
+    async fn start_timer(
+        &self,
+        timer: &str,
+        timer_properties: Vec<Property>,
+        service: &str,
+        service_properties: Vec<Property>,
+    ) -> Result<(), SystemdError> {
+        let aux = [(service, service_properties.as_slice())];
+        match self
+            .start_and_wait(timer, &timer_properties, &aux, START_JOB_TIMEOUT)
+            .await?
+        {
+            result if result == "done" => Ok(()),
+            result => Err(SystemdError::JobFailed {
+                unit: timer.to_owned(),
+                result,
+            }),
+        }
+    }
+
+    async fn timer_details(
+        &self,
+        timer: &str,
+        service: &str,
+    ) -> Result<Option<TimerDetails>, SystemdError> {
+        let Some(timer_path) = self.unit_path(timer).await? else {
+            return Ok(None);
+        };
+        let timer = TimerProxy::builder(&self.conn)
+            .path(timer_path)
+            .map_err(call_err("Timer proxy"))?
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .map_err(call_err("Timer proxy"))?;
+        let (next_elapse_usec, last_trigger_usec) =
+            tokio::try_join!(timer.next_elapse_usec_realtime(), timer.last_trigger_usec())
+                .map_err(call_err("Timer properties"))?;
+        let mut details = TimerDetails {
+            next_elapse_usec,
+            last_trigger_usec,
+            ..TimerDetails::default()
+        };
+        if let Some(path) = self.unit_path(service).await? {
+            let unit = UnitProxy::builder(&self.conn)
+                .path(path.clone())
+                .map_err(call_err("Unit proxy"))?
+                .cache_properties(zbus::proxy::CacheProperties::No)
+                .build()
+                .await
+                .map_err(call_err("Unit proxy"))?;
+            let service = ServiceProxy::builder(&self.conn)
+                .path(path)
+                .map_err(call_err("Service proxy"))?
+                .cache_properties(zbus::proxy::CacheProperties::No)
+                .build()
+                .await
+                .map_err(call_err("Service proxy"))?;
+            let (state, result, status) = tokio::try_join!(
+                unit.active_state(),
+                service.result(),
+                service.exec_main_status()
+            )
+            .map_err(call_err("Service properties"))?;
+            details.service_active_state = state;
+            details.service_result = result;
+            details.service_exit_status = status;
+        }
+        Ok(Some(details))
+    }
+
     async fn set_properties(
         &self,
         name: &str,
         properties: Vec<Property>,
     ) -> Result<(), SystemdError> {
-        let values: Vec<(&str, Value<'static>)> =
-            properties.iter().map(|(k, v)| (*k, to_value(v))).collect();
         self.manager
-            .set_unit_properties(name, true, &values)
+            .set_unit_properties(name, true, &values(&properties))
             .await
             .map_err(call_err("Manager.SetUnitProperties"))
     }
@@ -559,6 +653,16 @@ mod tests {
                 P::Filter(true, vec!["@system-service".into()]),
             ),
             ("LogExtraFields", P::Bytes(vec![b"SKIFF_APP=a".to_vec()])),
+            (
+                "StandardInputFileDescriptor",
+                P::Fd(super::super::properties::SharedFd::new(
+                    std::fs::File::open("/dev/null").unwrap().into(),
+                )),
+            ),
+            (
+                "TimersCalendar",
+                P::Timers(vec![("OnCalendar".into(), "*-*-* *:*:00".into())]),
+            ),
         ];
         systemd
             .start_transient("skiff-a.web.1.v1.service", props)
@@ -583,6 +687,8 @@ mod tests {
             ("BindReadOnlyPaths", "a(ssbt)"),
             ("SystemCallFilter", "(bas)"),
             ("LogExtraFields", "aay"),
+            ("StandardInputFileDescriptor", "h"),
+            ("TimersCalendar", "a(ss)"),
         ] {
             assert_eq!(sig(key), want, "{key}");
         }

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::properties::Property;
-use super::{RunOutcome, ServiceDetails, Systemd, SystemdError, UnitStatus};
+use super::{RunOutcome, ServiceDetails, Systemd, SystemdError, TimerDetails, UnitStatus};
 
 /// One unit the fake knows.
 #[derive(Debug, Clone)]
@@ -154,6 +154,54 @@ impl Systemd for FakeSystemd {
             Self::notify(i, name);
         });
         Ok(())
+    }
+
+    async fn start_timer(
+        &self,
+        timer: &str,
+        timer_properties: Vec<Property>,
+        service: &str,
+        service_properties: Vec<Property>,
+    ) -> Result<(), SystemdError> {
+        self.with(|i| {
+            i.calls.push(format!("start {timer}"));
+            for (name, active_state, properties) in [
+                (timer, "active", timer_properties),
+                (service, "inactive", service_properties),
+            ] {
+                i.units.insert(
+                    name.to_owned(),
+                    FakeUnit {
+                        active_state: active_state.into(),
+                        properties,
+                        main_pid: 0,
+                        n_restarts: 0,
+                    },
+                );
+            }
+            Self::notify(i, timer);
+        });
+        Ok(())
+    }
+
+    async fn timer_details(
+        &self,
+        timer: &str,
+        service: &str,
+    ) -> Result<Option<TimerDetails>, SystemdError> {
+        Ok(self.with(|i| {
+            i.units.get(timer).map(|_| TimerDetails {
+                next_elapse_usec: 1_700_000_060_000_000,
+                last_trigger_usec: 0,
+                service_active_state: i
+                    .units
+                    .get(service)
+                    .map(|u| u.active_state.clone())
+                    .unwrap_or_default(),
+                service_result: "success".into(),
+                service_exit_status: 0,
+            })
+        }))
     }
 
     async fn run_to_completion(

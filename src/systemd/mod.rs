@@ -44,6 +44,19 @@ pub struct ServiceDetails {
     pub active_enter_usec: u64,
 }
 
+/// What `skiff cron` shows of a scheduled job: its timer and the last run of its service.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TimerDetails {
+    /// When it fires next, µs since the epoch (0 = not scheduled).
+    pub next_elapse_usec: u64,
+    /// When it last fired, µs since the epoch (0 = never).
+    pub last_trigger_usec: u64,
+    /// The service's state (`activating` while the job runs) and how its last run ended.
+    pub service_active_state: String,
+    pub service_result: String,
+    pub service_exit_status: i32,
+}
+
 /// How a unit run to completion ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOutcome {
@@ -91,6 +104,21 @@ pub trait Systemd: Send + Sync {
         name: &str,
         properties: Vec<Property>,
     ) -> Result<(), SystemdError>;
+    /// Starts a transient timer together with the service it fires, and waits for the timer's
+    /// start job.
+    async fn start_timer(
+        &self,
+        timer: &str,
+        timer_properties: Vec<Property>,
+        service: &str,
+        service_properties: Vec<Property>,
+    ) -> Result<(), SystemdError>;
+    /// A timer's schedule and its service's last run; `None` when the timer is not loaded.
+    async fn timer_details(
+        &self,
+        timer: &str,
+        service: &str,
+    ) -> Result<Option<TimerDetails>, SystemdError>;
     /// Starts a transient `Type=oneshot` unit and waits (at most `wait_at_most`; the unit's own
     /// timeout should end it first) until its process has ended; a failed unit is reset.
     async fn run_to_completion(

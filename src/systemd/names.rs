@@ -1,5 +1,6 @@
 //! Names of the units skiff owns: `skiff-APP.TYPE.N.vR[.gG].service` for dynos,
-//! `skiff-APP.KIND-ID.service` for builds and one-off runs, `skiff-APP.slice` per app, and the
+//! `skiff-APP.KIND-ID.service` for builds and one-off runs, `skiff-APP.cron-N.vR.{timer,service}`
+//! for scheduled jobs, `skiff-APP.slice` per app, and the
 //! units the package ships (`skiff-caddy.service`), which the reconciler never touches.
 
 use crate::model::{AppName, DynoName};
@@ -14,14 +15,34 @@ pub const ROOT_SLICE: &str = "skiff.slice";
 pub const PACKAGED_UNITS: &[&str] = &[CADDY_UNIT];
 /// The proxy's unit.
 pub const CADDY_UNIT: &str = "skiff-caddy.service";
+/// skiffd's own unit.
+pub const DAEMON_UNIT: &str = "skiffd.service";
 
 /// Kinds of units that run once to their end, named `skiff-APP.KIND-ID.service`.
-pub const ONEOFF_KINDS: &[&str] = &["build", "release", "postdeploy"];
+pub const ONEOFF_KINDS: &[&str] = &["build", "release", "postdeploy", "run"];
 
 /// `skiff-hello.build-3f2a9c.service`: a build or one-off run of an app (never parsed as a dyno,
 /// whose names have dots where this has a dash).
 pub fn oneoff_unit_name(app: &AppName, kind: &str, id: &str) -> String {
     format!("{UNIT_PREFIX}{app}.{kind}-{id}.service")
+}
+
+/// `skiff-hello.run-3.service`: the unit of one-off dyno `run.3`.
+pub fn run_unit_name(app: &AppName, index: u32) -> String {
+    oneoff_unit_name(app, "run", &index.to_string())
+}
+
+/// Matches every one-off dyno of `app`.
+pub fn run_unit_pattern(app: &AppName) -> String {
+    format!("{UNIT_PREFIX}{app}.run-*.service")
+}
+
+/// N of `app`'s one-off dyno `run.N`, if `unit_name` is one.
+pub fn run_unit_index(app: &AppName, unit_name: &str) -> Option<u32> {
+    let index = unit_name
+        .strip_prefix(&format!("{UNIT_PREFIX}{app}.run-"))?
+        .strip_suffix(".service")?;
+    positive(index)
 }
 
 /// The app a one-off unit belongs to, if `unit_name` is one.
@@ -36,6 +57,54 @@ pub fn oneoff_unit_app(unit_name: &str) -> Option<AppName> {
         return None;
     }
     AppName::parse(app).ok()
+}
+
+/// One scheduled job of a release: `skiff-APP.cron-N.vR.timer` fires
+/// `skiff-APP.cron-N.vR.service`. The release in the name lets a new release's timers replace
+/// the old ones.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CronUnit {
+    pub app: AppName,
+    /// N of `cron.N`: the job's place in app.json's `cron` list, from 1.
+    pub index: u32,
+    pub release: u32,
+}
+
+impl CronUnit {
+    fn base(&self) -> String {
+        format!(
+            "{UNIT_PREFIX}{}.cron-{}.v{}",
+            self.app, self.index, self.release
+        )
+    }
+
+    pub fn timer_name(&self) -> String {
+        format!("{}.timer", self.base())
+    }
+
+    pub fn service_name(&self) -> String {
+        format!("{}.service", self.base())
+    }
+
+    /// `cron.2`, the job's `DYNO` and `SKIFF_DYNO`.
+    pub fn dyno(&self) -> String {
+        format!("cron.{}", self.index)
+    }
+
+    /// Reads a timer's or its service's name back.
+    pub fn parse(unit_name: &str) -> Option<Self> {
+        let body = unit_name.strip_prefix(UNIT_PREFIX)?;
+        let body = body
+            .strip_suffix(".timer")
+            .or_else(|| body.strip_suffix(".service"))?;
+        let (app, rest) = body.split_once('.')?;
+        let (index, release) = rest.strip_prefix("cron-")?.split_once('.')?;
+        Some(Self {
+            app: AppName::parse(app).ok()?,
+            index: positive(index)?,
+            release: positive(release.strip_prefix('v')?)?,
+        })
+    }
 }
 
 /// Identifies one dyno unit: which app, which dyno of it, which release it runs, and how many
@@ -209,5 +278,48 @@ mod tests {
         ] {
             assert_eq!(oneoff_unit_app(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn run_units_are_numbered_per_app() {
+        let app = AppName::parse("job").unwrap();
+        assert_eq!(run_unit_name(&app, 3), "skiff-job.run-3.service");
+        assert_eq!(run_unit_pattern(&app), "skiff-job.run-*.service");
+        assert_eq!(run_unit_index(&app, "skiff-job.run-3.service"), Some(3));
+        for other in [
+            "skiff-job.run-03.service",
+            "skiff-job.run-x.service",
+            "skiff-job2.run-3.service",
+            "skiff-job.run-3.timer",
+            "skiff-job.web.1.v1.service",
+        ] {
+            assert_eq!(run_unit_index(&app, other), None, "{other}");
+        }
+        assert_eq!(oneoff_unit_app("skiff-job.run-3.service"), Some(app));
+    }
+
+    #[test]
+    fn cron_units_name_a_timer_and_its_service() {
+        let unit = CronUnit {
+            app: AppName::parse("job").unwrap(),
+            index: 2,
+            release: 7,
+        };
+        assert_eq!(unit.timer_name(), "skiff-job.cron-2.v7.timer");
+        assert_eq!(unit.service_name(), "skiff-job.cron-2.v7.service");
+        assert_eq!(unit.dyno(), "cron.2");
+        assert_eq!(CronUnit::parse(&unit.timer_name()), Some(unit.clone()));
+        assert_eq!(CronUnit::parse(&unit.service_name()), Some(unit));
+        for other in [
+            "skiff-job.cron-0.v7.timer",
+            "skiff-job.cron-2.7.timer",
+            "skiff-job.cron-2.v7.slice",
+            "skiff-job.run-2.service",
+            "skiff-job.web.1.v7.service",
+        ] {
+            assert_eq!(CronUnit::parse(other), None, "{other}");
+        }
+        assert_eq!(DynoUnit::parse("skiff-job.cron-2.v7.service"), None);
+        assert_eq!(oneoff_unit_app("skiff-job.cron-2.v7.service"), None);
     }
 }
