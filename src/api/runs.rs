@@ -164,7 +164,10 @@ pub async fn run(
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => runner.attach(prepared, TokioIo::new(upgraded)).await,
-            Err(e) => tracing::warn!("upgrading a run's connection failed: {e}"),
+            Err(e) => {
+                tracing::warn!("upgrading a run's connection failed: {e}");
+                runner.discard(prepared).await;
+            }
         }
     });
     Response::builder()

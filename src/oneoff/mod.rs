@@ -285,6 +285,11 @@ impl Runner {
         })
     }
 
+    /// Gives up a prepared run that will not start (its client never switched protocols).
+    pub async fn discard(&self, run: PreparedRun) {
+        remove_env_file(run.spec.env_file.clone()).await;
+    }
+
     /// Runs to the end while relaying `client` (the upgraded connection) to the process: input
     /// and window size in, output and finally the exit status out. A client that goes away
     /// stops the run.

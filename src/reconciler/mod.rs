@@ -31,6 +31,9 @@ use crate::systemd::{Systemd, SystemdError};
 
 /// Quiet period that merges a burst of signals into one reconcile round.
 const DEBOUNCE: Duration = Duration::from_millis(25);
+/// The first pause after a round in which something failed; it doubles up to the maximum.
+const ERROR_BACKOFF_MIN: Duration = Duration::from_secs(1);
+const ERROR_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// How many dyno starts one round runs at once.
 const START_CONCURRENCY: usize = 16;
 /// How long a dyno gets between SIGTERM and SIGKILL.
@@ -164,8 +167,23 @@ impl Reconciler {
     ) -> Result<(), ReconcileError> {
         let mut events = self.systemd.watch().await?;
         tokio::pin!(shutdown);
-        self.round_logged().await;
+        let mut backoff = Duration::ZERO;
+        let mut failed = self.round_logged().await;
         loop {
+            // A failing action makes signals of its own; without a pause they would trigger
+            // the next failing round at once. A poke (a user's change) ends the pause.
+            if failed {
+                backoff = (backoff * 2).clamp(ERROR_BACKOFF_MIN, ERROR_BACKOFF_MAX);
+                tokio::select! {
+                    () = &mut shutdown => return Ok(()),
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                while events.try_recv().is_ok() {}
+                self.poke();
+            } else {
+                backoff = Duration::ZERO;
+            }
             let drain_end = *self.next_drain_end.lock().expect("drain lock");
             let drain_sleep = async move {
                 match drain_end {
@@ -188,21 +206,31 @@ impl Reconciler {
                 tokio::time::sleep(DEBOUNCE).await;
             }
             while events.try_recv().is_ok() {}
-            self.round_logged().await;
+            failed = self.round_logged().await;
         }
     }
 
-    async fn round_logged(&self) {
+    /// Runs a round and logs it; true when something in it failed.
+    async fn round_logged(&self) -> bool {
         match self.round().await {
-            Ok(round) if round != Round::default() => tracing::info!(
-                started = round.started,
-                stopped = round.stopped,
-                crashed = round.crashed,
-                errors = round.errors,
-                "reconciled"
-            ),
-            Ok(_) => tracing::debug!("reconciled: nothing to do"),
-            Err(e) => tracing::error!(error = %e, "reconcile round failed"),
+            Ok(round) if round != Round::default() => {
+                tracing::info!(
+                    started = round.started,
+                    stopped = round.stopped,
+                    crashed = round.crashed,
+                    errors = round.errors,
+                    "reconciled"
+                );
+                round.errors > 0
+            }
+            Ok(_) => {
+                tracing::debug!("reconciled: nothing to do");
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reconcile round failed");
+                true
+            }
         }
     }
 

@@ -475,8 +475,8 @@ pub fn timer_properties(unit: &CronUnit, schedule: &CronSchedule) -> Vec<Propert
                     .collect(),
             ),
         ),
+        // The timer fires the service of the same name, created alongside it.
         ("AccuracyUSec", PropertyValue::U64(1_000_000)),
-        ("Unit", s(unit.service_name())),
     ]
 }
 
@@ -972,7 +972,6 @@ mod tests {
         };
         let schedule = CronSchedule::parse("0 9 1 * mon").unwrap();
         let p = timer_properties(&unit, &schedule);
-        assert_eq!(one(&p, "Unit"), &s("skiff-my-app.cron-2.v4.service"));
         assert_eq!(
             one(&p, "TimersCalendar"),
             &PropertyValue::Timers(

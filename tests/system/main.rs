@@ -15,6 +15,7 @@ mod dynos;
 mod harness;
 mod install;
 mod journal;
+mod oneoff;
 mod routing;
 mod state;
 
@@ -43,6 +44,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(dynos::scenarios());
     all.extend(deploys::scenarios());
     all.extend(routing::scenarios());
+    all.extend(oneoff::scenarios());
     all.extend(install::purge_scenarios());
     all
 }
