@@ -98,11 +98,11 @@ fn oneoff_run_attached_and_detached(c: &Container) {
     assert_contains(&o.stdout, "/dev/pts/", "a terminal in the dyno");
     let started = std::time::Instant::now();
     let o = c.sh(
-        r#"(printf 'sleep 120; echo not-interrupted\n'; sleep 3; printf '\003'; sleep 1; printf 'echo after-$((1+1))\nexit\n') | script -qec "skiff run -a job -- bash" /dev/null"#,
+        r#"(printf 'sleep 120; echo not-$((2*3))-interrupted\n'; sleep 3; printf '\003'; sleep 1; printf 'echo after-$((1+1))\nexit\n') | script -qec "skiff run -a job -- bash" /dev/null"#,
     );
     assert_contains(&o.stdout, "after-2", "the shell carries on after Ctrl-C");
     assert!(
-        !o.stdout.contains("not-interrupted") && started.elapsed() < Duration::from_secs(60),
+        !o.stdout.contains("not-6-interrupted") && started.elapsed() < Duration::from_secs(60),
         "Ctrl-C interrupted the sleep: {}",
         o.describe()
     );
@@ -268,10 +268,18 @@ fn oneoff_cron_jobs_are_timers(c: &Container) {
         "Scheduled jobs:",
         "*/5 * * * *",
         "Disk use:",
-        "worker.1: up",
+        "Maintenance:",
     ] {
         assert_contains(&info, want, "apps:info");
     }
+    c.ok("skiff ps:scale worker=1 -a clock");
+    assert!(
+        wait_until(Duration::from_secs(20), || c
+            .ok("skiff apps:info -a clock")
+            .contains("worker.1: up")),
+        "apps:info lists the dynos and their states: {}",
+        c.ok("skiff apps:info -a clock")
+    );
     let json = c.json("skiff apps:info -a clock --json");
     assert!(json["disk"]["slugs"].as_u64().unwrap_or(0) > 0, "{json}");
     assert_eq!(json["release"]["version"], 2, "{json}");
