@@ -32,7 +32,7 @@ use crate::systemd::{Systemd, SystemdError};
 /// Quiet period that merges a burst of signals into one reconcile round.
 const DEBOUNCE: Duration = Duration::from_millis(25);
 /// The first pause after a round in which something failed; it doubles up to the maximum.
-const ERROR_BACKOFF_MIN: Duration = Duration::from_secs(1);
+const ERROR_BACKOFF_MIN: Duration = Duration::from_millis(250);
 const ERROR_BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// How many dyno starts one round runs at once.
 const START_CONCURRENCY: usize = 16;

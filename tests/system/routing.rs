@@ -88,7 +88,16 @@ fn routing_hosts_domains_and_maintenance(c: &Container) {
         "disabled"
     );
 
-    let (status, body) = get(c, "nothing.localhost", "/");
+    // skiffd loads its config into Caddy once both are up; until then Caddy's bootstrap 503.
+    let mut last = (0, String::new());
+    assert!(
+        crate::harness::wait_until(Duration::from_secs(15), || {
+            last = get(c, "nothing.localhost", "/");
+            last.0 != 503
+        }),
+        "skiffd configures the proxy: {last:?}"
+    );
+    let (status, body) = last;
     assert_eq!(status, 404, "unknown host: {body}");
     assert_contains(&body, "No such app", "the 404 page");
 
