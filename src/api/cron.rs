@@ -1,13 +1,12 @@
 //! `/v1/apps/{app}/cron`: the live release's scheduled jobs, with their timers' next and last
 //! runs as systemd reports them.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use axum::extract::{Path, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::dynos::rfc3339_usec;
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
 use crate::model::AppName;
@@ -30,12 +29,6 @@ pub struct CronJobInfo {
     /// How the last run ended ("succeeded", "exited with status 3"…), "running", or none.
     pub last_result: Option<String>,
     pub timer: String,
-}
-
-fn rfc3339_usec(usec: u64) -> Option<String> {
-    (usec > 0 && usec != u64::MAX).then(|| {
-        humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_micros(usec)).to_string()
-    })
 }
 
 /// Pure: what a job's timer and service say about its runs.

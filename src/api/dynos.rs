@@ -99,8 +99,9 @@ impl Dyno {
     }
 }
 
-fn rfc3339_usec(usec: u64) -> Option<String> {
-    (usec > 0).then(|| {
+/// A systemd timestamp (µs since the epoch) as RFC 3339; `None` for 0 or infinity (never).
+pub(super) fn rfc3339_usec(usec: u64) -> Option<String> {
+    (usec > 0 && usec != u64::MAX).then(|| {
         humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_micros(usec)).to_string()
     })
 }

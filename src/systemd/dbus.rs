@@ -218,6 +218,24 @@ impl DbusSystemd {
         Ok(Self { conn, manager })
     }
 
+    /// A proxy of one unit object that reads properties afresh on every call.
+    async fn uncached<P>(
+        &self,
+        path: OwnedObjectPath,
+        what: &'static str,
+    ) -> Result<P, SystemdError>
+    where
+        P: zbus::proxy::Defaults + From<zbus::Proxy<'static>>,
+    {
+        zbus::proxy::Builder::<P>::new(&self.conn)
+            .path(path)
+            .map_err(call_err(what))?
+            .cache_properties(zbus::proxy::CacheProperties::No)
+            .build()
+            .await
+            .map_err(call_err(what))
+    }
+
     async fn unit_path(&self, name: &str) -> Result<Option<OwnedObjectPath>, SystemdError> {
         match self.manager.get_unit(name).await {
             Ok(path) => Ok(Some(path)),
@@ -300,13 +318,7 @@ impl Systemd for DbusSystemd {
         }
         let outcome = match self.unit_path(name).await? {
             Some(path) => {
-                let service = ServiceProxy::builder(&self.conn)
-                    .path(path)
-                    .map_err(call_err("Service proxy"))?
-                    .cache_properties(zbus::proxy::CacheProperties::No)
-                    .build()
-                    .await
-                    .map_err(call_err("Service proxy"))?;
+                let service: ServiceProxy = self.uncached(path, "Service proxy").await?;
                 let (result, exit_status) =
                     tokio::try_join!(service.result(), service.exec_main_status())
                         .map_err(call_err("Service properties"))?;
@@ -352,13 +364,7 @@ impl Systemd for DbusSystemd {
         let Some(timer_path) = self.unit_path(timer).await? else {
             return Ok(None);
         };
-        let timer = TimerProxy::builder(&self.conn)
-            .path(timer_path)
-            .map_err(call_err("Timer proxy"))?
-            .cache_properties(zbus::proxy::CacheProperties::No)
-            .build()
-            .await
-            .map_err(call_err("Timer proxy"))?;
+        let timer: TimerProxy = self.uncached(timer_path, "Timer proxy").await?;
         let (next_elapse_usec, last_trigger_usec) =
             tokio::try_join!(timer.next_elapse_usec_realtime(), timer.last_trigger_usec())
                 .map_err(call_err("Timer properties"))?;
@@ -368,20 +374,8 @@ impl Systemd for DbusSystemd {
             ..TimerDetails::default()
         };
         if let Some(path) = self.unit_path(service).await? {
-            let unit = UnitProxy::builder(&self.conn)
-                .path(path.clone())
-                .map_err(call_err("Unit proxy"))?
-                .cache_properties(zbus::proxy::CacheProperties::No)
-                .build()
-                .await
-                .map_err(call_err("Unit proxy"))?;
-            let service = ServiceProxy::builder(&self.conn)
-                .path(path)
-                .map_err(call_err("Service proxy"))?
-                .cache_properties(zbus::proxy::CacheProperties::No)
-                .build()
-                .await
-                .map_err(call_err("Service proxy"))?;
+            let unit: UnitProxy = self.uncached(path.clone(), "Unit proxy").await?;
+            let service: ServiceProxy = self.uncached(path, "Service proxy").await?;
             let (state, result, status) = tokio::try_join!(
                 unit.active_state(),
                 service.result(),
@@ -432,20 +426,8 @@ impl Systemd for DbusSystemd {
         let Some(path) = self.unit_path(name).await? else {
             return Ok(None);
         };
-        let unit = UnitProxy::builder(&self.conn)
-            .path(path.clone())
-            .map_err(call_err("Unit proxy"))?
-            .cache_properties(zbus::proxy::CacheProperties::No)
-            .build()
-            .await
-            .map_err(call_err("Unit proxy"))?;
-        let service = ServiceProxy::builder(&self.conn)
-            .path(path)
-            .map_err(call_err("Service proxy"))?
-            .cache_properties(zbus::proxy::CacheProperties::No)
-            .build()
-            .await
-            .map_err(call_err("Service proxy"))?;
+        let unit: UnitProxy = self.uncached(path.clone(), "Unit proxy").await?;
+        let service: ServiceProxy = self.uncached(path, "Service proxy").await?;
         let (active_state, sub_state, enter, pid, restarts) = tokio::try_join!(
             unit.active_state(),
             unit.sub_state(),
