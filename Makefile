@@ -1,12 +1,19 @@
 # Developer and CI entry points. `make test` is what CI runs (see .ci/run); the system suite needs root.
 
+# rustup installs cargo under ~/.cargo/bin; a fresh login shell may not have it on PATH yet.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 # Optional substring of system scenario names: `make system FILTER=apps`.
 FILTER ?=
 
-.PHONY: build deb lint unit system test try bench
+.PHONY: prereqs build deb lint unit system test try bench
 # cargo parallelises on its own; serial make keeps `test` in the order lint, unit, system.
 .NOTPARALLEL:
+
+# Host tools the targets below need (debootstrap, systemd-nspawn, lintian, cargo-deb, …): installs
+# only what is missing, so it is quick once done. `test`, `try` and `bench` run it first.
+prereqs:
+	bash .ci/prereqs
 
 build:
 	$(CARGO) build --release
@@ -28,13 +35,13 @@ unit:
 system: deb
 	$(CARGO) test --release --test system -- $(FILTER)
 
-test: lint unit system
+test: prereqs lint unit system
 
 # A throwaway container with skiff installed and a shell in it; `exit` discards it.
-try: deb
+try: prereqs deb
 	$(CARGO) test --release --test system -- --try
 
 # Figures, not pass/fail: dyno start vs a bare transient unit, scaling 0 → 50 → 0, skiffd's RSS and
 # idle CPU, all measured in one booted container. Needs root.
-bench: deb
+bench: prereqs deb
 	$(CARGO) test --release --test system -- --bench

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 /// Debian release the containers run.
 pub const SUITE: &str = "bookworm";
-/// Packages debootstrap adds to minbase (DESIGN.md §6, plus what the scenarios use).
+/// Packages debootstrap adds to minbase: systemd as PID 1, D-Bus, logind and certificates, plus what the scenarios use.
 pub const PACKAGES: &[&str] = &[
     "systemd",
     "systemd-sysv",

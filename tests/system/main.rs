@@ -12,6 +12,7 @@ mod apps;
 mod bench;
 mod deploys;
 mod dynos;
+mod example;
 mod harness;
 mod install;
 mod journal;
@@ -37,6 +38,7 @@ fn scenarios() -> Vec<Scenario> {
     let mut all = Vec::new();
     all.extend(install::scenarios());
     all.extend(apps::scenarios());
+    all.extend(example::scenarios());
     all.extend(access::scenarios());
     all.extend(state::scenarios());
     all.extend(journal::scenarios());
@@ -88,8 +90,11 @@ fn parse_args() -> Result<Args, String> {
             "--try" => a.try_mode = true,
             "--bench" => a.bench_mode = true,
             "--list" => a.list = true,
-            // Flags cargo or libtest habits may pass along; this harness has no use for them.
-            s if s.starts_with("--") => {}
+            s if s.starts_with('-') => {
+                return Err(format!(
+                    "unknown flag {s:?}; this runner takes --list, --try, --bench or one filter (a substring of scenario names)"
+                ))
+            }
             s => {
                 if a.filter.replace(s.to_string()).is_some() {
                     return Err("give at most one filter (a substring of scenario names)".into());
@@ -271,7 +276,7 @@ fn try_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
         let c = Container::boot(rootfs, deb)
             .unwrap_or_else(|e| panic!("container did not boot: {e:#}"));
         c.install_deb();
-        dynos::deploy_app(&c, "hello");
+        example::deploy(&c, "hello");
         let url = wait_for_web_url(&c, "hello");
         (c, url)
     });
