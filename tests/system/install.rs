@@ -1,13 +1,21 @@
 //! Installing and purging the package: the unit, the socket, the database, the system user, the files left behind.
 
-use crate::harness::{assert_contains, Container, DEB_MOUNT};
+use std::time::Duration;
+
+use crate::harness::{assert_contains, wait_until, Container, DEB_MOUNT};
 use crate::Scenario;
 
 pub fn scenarios() -> Vec<Scenario> {
-    vec![Scenario {
-        name: "install_active_notify",
-        run: install_active_notify,
-    }]
+    vec![
+        Scenario {
+            name: "install_active_notify",
+            run: install_active_notify,
+        },
+        Scenario {
+            name: "remove_stops_what_skiff_runs",
+            run: remove_stops_what_skiff_runs,
+        },
+    ]
 }
 
 /// Purging runs last: it is the end of the package's life.
@@ -105,6 +113,63 @@ fn install_active_notify(c: &Container) {
         &v,
         &version,
         "`skiff version` should print the package version",
+    );
+}
+
+/// Units of skiff's apps that systemd has loaded and not stopped: dynos, one-offs, builds, timers.
+fn app_units(c: &Container) -> Vec<String> {
+    c.ok("systemctl list-units 'skiff-*' --all --plain --no-legend --state=active,activating,reloading | cut -d' ' -f1")
+        .lines()
+        .map(str::to_owned)
+        .filter(|u| !u.is_empty() && u != "skiff-caddy.service")
+        .collect()
+}
+
+/// `apt-get remove` stops every dyno, one-off and timer and keeps the state; installing the
+/// package again brings the app back from its database alone.
+fn remove_stops_what_skiff_runs(c: &Container) {
+    c.install_deb();
+    c.ok("skiff apps:create keep");
+    c.ok(
+        "mkdir -p /root/keep && cd /root/keep && printf 'worker: sleep infinity\\n' > Procfile && \
+         printf '{\"cron\": [{\"command\": \"true\", \"schedule\": \"@daily\"}]}' > app.json",
+    );
+    assert_contains(
+        &c.ok("cd /root/keep && skiff deploy -a keep 2>&1"),
+        "Released v1 of keep",
+        "deploy",
+    );
+    c.ok("skiff run:detached -a keep -- sleep 600");
+    let before = app_units(c);
+    for want in [
+        "skiff-keep.worker.1.v1.service",
+        "skiff-keep.cron-1.v1.timer",
+        "skiff-keep.run-1.service",
+    ] {
+        assert!(
+            before.iter().any(|u| u == want),
+            "{want} should run before the removal: {before:?}"
+        );
+    }
+
+    c.ok("DEBIAN_FRONTEND=noninteractive apt-get remove -y skiff 2>&1");
+    let after = app_units(c);
+    assert!(
+        after.is_empty(),
+        "units of skiff still running after `apt-get remove skiff`: {after:?}"
+    );
+    c.ok("test -e /var/lib/skiff/skiff.db && test -e /etc/skiff/skiffd.toml");
+
+    c.install_deb();
+    let back = wait_until(Duration::from_secs(30), || {
+        let units = app_units(c);
+        units.iter().any(|u| u == "skiff-keep.worker.1.v1.service")
+            && units.iter().any(|u| u == "skiff-keep.cron-1.v1.timer")
+    });
+    assert!(
+        back,
+        "reinstalling skiff did not start the app again: {:?}",
+        app_units(c)
     );
 }
 
