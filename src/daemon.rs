@@ -242,9 +242,12 @@ pub async fn run(
         },
     };
     let body_limit = usize::try_from(config.api_body_limit.0).unwrap_or(usize::MAX);
-    let app = api::router(state, body_limit);
-
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let app = api::router(state, body_limit).layer(axum::middleware::map_response_with_state(
+        stop_rx.clone(),
+        api::shutdown::end_streams_on_stop,
+    ));
+
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
     };

@@ -762,3 +762,36 @@ async fn builds_release_phase_config_and_rollback() {
     assert!(err.to_string().contains("invalid config var name"), "{err}");
     d.stop().await;
 }
+
+#[tokio::test]
+async fn stopping_ends_a_followed_log_stream_at_once() {
+    let d = Daemon::start(false).await;
+    let ctx = d.local();
+    d.cli(&ctx, &["apps:create", "tail"]).await.unwrap();
+    let mut stream = tokio::net::UnixStream::connect(d.socket()).await.unwrap();
+    stream
+        .write_all(b"GET /v1/apps/tail/logs?follow=true HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200", "the follow stream is open");
+
+    let reader = tokio::spawn(async move {
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).await.map(|_| rest)
+    });
+    tokio::time::timeout(Duration::from_secs(2), d.stop())
+        .await
+        .expect("a graceful stop does not wait for a followed stream");
+    let rest = tokio::time::timeout(Duration::from_secs(1), reader)
+        .await
+        .expect("the stream is closed when the daemon stops")
+        .unwrap()
+        .unwrap();
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(
+        rest.ends_with("0\r\n\r\n"),
+        "the chunked stream ends properly: {rest:?}"
+    );
+}

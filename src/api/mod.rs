@@ -12,6 +12,7 @@ mod logs;
 mod releases;
 mod routing;
 mod runs;
+pub mod shutdown;
 mod tokens;
 
 use std::sync::Arc;

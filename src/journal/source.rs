@@ -3,7 +3,7 @@
 use std::pin::Pin;
 use std::process::Stdio;
 
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::ChildStdout;
 
@@ -100,7 +100,13 @@ impl LogSource for FakeLogs {
             })
             .cloned()
             .collect();
-        Ok(Box::pin(futures_util::stream::iter(lines)))
+        let lines = futures_util::stream::iter(lines);
+        if query.follow {
+            // Like journalctl --follow: the stream stays open after the last line.
+            Ok(Box::pin(lines.chain(futures_util::stream::pending())))
+        } else {
+            Ok(Box::pin(lines))
+        }
     }
 
     async fn build_output(&self, _build_id: &str) -> Result<LineStream, LogError> {
