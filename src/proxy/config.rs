@@ -75,6 +75,39 @@ fn app_handlers(app: &AppRoutes, max_body: u64) -> Vec<Value> {
             true,
         )];
     }
+    vec![json!({
+        "handler": "subroute",
+        "routes": [request_id_route(), declared_length_route(max_body), proxy_route(app, max_body)],
+    })]
+}
+
+/// Heroku's X-Request-Id: the client's own, or a fresh one.
+fn request_id_route() -> Value {
+    json!({
+        "match": [{"not": [{"header": {"X-Request-Id": []}}]}],
+        "handle": [{"handler": "headers", "request": {"set": {"X-Request-Id": ["{http.request.uuid}"]}}}],
+    })
+}
+
+/// Caddy 2.6's request_body limit answers 502 for a declared length over it; a declared length
+/// is refused here with 413, and request_body (in [`proxy_route`]) catches chunked ones.
+fn declared_length_route(max_body: u64) -> Value {
+    json!({
+        "match": [{"expression": format!(
+            "{{http.request.header.Content-Length}} != \"\" && int({{http.request.header.Content-Length}}) > {max_body}"
+        )}],
+        "handle": [static_page(
+            413,
+            "Request too large",
+            &format!("Request bodies are limited to {max_body} bytes."),
+            false,
+        )],
+        "terminal": true,
+    })
+}
+
+/// Round-robin over the app's routed web dynos, naming the one that answered.
+fn proxy_route(app: &AppRoutes, max_body: u64) -> Value {
     let dial = |port: u16| format!("127.0.0.1:{port}");
     let mappings: Vec<Value> = app
         .upstreams
@@ -86,154 +119,49 @@ fn app_handlers(app: &AppRoutes, max_body: u64) -> Vec<Value> {
         .iter()
         .map(|u| json!({"dial": dial(u.port)}))
         .collect();
-    vec![json!({
-        "handler": "subroute",
-        "routes": [
+    json!({
+        "handle": [
+            {"handler": "request_body", "max_size": max_body},
             {
-                // Heroku's X-Request-Id: the client's own, or a fresh one.
-                "match": [{"not": [{"header": {"X-Request-Id": []}}]}],
-                "handle": [{"handler": "headers", "request": {"set": {"X-Request-Id": ["{http.request.uuid}"]}}}],
+                // Names the dyno that answered, for the router log line.
+                "handler": "map",
+                "source": "{http.reverse_proxy.upstream.hostport}",
+                "destinations": ["{skiff.dyno}"],
+                "mappings": mappings,
+                "defaults": ["none"],
             },
             {
-                // Caddy 2.6's request_body limit answers 502 for a declared length over it;
-                // a declared length is refused here with 413, request_body catches chunked ones.
-                "match": [{"expression": format!(
-                    "{{http.request.header.Content-Length}} != \"\" && int({{http.request.header.Content-Length}}) > {max_body}"
-                )}],
-                "handle": [static_page(
-                    413,
-                    "Request too large",
-                    &format!("Request bodies are limited to {max_body} bytes."),
-                    false,
-                )],
-                "terminal": true,
-            },
-            {
-                "handle": [
-                    {"handler": "request_body", "max_size": max_body},
-                    {
-                        // Names the dyno that answered, for the router log line.
-                        "handler": "map",
-                        "source": "{http.reverse_proxy.upstream.hostport}",
-                        "destinations": ["{skiff.dyno}"],
-                        "mappings": mappings,
-                        "defaults": ["none"],
-                    },
-                    {
-                        "handler": "reverse_proxy",
-                        "upstreams": upstreams,
-                        "load_balancing": {
-                            "selection_policy": {"policy": "round_robin"},
-                            "try_duration": "5s",
-                            "try_interval": "100ms",
-                        },
-                        "headers": {
-                            "response": {
-                                "set": {
-                                    "X-Skiff-Dyno": ["{skiff.dyno}"],
-                                    "X-Request-Id": ["{http.request.header.X-Request-Id}"],
-                                },
-                            },
+                "handler": "reverse_proxy",
+                "upstreams": upstreams,
+                "load_balancing": {
+                    "selection_policy": {"policy": "round_robin"},
+                    "try_duration": "5s",
+                    "try_interval": "100ms",
+                },
+                "headers": {
+                    "response": {
+                        "set": {
+                            "X-Skiff-Dyno": ["{skiff.dyno}"],
+                            "X-Request-Id": ["{http.request.header.X-Request-Id}"],
                         },
                     },
-                ],
+                },
             },
         ],
-    })]
+    })
 }
 
 /// The complete Caddy config for `apps`.
 pub fn render(apps: &[AppRoutes], settings: &ProxySettings) -> Value {
-    let mut routes = Vec::new();
-    let mut logger_names = serde_json::Map::new();
-    let mut all_hosts = Vec::new();
-    for app in apps {
-        let hosts: Vec<String> =
-            std::iter::once(format!("{}.{}", app.app, settings.base_domain.as_str()))
-                .chain(app.domains.iter().map(|d| d.to_string()))
-                .collect();
-        for host in &hosts {
-            // Access lines then come from logger `http.log.access.APP`: the router-log reader
-            // takes the app from there.
-            logger_names.insert(host.clone(), json!(app.app.as_str()));
-        }
-        all_hosts.extend(hosts.iter().cloned());
-        routes.push(json!({
-            "match": [{"host": hosts}],
-            "handle": app_handlers(app, settings.max_body),
-            "terminal": true,
-        }));
-    }
-    routes.push(json!({
-        "handle": [static_page(404, "No such app", "No app is served at this address.", false)],
-    }));
-
-    let tls_on = settings.tls != TlsMode::Off;
-    let not_found = static_page(
-        404,
-        "No such app",
-        "No app is served at this address.",
-        false,
-    );
-    let mut servers = serde_json::Map::new();
-    if tls_on {
-        // Apps on HTTPS; plain HTTP gets its own server, in front of whose routes Caddy puts
-        // the HTTP → HTTPS redirects of every app host (unknown hosts get the 404 page).
-        servers.insert(
-            SERVER.into(),
-            json!({
-                "listen": [format!(":{}", settings.https_port)],
-                "routes": routes,
-                "logs": {"logger_names": logger_names},
-            }),
-        );
-        servers.insert(
-            format!("{SERVER}_http"),
-            json!({
-                "listen": [format!(":{}", settings.http_port)],
-                "routes": [{"handle": [not_found]}],
-            }),
-        );
-    } else {
-        servers.insert(
-            SERVER.into(),
-            json!({
-                "listen": [format!(":{}", settings.http_port)],
-                "routes": routes,
-                "logs": {"logger_names": logger_names},
-                "automatic_https": {"disable": true},
-            }),
-        );
-    }
-
+    let routed = route_apps(apps, settings);
     let mut apps_json = json!({
         "http": {
             "http_port": settings.http_port,
             "https_port": settings.https_port,
-            "servers": servers,
+            "servers": servers(routed.routes, routed.logger_names, settings),
         },
     });
-    match settings.tls {
-        TlsMode::Off => {}
-        TlsMode::Internal => {
-            apps_json["tls"] = json!({
-                "automation": {"policies": [{"subjects": all_hosts, "issuers": [{"module": "internal"}]}]},
-            });
-            // The CA stays skiff's own: never added to the server's trust store.
-            apps_json["pki"] =
-                json!({"certificate_authorities": {"local": {"install_trust": false}}});
-        }
-        TlsMode::Acme => {
-            let mut issuer = json!({"module": "acme"});
-            if !settings.acme_email.is_empty() {
-                issuer["email"] = json!(settings.acme_email);
-            }
-            apps_json["tls"] = json!({
-                "automation": {"policies": [{"subjects": all_hosts, "issuers": [issuer]}]},
-            });
-        }
-    }
-
+    add_tls(&mut apps_json, routed.hosts, settings);
     json!({
         "admin": {
             "listen": format!("unix/{}", settings.admin_socket.display()),
@@ -248,6 +176,113 @@ pub fn render(apps: &[AppRoutes], settings: &ProxySettings) -> Value {
         },
         "apps": apps_json,
     })
+}
+
+/// The apps' routes (then the 404 page), each host's access logger, and every host served.
+struct RoutedApps {
+    routes: Vec<Value>,
+    logger_names: serde_json::Map<String, Value>,
+    hosts: Vec<String>,
+}
+
+fn route_apps(apps: &[AppRoutes], settings: &ProxySettings) -> RoutedApps {
+    let mut routed = RoutedApps {
+        routes: Vec::new(),
+        logger_names: serde_json::Map::new(),
+        hosts: Vec::new(),
+    };
+    for app in apps {
+        let hosts: Vec<String> =
+            std::iter::once(format!("{}.{}", app.app, settings.base_domain.as_str()))
+                .chain(app.domains.iter().map(|d| d.to_string()))
+                .collect();
+        for host in &hosts {
+            // Access lines then come from logger `http.log.access.APP`: the router-log reader
+            // takes the app from there.
+            routed
+                .logger_names
+                .insert(host.clone(), json!(app.app.as_str()));
+        }
+        routed.hosts.extend(hosts.iter().cloned());
+        routed.routes.push(json!({
+            "match": [{"host": hosts}],
+            "handle": app_handlers(app, settings.max_body),
+            "terminal": true,
+        }));
+    }
+    routed.routes.push(json!({"handle": [not_found_page()]}));
+    routed
+}
+
+fn not_found_page() -> Value {
+    static_page(
+        404,
+        "No such app",
+        "No app is served at this address.",
+        false,
+    )
+}
+
+/// The HTTP server(s): one on :80, or with TLS the apps on :443 and :80 left to Caddy's
+/// HTTP → HTTPS redirects of every app host (unknown hosts get the 404 page).
+fn servers(
+    routes: Vec<Value>,
+    logger_names: serde_json::Map<String, Value>,
+    settings: &ProxySettings,
+) -> serde_json::Map<String, Value> {
+    let mut servers = serde_json::Map::new();
+    if settings.tls != TlsMode::Off {
+        servers.insert(
+            SERVER.into(),
+            json!({
+                "listen": [format!(":{}", settings.https_port)],
+                "routes": routes,
+                "logs": {"logger_names": logger_names},
+            }),
+        );
+        servers.insert(
+            format!("{SERVER}_http"),
+            json!({
+                "listen": [format!(":{}", settings.http_port)],
+                "routes": [{"handle": [not_found_page()]}],
+            }),
+        );
+    } else {
+        servers.insert(
+            SERVER.into(),
+            json!({
+                "listen": [format!(":{}", settings.http_port)],
+                "routes": routes,
+                "logs": {"logger_names": logger_names},
+                "automatic_https": {"disable": true},
+            }),
+        );
+    }
+    servers
+}
+
+/// Certificates for every host: from skiff's own CA, or from an ACME issuer.
+fn add_tls(apps_json: &mut Value, hosts: Vec<String>, settings: &ProxySettings) {
+    match settings.tls {
+        TlsMode::Off => {}
+        TlsMode::Internal => {
+            apps_json["tls"] = json!({
+                "automation": {"policies": [{"subjects": hosts, "issuers": [{"module": "internal"}]}]},
+            });
+            // The CA stays skiff's own: never added to the server's trust store.
+            apps_json["pki"] =
+                json!({"certificate_authorities": {"local": {"install_trust": false}}});
+        }
+        TlsMode::Acme => {
+            let mut issuer = json!({"module": "acme"});
+            if !settings.acme_email.is_empty() {
+                issuer["email"] = json!(settings.acme_email);
+            }
+            apps_json["tls"] = json!({
+                "automation": {"policies": [{"subjects": hosts, "issuers": [issuer]}]},
+            });
+        }
+    }
 }
 
 #[cfg(test)]
