@@ -170,105 +170,19 @@ pub async fn run(
     adapters: Adapters,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let Adapters {
-        systemd,
-        logs,
-        proxy,
-        prober,
-        relay_router_log,
-    } = adapters;
+    let relay_router_log = adapters.relay_router_log;
     let db_path = config.db_path();
     let store = tokio::task::spawn_blocking(move || Store::open(&db_path)).await??;
-    let runtime_dir = config
-        .socket_path
-        .parent()
-        .unwrap_or(Path::new("/run/skiff"));
-    let layout = Layout::new(&config.state_dir, runtime_dir);
-    let dyno_defaults = DynoDefaults::from_config(&config);
-    let reconciler = Reconciler::new(
-        store.clone(),
-        Arc::clone(&systemd),
-        layout.clone(),
-        dyno_defaults.clone(),
-        Traffic {
-            proxy,
-            prober,
-            settings: proxy_settings(&config),
-            drain: config.drain_timeout.0,
-        },
-    );
-    let deployer = Deployer::new(
-        store.clone(),
-        Arc::clone(&systemd),
-        Arc::clone(&logs),
-        layout.clone(),
-        reconciler.clone(),
-        BuildSettings {
-            memory_bytes: config.build_memory.0,
-            timeout: config.build_timeout.0,
-            keep_releases: config.keep_releases,
-            max_slug_size: config.max_slug_size.0,
-            oneoff_limits: dyno_defaults.limits,
-        },
-    );
-    let runner = Runner::new(
-        Arc::clone(&systemd),
-        store.clone(),
-        layout.clone(),
-        RunSettings {
-            limits: dyno_defaults.limits,
-            max_timeout: config.run_timeout.0,
-            daemon_unit: Some(DAEMON_UNIT.to_owned()),
-        },
-    );
-    let state = AppState {
-        runner,
-        store,
-        systemd,
-        logs,
-        reconciler: reconciler.clone(),
-        deployer,
-        layout,
-        limits: UploadLimits {
-            max_upload: config.max_upload.0,
-            max_slug_size: config.max_slug_size.0,
-        },
-        dyno_defaults,
-        started: Instant::now(),
-        base_domain: config.base_domain.clone(),
-        local_policy: LocalPolicy {
-            daemon_uid: nix::unistd::geteuid().as_raw(),
-            admin_gid: admin_gid(),
-        },
-    };
+    let state = app_state(&config, store, adapters);
+    let reconciler = state.reconciler.clone();
     let body_limit = usize::try_from(config.api_body_limit.0).unwrap_or(usize::MAX);
+
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let app = api::router(state, body_limit).layer(axum::middleware::map_response_with_state(
         stop_rx.clone(),
         api::shutdown::end_streams_on_stop,
     ));
-
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
-    let mut servers = tokio::task::JoinSet::new();
-    servers.spawn(
-        axum::serve(
-            listeners.unix,
-            app.clone().into_make_service_with_connect_info::<Peer>(),
-        )
-        .with_graceful_shutdown(stopped(stop_rx.clone()))
-        .into_future(),
-    );
-    if let Some(tcp) = listeners.tcp {
-        tracing::info!(addr = %tcp.local_addr()?, "listening on TCP (bearer tokens required)");
-        servers.spawn(
-            axum::serve(tcp, app.into_make_service_with_connect_info::<Peer>())
-                .with_graceful_shutdown(stopped(stop_rx.clone()))
-                .into_future(),
-        );
-    }
-
+    let mut servers = serve(listeners, app, &stop_rx)?;
     servers.spawn({
         let stop = stopped(stop_rx.clone());
         async move {
@@ -278,7 +192,6 @@ pub async fn run(
                 .map_err(|e| std::io::Error::other(e.to_string()))
         }
     });
-
     if relay_router_log {
         let cursor = config.state_dir.join("router-log.cursor");
         let stop = stopped(stop_rx.clone());
@@ -313,6 +226,113 @@ pub async fn run(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Resolves once the stop signal turns true (or its sender is gone).
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+type Servers = tokio::task::JoinSet<std::io::Result<()>>;
+
+/// Serves the API on the socket and the optional TCP listener until the stop signal.
+fn serve(
+    listeners: Listeners,
+    app: axum::Router,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Servers> {
+    let mut servers = Servers::new();
+    servers.spawn(
+        axum::serve(
+            listeners.unix,
+            app.clone().into_make_service_with_connect_info::<Peer>(),
+        )
+        .with_graceful_shutdown(stopped(stop.clone()))
+        .into_future(),
+    );
+    if let Some(tcp) = listeners.tcp {
+        tracing::info!(addr = %tcp.local_addr()?, "listening on TCP (bearer tokens required)");
+        servers.spawn(
+            axum::serve(tcp, app.into_make_service_with_connect_info::<Peer>())
+                .with_graceful_shutdown(stopped(stop.clone()))
+                .into_future(),
+        );
+    }
+    Ok(servers)
+}
+
+/// Wires the store and the adapters into the reconciler, the deployer, the one-off runner and
+/// everything else a handler may touch.
+fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
+    let Adapters {
+        systemd,
+        logs,
+        proxy,
+        prober,
+        relay_router_log: _,
+    } = adapters;
+    let runtime_dir = config
+        .socket_path
+        .parent()
+        .unwrap_or(Path::new("/run/skiff"));
+    let layout = Layout::new(&config.state_dir, runtime_dir);
+    let dyno_defaults = DynoDefaults::from_config(config);
+    let reconciler = Reconciler::new(
+        store.clone(),
+        Arc::clone(&systemd),
+        layout.clone(),
+        dyno_defaults.clone(),
+        Traffic {
+            proxy,
+            prober,
+            settings: proxy_settings(config),
+            drain: config.drain_timeout.0,
+        },
+    );
+    let deployer = Deployer::new(
+        store.clone(),
+        Arc::clone(&systemd),
+        Arc::clone(&logs),
+        layout.clone(),
+        reconciler.clone(),
+        BuildSettings {
+            memory_bytes: config.build_memory.0,
+            timeout: config.build_timeout.0,
+            keep_releases: config.keep_releases,
+            max_slug_size: config.max_slug_size.0,
+            oneoff_limits: dyno_defaults.limits,
+        },
+    );
+    let runner = Runner::new(
+        Arc::clone(&systemd),
+        store.clone(),
+        layout.clone(),
+        RunSettings {
+            limits: dyno_defaults.limits,
+            max_timeout: config.run_timeout.0,
+            daemon_unit: Some(DAEMON_UNIT.to_owned()),
+        },
+    );
+    AppState {
+        runner,
+        store,
+        systemd,
+        logs,
+        reconciler,
+        deployer,
+        layout,
+        limits: UploadLimits {
+            max_upload: config.max_upload.0,
+            max_slug_size: config.max_slug_size.0,
+        },
+        dyno_defaults,
+        started: Instant::now(),
+        base_domain: config.base_domain.clone(),
+        local_policy: LocalPolicy {
+            daemon_uid: nix::unistd::geteuid().as_raw(),
+            admin_gid: admin_gid(),
+        },
+    }
 }
 
 /// Keeps the router-log relay running; it ends when journalctl does, so it is started again.
