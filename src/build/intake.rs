@@ -99,7 +99,6 @@ pub fn unpack(archive: impl Read, dest: &Path, limits: IntakeLimits) -> Result<u
     let mut tar = tar::Archive::new(input);
     let mut total: u64 = 0;
     let mut count: u64 = 0;
-    let corrupt = |e: io::Error| IntakeError::Corrupt(e.to_string());
     for entry in tar.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
         count += 1;
@@ -111,35 +110,14 @@ pub fn unpack(archive: impl Read, dest: &Path, limits: IntakeLimits) -> Result<u
         if rel.as_os_str().is_empty() {
             continue;
         }
-        let shown = rel.display().to_string();
-        // Every ancestor must be a real directory: never write through a symlink.
-        let mut ancestor = dest.to_path_buf();
-        for part in rel.parent().into_iter().flat_map(Path::components) {
-            ancestor.push(part);
-            match fs::symlink_metadata(&ancestor) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    return Err(IntakeError::ThroughLink {
-                        path: shown,
-                        link: ancestor
-                            .strip_prefix(dest)
-                            .unwrap_or(&ancestor)
-                            .display()
-                            .to_string(),
-                    })
-                }
-                Ok(m) if m.is_dir() => {}
-                Ok(_) => return Err(IntakeError::UnsafePath(shown)),
-                Err(_) => make_dir(&ancestor)?,
-            }
-        }
+        ensure_real_ancestors(dest, &rel)?;
         let target = dest.join(&rel);
         if let Ok(m) = fs::symlink_metadata(&target) {
             if !m.is_dir() {
                 fs::remove_file(&target)?;
             }
         }
-        let kind = entry.header().entry_type();
-        match kind {
+        match entry.header().entry_type() {
             tar::EntryType::Directory => match fs::symlink_metadata(&target) {
                 Ok(m) if m.is_dir() => {}
                 _ => make_dir(&target)?,
@@ -150,51 +128,110 @@ pub fn unpack(archive: impl Read, dest: &Path, limits: IntakeLimits) -> Result<u
                 if total > limits.max_bytes {
                     return Err(IntakeError::TooLarge(limits.max_bytes));
                 }
-                let executable = entry.header().mode().map_err(corrupt)? & 0o111 != 0;
-                let mode = if executable { 0o755 } else { 0o644 };
-                let mut file = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(mode)
-                    .open(&target)?;
-                let copied = io::copy(&mut (&mut entry).take(size), &mut file)?;
-                if copied != size {
-                    return Err(IntakeError::Corrupt(format!("{shown} is truncated")));
-                }
-                fs::set_permissions(&target, fs::Permissions::from_mode(mode))?;
+                write_file(&mut entry, &rel, &target, size)?;
             }
-            tar::EntryType::Symlink => {
-                let link = entry
-                    .link_name()
-                    .map_err(corrupt)?
-                    .ok_or_else(|| IntakeError::Corrupt(format!("symlink {shown} has no target")))?
-                    .into_owned();
-                let parent = rel.parent().unwrap_or(Path::new(""));
-                if !link_stays_inside(parent, &link) {
-                    return Err(IntakeError::EscapingLink {
-                        path: shown,
-                        target: link.display().to_string(),
-                    });
-                }
-                std::os::unix::fs::symlink(&link, &target)?;
-            }
+            tar::EntryType::Symlink => write_symlink(&entry, &rel, &target)?,
             tar::EntryType::XGlobalHeader
             | tar::EntryType::XHeader
             | tar::EntryType::GNULongName
             | tar::EntryType::GNULongLink => {}
             other => {
-                let kind = match other {
-                    tar::EntryType::Link => "a hard link",
-                    tar::EntryType::Char => "a character device",
-                    tar::EntryType::Block => "a block device",
-                    tar::EntryType::Fifo => "a fifo",
-                    _ => "an unsupported entry",
-                };
-                return Err(IntakeError::ForbiddenType { kind, path: shown });
+                return Err(IntakeError::ForbiddenType {
+                    kind: forbidden_kind(other),
+                    path: rel.display().to_string(),
+                })
             }
         }
     }
     Ok(total)
+}
+
+fn corrupt(e: io::Error) -> IntakeError {
+    IntakeError::Corrupt(e.to_string())
+}
+
+/// Every ancestor of `rel` inside `dest` must be a real directory (made when missing): never
+/// write through a symlink.
+fn ensure_real_ancestors(dest: &Path, rel: &Path) -> Result<(), IntakeError> {
+    let shown = || rel.display().to_string();
+    let mut ancestor = dest.to_path_buf();
+    for part in rel.parent().into_iter().flat_map(Path::components) {
+        ancestor.push(part);
+        match fs::symlink_metadata(&ancestor) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(IntakeError::ThroughLink {
+                    path: shown(),
+                    link: ancestor
+                        .strip_prefix(dest)
+                        .unwrap_or(&ancestor)
+                        .display()
+                        .to_string(),
+                })
+            }
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(IntakeError::UnsafePath(shown())),
+            Err(_) => make_dir(&ancestor)?,
+        }
+    }
+    Ok(())
+}
+
+/// Writes a regular file's `size` bytes, 0755 when any execute bit is set, else 0644.
+fn write_file(
+    entry: &mut tar::Entry<'_, impl Read>,
+    rel: &Path,
+    target: &Path,
+    size: u64,
+) -> Result<(), IntakeError> {
+    let executable = entry.header().mode().map_err(corrupt)? & 0o111 != 0;
+    let mode = if executable { 0o755 } else { 0o644 };
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(target)?;
+    let copied = io::copy(&mut entry.take(size), &mut file)?;
+    if copied != size {
+        return Err(IntakeError::Corrupt(format!(
+            "{} is truncated",
+            rel.display()
+        )));
+    }
+    fs::set_permissions(target, fs::Permissions::from_mode(mode))?;
+    Ok(())
+}
+
+/// Makes a symlink whose target stays inside the tree.
+fn write_symlink(
+    entry: &tar::Entry<'_, impl Read>,
+    rel: &Path,
+    target: &Path,
+) -> Result<(), IntakeError> {
+    let shown = rel.display().to_string();
+    let link = entry
+        .link_name()
+        .map_err(corrupt)?
+        .ok_or_else(|| IntakeError::Corrupt(format!("symlink {shown} has no target")))?
+        .into_owned();
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    if !link_stays_inside(parent, &link) {
+        return Err(IntakeError::EscapingLink {
+            path: shown,
+            target: link.display().to_string(),
+        });
+    }
+    std::os::unix::fs::symlink(&link, target)?;
+    Ok(())
+}
+
+fn forbidden_kind(kind: tar::EntryType) -> &'static str {
+    match kind {
+        tar::EntryType::Link => "a hard link",
+        tar::EntryType::Char => "a character device",
+        tar::EntryType::Block => "a block device",
+        tar::EntryType::Fifo => "a fifo",
+        _ => "an unsupported entry",
+    }
 }
 
 #[cfg(test)]
