@@ -19,7 +19,7 @@ use crate::health::Prober;
 use crate::journal::LogSource;
 use crate::oneoff::{RunSettings, Runner};
 use crate::paths::Layout;
-use crate::proxy::{Proxy, ProxySettings, ADMIN_SOCKET};
+use crate::proxy::{Proxy, ProxySettings, ACCESS_LOG, ADMIN_SOCKET};
 use crate::reconciler::{DynoDefaults, Reconciler, Traffic};
 use crate::store::Store;
 use crate::systemd::names::DAEMON_UNIT;
@@ -156,6 +156,7 @@ pub fn proxy_settings(config: &Config) -> ProxySettings {
         tls: config.tls,
         acme_email: config.acme_email.clone(),
         admin_socket: ADMIN_SOCKET.into(),
+        access_log: ACCESS_LOG.into(),
         storage_dir: config.state_dir.join("caddy"),
         http_port: 80,
         https_port: 443,
@@ -193,15 +194,8 @@ pub async fn run(
         }
     });
     if relay_router_log {
-        let cursor = config.state_dir.join("router-log.cursor");
-        let stop = stopped(stop_rx.clone());
-        servers.spawn(async move {
-            tokio::select! {
-                () = stop => {}
-                () = relay_router_lines(cursor) => {}
-            }
-            Ok(())
-        });
+        let position = config.state_dir.join("router-log.position");
+        servers.spawn(relay_router_lines(position, stop_rx.clone()));
     }
 
     notify(&[sd_notify::NotifyState::Ready]);
@@ -335,14 +329,26 @@ fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
     }
 }
 
-/// Keeps the router-log relay running; it ends when journalctl does, so it is started again.
-async fn relay_router_lines(cursor: PathBuf) {
-    loop {
-        if let Err(e) = crate::journal::router::relay(cursor.clone()).await {
+/// Keeps the router-log relay running until the stop signal; after an error it starts again.
+async fn relay_router_lines(
+    position: PathBuf,
+    stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    while !*stop.borrow() {
+        let relayed = crate::journal::router::relay(
+            ACCESS_LOG.into(),
+            position.clone(),
+            stopped(stop.clone()),
+        );
+        if let Err(e) = relayed.await {
             tracing::warn!(error = %e, "router log relay stopped");
+            tokio::select! {
+                () = stopped(stop.clone()) => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
     }
+    Ok(())
 }
 
 fn notify(state: &[sd_notify::NotifyState]) {

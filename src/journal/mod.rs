@@ -1,6 +1,7 @@
 //! Reading an app's logs from journald: pure `journalctl` arguments and Heroku-shaped lines, and a
 //! thin reader that runs `journalctl -o json` and streams what it prints.
 
+mod access_log;
 pub mod router;
 mod source;
 

@@ -1,22 +1,19 @@
-//! Router logs: Caddy prints one JSON access line per request (logger `http.log.access.APP`) to
-//! its journal; skiffd follows those lines and writes each again as a Heroku-style router line
-//! (`at=info method=GET path="/" … dyno=web.1 service=3ms status=200`) tagged `SKIFF_APP=APP`,
-//! so `journalctl SKIFF_APP=APP` and `skiff logs` show it. The last relayed cursor is kept on
-//! disk, so lines printed while skiffd was down are relayed when it is back.
+//! Router logs: Caddy writes one JSON access line per request (logger `http.log.access.APP`) to
+//! its access log file; skiffd follows that file (`access_log.rs`, no helper process) and writes
+//! each line again as a Heroku-style router line (`at=info method=GET path="/" … dyno=web.1
+//! service=3ms status=200`) tagged `SKIFF_APP=APP`, so `journalctl SKIFF_APP=APP` and `skiff
+//! logs` show it. The follower keeps its place on disk, so lines written while skiffd was down
+//! are relayed when it is back.
 
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::Value;
-
-use crate::systemd::names::CADDY_UNIT;
 
 /// `SYSLOG_IDENTIFIER` of router lines; `skiff logs` shows them as `skiff[router]`.
 pub const ROUTER_IDENTIFIER: &str = "skiff-router";
 /// journald's native protocol socket.
 const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
-/// Save the cursor after this many relayed lines (and whenever the stream pauses).
-const CURSOR_EVERY: usize = 64;
 
 /// One request as the router saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,69 +83,22 @@ pub fn journal_datagram(line: &RouterLine) -> Vec<u8> {
     out
 }
 
-/// Follows Caddy's journal and relays access lines until the process ends; returns when
-/// `journalctl` exits (the caller restarts it).
-pub async fn relay(cursor_file: PathBuf) -> std::io::Result<()> {
+/// Follows Caddy's access log and relays its access lines to journald as router lines until
+/// `stop`; returns early only on an error (the caller starts it again).
+pub async fn relay(
+    access_log: PathBuf,
+    position_file: PathBuf,
+    stop: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
     let journal = UnixDatagram::unbound()?;
-    let mut args = vec![
-        "--output=json".to_owned(),
-        "--no-pager".to_owned(),
-        "--quiet".to_owned(),
-        "--follow".to_owned(),
-        format!("_SYSTEMD_UNIT={CADDY_UNIT}"),
-    ];
-    match std::fs::read_to_string(&cursor_file) {
-        Ok(c) if !c.trim().is_empty() => args.push(format!("--after-cursor={}", c.trim())),
-        _ => args.push("--lines=0".to_owned()),
-    }
-    let (_child, mut lines) = super::source::spawn_journalctl(args)?;
-    let mut unsaved = 0usize;
-    let mut cursor = String::new();
-    loop {
-        let next = if unsaved > 0 {
-            match tokio::time::timeout(std::time::Duration::from_millis(500), lines.next_line())
-                .await
-            {
-                Ok(line) => line?,
-                Err(_) => {
-                    save_cursor(&cursor_file, &cursor);
-                    unsaved = 0;
-                    continue;
-                }
-            }
-        } else {
-            lines.next_line().await?
-        };
-        let Some(line) = next else {
-            save_cursor(&cursor_file, &cursor);
-            return Ok(());
-        };
-        let Ok(entry) = serde_json::from_str::<Value>(&line) else {
-            continue;
-        };
-        if let Some(c) = entry.get("__CURSOR").and_then(Value::as_str) {
-            cursor = c.to_owned();
-        }
-        if let Some(router) = super::message(&entry).as_deref().and_then(router_line) {
+    super::access_log::follow(access_log, position_file, stop, |line| {
+        if let Some(router) = router_line(line) {
             if let Err(e) = journal.send_to(&journal_datagram(&router), JOURNAL_SOCKET) {
                 tracing::debug!(error = %e, "cannot write a router line to journald");
             }
         }
-        unsaved += 1;
-        if unsaved >= CURSOR_EVERY {
-            save_cursor(&cursor_file, &cursor);
-            unsaved = 0;
-        }
-    }
-}
-
-fn save_cursor(path: &Path, cursor: &str) {
-    if cursor.is_empty() {
-        return;
-    }
-    if let Err(e) = crate::files::write_private(path, cursor.as_bytes()) {
-        tracing::warn!(path = %path.display(), error = %e, "cannot save the router log cursor");
-    }
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! Renders Caddy's complete JSON config from the routes in the DB (pure, snapshot-tested): one
 //! route per app on `APP.<base_domain>` and its custom domains, load-balanced over its routed web
 //! dynos, a 503 page in maintenance or without web dynos, a 404 page for unknown hosts, JSON
-//! access logs on Caddy's stderr (its journal, where skiffd reads router lines), and automatic
-//! HTTPS when `tls` is on.
+//! access lines in a file of their own (rolled by Caddy; skiffd follows it for router lines),
+//! Caddy's other messages on its stderr (its journal), and automatic HTTPS when `tls` is on.
 
 use std::path::PathBuf;
 
@@ -13,6 +13,13 @@ use crate::store::AppRoutes;
 
 /// Where skiff's Caddy listens for its admin API: a Unix socket only root (and Caddy) can use.
 pub const ADMIN_SOCKET: &str = "/run/skiff-caddy/admin.sock";
+/// Caddy's access lines, one JSON object per request; skiffd turns them into router lines.
+/// The folder is skiff-caddy.service's `LogsDirectory=`.
+pub const ACCESS_LOG: &str = "/var/log/skiff-caddy/access.log";
+/// Caddy rolls the access log at this size and keeps this many rolled (compressed) files, so it
+/// never grows without bound; the router lines themselves live in journald.
+const ACCESS_LOG_ROLL_MB: u32 = 10;
+const ACCESS_LOG_ROLL_KEEP: u32 = 2;
 /// Name of the one HTTP server in the config.
 const SERVER: &str = "skiff";
 
@@ -22,6 +29,8 @@ pub struct ProxySettings {
     pub tls: TlsMode,
     pub acme_email: String,
     pub admin_socket: PathBuf,
+    /// Where Caddy writes its access lines.
+    pub access_log: PathBuf,
     /// Certificates and keys (Caddy's storage), under the state directory.
     pub storage_dir: PathBuf,
     pub http_port: u16,
@@ -171,7 +180,21 @@ pub fn render(apps: &[AppRoutes], settings: &ProxySettings) -> Value {
         "storage": {"module": "file_system", "root": settings.storage_dir.display().to_string()},
         "logging": {
             "logs": {
-                "default": {"writer": {"output": "stderr"}, "encoder": {"format": "json"}},
+                "default": {
+                    "writer": {"output": "stderr"},
+                    "encoder": {"format": "json"},
+                    "exclude": ["http.log.access"],
+                },
+                "access": {
+                    "writer": {
+                        "output": "file",
+                        "filename": settings.access_log.display().to_string(),
+                        "roll_size_mb": ACCESS_LOG_ROLL_MB,
+                        "roll_keep": ACCESS_LOG_ROLL_KEEP,
+                    },
+                    "encoder": {"format": "json"},
+                    "include": ["http.log.access"],
+                },
             },
         },
         "apps": apps_json,
@@ -297,6 +320,7 @@ mod tests {
             tls,
             acme_email: "ops@example.com".into(),
             admin_socket: ADMIN_SOCKET.into(),
+            access_log: ACCESS_LOG.into(),
             storage_dir: "/var/lib/skiff/caddy".into(),
             http_port: 80,
             https_port: 443,

@@ -6,7 +6,7 @@ mod caddy;
 mod config;
 
 pub use caddy::CaddyAdmin;
-pub use config::{render, ProxySettings, ADMIN_SOCKET};
+pub use config::{render, ProxySettings, ACCESS_LOG, ADMIN_SOCKET};
 
 use std::sync::Mutex;
 

@@ -202,6 +202,39 @@ fn routing_hosts_domains_and_maintenance(c: &Container) {
     );
     assert_contains(&logs, " dyno=web.", "router lines name the dyno");
     assert_contains(&logs, " status=200 ", "router lines carry the status");
+
+    // skiffd follows Caddy's access log itself: no helper process, and requests served while
+    // skiffd is down become router lines once it is back, each once.
+    let children = c.ok("ps -o comm= --ppid $(systemctl show -p MainPID --value skiffd) || true");
+    assert!(
+        !children.contains("journalctl"),
+        "skiffd keeps no journalctl process: {children}"
+    );
+    c.ok("systemctl stop skiffd");
+    assert_eq!(
+        get(c, "hello.localhost", "/while-skiffd-was-down").0,
+        200,
+        "dynos serve while skiffd is down"
+    );
+    c.ok("systemctl start skiffd");
+    let journal = "journalctl SKIFF_APP=hello SYSLOG_IDENTIFIER=skiff-router --no-pager -o cat";
+    let relayed = wait_until(Duration::from_secs(15), || {
+        c.sh(journal)
+            .stdout
+            .contains("path=\"/while-skiffd-was-down\"")
+    });
+    assert!(
+        relayed,
+        "a request served while skiffd was down becomes a router line"
+    );
+    c.ok("systemctl restart skiffd");
+    std::thread::sleep(Duration::from_secs(2));
+    let copies = c
+        .sh(journal)
+        .stdout
+        .matches("path=\"/while-skiffd-was-down\"")
+        .count();
+    assert_eq!(copies, 1, "the line is relayed once, also across a restart");
 }
 
 fn routing_tls_internal_and_body_limit(c: &Container) {
