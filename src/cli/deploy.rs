@@ -6,7 +6,7 @@ use std::process::Command;
 
 use super::client::ApiClient;
 use super::{path_segment, CliError};
-use crate::api::{BuildEvent, Release};
+use crate::wire::{BuildEvent, Release};
 
 /// Packs `dir` into a tar.gz in memory: regular files, directories and symlinks (not followed);
 /// the top-level `.git` is left out.

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use crate::api::{AppInfo, CronJobInfo, Dyno, FormationItem};
+use crate::wire::{AppInfo, CronJobInfo, Dyno, FormationItem};
 
 fn size_label(bytes: u64) -> String {
     match bytes {

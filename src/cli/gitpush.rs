@@ -9,8 +9,8 @@ use std::process::Command;
 
 use super::client::ApiClient;
 use super::{deploy, path_segment, CliError};
-use crate::api::App;
 use crate::model::AppName;
+use crate::wire::App;
 
 /// Where the bare repositories live (`SKIFF_REPOS` overrides it, for tests).
 fn repos_dir() -> PathBuf {

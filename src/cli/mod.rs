@@ -16,7 +16,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::api::{
+use crate::wire::{
     AddKey, App, AppInfo, ConfigMap, CreateApp, CreateToken, CreatedToken, CronJobInfo, Dyno,
     FormationItem, Health, Key, Release, ReleaseInfo, ResizeRequest, RestartRequest, Restarted,
     RollbackRequest, ScaleRequest, Token,

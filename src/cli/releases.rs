@@ -5,7 +5,7 @@ use std::io::Write;
 
 use super::client::ApiClient;
 use super::{output, path_segment, CliError};
-use crate::api::{ConfigChanged, ConfigMap, Key, Release, ReleaseInfo};
+use crate::wire::{ConfigChanged, ConfigMap, Key, Release, ReleaseInfo};
 
 /// `config:set` arguments as the API's change map; refuses a malformed one before sending.
 pub fn parse_assignments(args: &[String]) -> Result<BTreeMap<String, Option<String>>, CliError> {

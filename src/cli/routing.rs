@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use super::{output, path_segment, ApiClient, CliError, Command};
-use crate::api::{DomainRequest, Domains, HealthCheckBody, Maintenance};
+use crate::wire::{DomainRequest, Domains, HealthCheckBody, Maintenance};
 
 /// A routing verb with its arguments.
 pub enum RoutingVerb {

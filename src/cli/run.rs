@@ -10,8 +10,8 @@ use tokio::sync::mpsc;
 
 use super::client::ApiClient;
 use super::{output, path_segment, CliError};
-use crate::api::{RunBody, RunStarted, TerminalBody};
-use crate::oneoff::protocol::{Frame, FrameDecoder, MAX_PAYLOAD, UPGRADE_PROTOCOL};
+use crate::wire::run_protocol::{Frame, FrameDecoder, MAX_PAYLOAD, UPGRADE_PROTOCOL};
+use crate::wire::{RunBody, RunStarted, TerminalBody};
 
 /// How `skiff run` ended: the dyno's exit status and what to tell the user about it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,6 @@
 //! numbered `run.N`, its terminal or pipes relayed to the client over the upgraded connection,
 //! or left running detached with its output in the journal.
 
-pub mod protocol;
 mod stdio;
 
 use std::collections::{BTreeSet, VecDeque};
@@ -23,7 +22,7 @@ use crate::systemd::properties::{
     oneoff_properties, Limits, OneOffCommand, OneOffLifetime, OneOffSpec, OneOffStdio,
 };
 use crate::systemd::{RunOutcome, Systemd, SystemdError};
-use protocol::{Frame, FrameDecoder, MAX_PAYLOAD};
+use crate::wire::run_protocol::{Frame, FrameDecoder, MAX_PAYLOAD};
 use stdio::{Channel, ChildIo};
 
 /// The most bytes a command line may have, all arguments together.
