@@ -17,3 +17,4 @@ pub mod reconcile;
 pub mod reconciler;
 pub mod store;
 pub mod systemd;
+pub mod wire;

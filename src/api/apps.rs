@@ -3,32 +3,15 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use super::cron::{cron_jobs, CronJobInfo};
-use super::dynos::{dynos_of, formation_items, Dyno, FormationItem};
-use super::error::{ApiError, ErrorBody};
-use super::{AppState, Caller, Release};
+use super::cron::cron_jobs;
+use super::dynos::{dynos_of, formation_items};
+use super::error::ApiError;
+use super::{AppState, Caller};
 use crate::files::disk_usage;
 use crate::model::AppName;
 use crate::store::AppRecord;
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct App {
-    pub name: String,
-    /// RFC 3339, UTC.
-    pub created_at: String,
-    /// Where the proxy serves the app.
-    pub web_url: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateApp {
-    /// 3–30 lowercase letters, digits and dashes, starting with a letter.
-    pub name: String,
-}
+use crate::wire::{App, AppInfo, CreateApp, DiskUse, ErrorBody, Release};
 
 impl App {
     fn from_record(record: AppRecord, state: &AppState) -> Self {
@@ -79,40 +62,6 @@ pub async fn get_app(
 ) -> Result<Json<App>, ApiError> {
     let record = state.store.get_app(&app).await?;
     Ok(Json(App::from_record(record, &state)))
-}
-
-/// Bytes an app takes on disk.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct DiskUse {
-    /// The slugs kept for rollback (the live one among them).
-    pub slugs: u64,
-    /// The build cache (dependencies kept between builds).
-    pub cache: u64,
-    /// Builds in progress or left by a crash.
-    pub builds: u64,
-    /// The git repository that `git push` fills.
-    pub repo: u64,
-    pub total: u64,
-}
-
-/// The whole picture of an app (`apps:info`).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AppInfo {
-    #[serde(flatten)]
-    pub app: App,
-    /// Custom domains (the app is always at its web URL too).
-    pub domains: Vec<String>,
-    /// The live release, if any.
-    pub release: Option<Release>,
-    /// A release whose web dynos are starting and not live yet.
-    pub pending_release: Option<u32>,
-    pub maintenance: bool,
-    /// The check new web dynos pass before they get traffic, in words.
-    pub health_check: String,
-    pub formation: Vec<FormationItem>,
-    pub dynos: Vec<Dyno>,
-    pub cron: Vec<CronJobInfo>,
-    pub disk: DiskUse,
 }
 
 #[utoipa::path(get, path = "/v1/apps/{app}/info", tag = "apps",

@@ -3,33 +3,14 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 use super::dynos::rfc3339_usec;
-use super::error::{ApiError, ErrorBody};
+use super::error::ApiError;
 use super::AppState;
 use crate::model::AppName;
 use crate::systemd::names::CronUnit;
 use crate::systemd::{RunOutcome, TimerDetails};
-
-/// One scheduled job as `skiff cron` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct CronJobInfo {
-    /// `cron.1`: its `DYNO` and `SKIFF_DYNO`.
-    pub dyno: String,
-    /// Crontab syntax, as written in app.json.
-    pub schedule: String,
-    pub command: String,
-    /// The release whose slug and config it runs.
-    pub release: u32,
-    /// RFC 3339; none when its timer is not set up (yet).
-    pub next_run: Option<String>,
-    pub last_run: Option<String>,
-    /// How the last run ended ("succeeded", "exited with status 3"…), "running", or none.
-    pub last_result: Option<String>,
-    pub timer: String,
-}
+use crate::wire::{CronJobInfo, ErrorBody};
 
 /// Pure: what a job's timer and service say about its runs.
 pub fn describe_runs(

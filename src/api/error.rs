@@ -1,31 +1,15 @@
 //! The API's one error type: a status, a stable code and a message, rendered as `{"error": {...}}`.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use utoipa::ToSchema;
-
 use crate::model::{AppNameError, TokenNameError};
 use crate::store::StoreError;
+use crate::wire::{ErrorBody, ErrorDetail};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
-    pub message: String,
-}
-
-/// The body of every error response.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize, serde::Deserialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable, machine-readable: `invalid_name`, `already_exists`, `not_found`, `unauthorized`, …
-    pub code: String,
-    /// What went wrong and, where possible, what is allowed instead.
     pub message: String,
 }
 

@@ -1,22 +1,9 @@
 //! `GET /v1/health`: the daemon's version, uptime and the systemd it drives.
 
+use super::AppState;
+use crate::wire::Health;
 use axum::extract::State;
 use axum::Json;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-use super::AppState;
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Health {
-    /// "ok", or "degraded" when systemd cannot be reached.
-    pub status: String,
-    /// skiffd's version.
-    pub version: String,
-    pub uptime_seconds: u64,
-    /// systemd's version as PID 1 reports it over D-Bus; null when unreachable.
-    pub systemd_version: Option<String>,
-}
 
 #[utoipa::path(get, path = "/v1/health", tag = "health",
     responses((status = 200, description = "daemon health", body = Health)))]

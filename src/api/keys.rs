@@ -6,31 +6,15 @@ use std::path::Path as FsPath;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorBody};
+use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::model::{render_authorized_keys, SshPublicKey};
 use crate::store::KeyRecord;
+use crate::wire::{AddKey, ErrorBody, Key};
 
 /// The user `git push` logs in as.
 pub const GIT_USER: &str = "skiff";
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Key {
-    pub fingerprint: String,
-    pub key_type: String,
-    pub comment: String,
-    pub created_at: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddKey {
-    /// One public key line, as in `~/.ssh/id_ed25519.pub`.
-    pub public_key: String,
-}
 
 impl From<KeyRecord> for Key {
     fn from(r: KeyRecord) -> Self {

@@ -1,27 +1,15 @@
 //! `GET /v1/apps/{app}/logs`: the app's journald lines in Heroku's shape, streamed with `follow`.
 
+use super::error::ApiError;
+use super::AppState;
+use crate::journal::{LogQuery, MAX_LINES};
+use crate::model::DynoName;
+use crate::wire::{ErrorBody, LogsParams};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use futures_util::StreamExt;
-use serde::Deserialize;
-use utoipa::IntoParams;
-
-use super::error::{ApiError, ErrorBody};
-use super::AppState;
-use crate::journal::{LogQuery, MAX_LINES};
-use crate::model::DynoName;
-
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct LogsParams {
-    /// How many past lines (default 100, at most 10000).
-    pub lines: Option<u32>,
-    /// Only this dyno, like `web.1`.
-    pub dyno: Option<String>,
-    /// Keep the response open and stream new lines.
-    pub follow: Option<bool>,
-}
 
 #[utoipa::path(get, path = "/v1/apps/{app}/logs", tag = "logs",
     params(("app" = String, Path, description = "app name"), LogsParams),

@@ -34,18 +34,9 @@ use crate::paths::Layout;
 use crate::reconciler::{DynoDefaults, Reconciler};
 use crate::store::Store;
 use crate::systemd::Systemd;
-pub use apps::{App, AppInfo, CreateApp, DiskUse};
 pub use auth::{Caller, LocalPolicy, Peer};
-pub use cron::CronJobInfo;
-pub use deploys::{BuildEvent, Release};
-pub use dynos::{Dyno, FormationItem, ResizeRequest, RestartRequest, Restarted, ScaleRequest};
 use error::ApiError;
-pub use health::Health;
-pub use keys::{write_authorized_keys, AddKey, Key};
-pub use releases::{ConfigChanged, ConfigMap, ReleaseInfo, RollbackRequest};
-pub use routing::{DomainRequest, Domains, HealthCheckBody, Maintenance};
-pub use runs::{RunBody, RunStarted, TerminalBody};
-pub use tokens::{CreateToken, CreatedToken, Token};
+pub use keys::write_authorized_keys;
 
 const REQUEST_ID: &str = "x-request-id";
 
@@ -76,7 +67,7 @@ pub struct UploadLimits {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "skiff API", description = "The local HTTP API of skiffd, the single-server PaaS daemon."),
-    components(schemas(error::ErrorBody, error::ErrorDetail)),
+    components(schemas(crate::wire::ErrorBody, crate::wire::ErrorDetail)),
     security(("bearer" = [])),
     modifiers(&BearerScheme)
 )]
@@ -171,4 +162,53 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         )
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_wire_schema_is_in_the_document() {
+        let doc = openapi();
+        let schemas = &doc.components.expect("components").schemas;
+        let names: Vec<&str> = schemas.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "AddKey",
+                "App",
+                "AppInfo",
+                "BTreeMap",
+                "BuildEvent",
+                "ConfigChanged",
+                "CreateApp",
+                "CreateToken",
+                "CreatedToken",
+                "CronJobInfo",
+                "DiskUse",
+                "DomainRequest",
+                "Domains",
+                "Dyno",
+                "ErrorBody",
+                "ErrorDetail",
+                "FormationItem",
+                "Health",
+                "HealthCheckBody",
+                "Key",
+                "Maintenance",
+                "Release",
+                "ReleaseInfo",
+                "ResizeRequest",
+                "RestartRequest",
+                "Restarted",
+                "RollbackRequest",
+                "RunBody",
+                "RunStarted",
+                "ScaleRequest",
+                "TerminalBody",
+                "Token",
+            ]
+        );
+    }
 }

@@ -5,43 +5,12 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use super::deploys::Release;
-use super::error::{ApiError, ErrorBody};
+use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::model::{describe_changes, parse_release_version, ConfigChange};
 use crate::store::RollbackError;
-
-/// The app's config vars, by name.
-pub type ConfigMap = BTreeMap<String, String>;
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ConfigChanged {
-    pub config: ConfigMap,
-    /// The release the change made (none before the first deploy).
-    pub release: Option<Release>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ReleaseInfo {
-    #[serde(flatten)]
-    pub release: Release,
-    /// The Procfile's commands, by process type.
-    pub processes: BTreeMap<String, String>,
-    /// Whether the release's slug is still on disk (it can be rolled back to).
-    pub slug_on_disk: bool,
-    /// Whether this is the live release.
-    pub current: bool,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RollbackRequest {
-    /// The release to go back to; default: the one before the live release.
-    pub version: Option<u32>,
-}
+use crate::wire::{ConfigChanged, ConfigMap, ErrorBody, Release, ReleaseInfo, RollbackRequest};
 
 fn invalid_config(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_config", message)

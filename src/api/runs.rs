@@ -7,52 +7,16 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use hyper_util::rt::TokioIo;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorBody};
+use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::model::AppName;
-use crate::oneoff::protocol::UPGRADE_PROTOCOL;
 use crate::oneoff::{RunError, RunRequest, TerminalRequest};
+use crate::wire::run_protocol::UPGRADE_PROTOCOL;
+use crate::wire::{ErrorBody, RunBody, RunStarted};
 
 /// The largest run request body: the command line and a few fields.
 const MAX_BODY: usize = 128 * 1024;
-
-/// The client's terminal.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TerminalBody {
-    pub cols: u16,
-    pub rows: u16,
-    /// The client's `TERM`, like `xterm-256color`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub term: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RunBody {
-    /// One element: a shell command line. More: a program and its arguments, passed exactly.
-    pub command: Vec<String>,
-    /// Start it and answer at once; its output goes to the app's logs.
-    #[serde(default)]
-    pub detached: bool,
-    /// Attached runs only: give the process a terminal of this size.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub terminal: Option<TerminalBody>,
-    /// Like "10m"; at most (and by default) the server's `run_timeout`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<String>,
-}
-
-/// A detached run that was started.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct RunStarted {
-    /// `run.3`
-    pub dyno: String,
-    pub unit: String,
-}
 
 impl From<RunError> for ApiError {
     fn from(e: RunError) -> Self {
@@ -181,6 +145,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::TerminalBody;
     use std::time::Duration;
 
     fn body(detached: bool, terminal: bool, timeout: Option<&str>) -> RunBody {

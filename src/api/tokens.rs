@@ -3,35 +3,12 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use super::error::{ApiError, ErrorBody};
+use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::model::{ApiToken, TokenName};
 use crate::store::TokenRecord;
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Token {
-    pub name: String,
-    pub created_at: String,
-    pub last_used_at: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CreatedToken {
-    pub name: String,
-    /// The secret, shown this once; only its hash is kept.
-    pub token: String,
-    pub created_at: String,
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    /// 1–64 letters, digits, dashes, underscores or dots.
-    pub name: String,
-}
+use crate::wire::{CreateToken, CreatedToken, ErrorBody, Token};
 
 impl From<TokenRecord> for Token {
     fn from(r: TokenRecord) -> Self {

@@ -1,16 +1,72 @@
 //! `skiff deploy [DIR]`: packs a directory (without `.git`) as a gzipped tar, or reads a prepared
 //! archive, for upload.
 
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use clap::Subcommand;
+
 use super::client::ApiClient;
-use super::{path_segment, CliError};
-use crate::api::{BuildEvent, Release};
+use super::{path_segment, CliError, Session};
+use crate::wire::{BuildEvent, Release};
+
+#[derive(Debug, Subcommand)]
+pub enum DeployVerb {
+    /// Build a directory (default: the current one) and release it; the build's output streams here.
+    #[command(name = "deploy")]
+    Deploy {
+        dir: Option<PathBuf>,
+        /// Upload this tar(.gz) archive instead of packing a directory ("-" reads standard input).
+        #[arg(long, conflicts_with = "dir")]
+        tar: Option<PathBuf>,
+        /// Shown in `releases` (default: "Deploy" and the git commit of the directory).
+        #[arg(long)]
+        description: Option<String>,
+    },
+}
+
+pub(super) async fn run(verb: DeployVerb, s: &mut Session<'_>) -> Result<(), CliError> {
+    let DeployVerb::Deploy {
+        dir,
+        tar,
+        description,
+    } = verb;
+    let app = s.app()?;
+    let (archive, shown, described) = match tar {
+        Some(path) => {
+            let bytes = read_archive(&path)?;
+            (bytes, path.display().to_string(), "Deploy".to_owned())
+        }
+        None => {
+            let dir = dir.unwrap_or_else(|| s.ctx.cwd.clone());
+            let described = describe(&dir);
+            (pack(&dir)?, dir.display().to_string(), described)
+        }
+    };
+    let description = description.unwrap_or(described);
+    writeln!(
+        s.output.err(),
+        "Uploading {shown} ({} KiB) to {app}...",
+        archive.len().div_ceil(1024)
+    )?;
+    let release =
+        build_and_release(&s.client, &app, archive, &description, s.output.progress()).await?;
+    s.output.show(&release, |out, _| {
+        writeln!(
+            out,
+            "Released v{} of {app} ({}): {}",
+            release.version,
+            release.description,
+            release.process_types.join(", ")
+        )
+    })?;
+    Ok(())
+}
 
 /// Packs `dir` into a tar.gz in memory: regular files, directories and symlinks (not followed);
 /// the top-level `.git` is left out.
-pub fn pack(dir: &Path) -> Result<Vec<u8>, CliError> {
+fn pack(dir: &Path) -> Result<Vec<u8>, CliError> {
     let err = |e: std::io::Error| CliError::Usage(format!("packing {}: {e}", dir.display()));
     if !dir.is_dir() {
         return Err(CliError::Usage(format!(
@@ -50,12 +106,12 @@ fn add_tree<W: std::io::Write>(
 
 /// Uploads an archive to the streaming build endpoint, copies the build's output to `progress`
 /// as it happens, and returns the release (or the build's error).
-pub async fn build_and_release(
+pub(super) async fn build_and_release(
     client: &ApiClient,
     app: &str,
     archive: Vec<u8>,
     description: &str,
-    progress: &mut dyn std::io::Write,
+    progress: &mut dyn Write,
 ) -> Result<Release, CliError> {
     let path = format!(
         "/v1/apps/{}/builds?description={}",
@@ -94,7 +150,7 @@ pub async fn build_and_release(
 }
 
 /// Reads a prepared archive from a file, or from standard input for "-".
-pub fn read_archive(path: &Path) -> Result<Vec<u8>, CliError> {
+fn read_archive(path: &Path) -> Result<Vec<u8>, CliError> {
     use std::io::Read;
     let mut bytes = Vec::new();
     let read = if path == Path::new("-") {
@@ -107,7 +163,7 @@ pub fn read_archive(path: &Path) -> Result<Vec<u8>, CliError> {
 }
 
 /// "Deploy 1a2b3c4" inside a git work tree, else "Deploy".
-pub fn describe(dir: &Path) -> String {
+fn describe(dir: &Path) -> String {
     let sha = Command::new("git")
         .args(["rev-parse", "--short", "HEAD"])
         .current_dir(dir)
@@ -123,7 +179,7 @@ pub fn describe(dir: &Path) -> String {
 }
 
 /// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
-pub fn query_escape(raw: &str) -> String {
+pub(super) fn query_escape(raw: &str) -> String {
     raw.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

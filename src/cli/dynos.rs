@@ -1,8 +1,101 @@
-//! Human output of `ps` and friends, in Heroku's shape.
+//! `ps`, `ps:scale`, `ps:restart`, `ps:stop` and `ps:resize`: the app's dynos and formation,
+//! shown in Heroku's shape.
 
 use std::io::Write;
 
-use crate::api::{AppInfo, CronJobInfo, Dyno, FormationItem};
+use clap::Subcommand;
+
+use super::{path_segment, CliError, Session};
+use crate::wire::{Dyno, FormationItem, ResizeRequest, RestartRequest, Restarted, ScaleRequest};
+
+#[derive(Debug, Subcommand)]
+pub enum DynosVerb {
+    /// List the app's dynos.
+    #[command(name = "ps")]
+    List,
+    /// Change how many dynos run: web=2 worker+1 worker-1.
+    #[command(name = "ps:scale")]
+    Scale {
+        #[arg(required = true)]
+        changes: Vec<String>,
+    },
+    /// Restart all dynos, one process type (web) or one dyno (web.1).
+    #[command(name = "ps:restart")]
+    Restart { target: Option<String> },
+    /// Stop one dyno (web.1) until the next deploy, restart or scale.
+    #[command(name = "ps:stop")]
+    Stop { dyno: String },
+    /// Set the limits of a process type's dynos; running ones get them at once.
+    #[command(name = "ps:resize")]
+    Resize {
+        process_type: String,
+        /// Memory limit, like 512M or 1G.
+        #[arg(long)]
+        memory: Option<String>,
+        /// CPU limit in percent of one core, like 50% or 200%.
+        #[arg(long)]
+        cpu: Option<String>,
+        /// Maximum number of processes and threads.
+        #[arg(long)]
+        tasks: Option<u64>,
+    },
+}
+
+pub(super) async fn run(verb: DynosVerb, s: &mut Session<'_>) -> Result<(), CliError> {
+    let (app, base) = s.app_path()?;
+    match verb {
+        DynosVerb::List => {
+            let dynos: Vec<Dyno> = s.client.get(&format!("{base}/dynos")).await?;
+            let formation: Vec<FormationItem> = s.client.get(&format!("{base}/formation")).await?;
+            s.output
+                .show(&dynos, |out, _| write_ps(out, &formation, &dynos))?;
+        }
+        DynosVerb::Scale { changes } => {
+            let formation: Vec<FormationItem> = s
+                .client
+                .patch(&format!("{base}/formation"), &ScaleRequest { changes })
+                .await?;
+            s.output.show(&formation, |out, _| {
+                writeln!(
+                    out,
+                    "Scaled {app}: now running {}",
+                    formation_summary(&formation)
+                )
+            })?;
+        }
+        DynosVerb::Restart { target } => {
+            let restarted: Restarted = s
+                .client
+                .post(&format!("{base}/dynos/restart"), &RestartRequest { target })
+                .await?;
+            s.output.show(&restarted, |out, _| {
+                writeln!(out, "Restarted {} dynos of {app}", restarted.restarted)
+            })?;
+        }
+        DynosVerb::Stop { dyno } => {
+            s.client
+                .post_empty(&format!("{base}/dynos/{}/stop", path_segment(&dyno)?))
+                .await?;
+            s.output
+                .show(&serde_json::json!({ "stopped": dyno }), |out, _| {
+                    writeln!(out, "Stopped {dyno} of {app}; it stays stopped until the next deploy, restart or scale")
+                })?;
+        }
+        DynosVerb::Resize {
+            process_type,
+            memory,
+            cpu,
+            tasks,
+        } => {
+            let path = format!("{base}/formation/{}", path_segment(&process_type)?);
+            let body = ResizeRequest { memory, cpu, tasks };
+            let formation: Vec<FormationItem> = s.client.patch(&path, &body).await?;
+            s.output
+                .show(&formation, |out, _| write_ps(out, &formation, &[]))?;
+        }
+    }
+    Ok(())
+}
 
 fn size_label(bytes: u64) -> String {
     match bytes {
@@ -13,7 +106,7 @@ fn size_label(bytes: u64) -> String {
 }
 
 /// One block per process type: a header with count and command, then one line per dyno.
-pub fn write_ps(
+fn write_ps(
     out: &mut dyn Write,
     formation: &[FormationItem],
     dynos: &[Dyno],
@@ -70,120 +163,12 @@ pub fn write_ps(
 }
 
 /// "web at 2, worker at 1"
-pub fn formation_summary(formation: &[FormationItem]) -> String {
+pub(super) fn formation_summary(formation: &[FormationItem]) -> String {
     formation
         .iter()
         .map(|f| format!("{} at {}", f.process_type, f.quantity))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// `skiff cron`: one row per scheduled job.
-pub fn write_cron(out: &mut dyn Write, app: &str, jobs: &[CronJobInfo]) -> std::io::Result<()> {
-    if jobs.is_empty() {
-        return writeln!(
-            out,
-            "{app} has no scheduled jobs; add them to app.json as \"cron\": [{{\"command\": \"…\", \"schedule\": \"*/10 * * * *\"}}] and deploy."
-        );
-    }
-    let dash = || "-".to_owned();
-    super::output::table(
-        out,
-        &[
-            "JOB",
-            "SCHEDULE",
-            "COMMAND",
-            "NEXT RUN",
-            "LAST RUN",
-            "LAST RESULT",
-        ],
-        jobs.iter().map(|j| {
-            vec![
-                j.dyno.clone(),
-                j.schedule.clone(),
-                j.command.clone(),
-                j.next_run.clone().unwrap_or_else(dash),
-                j.last_run.clone().unwrap_or_else(dash),
-                j.last_result.clone().unwrap_or_else(dash),
-            ]
-        }),
-    )
-}
-
-/// `1.5 MiB`
-fn human_bytes(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} B"),
-    }
-}
-
-/// `skiff apps:info`: Heroku's `=== APP` block of fields, then the dynos and jobs.
-pub fn write_app_info(out: &mut dyn Write, info: &AppInfo) -> std::io::Result<()> {
-    writeln!(out, "=== {}", info.app.name)?;
-    let release = match &info.release {
-        Some(r) => format!("v{} ({}, {})", r.version, r.description, r.created_at),
-        None => "none (not deployed yet)".to_owned(),
-    };
-    let pending = info
-        .pending_release
-        .map(|v| format!("v{v} (starting)"))
-        .unwrap_or_else(|| "-".to_owned());
-    let domains = if info.domains.is_empty() {
-        "-".to_owned()
-    } else {
-        info.domains.join(", ")
-    };
-    let formation = if info.formation.is_empty() {
-        "-".to_owned()
-    } else {
-        formation_summary(&info.formation)
-    };
-    let up = info.dynos.iter().filter(|d| d.state == "up").count();
-    let dynos = format!("{up} up of {}", info.dynos.len());
-    let d = &info.disk;
-    let disk = format!(
-        "{} (slugs {}, build cache {}, repository {}, builds {})",
-        human_bytes(d.total),
-        human_bytes(d.slugs),
-        human_bytes(d.cache),
-        human_bytes(d.repo),
-        human_bytes(d.builds)
-    );
-    let maintenance = if info.maintenance { "on" } else { "off" };
-    let jobs = info.cron.len().to_string();
-    super::output::fields(
-        out,
-        &[
-            ("Web URL", &info.app.web_url),
-            ("Domains", &domains),
-            ("Created", &info.app.created_at),
-            ("Release", &release),
-            ("Pending release", &pending),
-            ("Formation", &formation),
-            ("Dynos", &dynos),
-            ("Health check", &info.health_check),
-            ("Maintenance", maintenance),
-            ("Scheduled jobs", &jobs),
-            ("Disk use", &disk),
-        ],
-    )?;
-    if !info.dynos.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "=== Dynos")?;
-        for dyno in &info.dynos {
-            let since = dyno.since.as_deref().unwrap_or("-");
-            writeln!(out, "{}: {} {since}", dyno.name, dyno.state)?;
-        }
-    }
-    if !info.cron.is_empty() {
-        writeln!(out)?;
-        writeln!(out, "=== Scheduled jobs")?;
-        write_cron(out, &info.app.name, &info.cron)?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

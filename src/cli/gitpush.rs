@@ -7,10 +7,31 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use clap::Subcommand;
+
 use super::client::ApiClient;
-use super::{deploy, path_segment, CliError};
-use crate::api::App;
+use super::{deploy, path_segment, CliError, Session};
 use crate::model::AppName;
+use crate::wire::App;
+
+#[derive(Debug, Subcommand)]
+pub enum GitVerb {
+    /// The forced command of git push over SSH (run by sshd for the skiff user).
+    #[command(name = "git-shell", hide = true)]
+    Shell { fingerprint: Option<String> },
+    /// The pre-receive hook of an app's repository: deploys pushes to main or master.
+    #[command(name = "git-hook", hide = true)]
+    Hook { app: String },
+}
+
+pub(super) async fn run(verb: GitVerb, s: &mut Session<'_>) -> Result<(), CliError> {
+    match verb {
+        GitVerb::Shell { fingerprint } => {
+            git_shell(&s.client, fingerprint.as_deref(), s.output.err()).await
+        }
+        GitVerb::Hook { app } => pre_receive(&s.client, &app, s.output.out()).await,
+    }
+}
 
 /// Where the bare repositories live (`SKIFF_REPOS` overrides it, for tests).
 fn repos_dir() -> PathBuf {
@@ -51,7 +72,7 @@ pub fn parse_ssh_command(raw: &str) -> Result<GitRequest, String> {
 }
 
 /// The key to add: the given file, or the user's usual public key.
-pub fn read_public_key(file: Option<PathBuf>) -> Result<(PathBuf, String), CliError> {
+pub(super) fn read_public_key(file: Option<PathBuf>) -> Result<(PathBuf, String), CliError> {
     let candidates: Vec<PathBuf> = match file {
         Some(f) => vec![f],
         None => {
@@ -110,7 +131,7 @@ fn ensure_repo(repo: &Path, app: &AppName) -> Result<(), CliError> {
 }
 
 /// The forced command: checks the request and the app, then becomes git itself.
-pub async fn git_shell(
+async fn git_shell(
     client: &ApiClient,
     fingerprint: Option<&str>,
     err: &mut dyn Write,
@@ -140,11 +161,7 @@ pub async fn git_shell(
 }
 
 /// The pre-receive hook: builds and releases a push to main or master; a failure rejects it.
-pub async fn pre_receive(
-    client: &ApiClient,
-    app: &str,
-    out: &mut dyn Write,
-) -> Result<(), CliError> {
+async fn pre_receive(client: &ApiClient, app: &str, out: &mut dyn Write) -> Result<(), CliError> {
     let zero = "0".repeat(40);
     for line in std::io::stdin().lock().lines() {
         let line = line?;

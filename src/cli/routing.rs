@@ -3,107 +3,118 @@
 
 use std::io::Write;
 
-use super::{output, path_segment, ApiClient, CliError, Command};
-use crate::api::{DomainRequest, Domains, HealthCheckBody, Maintenance};
+use clap::Subcommand;
 
-/// A routing verb with its arguments.
+use super::{deploy, CliError, Session};
+use crate::wire::{DomainRequest, Domains, HealthCheckBody, Maintenance};
+
+#[derive(Debug, Subcommand)]
 pub enum RoutingVerb {
+    /// List the app's host names: APP.<base_domain> and its custom domains.
+    #[command(name = "domains")]
     Domains,
-    DomainsAdd(String),
-    DomainsRemove(String),
-    Maintenance(bool),
+    /// Route a custom domain (www.example.com) to the app.
+    #[command(name = "domains:add")]
+    DomainsAdd { domain: String },
+    /// Stop routing a custom domain to the app.
+    #[command(name = "domains:remove")]
+    DomainsRemove { domain: String },
+    /// Answer every request with a 503 maintenance page (dynos keep running).
+    #[command(name = "maintenance:on")]
+    MaintenanceOn,
+    /// Route requests to the app's web dynos again.
+    #[command(name = "maintenance:off")]
+    MaintenanceOff,
+    /// Show the check new web dynos must pass before they get traffic.
+    #[command(name = "healthcheck")]
     HealthCheck,
-    HealthCheckSet(HealthCheckBody),
+    /// Set that check: --path /health [--status 200] [--timeout 30s]; no --path: a TCP connection.
+    #[command(name = "healthcheck:set")]
+    HealthCheckSet {
+        /// GET this path with the app's host name.
+        #[arg(long)]
+        path: Option<String>,
+        /// The status the GET must answer (default: any 2xx or 3xx).
+        #[arg(long)]
+        status: Option<u32>,
+        /// How long a new web dyno may take to pass (default 60s).
+        #[arg(long)]
+        timeout: Option<String>,
+    },
 }
 
-impl RoutingVerb {
-    /// The routing verb a command is, or the command back when it is another one.
-    pub fn from_command(command: Command) -> Result<Self, Command> {
-        Ok(match command {
-            Command::Domains => Self::Domains,
-            Command::DomainsAdd { domain } => Self::DomainsAdd(domain),
-            Command::DomainsRemove { domain } => Self::DomainsRemove(domain),
-            Command::MaintenanceOn => Self::Maintenance(true),
-            Command::MaintenanceOff => Self::Maintenance(false),
-            Command::HealthCheck => Self::HealthCheck,
-            Command::HealthCheckSet {
-                path,
-                status,
-                timeout,
-            } => Self::HealthCheckSet(HealthCheckBody {
+pub(super) async fn run(verb: RoutingVerb, s: &mut Session<'_>) -> Result<(), CliError> {
+    let (app, base) = s.app_path()?;
+    match verb {
+        RoutingVerb::Domains => {
+            let domains: Domains = s.client.get(&format!("{base}/domains")).await?;
+            s.output
+                .show(&domains, |out, _| write_domains(out, &app, &domains))?;
+        }
+        RoutingVerb::DomainsAdd { domain } => {
+            let domains: Domains = s
+                .client
+                .post(&format!("{base}/domains"), &DomainRequest { domain })
+                .await?;
+            s.output.show(&domains, |out, _| {
+                writeln!(out, "Added a domain to {app}; point its DNS at this server")?;
+                write_domains(out, &app, &domains)
+            })?;
+        }
+        RoutingVerb::DomainsRemove { domain } => {
+            let path = format!("{base}/domains/{}", deploy::query_escape(&domain));
+            let domains: Domains = s.client.delete_json(&path).await?;
+            s.output.show(&domains, |out, _| {
+                writeln!(out, "Removed {domain} from {app}")
+            })?;
+        }
+        RoutingVerb::MaintenanceOn => set_maintenance(s, &app, &base, true).await?,
+        RoutingVerb::MaintenanceOff => set_maintenance(s, &app, &base, false).await?,
+        RoutingVerb::HealthCheck => {
+            let check: HealthCheckBody = s.client.get(&format!("{base}/healthcheck")).await?;
+            s.output
+                .show(&check, |out, _| write_check(out, &app, &check))?;
+        }
+        RoutingVerb::HealthCheckSet {
+            path,
+            status,
+            timeout,
+        } => {
+            let body = HealthCheckBody {
                 path,
                 status,
                 timeout,
                 description: None,
-            }),
-            other => return Err(other),
-        })
+            };
+            let check: HealthCheckBody =
+                s.client.put(&format!("{base}/healthcheck"), &body).await?;
+            s.output
+                .show(&check, |out, _| write_check(out, &app, &check))?;
+        }
     }
+    Ok(())
 }
 
-pub async fn run(
-    client: &ApiClient,
+async fn set_maintenance(
+    s: &mut Session<'_>,
     app: &str,
-    verb: RoutingVerb,
-    json: bool,
-    out: &mut dyn Write,
+    base: &str,
+    enabled: bool,
 ) -> Result<(), CliError> {
-    let base = format!("/v1/apps/{}", path_segment(app)?);
-    match verb {
-        RoutingVerb::Domains => {
-            let domains: Domains = client.get(&format!("{base}/domains")).await?;
-            if json {
-                return Ok(output::json(out, &domains)?);
-            }
-            write_domains(out, app, &domains)?;
+    let state: Maintenance = s
+        .client
+        .put(&format!("{base}/maintenance"), &Maintenance { enabled })
+        .await?;
+    s.output.show(&state, |out, _| {
+        if state.enabled {
+            writeln!(
+                out,
+                "Maintenance mode is on for {app}: every request gets a 503 page"
+            )
+        } else {
+            writeln!(out, "Maintenance mode is off for {app}")
         }
-        RoutingVerb::DomainsAdd(domain) => {
-            let domains: Domains = client
-                .post(&format!("{base}/domains"), &DomainRequest { domain })
-                .await?;
-            if json {
-                return Ok(output::json(out, &domains)?);
-            }
-            writeln!(out, "Added a domain to {app}; point its DNS at this server")?;
-            write_domains(out, app, &domains)?;
-        }
-        RoutingVerb::DomainsRemove(domain) => {
-            let domains: Domains = client
-                .delete_json(&format!(
-                    "{base}/domains/{}",
-                    super::deploy::query_escape(&domain)
-                ))
-                .await?;
-            if json {
-                return Ok(output::json(out, &domains)?);
-            }
-            writeln!(out, "Removed {domain} from {app}")?;
-        }
-        RoutingVerb::Maintenance(enabled) => {
-            let state: Maintenance = client
-                .put(&format!("{base}/maintenance"), &Maintenance { enabled })
-                .await?;
-            if json {
-                return Ok(output::json(out, &state)?);
-            }
-            if state.enabled {
-                writeln!(
-                    out,
-                    "Maintenance mode is on for {app}: every request gets a 503 page"
-                )?;
-            } else {
-                writeln!(out, "Maintenance mode is off for {app}")?;
-            }
-        }
-        RoutingVerb::HealthCheck => {
-            let check: HealthCheckBody = client.get(&format!("{base}/healthcheck")).await?;
-            write_check(out, app, &check, json)?;
-        }
-        RoutingVerb::HealthCheckSet(body) => {
-            let check: HealthCheckBody = client.put(&format!("{base}/healthcheck"), &body).await?;
-            write_check(out, app, &check, json)?;
-        }
-    }
+    })?;
     Ok(())
 }
 
@@ -116,15 +127,7 @@ fn write_domains(out: &mut dyn Write, app: &str, domains: &Domains) -> std::io::
     Ok(())
 }
 
-fn write_check(
-    out: &mut dyn Write,
-    app: &str,
-    check: &HealthCheckBody,
-    json: bool,
-) -> std::io::Result<()> {
-    if json {
-        return output::json(out, check);
-    }
+fn write_check(out: &mut dyn Write, app: &str, check: &HealthCheckBody) -> std::io::Result<()> {
     writeln!(
         out,
         "New web dynos of {app} get traffic once they pass: {}",

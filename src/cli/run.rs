@@ -8,10 +8,12 @@ use std::os::fd::AsFd;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use clap::Subcommand;
+
 use super::client::ApiClient;
-use super::{output, path_segment, CliError};
-use crate::api::{RunBody, RunStarted, TerminalBody};
-use crate::oneoff::protocol::{Frame, FrameDecoder, MAX_PAYLOAD, UPGRADE_PROTOCOL};
+use super::{path_segment, CliError, Session};
+use crate::wire::run_protocol::{Frame, FrameDecoder, MAX_PAYLOAD, UPGRADE_PROTOCOL};
+use crate::wire::{RunBody, RunStarted, TerminalBody};
 
 /// How `skiff run` ended: the dyno's exit status and what to tell the user about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,36 +58,71 @@ fn runs_path(app: &str) -> Result<String, CliError> {
     Ok(format!("/v1/apps/{}/runs", path_segment(app)?))
 }
 
-/// `run:detached`: starts the dyno and says where its output goes.
-pub async fn detached(
-    client: &ApiClient,
-    app: &str,
-    command: Vec<String>,
-    timeout: Option<String>,
-    json: bool,
-    out: &mut dyn Write,
-) -> Result<(), CliError> {
-    let body = RunBody {
-        command,
-        detached: true,
-        terminal: None,
-        timeout,
-    };
-    let started: RunStarted = client.post(&runs_path(app)?, &body).await?;
-    if json {
-        output::json(out, &started)?;
-    } else {
-        writeln!(
-            out,
-            "Running {} on {app}; see its output with: skiff logs -a {app} --dyno {} -f",
-            started.dyno, started.dyno
-        )?;
+#[derive(Debug, Subcommand)]
+pub enum RunVerb {
+    /// Run a command in a one-off dyno (run.N) with the live release, attached to this terminal;
+    /// exits with its status. One argument is a shell command line; more are run exactly.
+    #[command(name = "run")]
+    Attached {
+        /// The longest it may run, like 10m (default and maximum: the server's run_timeout).
+        #[arg(long)]
+        timeout: Option<String>,
+        /// Do not give the dyno a terminal even when this is one (plain pipes, stdout and
+        /// stderr kept apart).
+        #[arg(long = "no-tty")]
+        no_tty: bool,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+    /// Start a one-off dyno in the background; its output goes to the app's logs.
+    #[command(name = "run:detached")]
+    Detached {
+        /// The longest it may run, like 10m (default and maximum: the server's run_timeout).
+        #[arg(long)]
+        timeout: Option<String>,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        command: Vec<String>,
+    },
+}
+
+pub(super) async fn run(verb: RunVerb, s: &mut Session<'_>) -> Result<(), CliError> {
+    let app = s.app()?;
+    match verb {
+        RunVerb::Attached {
+            timeout,
+            no_tty,
+            command,
+        } => {
+            let exit = attached(&s.client, &app, command, timeout, no_tty).await?;
+            if exit.status != 0 || !exit.message.is_empty() {
+                return Err(CliError::DynoExit {
+                    status: exit.status,
+                    message: exit.message,
+                });
+            }
+        }
+        RunVerb::Detached { timeout, command } => {
+            let body = RunBody {
+                command,
+                detached: true,
+                terminal: None,
+                timeout,
+            };
+            let started: RunStarted = s.client.post(&runs_path(&app)?, &body).await?;
+            s.output.show(&started, |out, _| {
+                writeln!(
+                    out,
+                    "Running {} on {app}; see its output with: skiff logs -a {app} --dyno {} -f",
+                    started.dyno, started.dyno
+                )
+            })?;
+        }
     }
     Ok(())
 }
 
 /// `run`: relays until the dyno ends; its exit status is the result.
-pub async fn attached(
+async fn attached(
     client: &ApiClient,
     app: &str,
     command: Vec<String>,

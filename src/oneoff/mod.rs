@@ -2,7 +2,6 @@
 //! numbered `run.N`, its terminal or pipes relayed to the client over the upgraded connection,
 //! or left running detached with its output in the journal.
 
-pub mod protocol;
 mod relay;
 mod request;
 mod stdio;
@@ -24,7 +23,7 @@ use crate::systemd::properties::{
     oneoff_properties, Limits, OneOffLifetime, OneOffSpec, OneOffStdio,
 };
 use crate::systemd::{Systemd, SystemdError};
-use protocol::Frame;
+use crate::wire::run_protocol::Frame;
 use stdio::ChildIo;
 
 pub use relay::{exit_frame, TIMED_OUT_STATUS};

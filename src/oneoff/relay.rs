@@ -9,9 +9,9 @@ use tokio::sync::mpsc;
 
 use super::stdio::{self, Channel, ChildIo};
 use super::{PreparedRun, Runner};
-use crate::oneoff::protocol::{Frame, FrameDecoder, ProtocolError, MAX_PAYLOAD};
 use crate::systemd::properties::{oneoff_properties, OneOffLifetime, OneOffStdio, Property};
 use crate::systemd::{RunOutcome, SystemdError};
+use crate::wire::run_protocol::{Frame, FrameDecoder, ProtocolError, MAX_PAYLOAD};
 
 /// How long output may still arrive after the process ended (from processes it left behind).
 const OUTPUT_DRAIN: Duration = Duration::from_secs(2);

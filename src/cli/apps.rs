@@ -1,0 +1,158 @@
+//! `apps`, `apps:create`, `apps:info` and `apps:destroy`: the apps themselves.
+
+use std::io::Write;
+
+use clap::Subcommand;
+
+use super::{cron, dynos, output, path_segment, CliError, Session};
+use crate::wire::{App, AppInfo, CreateApp};
+
+#[derive(Debug, Subcommand)]
+pub enum AppsVerb {
+    /// List apps.
+    #[command(name = "apps")]
+    List,
+    /// Create an app.
+    #[command(name = "apps:create")]
+    Create { name: String },
+    /// Show the whole picture of an app: release, formation, dynos, domains, health check,
+    /// scheduled jobs, disk use.
+    #[command(name = "apps:info")]
+    Info,
+    /// Destroy an app and everything it owns.
+    #[command(name = "apps:destroy")]
+    Destroy {
+        /// The app to destroy (or -a APP).
+        name: Option<String>,
+        /// Repeat the app's name to confirm; destroying is permanent.
+        #[arg(long)]
+        confirm: Option<String>,
+    },
+}
+
+pub(super) async fn run(verb: AppsVerb, s: &mut Session<'_>) -> Result<(), CliError> {
+    match verb {
+        AppsVerb::List => {
+            let apps: Vec<App> = s.client.get("/v1/apps").await?;
+            s.output.show(&apps, |out, _| write_apps(out, &apps))?;
+        }
+        AppsVerb::Create { name } => {
+            let app: App = s.client.post("/v1/apps", &CreateApp { name }).await?;
+            s.output.show(&app, |out, _| {
+                writeln!(out, "Created {} — {}", app.name, app.web_url)
+            })?;
+        }
+        AppsVerb::Info => {
+            let (_, base) = s.app_path()?;
+            let info: AppInfo = s.client.get(&format!("{base}/info")).await?;
+            s.output.show(&info, |out, _| write_app_info(out, &info))?;
+        }
+        AppsVerb::Destroy { name, confirm } => {
+            let name = match name {
+                Some(n) => n,
+                None => s.app()?,
+            };
+            if confirm.as_deref() != Some(name.as_str()) {
+                return Err(CliError::Usage(format!(
+                    "destroying {name} is permanent and removes all its data; to proceed, pass --confirm {name}"
+                )));
+            }
+            s.client
+                .delete(&format!("/v1/apps/{}", path_segment(&name)?))
+                .await?;
+            s.output
+                .show(&serde_json::json!({ "destroyed": name }), |out, _| {
+                    writeln!(out, "Destroyed {name}")
+                })?;
+        }
+    }
+    Ok(())
+}
+
+fn write_apps(out: &mut dyn Write, apps: &[App]) -> std::io::Result<()> {
+    if apps.is_empty() {
+        return writeln!(out, "No apps yet. Create one with: skiff apps:create NAME");
+    }
+    output::table(
+        out,
+        &["NAME", "CREATED", "WEB URL"],
+        apps.iter()
+            .map(|a| vec![a.name.clone(), a.created_at.clone(), a.web_url.clone()]),
+    )
+}
+
+/// `1.5 MiB`
+fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
+        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{b} B"),
+    }
+}
+
+/// `skiff apps:info`: Heroku's `=== APP` block of fields, then the dynos and jobs.
+pub fn write_app_info(out: &mut dyn Write, info: &AppInfo) -> std::io::Result<()> {
+    writeln!(out, "=== {}", info.app.name)?;
+    let release = match &info.release {
+        Some(r) => format!("v{} ({}, {})", r.version, r.description, r.created_at),
+        None => "none (not deployed yet)".to_owned(),
+    };
+    let pending = info
+        .pending_release
+        .map(|v| format!("v{v} (starting)"))
+        .unwrap_or_else(|| "-".to_owned());
+    let domains = if info.domains.is_empty() {
+        "-".to_owned()
+    } else {
+        info.domains.join(", ")
+    };
+    let formation = if info.formation.is_empty() {
+        "-".to_owned()
+    } else {
+        dynos::formation_summary(&info.formation)
+    };
+    let up = info.dynos.iter().filter(|d| d.state == "up").count();
+    let dynos = format!("{up} up of {}", info.dynos.len());
+    let d = &info.disk;
+    let disk = format!(
+        "{} (slugs {}, build cache {}, repository {}, builds {})",
+        human_bytes(d.total),
+        human_bytes(d.slugs),
+        human_bytes(d.cache),
+        human_bytes(d.repo),
+        human_bytes(d.builds)
+    );
+    let maintenance = if info.maintenance { "on" } else { "off" };
+    let jobs = info.cron.len().to_string();
+    output::fields(
+        out,
+        &[
+            ("Web URL", &info.app.web_url),
+            ("Domains", &domains),
+            ("Created", &info.app.created_at),
+            ("Release", &release),
+            ("Pending release", &pending),
+            ("Formation", &formation),
+            ("Dynos", &dynos),
+            ("Health check", &info.health_check),
+            ("Maintenance", maintenance),
+            ("Scheduled jobs", &jobs),
+            ("Disk use", &disk),
+        ],
+    )?;
+    if !info.dynos.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "=== Dynos")?;
+        for dyno in &info.dynos {
+            let since = dyno.since.as_deref().unwrap_or("-");
+            writeln!(out, "{}: {} {since}", dyno.name, dyno.state)?;
+        }
+    }
+    if !info.cron.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "=== Scheduled jobs")?;
+        cron::write_cron(out, &info.app.name, &info.cron)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,35 @@
+//! `logs`: the app's lines from journald, streamed as they come with `--tail`.
+
+use clap::Subcommand;
+
+use super::{path_segment, CliError, Session};
+
+#[derive(Debug, Subcommand)]
+pub enum LogsVerb {
+    /// Show the app's logs from journald: its dynos' output and systemd's lines about them.
+    #[command(name = "logs")]
+    Show {
+        /// How many past lines to show.
+        #[arg(short = 'n', long = "num", default_value_t = 100)]
+        num: u32,
+        /// Keep streaming new lines.
+        #[arg(short = 'f', long = "tail")]
+        tail: bool,
+        /// Only one dyno, like web.1.
+        #[arg(long)]
+        dyno: Option<String>,
+    },
+}
+
+pub(super) async fn run(verb: LogsVerb, s: &mut Session<'_>) -> Result<(), CliError> {
+    match verb {
+        LogsVerb::Show { num, tail, dyno } => {
+            let (_, base) = s.app_path()?;
+            let mut path = format!("{base}/logs?lines={num}&follow={tail}");
+            if let Some(dyno) = dyno {
+                path.push_str(&format!("&dyno={}", path_segment(&dyno)?));
+            }
+            s.client.stream_to(&path, s.output.out()).await
+        }
+    }
+}

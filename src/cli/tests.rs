@@ -1,0 +1,199 @@
+//! Parsing of every verb, and the names that may go into URL paths.
+
+use std::collections::BTreeSet;
+
+use clap::CommandFactory;
+
+use super::*;
+
+/// Every verb with its flags, and the subcommand it must parse to (as `Debug` shows it).
+const VERBS: &[(&[&str], &str)] = &[
+    (&["apps"], "Apps(List)"),
+    (
+        &["apps:create", "alpha"],
+        r#"Apps(Create { name: "alpha" })"#,
+    ),
+    (&["apps:info"], "Apps(Info)"),
+    (
+        &["apps:destroy", "alpha", "--confirm", "alpha"],
+        r#"Apps(Destroy { name: Some("alpha"), confirm: Some("alpha") })"#,
+    ),
+    (
+        &["apps:destroy"],
+        "Apps(Destroy { name: None, confirm: None })",
+    ),
+    (&["cron"], "Cron(List)"),
+    (
+        &["deploy", "src", "--description", "first"],
+        r#"Deploy(Deploy { dir: Some("src"), tar: None, description: Some("first") })"#,
+    ),
+    (
+        &["deploy", "--tar", "-"],
+        r#"Deploy(Deploy { dir: None, tar: Some("-"), description: None })"#,
+    ),
+    (&["config"], "Config(Show)"),
+    (&["config:get", "A"], r#"Config(Get { key: "A" })"#),
+    (
+        &["config:set", "A=1", "B=2"],
+        r#"Config(Set { assignments: ["A=1", "B=2"] })"#,
+    ),
+    (&["config:unset", "A"], r#"Config(Unset { keys: ["A"] })"#),
+    (&["releases"], "Releases(List)"),
+    (
+        &["releases:info", "v3"],
+        r#"Releases(Info { version: "v3" })"#,
+    ),
+    (&["rollback"], "Releases(Rollback { version: None })"),
+    (
+        &["rollback", "v2"],
+        r#"Releases(Rollback { version: Some("v2") })"#,
+    ),
+    (&["keys"], "Keys(List)"),
+    (
+        &["keys:add", "k.pub"],
+        r#"Keys(Add { file: Some("k.pub") })"#,
+    ),
+    (
+        &["keys:remove", "SHA256:x"],
+        r#"Keys(Remove { key: "SHA256:x" })"#,
+    ),
+    (
+        &["git-shell", "SHA256:x"],
+        r#"Git(Shell { fingerprint: Some("SHA256:x") })"#,
+    ),
+    (&["git-hook", "alpha"], r#"Git(Hook { app: "alpha" })"#),
+    (&["ps"], "Dynos(List)"),
+    (
+        &["ps:scale", "web=2", "worker+1"],
+        r#"Dynos(Scale { changes: ["web=2", "worker+1"] })"#,
+    ),
+    (&["ps:restart"], "Dynos(Restart { target: None })"),
+    (
+        &["ps:restart", "web"],
+        r#"Dynos(Restart { target: Some("web") })"#,
+    ),
+    (&["ps:stop", "web.1"], r#"Dynos(Stop { dyno: "web.1" })"#),
+    (
+        &[
+            "ps:resize",
+            "web",
+            "--memory",
+            "1G",
+            "--cpu",
+            "50%",
+            "--tasks",
+            "64",
+        ],
+        r#"Dynos(Resize { process_type: "web", memory: Some("1G"), cpu: Some("50%"), tasks: Some(64) })"#,
+    ),
+    (
+        &["run", "--timeout", "1m", "--no-tty", "ls", "-l"],
+        r#"Run(Attached { timeout: Some("1m"), no_tty: true, command: ["ls", "-l"] })"#,
+    ),
+    (
+        &["run", "bash", "--no-tty"],
+        r#"Run(Attached { timeout: None, no_tty: false, command: ["bash", "--no-tty"] })"#,
+    ),
+    (
+        &["run:detached", "--timeout", "5m", "worker.sh"],
+        r#"Run(Detached { timeout: Some("5m"), command: ["worker.sh"] })"#,
+    ),
+    (
+        &["logs"],
+        "Logs(Show { num: 100, tail: false, dyno: None })",
+    ),
+    (
+        &["logs", "-n", "5", "-f", "--dyno", "web.1"],
+        r#"Logs(Show { num: 5, tail: true, dyno: Some("web.1") })"#,
+    ),
+    (
+        &["logs", "--num", "7", "--tail"],
+        "Logs(Show { num: 7, tail: true, dyno: None })",
+    ),
+    (&["domains"], "Routing(Domains)"),
+    (
+        &["domains:add", "www.example.com"],
+        r#"Routing(DomainsAdd { domain: "www.example.com" })"#,
+    ),
+    (
+        &["domains:remove", "www.example.com"],
+        r#"Routing(DomainsRemove { domain: "www.example.com" })"#,
+    ),
+    (&["maintenance:on"], "Routing(MaintenanceOn)"),
+    (&["maintenance:off"], "Routing(MaintenanceOff)"),
+    (&["healthcheck"], "Routing(HealthCheck)"),
+    (
+        &[
+            "healthcheck:set",
+            "--path",
+            "/up",
+            "--status",
+            "204",
+            "--timeout",
+            "30s",
+        ],
+        r#"Routing(HealthCheckSet { path: Some("/up"), status: Some(204), timeout: Some("30s") })"#,
+    ),
+    (&["tokens"], "Tokens(List)"),
+    (&["tokens:create", "ci"], r#"Tokens(Create { name: "ci" })"#),
+    (&["tokens:revoke", "ci"], r#"Tokens(Revoke { name: "ci" })"#),
+    (&["version"], "Version(Show)"),
+];
+
+fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+    Cli::try_parse_from(std::iter::once("skiff").chain(args.iter().copied()))
+}
+
+#[test]
+fn every_verb_parses_to_its_subcommand() {
+    for (args, expected) in VERBS {
+        let cli = parse(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        assert_eq!(format!("{:?}", cli.command), *expected, "{args:?}");
+        assert!(!cli.json, "{args:?}");
+    }
+}
+
+#[test]
+fn the_table_covers_every_verb() {
+    let tested: BTreeSet<&str> = VERBS.iter().map(|(args, _)| args[0]).collect();
+    let command = Cli::command();
+    let verbs: BTreeSet<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
+    assert_eq!(tested, verbs);
+}
+
+#[test]
+fn global_flags_go_anywhere() {
+    for args in [
+        &["apps:info", "-a", "alpha", "--json"][..],
+        &["-a", "alpha", "--json", "apps:info"],
+        &["--app", "alpha", "apps:info", "--json"],
+    ] {
+        let cli = parse(args).unwrap();
+        assert_eq!(cli.app.as_deref(), Some("alpha"), "{args:?}");
+        assert!(cli.json, "{args:?}");
+        assert!(matches!(cli.command, Command::Apps(apps::AppsVerb::Info)));
+    }
+}
+
+#[test]
+fn unknown_verbs_and_bad_flags_are_refused() {
+    for args in [
+        &["apps:nope"][..],
+        &["ps:scale"],
+        &["config:set"],
+        &["run"],
+        &["deploy", "dir", "--tar", "a.tar"],
+        &["logs", "-n", "many"],
+        &["healthcheck:set", "--status", "ok"],
+    ] {
+        assert!(parse(args).is_err(), "{args:?}");
+    }
+}
+
+#[test]
+fn path_segments_cannot_escape() {
+    assert!(path_segment("alpha").is_ok());
+    for bad in ["", "..", "a/b", "a?b", "a b", "%2e"] {
+        assert!(path_segment(bad).is_err(), "{bad}");
+    }
+}

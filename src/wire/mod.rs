@@ -1,0 +1,121 @@
+//! The HTTP API's wire format: every body, query and frame skiffd and the CLI exchange, with its
+//! OpenAPI schema. No behaviour beyond (de)serialising; the API converts domain types to these.
+
+mod apps;
+mod cron;
+mod deploys;
+mod dynos;
+mod error;
+mod health;
+mod keys;
+mod logs;
+mod releases;
+mod routing;
+pub mod run_protocol;
+mod runs;
+mod tokens;
+
+pub use apps::{App, AppInfo, CreateApp, DiskUse};
+pub use cron::CronJobInfo;
+pub use deploys::{BuildEvent, DeployQuery, Release};
+pub use dynos::{Dyno, FormationItem, ResizeRequest, RestartRequest, Restarted, ScaleRequest};
+pub use error::{ErrorBody, ErrorDetail};
+pub use health::Health;
+pub use keys::{AddKey, Key};
+pub use logs::LogsParams;
+pub use releases::{ConfigChanged, ConfigMap, ReleaseInfo, RollbackRequest};
+pub use routing::{DomainRequest, Domains, HealthCheckBody, Maintenance};
+pub use runs::{RunBody, RunStarted, TerminalBody};
+pub use tokens::{CreateToken, CreatedToken, Token};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(failure: Option<&str>) -> Release {
+        Release {
+            version: 3,
+            slug_version: 2,
+            description: "Set A".into(),
+            created_at: "2026-11-21T10:00:00Z".into(),
+            process_types: vec!["web".into()],
+            config_keys: vec!["A".into()],
+            status: "failed".into(),
+            failure: failure.map(str::to_owned),
+        }
+    }
+
+    /// The exact JSON of the shapes with serde attributes: tags, flattening, omitted fields.
+    #[test]
+    fn bodies_keep_their_json_shape() {
+        let release_json = r#""version":3,"slug_version":2,"description":"Set A","created_at":"2026-11-21T10:00:00Z","process_types":["web"],"config_keys":["A"],"status":"failed""#;
+        let cases = [
+            (
+                serde_json::to_string(&release(None)).unwrap(),
+                format!("{{{release_json}}}"),
+            ),
+            (
+                serde_json::to_string(&BuildEvent::Release(release(Some("boom")))).unwrap(),
+                format!(r#"{{"release":{{{release_json},"failure":"boom"}}}}"#),
+            ),
+            (
+                serde_json::to_string(&BuildEvent::Output("line".into())).unwrap(),
+                r#"{"output":"line"}"#.to_owned(),
+            ),
+            (
+                serde_json::to_string(&BuildEvent::Error(ErrorDetail {
+                    code: "build_failed".into(),
+                    message: "no".into(),
+                }))
+                .unwrap(),
+                r#"{"error":{"code":"build_failed","message":"no"}}"#.to_owned(),
+            ),
+            (
+                serde_json::to_string(&HealthCheckBody {
+                    path: Some("/up".into()),
+                    ..HealthCheckBody::default()
+                })
+                .unwrap(),
+                r#"{"path":"/up"}"#.to_owned(),
+            ),
+            (
+                serde_json::to_string(&RunBody {
+                    command: vec!["ls".into()],
+                    detached: false,
+                    terminal: Some(TerminalBody {
+                        cols: 80,
+                        rows: 24,
+                        term: None,
+                    }),
+                    timeout: None,
+                })
+                .unwrap(),
+                r#"{"command":["ls"],"detached":false,"terminal":{"cols":80,"rows":24}}"#
+                    .to_owned(),
+            ),
+            (
+                serde_json::to_string(&ReleaseInfo {
+                    release: release(None),
+                    processes: [("web".to_owned(), "app".to_owned())].into(),
+                    slug_on_disk: true,
+                    current: false,
+                })
+                .unwrap(),
+                format!(
+                    r#"{{{release_json},"processes":{{"web":"app"}},"slug_on_disk":true,"current":false}}"#
+                ),
+            ),
+        ];
+        for (actual, expected) in cases {
+            assert_eq!(actual, expected);
+        }
+    }
+
+    #[test]
+    fn requests_refuse_unknown_fields() {
+        assert!(serde_json::from_str::<CreateApp>(r#"{"name":"a","x":1}"#).is_err());
+        assert!(serde_json::from_str::<RunBody>(r#"{"command":["ls"],"tty":true}"#).is_err());
+        let body: RunBody = serde_json::from_str(r#"{"command":["ls"]}"#).unwrap();
+        assert!(!body.detached && body.terminal.is_none() && body.timeout.is_none());
+    }
+}
