@@ -9,6 +9,9 @@ mod sandbox;
 mod timer;
 mod values;
 
+#[cfg(test)]
+mod signatures;
+
 pub use build::{build_properties, BuildSpec, BUILD_SLICE};
 pub use dyno::{dyno_properties, DynoSpec, RestartPolicy, DYNO_PATH};
 pub use limits::{limit_properties, Limits};
