@@ -5,4 +5,5 @@ pub mod app_json;
 pub mod detect;
 pub mod intake;
 pub mod pipeline;
+pub mod plan;
 pub mod script;
