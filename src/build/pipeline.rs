@@ -235,11 +235,6 @@ impl Deployer {
         self.build(app, ws, &intake, out).await?;
         let slug_bytes = self.seal(ws).await?;
         let plan = self.plan_release(app, ws, &intake, slug_bytes).await?;
-        if let Some(check) = &plan.health_check {
-            self.store
-                .set_health_check(app.as_str(), check.clone())
-                .await?;
-        }
         for line in plan.summary() {
             say(out, line).await;
         }

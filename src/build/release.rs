@@ -1,6 +1,6 @@
 //! The deploy stages from the built slug on: the release phase, the release's commit (the slug
-//! moved into place in its transaction), going live, retention and app.json's postdeploy; and
-//! the one-off units they run with streamed output.
+//! moved into place and the app's new health check written in its transaction), going live,
+//! retention and app.json's postdeploy; and the one-off units they run with streamed output.
 
 use std::path::Path;
 use std::time::Duration;
@@ -88,8 +88,8 @@ impl Deployer {
         }
     }
 
-    /// Records the release, its jobs and first-deploy defaults in one transaction that also
-    /// moves the slug into place.
+    /// Records the release, its jobs, first-deploy defaults and app.json's health check in one
+    /// transaction that also moves the slug into place.
     pub(super) async fn commit(
         &self,
         app: &AppName,
@@ -106,6 +106,7 @@ impl Deployer {
                 description,
                 plan.defaults.clone(),
                 plan.cron.clone(),
+                plan.health_check.clone(),
                 move |version| install_slug(&layout, &slug_app, &built, version),
             )
             .await?;
@@ -328,6 +329,7 @@ impl Deployer {
 mod tests {
     use super::*;
     use crate::build::testkit::{kit, output, said};
+    use crate::model::HealthCheck;
 
     const WEB: (&str, &str) = ("Procfile", "web: ./serve\nrelease: ./migrate\n");
     const CHECKED: (&str, &str) = (
@@ -372,6 +374,40 @@ mod tests {
             .unwrap()
             .count();
         assert_eq!(workspaces, 0, "the workspace is removed");
+    }
+
+    #[tokio::test]
+    async fn a_failed_release_phase_leaves_the_previous_health_check_and_release() {
+        let k = kit().await;
+        k.deploy(&[WEB]).await.0.unwrap();
+        let before = k
+            .store
+            .routing_settings("my-app")
+            .await
+            .unwrap()
+            .health_check;
+        assert_eq!(before, HealthCheck::default());
+        k.systemd.fail_runs(".release-", 1);
+        let (result, _) = k.deploy(&[WEB, CHECKED]).await;
+        let err = result.unwrap_err();
+        assert!(matches!(err, DeployError::ReleasePhaseFailed(_)), "{err}");
+        let after = k
+            .store
+            .routing_settings("my-app")
+            .await
+            .unwrap()
+            .health_check;
+        assert_eq!(after, before, "the new release's health check is not kept");
+        assert_eq!(
+            k.store
+                .current_release("my-app")
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            1
+        );
+        assert!(!k.layout.slug_dir(&k.app, 2).exists());
     }
 
     #[tokio::test]
