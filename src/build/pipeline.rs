@@ -129,12 +129,12 @@ impl Drop for Workspace {
         if self.removed {
             return;
         }
-        let (root, env_file) = (self.root.clone(), self.env_file.clone());
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn_blocking(move || remove_workspace(&root, &env_file));
-            }
-            Err(_) => remove_workspace(&root, &env_file),
+        // Done before the drop returns, so a failed upload's answer comes after its cleanup; on
+        // a multi-threaded runtime the worker hands its other tasks on while it removes.
+        let remove = || remove_workspace(&self.root, &self.env_file);
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(remove),
+            _ => remove(),
         }
     }
 }

@@ -477,4 +477,54 @@ mod tests {
         assert!(!k.layout.slug_dir(&k.app, 1).exists());
         assert!(k.layout.slug_dir(&k.app, 2).exists());
     }
+
+    #[tokio::test]
+    async fn the_commit_records_the_release_and_moves_the_slug_without_starting_anything() {
+        let k = kit().await;
+        let ws = k.workspace(&[WEB, CHECKED]);
+        let intake = k.deployer.intake(&k.app, &ws).await.unwrap();
+        let bytes = k.deployer.seal(&ws).await.unwrap();
+        let plan = k
+            .deployer
+            .plan_release(&k.app, &ws, &intake, bytes)
+            .await
+            .unwrap();
+        let release = k
+            .deployer
+            .commit(&k.app, &ws, &plan, "Deploy".into())
+            .await
+            .unwrap();
+        assert_eq!((release.version, release.slug_version), (1, 1));
+        assert!(!ws.source_dir().exists(), "the built tree became the slug");
+        assert!(k.layout.slug_dir(&k.app, 1).join("app.json").is_file());
+        let check = k
+            .store
+            .routing_settings("my-app")
+            .await
+            .unwrap()
+            .health_check;
+        assert_eq!(check.path.as_deref(), Some("/up"));
+        assert!(
+            k.systemd.units().is_empty(),
+            "the reconciler starts the dynos"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unhealthy_release_fails_the_deploy_with_the_apps_last_lines() {
+        let k = kit().await;
+        for port in 20000..=29999 {
+            k.prober.break_port(port);
+        }
+        let quick = ("app.json", r#"{"healthchecks": {"web": {"timeout": 1}}}"#);
+        let (result, _) = k.deploy(&[WEB, quick]).await;
+        let err = result.unwrap_err();
+        assert!(
+            matches!(err, DeployError::Unhealthy { version: 1, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("cannot bind"), "{err}");
+        let (status, _) = k.store.release_status("my-app", 1).await.unwrap();
+        assert_eq!(status, ReleaseStatus::Failed);
+    }
 }

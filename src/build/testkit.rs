@@ -23,6 +23,7 @@ pub(super) struct Kit {
     pub(super) systemd: Arc<FakeSystemd>,
     pub(super) layout: Layout,
     pub(super) reconciler: Reconciler,
+    pub(super) prober: Arc<FakeProber>,
     pub(super) deployer: Deployer,
     pub(super) app: AppName,
 }
@@ -35,6 +36,7 @@ pub(super) async fn kit() -> Kit {
     let systemd = Arc::new(FakeSystemd::default());
     let config = Config::default();
     let defaults = DynoDefaults::from_config(&config);
+    let prober = Arc::new(FakeProber::default());
     let reconciler = Reconciler::new(
         store.clone(),
         systemd.clone(),
@@ -42,14 +44,14 @@ pub(super) async fn kit() -> Kit {
         defaults.clone(),
         Traffic {
             proxy: Arc::new(FakeProxy::default()),
-            prober: Arc::new(FakeProber::default()),
+            prober: prober.clone(),
             settings: crate::daemon::proxy_settings(&config),
             drain: Duration::ZERO,
         },
     );
     let logs = Arc::new(FakeLogs {
         build_lines: vec!["building".into()],
-        ..FakeLogs::default()
+        lines: vec!["app[web.1]: cannot bind".into()],
     });
     let deployer = Deployer::new(
         store.clone(),
@@ -73,6 +75,7 @@ pub(super) async fn kit() -> Kit {
         systemd,
         layout,
         reconciler,
+        prober,
         deployer,
         app,
     }
