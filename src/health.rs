@@ -70,12 +70,13 @@ pub async fn wait_healthy(
 ) -> Result<(), String> {
     let deadline = Instant::now() + check.timeout;
     loop {
-        let last =
-            match tokio::time::timeout(ATTEMPT_TIMEOUT, prober.attempt(port, check, host)).await {
-                Ok(Ok(())) => return Ok(()),
-                Ok(Err(e)) => e,
-                Err(_) => format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs()),
-            };
+        // No attempt outlives the check's own deadline, however long a dyno keeps it waiting.
+        let bound = ATTEMPT_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
+        let last = match tokio::time::timeout(bound, prober.attempt(port, check, host)).await {
+            Ok(Ok(())) => return Ok(()),
+            Ok(Err(e)) => e,
+            Err(_) => format!("no answer within {:.1}s", bound.as_secs_f64()),
+        };
         if Instant::now() + RETRY_EVERY >= deadline {
             return Err(format!(
                 "failed its health check ({check}) on port {port}: {last}"
@@ -134,6 +135,19 @@ mod tests {
         port
     }
 
+    /// Accepts connections and never answers on them.
+    async fn silent_server() -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                held.push(s);
+            }
+        });
+        port
+    }
+
     fn check(path: Option<&str>, status: Option<u32>, secs: u64) -> HealthCheck {
         HealthCheck::new(path, status, Some(Duration::from_secs(secs))).unwrap()
     }
@@ -166,5 +180,16 @@ mod tests {
         assert!(started.elapsed() >= Duration::from_millis(700));
         assert!(err.contains(&format!("on port {port}")), "{err}");
         assert!(err.contains("refused"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_dyno_that_accepts_and_never_answers_fails_within_the_check_timeout() {
+        let port = silent_server().await;
+        let started = Instant::now();
+        let err = wait_healthy(&NetProber, port, &check(Some("/up"), None, 1), "h")
+            .await
+            .unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(2), "{err}");
+        assert!(err.contains("no answer within"), "{err}");
     }
 }

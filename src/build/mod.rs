@@ -5,4 +5,9 @@ pub mod app_json;
 pub mod detect;
 pub mod intake;
 pub mod pipeline;
+pub(crate) mod plan;
+mod release;
 pub mod script;
+mod stages;
+#[cfg(test)]
+mod testkit;

@@ -2,6 +2,7 @@
 //! whole config atomically (Caddy rolls back by itself if the new config fails to start).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -12,19 +13,42 @@ use tokio::net::UnixStream;
 
 use super::{Proxy, ProxyError};
 
+/// Longest one admin-API call may take, connecting included: a hung Caddy must not stall a
+/// reconciler round.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Talks to the Caddy whose admin endpoint listens on `socket`.
 pub struct CaddyAdmin {
     socket: PathBuf,
+    timeout: Duration,
 }
 
 impl CaddyAdmin {
     pub fn new(socket: impl Into<PathBuf>) -> Self {
         Self {
             socket: socket.into(),
+            timeout: CALL_TIMEOUT,
         }
     }
 
+    /// One request, given up after the call timeout.
     async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, Bytes), ProxyError> {
+        tokio::time::timeout(self.timeout, self.exchange(method, path, body))
+            .await
+            .unwrap_or_else(|_| {
+                Err(ProxyError::Timeout {
+                    socket: self.socket.display().to_string(),
+                    seconds: self.timeout.as_secs(),
+                })
+            })
+    }
+
+    async fn exchange(
         &self,
         method: Method,
         path: &str,
@@ -96,5 +120,41 @@ impl Proxy for CaddyAdmin {
             });
         }
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::UnixListener;
+
+    #[tokio::test]
+    async fn a_caddy_that_accepts_and_never_answers_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("admin.sock");
+        let listener = UnixListener::bind(&socket).unwrap();
+        let hold = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let admin = CaddyAdmin {
+            socket,
+            timeout: Duration::from_millis(300),
+        };
+        let started = std::time::Instant::now();
+        let err = admin.apply(&serde_json::json!({})).await.unwrap_err();
+        assert!(matches!(err, ProxyError::Timeout { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(2));
+        hold.abort();
+    }
+
+    #[tokio::test]
+    async fn a_missing_socket_is_unreachable() {
+        let dir = tempfile::tempdir().unwrap();
+        let admin = CaddyAdmin::new(dir.path().join("none.sock"));
+        let err = admin.current().await.unwrap_err();
+        assert!(matches!(err, ProxyError::Unreachable { .. }), "{err}");
     }
 }

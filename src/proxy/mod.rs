@@ -20,6 +20,8 @@ pub enum ProxyError {
     Refused { status: u16, message: String },
     #[error("unexpected answer from caddy's admin API: {0}")]
     Protocol(String),
+    #[error("caddy's admin socket {socket} did not answer within {seconds} s")]
+    Timeout { socket: String, seconds: u64 },
 }
 
 /// Applies a complete proxy config.

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::dynos::{app_id, clear_holds, corrupt, current_formation, write_formation, DynoFilter};
 use super::{Store, StoreError, NOW};
-use crate::model::{AppName, ConfigChange, CronJob, Formation, ProcessType, Procfile};
+use crate::model::{AppName, ConfigChange, CronJob, Formation, HealthCheck, ProcessType, Procfile};
 
 /// Config vars by key.
 pub type ConfigVars = BTreeMap<String, String>;
@@ -280,13 +280,15 @@ impl Store {
             description,
             FirstDeployDefaults::default(),
             Vec::new(),
+            None,
             install_slug,
         )
         .await
     }
 
     /// [`Store::create_release`] with the slug's scheduled jobs, applying `defaults` when this
-    /// is the app's first release.
+    /// is the app's first release and setting the app's `health_check` when given.
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_release_with_defaults<F>(
         &self,
         app: AppName,
@@ -294,6 +296,7 @@ impl Store {
         description: String,
         defaults: FirstDeployDefaults,
         cron: Vec<CronJob>,
+        health_check: Option<HealthCheck>,
         install_slug: F,
     ) -> Result<ReleaseRecord, StoreError>
     where
@@ -320,6 +323,12 @@ impl Store {
                 };
             let release = insert_release(&tx, id, &procfile, &config, None, &cron, &description)?;
             write_formation(&tx, id, &next)?;
+            if let Some(check) = health_check {
+                tx.execute(
+                    "UPDATE apps SET health_path = ?1, health_status = ?2, health_timeout_secs = ?3 WHERE id = ?4",
+                    params![check.path, check.status, check.timeout.as_secs(), id],
+                )?;
+            }
             install_slug(release.version).map_err(StoreError::Task)?;
             tx.commit()?;
             Ok(release)
@@ -691,6 +700,7 @@ mod tests {
                 "Deploy".into(),
                 defaults.clone(),
                 vec![CronJob::new("python task.py", "*/10 * * * *").unwrap()],
+                None,
                 |_| Ok(()),
             )
             .await

@@ -1,0 +1,252 @@
+//! A dyno's transient service: its command over the read-only slug, environment, restart policy
+//! and logging, inside the sandbox and limits.
+
+use std::path::PathBuf;
+
+use super::limits::{limit_properties, Limits};
+use super::sandbox::sandbox_properties;
+use super::values::{binds, env_file, exec_sh, hidden, log_fields, s, Property, PropertyValue};
+use crate::systemd::names::{app_slice, DynoUnit};
+
+/// `PATH` in dynos: what the builders install (virtualenv, node_modules, bin/) comes first.
+pub const DYNO_PATH: &str =
+    "/app/.venv/bin:/app/node_modules/.bin:/app/bin:/usr/local/bin:/usr/bin:/bin";
+
+/// How systemd restarts a dyno whose process ended before giving up on it (it is then `crashed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartPolicy {
+    pub delay_usec: u64,
+    /// More than `burst` starts within `interval_usec` → the unit fails for good.
+    pub burst: u32,
+    pub interval_usec: u64,
+}
+
+impl Default for RestartPolicy {
+    fn default() -> Self {
+        Self {
+            delay_usec: 1_000_000,
+            burst: 5,
+            interval_usec: 120_000_000,
+        }
+    }
+}
+
+/// Everything needed to start one dyno.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DynoSpec {
+    pub unit: DynoUnit,
+    /// The Procfile command, run with `/bin/sh -c` in `/app`.
+    pub command: String,
+    /// The release's slug, mounted read-only at `/app`.
+    pub slug_dir: PathBuf,
+    /// Root-only file with the release's config vars.
+    pub env_file: PathBuf,
+    /// Web dynos get a port.
+    pub port: Option<u16>,
+    pub limits: Limits,
+    pub restart: RestartPolicy,
+    /// Paths the dyno must not see at all (skiff's state and runtime dirs).
+    pub hidden_paths: Vec<PathBuf>,
+    pub stop_timeout_usec: u64,
+}
+
+/// Heroku restarts a dyno whenever its process exits, whatever the status; systemd's start limit
+/// (not skiffd) then turns a restart loop into a `crashed` dyno.
+fn restart_properties(restart: &RestartPolicy) -> Vec<Property> {
+    vec![
+        ("Restart", s("always")),
+        ("RestartUSec", PropertyValue::U64(restart.delay_usec)),
+        ("StartLimitBurst", PropertyValue::U32(restart.burst)),
+        (
+            "StartLimitIntervalUSec",
+            PropertyValue::U64(restart.interval_usec),
+        ),
+    ]
+}
+
+/// All properties of a dyno's transient service, in the order they are sent.
+pub fn dyno_properties(spec: &DynoSpec) -> Vec<Property> {
+    let unit = &spec.unit;
+    let dyno = unit.dyno.to_string();
+    let mut environment = vec![
+        format!("DYNO={dyno}"),
+        "HOME=/app".to_owned(),
+        format!("PATH={DYNO_PATH}"),
+    ];
+    if let Some(port) = spec.port {
+        environment.push(format!("PORT={port}"));
+    }
+    let mut props = vec![
+        (
+            "Description",
+            s(format!("skiff {} {dyno} (v{})", unit.app, unit.release)),
+        ),
+        ("Slice", s(app_slice(&unit.app))),
+        ("Type", s("exec")),
+        ("ExecStart", exec_sh(&spec.command)),
+        ("WorkingDirectory", s("/app")),
+        (
+            "BindReadOnlyPaths",
+            binds(&[(spec.slug_dir.as_path(), "/app")]),
+        ),
+        ("InaccessiblePaths", hidden(&spec.hidden_paths)),
+        // Not secret: visible to `systemctl show`. Config vars go only in the root-only file.
+        ("Environment", PropertyValue::StrList(environment)),
+        ("EnvironmentFiles", env_file(&spec.env_file)),
+    ];
+    props.extend(restart_properties(&spec.restart));
+    props.extend([
+        (
+            "TimeoutStopUSec",
+            PropertyValue::U64(spec.stop_timeout_usec),
+        ),
+        ("SyslogIdentifier", s(unit.syslog_identifier())),
+        (
+            "LogExtraFields",
+            log_fields(vec![
+                format!("SKIFF_APP={}", unit.app),
+                format!("SKIFF_DYNO={dyno}"),
+                format!("SKIFF_RELEASE=v{}", unit.release),
+            ]),
+        ),
+    ]);
+    props.extend(limit_properties(&spec.limits));
+    props.extend(sandbox_properties());
+    props
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::model::{AppName, DynoName};
+    use crate::systemd::properties::test_support::{get, one};
+    use crate::systemd::properties::values::{b, strs, MS_REC};
+
+    pub(in crate::systemd::properties) fn spec(port: Option<u16>) -> DynoSpec {
+        DynoSpec {
+            unit: DynoUnit {
+                app: AppName::parse("my-app").unwrap(),
+                dyno: DynoName::parse(if port.is_some() { "web.2" } else { "worker.1" }).unwrap(),
+                release: 7,
+                generation: 0,
+            },
+            command: "python3 app.py --port $PORT".into(),
+            slug_dir: "/var/lib/skiff/slugs/my-app/v7".into(),
+            env_file: "/run/skiff/env/my-app/v7.env".into(),
+            port,
+            limits: Limits {
+                memory_bytes: 512 << 20,
+                cpu_percent: 50,
+                tasks: 256,
+            },
+            restart: RestartPolicy::default(),
+            hidden_paths: vec!["/var/lib/skiff".into(), "/run/skiff".into()],
+            stop_timeout_usec: 10_000_000,
+        }
+    }
+
+    #[test]
+    fn runs_the_command_in_the_read_only_slug() {
+        let p = dyno_properties(&spec(Some(20001)));
+        assert_eq!(
+            one(&p, "ExecStart"),
+            &PropertyValue::Exec(vec![(
+                "/bin/sh".into(),
+                vec![
+                    "/bin/sh".into(),
+                    "-c".into(),
+                    "python3 app.py --port $$PORT".into()
+                ],
+                false
+            )])
+        );
+        assert_eq!(one(&p, "WorkingDirectory"), &s("/app"));
+        assert_eq!(
+            one(&p, "BindReadOnlyPaths"),
+            &PropertyValue::Binds(vec![(
+                "/var/lib/skiff/slugs/my-app/v7".into(),
+                "/app".into(),
+                false,
+                MS_REC
+            )])
+        );
+        assert_eq!(one(&p, "Type"), &s("exec"));
+        assert_eq!(one(&p, "Slice"), &s("skiff-my\\x2dapp.slice"));
+    }
+
+    #[test]
+    fn environment_has_herokus_variables_and_never_config_values() {
+        let p = dyno_properties(&spec(Some(20001)));
+        assert_eq!(
+            one(&p, "Environment"),
+            &strs([
+                "DYNO=web.2",
+                "HOME=/app",
+                &format!("PATH={DYNO_PATH}"),
+                "PORT=20001"
+            ])
+        );
+        assert_eq!(
+            one(&p, "EnvironmentFiles"),
+            &PropertyValue::EnvFiles(vec![("/run/skiff/env/my-app/v7.env".into(), false)])
+        );
+        let worker = dyno_properties(&spec(None));
+        assert_eq!(
+            one(&worker, "Environment"),
+            &strs(["DYNO=worker.1", "HOME=/app", &format!("PATH={DYNO_PATH}")])
+        );
+    }
+
+    #[test]
+    fn sandbox_is_complete() {
+        let p = dyno_properties(&spec(None));
+        for name in [
+            "DynamicUser",
+            "PrivateUsers",
+            "NoNewPrivileges",
+            "PrivateTmp",
+            "PrivateDevices",
+            "ProtectKernelTunables",
+            "ProtectKernelModules",
+            "ProtectKernelLogs",
+            "ProtectControlGroups",
+            "ProtectClock",
+            "ProtectHostname",
+            "RestrictRealtime",
+            "RestrictSUIDSGID",
+            "LockPersonality",
+        ] {
+            assert_eq!(one(&p, name), &b(true), "{name}");
+        }
+        assert_eq!(one(&p, "ProtectSystem"), &s("strict"));
+        assert_eq!(one(&p, "ProtectHome"), &s("yes"));
+        assert_eq!(one(&p, "ProtectProc"), &s("invisible"));
+        assert_eq!(one(&p, "CapabilityBoundingSet"), &PropertyValue::U64(0));
+        assert_eq!(one(&p, "RestrictNamespaces"), &PropertyValue::U64(0));
+        assert_eq!(get(&p, "SystemCallFilter").len(), 2);
+        assert_eq!(one(&p, "SystemCallErrorNumber"), &PropertyValue::I32(1));
+        assert_eq!(
+            one(&p, "InaccessiblePaths"),
+            &strs(["-/var/lib/skiff", "-/run/skiff"])
+        );
+    }
+
+    #[test]
+    fn limits_restart_and_logging() {
+        let p = dyno_properties(&spec(Some(20001)));
+        assert_eq!(one(&p, "MemoryMax"), &PropertyValue::U64(512 << 20));
+        assert_eq!(one(&p, "CPUQuotaPerSecUSec"), &PropertyValue::U64(500_000));
+        assert_eq!(one(&p, "TasksMax"), &PropertyValue::U64(256));
+        assert_eq!(one(&p, "Restart"), &s("always"));
+        assert_eq!(one(&p, "StartLimitBurst"), &PropertyValue::U32(5));
+        assert_eq!(one(&p, "SyslogIdentifier"), &s("my-app.web.2"));
+        assert_eq!(
+            one(&p, "LogExtraFields"),
+            &PropertyValue::Bytes(vec![
+                b"SKIFF_APP=my-app".to_vec(),
+                b"SKIFF_DYNO=web.2".to_vec(),
+                b"SKIFF_RELEASE=v7".to_vec()
+            ])
+        );
+    }
+}

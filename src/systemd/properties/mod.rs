@@ -1,0 +1,42 @@
+//! Pure specs → transient unit properties: dynos, builds, one-offs and cron timers, each in its
+//! own file over the shared value helpers, sandbox and limits.
+
+mod build;
+mod dyno;
+mod limits;
+mod oneoff;
+mod sandbox;
+mod timer;
+mod values;
+
+#[cfg(test)]
+mod signatures;
+
+pub use build::{build_properties, BuildSpec, BUILD_SLICE};
+pub use dyno::{dyno_properties, DynoSpec, RestartPolicy, DYNO_PATH};
+pub use limits::{limit_properties, Limits};
+pub use oneoff::{oneoff_properties, OneOffCommand, OneOffLifetime, OneOffSpec, OneOffStdio};
+pub use sandbox::sandbox_properties;
+pub use timer::timer_properties;
+pub use values::{Property, PropertyValue, SharedFd};
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Lookups over a property list shared by the tests of every spec.
+
+    use super::{Property, PropertyValue};
+
+    pub(crate) fn get<'a>(props: &'a [Property], name: &str) -> Vec<&'a PropertyValue> {
+        props
+            .iter()
+            .filter(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    pub(crate) fn one<'a>(props: &'a [Property], name: &str) -> &'a PropertyValue {
+        let found = get(props, name);
+        assert_eq!(found.len(), 1, "{name} set {} times", found.len());
+        found[0]
+    }
+}

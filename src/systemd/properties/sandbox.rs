@@ -1,0 +1,51 @@
+//! The sandbox every dyno, build and one-off runs in: DESIGN.md §4.
+
+use super::values::{b, s, strs, Property, PropertyValue};
+
+/// The sandbox properties, appended after every unit's own.
+pub fn sandbox_properties() -> Vec<Property> {
+    vec![
+        ("DynamicUser", b(true)),
+        ("PrivateUsers", b(true)),
+        ("NoNewPrivileges", b(true)),
+        ("ProtectSystem", s("strict")),
+        ("ProtectHome", s("yes")),
+        ("PrivateTmp", b(true)),
+        ("PrivateDevices", b(true)),
+        ("ProtectKernelTunables", b(true)),
+        ("ProtectKernelModules", b(true)),
+        ("ProtectKernelLogs", b(true)),
+        ("ProtectControlGroups", b(true)),
+        ("ProtectClock", b(true)),
+        ("ProtectHostname", b(true)),
+        ("ProtectProc", s("invisible")),
+        ("ProcSubset", s("pid")),
+        // The allowed namespace types; none.
+        ("RestrictNamespaces", PropertyValue::U64(0)),
+        ("RestrictRealtime", b(true)),
+        ("RestrictSUIDSGID", b(true)),
+        ("LockPersonality", b(true)),
+        ("SystemCallArchitectures", strs(["native"])),
+        (
+            "SystemCallFilter",
+            PropertyValue::Filter(true, vec!["@system-service".into()]),
+        ),
+        (
+            "SystemCallFilter",
+            PropertyValue::Filter(false, vec!["@privileged".into(), "@resources".into()]),
+        ),
+        // A denied call fails with EPERM instead of killing the process: runtimes such as Node.js
+        // probe calls like prlimit64 at start and carry on without them.
+        ("SystemCallErrorNumber", PropertyValue::I32(1)),
+        (
+            "RestrictAddressFamilies",
+            PropertyValue::Filter(
+                true,
+                vec!["AF_INET".into(), "AF_INET6".into(), "AF_UNIX".into()],
+            ),
+        ),
+        // An empty bounding set: no capabilities at all.
+        ("CapabilityBoundingSet", PropertyValue::U64(0)),
+        ("UMask", PropertyValue::U32(0o077)),
+    ]
+}
