@@ -9,8 +9,7 @@ use utoipa::ToSchema;
 use super::dynos::rfc3339_usec;
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
-use crate::model::AppName;
-use crate::systemd::names::CronUnit;
+use crate::model::{AppName, CronUnit};
 use crate::systemd::{RunOutcome, TimerDetails};
 
 /// One scheduled job as `skiff cron` shows it.

@@ -18,8 +18,7 @@ use super::error::{ApiError, ErrorBody, ErrorDetail};
 use super::{AppState, Caller};
 use crate::build::intake::{self, IntakeError, IntakeLimits};
 use crate::build::pipeline::{DeployError, Workspace};
-use crate::model::AppName;
-use crate::store::ReleaseRecord;
+use crate::model::{AppName, ReleaseRecord};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Release {

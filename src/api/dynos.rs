@@ -12,10 +12,13 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, Caller};
 use crate::config::{ByteSize, CpuPercent};
-use crate::model::{AppName, DynoName, ProcessType, ScaleChange, ScaleError};
+use crate::model::{
+    AppName, DynoFilter, DynoName, DynoSize, DynoUnit, Hold, HoldReason, ProcessType, ScaleChange,
+    ScaleError,
+};
 use crate::reconciler::DynoDefaults;
-use crate::store::{DynoFilter, DynoSize, FormationEntry, Hold, HoldReason};
-use crate::systemd::names::{DynoUnit, UNIT_PATTERN};
+use crate::store::FormationEntry;
+use crate::systemd::names::UNIT_PATTERN;
 use crate::systemd::ServiceDetails;
 
 /// One dyno as `ps` shows it.

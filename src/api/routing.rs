@@ -9,8 +9,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::AppState;
-use crate::model::{Domain, HealthCheck};
-use crate::store::RoutingSettings;
+use crate::model::{Domain, HealthCheck, RoutingSettings};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Domains {

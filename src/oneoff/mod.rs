@@ -14,13 +14,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::files::write_private;
-use crate::model::AppName;
+use crate::model::{AppName, Limits};
 use crate::paths::Layout;
 use crate::reconcile::render_env_file;
 use crate::store::{Store, StoreError};
 use crate::systemd::names::{run_unit_index, run_unit_name, run_unit_pattern};
 use crate::systemd::properties::{
-    oneoff_properties, Limits, OneOffCommand, OneOffLifetime, OneOffSpec, OneOffStdio,
+    oneoff_properties, OneOffCommand, OneOffLifetime, OneOffSpec, OneOffStdio,
 };
 use crate::systemd::{RunOutcome, Systemd, SystemdError};
 use protocol::{Frame, FrameDecoder, MAX_PAYLOAD};

@@ -16,15 +16,16 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use crate::config::Config;
-use crate::model::{AppName, ProcessType};
+use crate::model::{
+    AppName, CronUnit, DesiredCron, DesiredDyno, DesiredState, DynoFilter, DynoSize, DynoUnit,
+    HoldReason, Limits, ProcessType,
+};
 use crate::paths::Layout;
 use crate::reconcile::{plan, render_env_file, Action, ActiveState, ObservedUnit};
-use crate::store::{
-    DesiredCron, DesiredDyno, DesiredState, DynoFilter, DynoSize, HoldReason, Store, StoreError,
-};
-use crate::systemd::names::{app_slice, CronUnit, DynoUnit, UNIT_PATTERN};
+use crate::store::{Store, StoreError};
+use crate::systemd::names::{app_slice, UNIT_PATTERN};
 use crate::systemd::properties::{
-    dyno_properties, limit_properties, oneoff_properties, timer_properties, DynoSpec, Limits,
+    dyno_properties, limit_properties, oneoff_properties, timer_properties, DynoSpec,
     OneOffCommand, OneOffLifetime, OneOffSpec, OneOffStdio, RestartPolicy,
 };
 use crate::systemd::{Systemd, SystemdError};
@@ -795,7 +796,7 @@ mod tests {
             loop {
                 f.reconciler.round().await.unwrap();
                 let s = f.store.release_status("hello", 2).await.unwrap();
-                if s.0 != crate::store::ReleaseStatus::Pending {
+                if s.0 != crate::model::ReleaseStatus::Pending {
                     return s;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -803,7 +804,7 @@ mod tests {
         })
         .await
         .unwrap();
-        assert_eq!(status, crate::store::ReleaseStatus::Failed);
+        assert_eq!(status, crate::model::ReleaseStatus::Failed);
         let failure = failure.unwrap();
         assert!(
             failure.contains("web.1 failed its health check"),
@@ -811,7 +812,7 @@ mod tests {
         );
         assert_eq!(
             f.reconciler.wait_for_release(&app, 2).await.unwrap().0,
-            crate::store::ReleaseStatus::Failed
+            crate::model::ReleaseStatus::Failed
         );
         settle(&f).await;
         assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);

@@ -8,11 +8,9 @@ use std::time::Duration;
 
 use crate::config::BaseDomain;
 use crate::health::{wait_healthy, Prober};
-use crate::model::AppName;
+use crate::model::{AppName, AppRouting, DesiredState, DynoUnit, HoldReason, ReleaseStatus};
 use crate::proxy::{render, Proxy, ProxySettings};
 use crate::reconcile::{rollout_step, Health, RolloutStep, WantedWeb};
-use crate::store::{AppRouting, DesiredState, HoldReason, ReleaseStatus};
-use crate::systemd::names::DynoUnit;
 
 use super::{ReconcileError, Reconciler};
 

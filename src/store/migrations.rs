@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::StoreError;
+use super::db::StoreError;
 
 /// Each entry moves the schema from version `index` to `index + 1`. Append only; never edit.
 const MIGRATIONS: &[&str] = &[

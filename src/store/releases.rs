@@ -1,67 +1,19 @@
-//! Releases and config vars: creating releases (deploys, config changes, rollbacks), listing them,
-//! and which slugs the retention policy keeps.
+//! Releases and config vars: creating releases (deploys, config changes, rollbacks), listing
+//! them, failing a pending one, and which slugs the retention policy keeps.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::params;
 
-use super::dynos::{app_id, clear_holds, corrupt, current_formation, write_formation, DynoFilter};
-use super::{Store, StoreError, NOW};
-use crate::model::{AppName, ConfigChange, CronJob, Formation, ProcessType, Procfile};
-
-/// Config vars by key.
-pub type ConfigVars = BTreeMap<String, String>;
-
-/// Where a release stands: it goes live only once its web dynos pass their health check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReleaseStatus {
-    /// Its web dynos are starting beside the live ones.
-    Pending,
-    /// It went live (it may have been replaced by a newer one since).
-    Succeeded,
-    /// Its web dynos failed their health check; it never went live.
-    Failed,
-    /// A newer release replaced it before it went live.
-    Superseded,
-}
-
-impl ReleaseStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Superseded => "superseded",
-        }
-    }
-
-    fn parse(raw: &str) -> Result<Self, StoreError> {
-        Ok(match raw {
-            "pending" => Self::Pending,
-            "succeeded" => Self::Succeeded,
-            "failed" => Self::Failed,
-            "superseded" => Self::Superseded,
-            other => return Err(corrupt("release status", other)),
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReleaseRecord {
-    pub version: u32,
-    /// The release whose slug this one runs: itself for a deploy, an earlier one for config
-    /// changes and rollbacks.
-    pub slug_version: u32,
-    pub procfile: Procfile,
-    pub config: ConfigVars,
-    pub description: String,
-    pub created_at: String,
-    pub status: ReleaseStatus,
-    /// Why it failed, when it did.
-    pub failure: Option<String>,
-    /// Scheduled jobs (app.json `cron`), run as `cron.1`, `cron.2`… while this release is live.
-    pub cron: Vec<CronJob>,
-}
+use super::db::{
+    app_config, app_id, config_json, current_formation, current_release, insert_release,
+    newest_release, pending_release, release, release_row, write_formation, Store, StoreError,
+    RELEASE_COLUMNS,
+};
+use crate::model::{
+    AppName, ConfigChange, ConfigVars, CronJob, Formation, ProcessType, Procfile, ReleaseRecord,
+    ReleaseStatus,
+};
 
 /// What an app's `app.json` asks for on its first deploy.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,181 +22,6 @@ pub struct FirstDeployDefaults {
     pub env: ConfigVars,
     /// Dyno counts that replace Heroku's defaults.
     pub formation: BTreeMap<ProcessType, u32>,
-}
-
-const RELEASE_COLUMNS: &str = "r.version, r.slug_version, r.procfile, r.config, r.description, \
-     r.created_at, r.status, r.failure, r.cron";
-
-fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ReleaseRecord, StoreError>> {
-    let version: u32 = r.get(0)?;
-    let slug_version: Option<u32> = r.get(1)?;
-    let procfile: String = r.get(2)?;
-    let config: String = r.get(3)?;
-    let status: String = r.get(6)?;
-    let cron: String = r.get(8)?;
-    let record = (|| {
-        Ok(ReleaseRecord {
-            version,
-            slug_version: slug_version.unwrap_or(version),
-            procfile: Procfile::parse(&procfile).map_err(|e| corrupt("release", e))?,
-            config: parse_config(&config)?,
-            description: r.get(4)?,
-            created_at: r.get(5)?,
-            status: ReleaseStatus::parse(&status)?,
-            failure: r.get(7)?,
-            cron: parse_cron(&cron)?,
-        })
-    })();
-    Ok(record)
-}
-
-/// A scheduled job as stored in `releases.cron`.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct StoredCron {
-    command: String,
-    schedule: String,
-}
-
-fn parse_cron(json: &str) -> Result<Vec<CronJob>, StoreError> {
-    let stored: Vec<StoredCron> =
-        serde_json::from_str(json).map_err(|e| corrupt("cron jobs", e))?;
-    stored
-        .iter()
-        .map(|c| CronJob::new(&c.command, &c.schedule).map_err(|e| corrupt("cron jobs", e)))
-        .collect()
-}
-
-fn cron_json(jobs: &[CronJob]) -> Result<String, StoreError> {
-    let stored: Vec<StoredCron> = jobs
-        .iter()
-        .map(|j| StoredCron {
-            command: j.command.clone(),
-            schedule: j.schedule.to_string(),
-        })
-        .collect();
-    serde_json::to_string(&stored).map_err(|e| StoreError::Task(e.to_string()))
-}
-
-fn parse_config(json: &str) -> Result<ConfigVars, StoreError> {
-    serde_json::from_str(json).map_err(|e| corrupt("config vars", e))
-}
-
-fn config_json(config: &ConfigVars) -> Result<String, StoreError> {
-    serde_json::to_string(config).map_err(|e| StoreError::Task(e.to_string()))
-}
-
-/// Which release of an app a column of `apps` points at.
-#[derive(Clone, Copy)]
-enum Pointer {
-    /// `current_release`: the live one.
-    Live,
-    /// `pending_release`: the one waiting to go live.
-    Pending,
-}
-
-fn pointed_release(
-    conn: &Connection,
-    app: &str,
-    pointer: Pointer,
-) -> Result<Option<ReleaseRecord>, StoreError> {
-    let column = match pointer {
-        Pointer::Live => "current_release",
-        Pointer::Pending => "pending_release",
-    };
-    conn.query_row(
-        &format!(
-            "SELECT {RELEASE_COLUMNS} FROM apps a
-             JOIN releases r ON r.app_id = a.id AND r.version = a.{column} WHERE a.name = ?1"
-        ),
-        params![app],
-        release_row,
-    )
-    .optional()?
-    .transpose()
-}
-
-/// The live release, if any.
-pub(super) fn current_release(
-    conn: &Connection,
-    app: &str,
-) -> Result<Option<ReleaseRecord>, StoreError> {
-    pointed_release(conn, app, Pointer::Live)
-}
-
-/// The release waiting to go live, if any.
-pub(super) fn pending_release(
-    conn: &Connection,
-    app: &str,
-) -> Result<Option<ReleaseRecord>, StoreError> {
-    pointed_release(conn, app, Pointer::Pending)
-}
-
-fn release(
-    conn: &Connection,
-    app_id: i64,
-    version: u32,
-) -> Result<Option<ReleaseRecord>, StoreError> {
-    conn.query_row(
-        &format!("SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.app_id = ?1 AND r.version = ?2"),
-        params![app_id, version],
-        release_row,
-    )
-    .optional()?
-    .transpose()
-}
-
-fn app_config(conn: &Connection, app_id: i64) -> Result<ConfigVars, StoreError> {
-    let json: String = conn.query_row(
-        "SELECT config FROM apps WHERE id = ?1",
-        params![app_id],
-        |r| r.get(0),
-    )?;
-    parse_config(&json)
-}
-
-/// Inserts the next release as the app's pending one (it goes live once its web dynos are
-/// healthy; a pending one it replaces is superseded) and returns it. Holds are cleared: a release
-/// restarts every dyno.
-fn insert_release(
-    tx: &Transaction,
-    app_id: i64,
-    procfile: &Procfile,
-    config: &ConfigVars,
-    slug_version: Option<u32>,
-    cron: &[CronJob],
-    description: &str,
-) -> Result<ReleaseRecord, StoreError> {
-    let last: Option<u32> = tx.query_row(
-        "SELECT max(version) FROM releases WHERE app_id = ?1",
-        params![app_id],
-        |r| r.get(0),
-    )?;
-    let version = last.unwrap_or(0) + 1;
-    tx.execute(
-        "UPDATE releases SET status = 'superseded' WHERE app_id = ?1 AND status = 'pending'",
-        params![app_id],
-    )?;
-    tx.execute(
-        &format!(
-            "INSERT INTO releases (app_id, version, slug_version, procfile, config, description, created_at, status, cron)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, {NOW}, 'pending', ?7)"
-        ),
-        params![app_id, version, slug_version.unwrap_or(version), procfile.render(), config_json(config)?, description, cron_json(cron)?],
-    )?;
-    tx.execute(
-        "UPDATE apps SET pending_release = ?1, config = ?2 WHERE id = ?3",
-        params![version, config_json(config)?, app_id],
-    )?;
-    clear_holds(tx, app_id, &DynoFilter::All)?;
-    release(tx, app_id, version)?.ok_or_else(|| StoreError::Task("release vanished".into()))
-}
-
-/// The newest release: the pending one, else the live one.
-fn newest_release(conn: &Connection, app: &str) -> Result<Option<ReleaseRecord>, StoreError> {
-    match pending_release(conn, app)? {
-        Some(p) => Ok(Some(p)),
-        None => current_release(conn, app),
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -465,6 +242,73 @@ impl Store {
             Ok(Ok(release))
         })
         .await
+    }
+
+    /// The release waiting to go live, if any.
+    pub async fn pending_release(&self, app: &str) -> Result<Option<ReleaseRecord>, StoreError> {
+        let app = app.to_owned();
+        self.call(move |conn| pending_release(conn, &app)).await
+    }
+
+    pub async fn current_release(&self, app: &str) -> Result<Option<ReleaseRecord>, StoreError> {
+        let app = app.to_owned();
+        self.call(move |conn| {
+            app_id(conn, &app)?;
+            current_release(conn, &app)
+        })
+        .await
+    }
+
+    /// Marks a pending release failed with `reason`: it never goes live, and the app's config
+    /// goes back to the live release's. Returns false when it was no longer pending.
+    pub async fn fail_release(
+        &self,
+        app: &str,
+        version: u32,
+        reason: String,
+    ) -> Result<bool, StoreError> {
+        let app = app.to_owned();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let id = app_id(&tx, &app)?;
+            if pending_release(&tx, &app)?.map(|r| r.version) != Some(version) {
+                return Ok(false);
+            }
+            tx.execute(
+                "UPDATE releases SET status = 'failed', failure = ?1 WHERE app_id = ?2 AND version = ?3",
+                params![reason, id, version],
+            )?;
+            tx.execute(
+                "UPDATE apps SET pending_release = NULL WHERE id = ?1",
+                params![id],
+            )?;
+            if let Some(live) = current_release(&tx, &app)? {
+                tx.execute(
+                    "UPDATE apps SET config = ?1 WHERE id = ?2",
+                    params![
+                        serde_json::to_string(&live.config)
+                            .map_err(|e| StoreError::Task(e.to_string()))?,
+                        id
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// A release's status and failure reason.
+    pub async fn release_status(
+        &self,
+        app: &str,
+        version: u32,
+    ) -> Result<(ReleaseStatus, Option<String>), StoreError> {
+        let record = self
+            .release(app, version)
+            .await?
+            .ok_or_else(|| StoreError::Task(format!("release v{version} of {app} vanished")))?;
+        Ok((record.status, record.failure))
     }
 
     /// Slug versions the retention policy keeps: the live and pending releases' and those of the

@@ -4,8 +4,8 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::names::{app_slice, CronUnit, DynoUnit};
-use crate::model::{AppName, CronSchedule};
+use super::names::app_slice;
+use crate::model::{AppName, CronSchedule, CronUnit, DynoUnit, Limits};
 
 /// Linux's MS_REC, for recursive bind mounts.
 const MS_REC: u64 = 16384;
@@ -61,15 +61,6 @@ impl PartialEq for SharedFd {
 impl Eq for SharedFd {}
 
 pub type Property = (&'static str, PropertyValue);
-
-/// Resource limits of one dyno.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub memory_bytes: u64,
-    /// Percent of one CPU (200 = two cores).
-    pub cpu_percent: u32,
-    pub tasks: u64,
-}
 
 /// How systemd restarts a dyno whose process ended before giving up on it (it is then `crashed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
