@@ -11,8 +11,7 @@ use utoipa::ToSchema;
 use super::deploys::Release;
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, Caller};
-use crate::model::{describe_changes, parse_release_version, ConfigChange};
-use crate::store::RollbackError;
+use crate::model::{describe_changes, parse_release_version, ConfigChange, RollbackError};
 
 /// The app's config vars, by name.
 pub type ConfigMap = BTreeMap<String, String>;

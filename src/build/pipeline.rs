@@ -15,11 +15,13 @@ use super::detect::{detect, merge_processes, Builder, BuildpackSource, SourceFac
 use super::script::{build_script, parse_release_yaml};
 use crate::files::{make_dir_mode, open_tree, seal_tree, write_private};
 use crate::journal::{LogError, LogQuery, LogSource};
-use crate::model::{AppName, ConfigVars, Limits, Procfile, ReleaseRecord, ReleaseStatus};
+use crate::model::{
+    AppName, ConfigVars, FirstDeployDefaults, Limits, Procfile, ReleaseRecord, ReleaseStatus,
+};
 use crate::paths::Layout;
 use crate::reconcile::render_env_file;
 use crate::reconciler::Reconciler;
-use crate::store::{FirstDeployDefaults, Store, StoreError};
+use crate::store::{Store, StoreError};
 use crate::systemd::names::oneoff_unit_name;
 use crate::systemd::properties::{
     build_properties, oneoff_properties, BuildSpec, OneOffCommand, OneOffLifetime, OneOffSpec,

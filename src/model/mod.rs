@@ -8,11 +8,13 @@ mod cron;
 mod desired;
 mod domain;
 mod dyno;
+mod first_deploy;
 mod formation;
 mod health_check;
 mod procfile;
 mod release;
 mod release_version;
+mod rollback;
 mod routing;
 mod ssh_key;
 mod token;
@@ -26,7 +28,8 @@ pub use config_var::{
 pub use cron::{CronError, CronJob, CronSchedule};
 pub use desired::{release_for, AppSnapshot, DesiredCron, DesiredDyno, DesiredState};
 pub use domain::{Domain, DomainError};
-pub use dyno::{DynoFilter, DynoSize, Hold, HoldReason, Limits};
+pub use dyno::{restarted_web_dynos, DynoFilter, DynoSize, Hold, HoldReason, HoldRelease, Limits};
+pub use first_deploy::{deploy_start, FirstDeployDefaults};
 pub use formation::{
     DynoName, DynoNameError, Formation, ScaleAmount, ScaleChange, ScaleError, MAX_DYNOS_PER_TYPE,
 };
@@ -34,6 +37,7 @@ pub use health_check::{HealthCheck, HealthCheckError, DEFAULT_HEALTH_TIMEOUT, MA
 pub use procfile::{ProcessType, ProcessTypeError, Procfile, ProcfileError};
 pub use release::{ConfigVars, ReleaseRecord, ReleaseStatus};
 pub use release_version::{parse_release_version, ReleaseVersionError};
+pub use rollback::{rollback_target, RollbackError};
 pub use routing::{AppRoutes, AppRouting, Route, RoutingSettings};
 pub use ssh_key::{render_authorized_keys, SshKeyError, SshPublicKey};
 pub use token::{ApiToken, TokenHash, TokenName, TokenNameError};

@@ -8,7 +8,10 @@ use super::db::{
     app_id, clear_holds, current_formation, current_release, formation_of, holds_of,
     write_formation, Store, StoreError, NOW,
 };
-use crate::model::{DynoFilter, DynoName, DynoSize, Hold, HoldReason, ProcessType, ScaleChange};
+use crate::model::{
+    restarted_web_dynos, DynoFilter, DynoName, DynoSize, Hold, HoldReason, HoldRelease,
+    ProcessType, ScaleChange,
+};
 
 /// One process type of an app's formation, as `ps` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +63,7 @@ impl Store {
                 .scaled(&changes, &release.procfile)
                 .map_err(StoreError::Scale)?;
             write_formation(&tx, id, &next)?;
-            clear_holds(&tx, id, &DynoFilter::All)?;
+            clear_holds(&tx, id, &HoldRelease::Scale.dynos())?;
             tx.commit()?;
             Ok(())
         })
@@ -160,29 +163,16 @@ impl Store {
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
-            let mut bumped = 0;
-            for (process_type, (quantity, _)) in formation_of(&tx, id)? {
-                if !process_type.is_web() {
-                    continue;
-                }
-                for index in 1..=quantity {
-                    let dyno = DynoName {
-                        process_type: process_type.clone(),
-                        index,
-                    };
-                    if !filter.matches(&dyno) {
-                        continue;
-                    }
-                    tx.execute(
-                        "INSERT INTO dyno_generations (app_id, process_type, idx, generation) VALUES (?1, ?2, ?3, 1)
-                         ON CONFLICT (app_id, process_type, idx) DO UPDATE SET generation = generation + 1",
-                        params![id, process_type.as_str(), index],
-                    )?;
-                    bumped += 1;
-                }
+            let dynos = restarted_web_dynos(&current_formation(&tx, id)?, &filter);
+            for dyno in &dynos {
+                tx.execute(
+                    "INSERT INTO dyno_generations (app_id, process_type, idx, generation) VALUES (?1, ?2, ?3, 1)
+                     ON CONFLICT (app_id, process_type, idx) DO UPDATE SET generation = generation + 1",
+                    params![id, dyno.process_type.as_str(), dyno.index],
+                )?;
             }
             tx.commit()?;
-            Ok(bumped)
+            Ok(dynos.len())
         })
         .await
     }

@@ -1,6 +1,6 @@
 //! SQLite state: the one place that reads and writes skiff.db (WAL, foreign keys, migrations).
 //!
-//! Layered without cycles: `db` (the connection, errors, row helpers) at the bottom; one module
+//! Layered without cycles: `db` (the connection, migrations, errors, row helpers) at the bottom; one module
 //! per table or aggregate above it, each importing only `db` and `crate::model`; `desired`, the
 //! one read of the whole desired state, at the top.
 
@@ -9,7 +9,6 @@ mod db;
 mod desired;
 mod dynos;
 mod keys;
-mod migrations;
 mod releases;
 mod routing;
 
@@ -17,4 +16,3 @@ pub use apps::{AppRecord, TokenRecord};
 pub use db::{Store, StoreError};
 pub use dynos::FormationEntry;
 pub use keys::KeyRecord;
-pub use releases::{FirstDeployDefaults, RollbackError};

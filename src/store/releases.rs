@@ -1,42 +1,18 @@
 //! Releases and config vars: creating releases (deploys, config changes, rollbacks), listing
 //! them, failing a pending one, and which slugs the retention policy keeps.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use rusqlite::params;
 
 use super::db::{
     app_config, app_id, config_json, current_formation, current_release, insert_release,
-    newest_release, pending_release, release, release_row, write_formation, Store, StoreError,
-    RELEASE_COLUMNS,
+    newest_release, pending_release, release, releases_of, write_formation, Store, StoreError,
 };
 use crate::model::{
-    AppName, ConfigChange, ConfigVars, CronJob, Formation, ProcessType, Procfile, ReleaseRecord,
-    ReleaseStatus,
+    deploy_start, rollback_target, AppName, ConfigChange, ConfigVars, CronJob, FirstDeployDefaults,
+    Procfile, ReleaseRecord, ReleaseStatus, RollbackError,
 };
-
-/// What an app's `app.json` asks for on its first deploy.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FirstDeployDefaults {
-    /// Config vars to set unless already set.
-    pub env: ConfigVars,
-    /// Dyno counts that replace Heroku's defaults.
-    pub formation: BTreeMap<ProcessType, u32>,
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RollbackError {
-    #[error("app {app} has no release v{version}")]
-    NoSuchRelease { app: String, version: u32 },
-    #[error("v{version} is already the live release of {app}")]
-    AlreadyLive { app: String, version: u32 },
-    #[error("app {0} has no earlier release to roll back to")]
-    NothingEarlier(String),
-    #[error("v{version} never went live (it {status}); roll back to a release that did")]
-    NeverLive { version: u32, status: &'static str },
-    #[error("the slug of v{version} was removed by the retention policy (keep_releases); roll back to a newer release")]
-    SlugGone { version: u32 },
-}
 
 impl Store {
     /// Makes a new release from a new slug live in one transaction. `install_slug(version)` runs
@@ -79,22 +55,15 @@ impl Store {
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, app.as_str())?;
-            let previous = newest_release(&tx, app.as_str())?;
-            let mut config = app_config(&tx, id)?;
+            let first_deploy = newest_release(&tx, app.as_str())?.is_none();
             let current = current_formation(&tx, id)?;
-            let next =
-                match previous {
-                    Some(_) => current.carried_to(&procfile),
-                    None => {
-                        for (key, value) in defaults.env {
-                            config.entry(key).or_insert(value);
-                        }
-                        let base = Formation::defaults_for(&procfile);
-                        Formation::from_counts(base.iter().map(|(t, n)| {
-                            (t.clone(), defaults.formation.get(t).copied().unwrap_or(n))
-                        }))
-                    }
-                };
+            let (config, next) = deploy_start(
+                first_deploy,
+                app_config(&tx, id)?,
+                &current,
+                &procfile,
+                defaults,
+            );
             let release = insert_release(&tx, id, &procfile, &config, None, &cron, &description)?;
             write_formation(&tx, id, &next)?;
             install_slug(release.version).map_err(StoreError::Task)?;
@@ -162,11 +131,7 @@ impl Store {
         let app = app.to_owned();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.app_id = ?1 ORDER BY r.version DESC"
-            ))?;
-            let rows = stmt.query_map(params![id], release_row)?;
-            rows.map(|row| row?).collect()
+            releases_of(conn, id)
         })
         .await
     }
@@ -203,30 +168,12 @@ impl Store {
             let Some(live) = current_release(&tx, &app)? else {
                 return Err(StoreError::NotDeployed(app));
             };
-            let earlier: Option<u32> = tx.query_row(
-                "SELECT max(version) FROM releases WHERE app_id = ?1 AND version < ?2 AND status = 'succeeded'",
-                params![id, live.version],
-                |r| r.get(0),
-            )?;
-            let version = match (target, earlier) {
-                (Some(v), _) | (None, Some(v)) => v,
-                (None, None) => return Ok(Err(RollbackError::NothingEarlier(app))),
+            let history = releases_of(&tx, id)?;
+            let old = match rollback_target(&app, live.version, target, &history, slug_exists) {
+                Ok(old) => old,
+                Err(refused) => return Ok(Err(refused)),
             };
-            if version == live.version {
-                return Ok(Err(RollbackError::AlreadyLive { app, version }));
-            }
-            let Some(old) = release(&tx, id, version)? else {
-                return Ok(Err(RollbackError::NoSuchRelease { app, version }));
-            };
-            if old.status != ReleaseStatus::Succeeded {
-                return Ok(Err(RollbackError::NeverLive {
-                    version,
-                    status: old.status.as_str(),
-                }));
-            }
-            if !slug_exists(old.slug_version) {
-                return Ok(Err(RollbackError::SlugGone { version }));
-            }
+            let version = old.version;
             let current = current_formation(&tx, id)?;
             let release = insert_release(
                 &tx,
@@ -338,6 +285,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ProcessType;
 
     fn app(name: &str) -> AppName {
         AppName::parse(name).unwrap()

@@ -3,6 +3,7 @@
 
 mod dyno_rows;
 mod error;
+mod migrations;
 mod release_rows;
 mod routing_rows;
 
@@ -12,7 +13,7 @@ pub(crate) use dyno_rows::{
 pub use error::StoreError;
 pub(crate) use release_rows::{
     app_config, config_json, current_release, insert_release, newest_release, pending_release,
-    release, release_row, RELEASE_COLUMNS,
+    release, releases_of,
 };
 pub(crate) use routing_rows::{domains_of, draining_of, health_check_of, routes_of};
 
@@ -23,7 +24,6 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::migrations;
 use crate::model::AppName;
 
 /// Handle to the database. Cheap to clone; one connection serialises writers, and every call

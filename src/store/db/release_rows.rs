@@ -4,15 +4,12 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::dyno_rows::clear_holds;
 use super::{corrupt, StoreError, NOW};
-use crate::model::{ConfigVars, CronJob, DynoFilter, Procfile, ReleaseRecord, ReleaseStatus};
+use crate::model::{ConfigVars, CronJob, HoldRelease, Procfile, ReleaseRecord, ReleaseStatus};
 
-pub(crate) const RELEASE_COLUMNS: &str =
-    "r.version, r.slug_version, r.procfile, r.config, r.description, \
+const RELEASE_COLUMNS: &str = "r.version, r.slug_version, r.procfile, r.config, r.description, \
      r.created_at, r.status, r.failure, r.cron";
 
-pub(crate) fn release_row(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<Result<ReleaseRecord, StoreError>> {
+fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ReleaseRecord, StoreError>> {
     let version: u32 = r.get(0)?;
     let slug_version: Option<u32> = r.get(1)?;
     let procfile: String = r.get(2)?;
@@ -173,8 +170,20 @@ pub(crate) fn insert_release(
         "UPDATE apps SET pending_release = ?1, config = ?2 WHERE id = ?3",
         params![version, config_json(config)?, app_id],
     )?;
-    clear_holds(tx, app_id, &DynoFilter::All)?;
+    clear_holds(tx, app_id, &HoldRelease::NewRelease.dynos())?;
     release(tx, app_id, version)?.ok_or_else(|| StoreError::Task("release vanished".into()))
+}
+
+/// Every release of the app, newest first.
+pub(crate) fn releases_of(
+    conn: &Connection,
+    app_id: i64,
+) -> Result<Vec<ReleaseRecord>, StoreError> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.app_id = ?1 ORDER BY r.version DESC"
+    ))?;
+    let rows = stmt.query_map(params![app_id], release_row)?;
+    rows.map(|row| row?).collect()
 }
 
 /// The newest release: the pending one, else the live one.

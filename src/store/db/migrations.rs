@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::db::StoreError;
+use super::StoreError;
 
 /// Each entry moves the schema from version `index` to `index + 1`. Append only; never edit.
 const MIGRATIONS: &[&str] = &[
