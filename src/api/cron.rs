@@ -58,7 +58,7 @@ pub fn describe_runs(
 
 /// The live release's jobs of `app` with their timers' state.
 pub async fn cron_jobs(state: &AppState, app: &AppName) -> Result<Vec<CronJobInfo>, ApiError> {
-    let Some(live) = state.store.current_release(app.as_str()).await? else {
+    let Some(live) = state.store.current_release(app).await? else {
         return Ok(Vec::new());
     };
     let mut jobs = Vec::new();

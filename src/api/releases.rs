@@ -11,7 +11,9 @@ use utoipa::ToSchema;
 use super::deploys::Release;
 use super::error::{ApiError, ErrorBody};
 use super::{AppState, Caller};
-use crate::model::{describe_changes, parse_release_version, ConfigChange, RollbackError};
+use crate::model::{
+    describe_changes, parse_release_version, ConfigChange, ReleaseVersion, RollbackError,
+};
 
 /// The app's config vars, by name.
 pub type ConfigMap = BTreeMap<String, String>;
@@ -55,6 +57,7 @@ pub async fn get_config(
     State(state): State<AppState>,
     Path(app): Path<String>,
 ) -> Result<Json<ConfigMap>, ApiError> {
+    let app = state.store.get_app(&app).await?.name;
     Ok(Json(state.store.config(&app).await?))
 }
 
@@ -89,7 +92,7 @@ pub async fn patch_config(
     let description = describe_changes(&changes);
     let (config, release) = state
         .store
-        .change_config(app.as_str(), changes, description.clone())
+        .change_config(&app, changes, description.clone())
         .await?;
     // Names only: values are secrets.
     tracing::info!(app = %app, caller = %caller.describe(), change = %description, "config changed");
@@ -109,6 +112,7 @@ pub async fn list_releases(
     State(state): State<AppState>,
     Path(app): Path<String>,
 ) -> Result<Json<Vec<Release>>, ApiError> {
+    let app = state.store.get_app(&app).await?.name;
     let releases = state.store.releases(&app).await?;
     Ok(Json(releases.into_iter().map(Release::from).collect()))
 }
@@ -127,10 +131,10 @@ pub async fn get_release(
     let app = state.store.get_app(&app).await?.name;
     let record = state
         .store
-        .release(app.as_str(), number)
+        .release(&app, number.into())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("app {app} has no release v{number}")))?;
-    let live = state.store.current_release(app.as_str()).await?;
+    let live = state.store.current_release(&app).await?;
     Ok(Json(ReleaseInfo {
         processes: record
             .procfile
@@ -162,7 +166,7 @@ pub async fn rollback(
     let slug_app = app.clone();
     let release = state
         .store
-        .rollback(app.as_str(), body.version, move |v| {
+        .rollback(&app, body.version.map(ReleaseVersion::from), move |v| {
             layout.slug_dir(&slug_app, v).is_dir()
         })
         .await?

@@ -259,7 +259,7 @@ impl Deployer {
         let started = Instant::now();
         self.remove_stale_workspaces(app, &ws.id);
         let source = ws.source_dir();
-        let config = self.store.config(app.as_str()).await?;
+        let config = self.store.config(app).await?;
         let facts = source_facts(&source, &config);
         let builder = detect(&facts).map_err(|e| DeployError::Rejected(e.to_string()))?;
         say(out, format!("-----> {} app detected", builder.name())).await;
@@ -286,11 +286,9 @@ impl Deployer {
         let procfile = release_procfile(&source, &meta, &builder, &facts)?;
         let manifest = self.app_json(&source)?;
         if let Some(check) = &manifest.health_check {
-            self.store
-                .set_health_check(app.as_str(), check.clone())
-                .await?;
+            self.store.set_health_check(app, check.clone()).await?;
         }
-        let first = self.store.current_release(app.as_str()).await?.is_none();
+        let first = self.store.current_release(app).await?.is_none();
         let defaults = if first {
             manifest.defaults.clone()
         } else {
@@ -418,11 +416,7 @@ impl Deployer {
     /// Waits while the reconciler starts the release's web dynos beside the live ones and
     /// health-checks them; fails with the reason and the app's last log lines when they fail.
     async fn go_live(&self, app: &AppName, version: u32, out: &Output) -> Result<(), DeployError> {
-        let check = self
-            .store
-            .routing_settings(app.as_str())
-            .await?
-            .health_check;
+        let check = self.store.routing_settings(app).await?.health_check;
         say(
             out,
             format!("-----> Starting v{version}'s web dynos; health check: {check}"),
@@ -636,7 +630,7 @@ impl Deployer {
     async fn apply_retention(&self, app: &AppName, out: &Output) {
         let keep = match self
             .store
-            .slugs_to_keep(app.as_str(), self.settings.keep_releases)
+            .slugs_to_keep(app, self.settings.keep_releases)
             .await
         {
             Ok(k) => k,

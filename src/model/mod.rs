@@ -36,7 +36,7 @@ pub use formation::{
 pub use health_check::{HealthCheck, HealthCheckError, DEFAULT_HEALTH_TIMEOUT, MAX_HEALTH_TIMEOUT};
 pub use procfile::{ProcessType, ProcessTypeError, Procfile, ProcfileError};
 pub use release::{ConfigVars, ReleaseRecord, ReleaseStatus};
-pub use release_version::{parse_release_version, ReleaseVersionError};
+pub use release_version::{parse_release_version, ReleaseVersion, ReleaseVersionError};
 pub use rollback::{rollback_target, RollbackError};
 pub use routing::{AppRoutes, AppRouting, Route, RoutingSettings};
 pub use ssh_key::{render_authorized_keys, SshKeyError, SshPublicKey};

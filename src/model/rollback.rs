@@ -1,48 +1,57 @@
 //! Rollbacks: which earlier release a rollback makes its new release from, and why one cannot.
 
-use super::{ReleaseRecord, ReleaseStatus};
+use super::{AppName, ReleaseRecord, ReleaseStatus, ReleaseVersion};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RollbackError {
-    #[error("app {app} has no release v{version}")]
-    NoSuchRelease { app: String, version: u32 },
-    #[error("v{version} is already the live release of {app}")]
-    AlreadyLive { app: String, version: u32 },
+    #[error("app {app} has no release {version}")]
+    NoSuchRelease {
+        app: AppName,
+        version: ReleaseVersion,
+    },
+    #[error("{version} is already the live release of {app}")]
+    AlreadyLive {
+        app: AppName,
+        version: ReleaseVersion,
+    },
     #[error("app {0} has no earlier release to roll back to")]
-    NothingEarlier(String),
-    #[error("v{version} never went live (it {status}); roll back to a release that did")]
-    NeverLive { version: u32, status: &'static str },
-    #[error("the slug of v{version} was removed by the retention policy (keep_releases); roll back to a newer release")]
-    SlugGone { version: u32 },
+    NothingEarlier(AppName),
+    #[error("{version} never went live (it {status}); roll back to a release that did")]
+    NeverLive {
+        version: ReleaseVersion,
+        status: &'static str,
+    },
+    #[error("the slug of {version} was removed by the retention policy (keep_releases); roll back to a newer release")]
+    SlugGone { version: ReleaseVersion },
 }
 
 /// The release of `app` to roll back to among `releases` (all of the app's): `requested`, or by
 /// default the newest one before the live release that went live. It must not be the live
 /// release, must have gone live once, and its slug must still be on disk (`slug_exists`).
 pub fn rollback_target<'a>(
-    app: &str,
-    live: u32,
-    requested: Option<u32>,
+    app: &AppName,
+    live: ReleaseVersion,
+    requested: Option<ReleaseVersion>,
     releases: &'a [ReleaseRecord],
     slug_exists: impl Fn(u32) -> bool,
 ) -> Result<&'a ReleaseRecord, RollbackError> {
     let earlier = releases
         .iter()
-        .filter(|r| r.version < live && r.status == ReleaseStatus::Succeeded)
-        .map(|r| r.version)
+        .filter(|r| r.version < live.get() && r.status == ReleaseStatus::Succeeded)
+        .map(|r| ReleaseVersion::from(r.version))
         .max();
     let Some(version) = requested.or(earlier) else {
-        return Err(RollbackError::NothingEarlier(app.to_owned()));
+        return Err(RollbackError::NothingEarlier(app.clone()));
     };
     if version == live {
         return Err(RollbackError::AlreadyLive {
-            app: app.to_owned(),
+            app: app.clone(),
             version,
         });
     }
-    let Some(old) = releases.iter().find(|r| r.version == version) else {
+    let Some(old) = releases.iter().find(|r| r.version == version.get()) else {
         return Err(RollbackError::NoSuchRelease {
-            app: app.to_owned(),
+            app: app.clone(),
             version,
         });
     };
@@ -98,7 +107,14 @@ mod tests {
             (1, None, Err("nothing earlier")),
         ];
         for (live, requested, want) in cases {
-            let got = rollback_target("hello", live, requested, &history, slug_exists);
+            let app = AppName::parse("hello").unwrap();
+            let got = rollback_target(
+                &app,
+                live.into(),
+                requested.map(ReleaseVersion::from),
+                &history,
+                slug_exists,
+            );
             let got = match got {
                 Ok(r) => Ok(r.version),
                 Err(RollbackError::AlreadyLive { .. }) => Err("already live"),

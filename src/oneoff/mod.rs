@@ -219,7 +219,7 @@ impl Runner {
         self.store.get_app(app.as_str()).await?;
         let release = self
             .store
-            .current_release(app.as_str())
+            .current_release(app)
             .await?
             .ok_or_else(|| RunError::NotDeployed(app.clone()))?;
         let running: BTreeSet<u32> = self

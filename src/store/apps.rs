@@ -51,16 +51,18 @@ impl Store {
         .await
     }
 
+    /// Looks an app up by the name a client sent: one that is not a valid name is not found
+    /// either.
     pub async fn get_app(&self, name: &str) -> Result<AppRecord, StoreError> {
         let name = name.to_owned();
         self.call(move |conn| get_app(conn, &name)).await
     }
 
-    pub async fn delete_app(&self, name: &str) -> Result<(), StoreError> {
-        let name = name.to_owned();
+    pub async fn delete_app(&self, name: &AppName) -> Result<(), StoreError> {
+        let name = name.clone();
         self.call(move |conn| {
-            match conn.execute("DELETE FROM apps WHERE name = ?1", params![name])? {
-                0 => Err(StoreError::AppNotFound(name)),
+            match conn.execute("DELETE FROM apps WHERE name = ?1", params![name.as_str()])? {
+                0 => Err(StoreError::AppNotFound(name.to_string())),
                 _ => Ok(()),
             }
         })
@@ -196,13 +198,13 @@ mod tests {
             store.create_app(app("alpha")).await,
             Err(StoreError::AppExists(_))
         ));
-        store.delete_app("alpha").await.unwrap();
+        store.delete_app(&app("alpha")).await.unwrap();
         assert!(matches!(
             store.get_app("alpha").await,
             Err(StoreError::AppNotFound(_))
         ));
         assert!(matches!(
-            store.delete_app("alpha").await,
+            store.delete_app(&app("alpha")).await,
             Err(StoreError::AppNotFound(_))
         ));
     }

@@ -37,10 +37,10 @@ impl Store {
 }
 
 fn app_snapshot(conn: &Connection, id: i64, name: &str) -> Result<AppSnapshot, StoreError> {
-    let pending = pending_release(conn, name)?;
+    let app = stored_app_name(name)?;
+    let pending = pending_release(conn, &app)?;
     Ok(AppSnapshot {
-        app: stored_app_name(name)?,
-        live: current_release(conn, name)?,
+        live: current_release(conn, &app)?,
         routing: AppRouting {
             pending: pending.as_ref().map(|r| r.version),
             routed: routes_of(conn, id)?,
@@ -51,5 +51,6 @@ fn app_snapshot(conn: &Connection, id: i64, name: &str) -> Result<AppSnapshot, S
         formation: formation_of(conn, id)?,
         held: holds_of(conn, id)?.into_iter().map(|h| h.dyno).collect(),
         generations: generations_of(conn, id)?,
+        app,
     })
 }

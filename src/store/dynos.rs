@@ -9,7 +9,7 @@ use super::db::{
     write_formation, Store, StoreError, NOW,
 };
 use crate::model::{
-    restarted_web_dynos, DynoFilter, DynoName, DynoSize, Hold, HoldReason, HoldRelease,
+    restarted_web_dynos, AppName, DynoFilter, DynoName, DynoSize, Hold, HoldReason, HoldRelease,
     ProcessType, ScaleChange,
 };
 
@@ -24,8 +24,8 @@ pub struct FormationEntry {
 
 impl Store {
     /// The app's formation joined with its current Procfile, by process type.
-    pub async fn formation(&self, app: &str) -> Result<Vec<FormationEntry>, StoreError> {
-        let app = app.to_owned();
+    pub async fn formation(&self, app: &AppName) -> Result<Vec<FormationEntry>, StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             let Some(release) = current_release(conn, &app)? else {
@@ -51,8 +51,8 @@ impl Store {
     }
 
     /// Applies `ps:scale` changes in one transaction and clears the app's holds.
-    pub async fn scale(&self, app: &str, changes: Vec<ScaleChange>) -> Result<(), StoreError> {
-        let app = app.to_owned();
+    pub async fn scale(&self, app: &AppName, changes: Vec<ScaleChange>) -> Result<(), StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
@@ -73,11 +73,11 @@ impl Store {
     /// Sets size overrides of one process type (only the given fields change).
     pub async fn resize(
         &self,
-        app: &str,
+        app: &AppName,
         process_type: ProcessType,
         size: DynoSize,
     ) -> Result<(), StoreError> {
-        let app = app.to_owned();
+        let app = app.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
@@ -115,11 +115,11 @@ impl Store {
     /// Keeps a dyno down (ps:stop, or a crash the reconciler saw).
     pub async fn hold_dyno(
         &self,
-        app: &str,
+        app: &AppName,
         dyno: DynoName,
         reason: HoldReason,
     ) -> Result<(), StoreError> {
-        let app = app.to_owned();
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             conn.execute(
@@ -134,8 +134,8 @@ impl Store {
         .await
     }
 
-    pub async fn clear_holds(&self, app: &str, filter: DynoFilter) -> Result<(), StoreError> {
-        let app = app.to_owned();
+    pub async fn clear_holds(&self, app: &AppName, filter: DynoFilter) -> Result<(), StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             clear_holds(conn, id, &filter)
@@ -143,8 +143,8 @@ impl Store {
         .await
     }
 
-    pub async fn holds(&self, app: &str) -> Result<Vec<Hold>, StoreError> {
-        let app = app.to_owned();
+    pub async fn holds(&self, app: &AppName) -> Result<Vec<Hold>, StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             holds_of(conn, id)
@@ -156,10 +156,10 @@ impl Store {
     /// (web dynos beside the old ones, health-checked). Returns how many.
     pub async fn bump_generations(
         &self,
-        app: &str,
+        app: &AppName,
         filter: DynoFilter,
     ) -> Result<usize, StoreError> {
-        let app = app.to_owned();
+        let app = app.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
@@ -280,7 +280,7 @@ mod tests {
             .create_release(app("hello"), procfile(text), "Deploy".into(), |_| Ok(()))
             .await
             .unwrap();
-        store.go_live("hello").await.unwrap();
+        store.go_live(&app("hello")).await.unwrap();
         store
     }
 
@@ -302,7 +302,7 @@ mod tests {
         let store = deployed("web: a\nworker: b\n").await;
         store
             .scale(
-                "hello",
+                &app("hello"),
                 vec![
                     ScaleChange::parse("web=2").unwrap(),
                     ScaleChange::parse("worker+1").unwrap(),
@@ -329,7 +329,7 @@ mod tests {
             ],
             "while v2 is pending, only its web dynos run beside v1"
         );
-        store.go_live("hello").await.unwrap();
+        store.go_live(&app("hello")).await.unwrap();
         let state = store.desired_state().await.unwrap();
         assert_eq!(
             names(&state),
@@ -340,7 +340,7 @@ mod tests {
             ]
         );
         let bad = store
-            .scale("hello", vec![ScaleChange::parse("clock=1").unwrap()])
+            .scale(&app("hello"), vec![ScaleChange::parse("clock=1").unwrap()])
             .await;
         assert!(matches!(bad, Err(StoreError::Scale(_))), "{bad:?}");
     }
@@ -357,7 +357,7 @@ mod tests {
         assert!(err.to_string().contains("disk full"));
         assert_eq!(
             store
-                .current_release("hello")
+                .current_release(&app("hello"))
                 .await
                 .unwrap()
                 .unwrap()
@@ -370,12 +370,12 @@ mod tests {
     async fn holds_keep_dynos_down_until_cleared_by_a_scale() {
         let store = deployed("web: a\n").await;
         store
-            .scale("hello", vec![ScaleChange::parse("web=2").unwrap()])
+            .scale(&app("hello"), vec![ScaleChange::parse("web=2").unwrap()])
             .await
             .unwrap();
         store
             .hold_dyno(
-                "hello",
+                &app("hello"),
                 DynoName::parse("web.2").unwrap(),
                 HoldReason::Crashed,
             )
@@ -386,15 +386,15 @@ mod tests {
             ["skiff-hello.web.1.v1.service"]
         );
         assert_eq!(
-            store.holds("hello").await.unwrap()[0].reason,
+            store.holds(&app("hello")).await.unwrap()[0].reason,
             HoldReason::Crashed
         );
         store
-            .scale("hello", vec![ScaleChange::parse("web=2").unwrap()])
+            .scale(&app("hello"), vec![ScaleChange::parse("web=2").unwrap()])
             .await
             .unwrap();
         assert_eq!(store.desired_state().await.unwrap().dynos.len(), 2);
-        assert!(store.holds("hello").await.unwrap().is_empty());
+        assert!(store.holds(&app("hello")).await.unwrap().is_empty());
     }
 
     #[tokio::test]
@@ -435,7 +435,7 @@ mod tests {
     #[tokio::test]
     async fn destroying_an_app_removes_its_desired_dynos() {
         let store = deployed("web: a\n").await;
-        store.delete_app("hello").await.unwrap();
+        store.delete_app(&app("hello")).await.unwrap();
         let state = store.desired_state().await.unwrap();
         assert!(state.dynos.is_empty() && state.apps.is_empty());
     }
@@ -448,7 +448,7 @@ mod tests {
             ..DynoSize::default()
         };
         store
-            .resize("hello", ProcessType::parse("web").unwrap(), size)
+            .resize(&app("hello"), ProcessType::parse("web").unwrap(), size)
             .await
             .unwrap();
         let size2 = DynoSize {
@@ -456,10 +456,10 @@ mod tests {
             ..DynoSize::default()
         };
         store
-            .resize("hello", ProcessType::parse("web").unwrap(), size2)
+            .resize(&app("hello"), ProcessType::parse("web").unwrap(), size2)
             .await
             .unwrap();
-        let f = store.formation("hello").await.unwrap();
+        let f = store.formation(&app("hello")).await.unwrap();
         assert_eq!(
             f[0].size,
             DynoSize {

@@ -11,7 +11,7 @@ use super::db::{
 };
 use crate::model::{
     deploy_start, rollback_target, AppName, ConfigChange, ConfigVars, CronJob, FirstDeployDefaults,
-    Procfile, ReleaseRecord, ReleaseStatus, RollbackError,
+    Procfile, ReleaseRecord, ReleaseStatus, ReleaseVersion, RollbackError,
 };
 
 impl Store {
@@ -54,8 +54,8 @@ impl Store {
     {
         self.call(move |conn| {
             let tx = conn.transaction()?;
-            let id = app_id(&tx, app.as_str())?;
-            let first_deploy = newest_release(&tx, app.as_str())?.is_none();
+            let id = app_id(&tx, &app)?;
+            let first_deploy = newest_release(&tx, &app)?.is_none();
             let current = current_formation(&tx, id)?;
             let (config, next) = deploy_start(
                 first_deploy,
@@ -74,8 +74,8 @@ impl Store {
     }
 
     /// The app's config vars (those of its next release).
-    pub async fn config(&self, app: &str) -> Result<ConfigVars, StoreError> {
-        let app = app.to_owned();
+    pub async fn config(&self, app: &AppName) -> Result<ConfigVars, StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             app_config(conn, id)
@@ -87,11 +87,11 @@ impl Store {
     /// the new config (returned) so its dynos restart with it.
     pub async fn change_config(
         &self,
-        app: &str,
+        app: &AppName,
         changes: Vec<ConfigChange>,
         description: String,
     ) -> Result<(ConfigVars, Option<ReleaseRecord>), StoreError> {
-        let app = app.to_owned();
+        let app = app.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
@@ -127,8 +127,8 @@ impl Store {
     }
 
     /// Releases, newest first.
-    pub async fn releases(&self, app: &str) -> Result<Vec<ReleaseRecord>, StoreError> {
-        let app = app.to_owned();
+    pub async fn releases(&self, app: &AppName) -> Result<Vec<ReleaseRecord>, StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             releases_of(conn, id)
@@ -139,13 +139,13 @@ impl Store {
     /// One release, `None` when the app has no such version.
     pub async fn release(
         &self,
-        app: &str,
-        version: u32,
+        app: &AppName,
+        version: ReleaseVersion,
     ) -> Result<Option<ReleaseRecord>, StoreError> {
-        let app = app.to_owned();
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
-            release(conn, id, version)
+            release(conn, id, version.get())
         })
         .await
     }
@@ -154,14 +154,14 @@ impl Store {
     /// before the live one that went live). `slug_exists` tells whether a slug is still on disk.
     pub async fn rollback<F>(
         &self,
-        app: &str,
-        target: Option<u32>,
+        app: &AppName,
+        target: Option<ReleaseVersion>,
         slug_exists: F,
     ) -> Result<Result<ReleaseRecord, RollbackError>, StoreError>
     where
         F: Fn(u32) -> bool + Send + 'static,
     {
-        let app = app.to_owned();
+        let app = app.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
@@ -169,10 +169,11 @@ impl Store {
                 return Err(StoreError::NotDeployed(app));
             };
             let history = releases_of(&tx, id)?;
-            let old = match rollback_target(&app, live.version, target, &history, slug_exists) {
-                Ok(old) => old,
-                Err(refused) => return Ok(Err(refused)),
-            };
+            let old =
+                match rollback_target(&app, live.version.into(), target, &history, slug_exists) {
+                    Ok(old) => old,
+                    Err(refused) => return Ok(Err(refused)),
+                };
             let version = old.version;
             let current = current_formation(&tx, id)?;
             let release = insert_release(
@@ -192,13 +193,19 @@ impl Store {
     }
 
     /// The release waiting to go live, if any.
-    pub async fn pending_release(&self, app: &str) -> Result<Option<ReleaseRecord>, StoreError> {
-        let app = app.to_owned();
+    pub async fn pending_release(
+        &self,
+        app: &AppName,
+    ) -> Result<Option<ReleaseRecord>, StoreError> {
+        let app = app.clone();
         self.call(move |conn| pending_release(conn, &app)).await
     }
 
-    pub async fn current_release(&self, app: &str) -> Result<Option<ReleaseRecord>, StoreError> {
-        let app = app.to_owned();
+    pub async fn current_release(
+        &self,
+        app: &AppName,
+    ) -> Result<Option<ReleaseRecord>, StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             app_id(conn, &app)?;
             current_release(conn, &app)
@@ -210,20 +217,20 @@ impl Store {
     /// goes back to the live release's. Returns false when it was no longer pending.
     pub async fn fail_release(
         &self,
-        app: &str,
-        version: u32,
+        app: &AppName,
+        version: ReleaseVersion,
         reason: String,
     ) -> Result<bool, StoreError> {
-        let app = app.to_owned();
+        let app = app.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
-            if pending_release(&tx, &app)?.map(|r| r.version) != Some(version) {
+            if pending_release(&tx, &app)?.map(|r| r.version) != Some(version.get()) {
                 return Ok(false);
             }
             tx.execute(
                 "UPDATE releases SET status = 'failed', failure = ?1 WHERE app_id = ?2 AND version = ?3",
-                params![reason, id, version],
+                params![reason, id, version.get()],
             )?;
             tx.execute(
                 "UPDATE apps SET pending_release = NULL WHERE id = ?1",
@@ -248,20 +255,24 @@ impl Store {
     /// A release's status and failure reason.
     pub async fn release_status(
         &self,
-        app: &str,
-        version: u32,
+        app: &AppName,
+        version: ReleaseVersion,
     ) -> Result<(ReleaseStatus, Option<String>), StoreError> {
         let record = self
             .release(app, version)
             .await?
-            .ok_or_else(|| StoreError::Task(format!("release v{version} of {app} vanished")))?;
+            .ok_or_else(|| StoreError::Task(format!("release {version} of {app} vanished")))?;
         Ok((record.status, record.failure))
     }
 
     /// Slug versions the retention policy keeps: the live and pending releases' and those of the
     /// newest `keep` releases.
-    pub async fn slugs_to_keep(&self, app: &str, keep: u32) -> Result<BTreeSet<u32>, StoreError> {
-        let app = app.to_owned();
+    pub async fn slugs_to_keep(
+        &self,
+        app: &AppName,
+        keep: u32,
+    ) -> Result<BTreeSet<u32>, StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             let mut kept: BTreeSet<u32> = current_release(conn, &app)?
@@ -301,9 +312,9 @@ mod tests {
             )
             .await
             .unwrap();
-        store.go_live("hello").await.unwrap();
+        store.go_live(&app("hello")).await.unwrap();
         store
-            .release("hello", release.version)
+            .release(&app("hello"), release.version.into())
             .await
             .unwrap()
             .unwrap()
@@ -318,7 +329,11 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         store.create_app(app("hello")).await.unwrap();
         let (config, release) = store
-            .change_config("hello", vec![set("A", "1")], "Set A config var".into())
+            .change_config(
+                &app("hello"),
+                vec![set("A", "1")],
+                "Set A config var".into(),
+            )
             .await
             .unwrap();
         assert_eq!(config["A"], "1");
@@ -335,7 +350,7 @@ mod tests {
         deployed(&store, "web: x").await;
         let (_, v2) = store
             .change_config(
-                "hello",
+                &app("hello"),
                 vec![set("SECRET", "a\nb"), set("B", "2")],
                 "Set".into(),
             )
@@ -345,7 +360,7 @@ mod tests {
         assert_eq!((v2.version, v2.slug_version), (2, 1));
         let (config, v3) = store
             .change_config(
-                "hello",
+                &app("hello"),
                 vec![ConfigChange::unset("B").unwrap()],
                 "Remove".into(),
             )
@@ -364,27 +379,27 @@ mod tests {
         store.create_app(app("hello")).await.unwrap();
         deployed(&store, "web: one").await;
         store
-            .change_config("hello", vec![set("A", "1")], "Set A".into())
+            .change_config(&app("hello"), vec![set("A", "1")], "Set A".into())
             .await
             .unwrap();
-        store.go_live("hello").await.unwrap();
+        store.go_live(&app("hello")).await.unwrap();
         deployed(&store, "web: two").await;
         let back = store
-            .rollback("hello", Some(1), |_| true)
+            .rollback(&app("hello"), Some(1.into()), |_| true)
             .await
             .unwrap()
             .unwrap();
         assert_eq!((back.version, back.slug_version), (4, 1));
         assert_eq!(back.description, "Rollback to v1");
         assert!(back.config.is_empty());
-        assert_eq!(store.config("hello").await.unwrap(), back.config);
-        store.go_live("hello").await.unwrap();
+        assert_eq!(store.config(&app("hello")).await.unwrap(), back.config);
+        store.go_live(&app("hello")).await.unwrap();
         let previous = store
-            .rollback("hello", None, |_| true)
+            .rollback(&app("hello"), None, |_| true)
             .await
             .unwrap()
             .unwrap();
-        store.go_live("hello").await.unwrap();
+        store.go_live(&app("hello")).await.unwrap();
         assert_eq!(
             (
                 previous.version,
@@ -394,18 +409,21 @@ mod tests {
             (5, 3, "1")
         );
         assert!(matches!(
-            store.rollback("hello", Some(9), |_| true).await.unwrap(),
-            Err(RollbackError::NoSuchRelease { version: 9, .. })
+            store.rollback(&app("hello"), Some(9.into()), |_| true).await.unwrap(),
+            Err(RollbackError::NoSuchRelease { version, .. }) if version == ReleaseVersion::from(9)
         ));
         assert!(matches!(
-            store.rollback("hello", Some(5), |_| true).await.unwrap(),
+            store
+                .rollback(&app("hello"), Some(5.into()), |_| true)
+                .await
+                .unwrap(),
             Err(RollbackError::AlreadyLive { .. })
         ));
         assert!(matches!(
-            store.rollback("hello", Some(2), |v| v != 1).await.unwrap(),
-            Err(RollbackError::SlugGone { version: 2 })
+            store.rollback(&app("hello"), Some(2.into()), |v| v != 1).await.unwrap(),
+            Err(RollbackError::SlugGone { version }) if version == ReleaseVersion::from(2)
         ));
-        assert_eq!(store.releases("hello").await.unwrap().len(), 5);
+        assert_eq!(store.releases(&app("hello")).await.unwrap().len(), 5);
         // A release that failed its health check never went live: no rollback to it, and the
         // default target skips it.
         store
@@ -418,20 +436,20 @@ mod tests {
             .await
             .unwrap();
         assert!(store
-            .fail_release("hello", 6, "web.1 timed out".into())
+            .fail_release(&app("hello"), 6.into(), "web.1 timed out".into())
             .await
             .unwrap());
-        let (status, failure) = store.release_status("hello", 6).await.unwrap();
+        let (status, failure) = store.release_status(&app("hello"), 6.into()).await.unwrap();
         assert_eq!(
             (status, failure.as_deref()),
             (ReleaseStatus::Failed, Some("web.1 timed out"))
         );
         assert!(matches!(
-            store.rollback("hello", Some(6), |_| true).await.unwrap(),
-            Err(RollbackError::NeverLive { version: 6, .. })
+            store.rollback(&app("hello"), Some(6.into()), |_| true).await.unwrap(),
+            Err(RollbackError::NeverLive { version, .. }) if version == ReleaseVersion::from(6)
         ));
         let back = store
-            .rollback("hello", None, |_| true)
+            .rollback(&app("hello"), None, |_| true)
             .await
             .unwrap()
             .unwrap();
@@ -446,16 +464,16 @@ mod tests {
             deployed(&store, "web: x").await;
         }
         assert_eq!(
-            store.slugs_to_keep("hello", 2).await.unwrap(),
+            store.slugs_to_keep(&app("hello"), 2).await.unwrap(),
             [5, 6].into()
         );
         store
-            .rollback("hello", Some(1), |_| true)
+            .rollback(&app("hello"), Some(1.into()), |_| true)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(
-            store.slugs_to_keep("hello", 2).await.unwrap(),
+            store.slugs_to_keep(&app("hello"), 2).await.unwrap(),
             [1, 6].into()
         );
     }
@@ -465,7 +483,7 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         store.create_app(app("hello")).await.unwrap();
         store
-            .change_config("hello", vec![set("KEEP", "mine")], "Set".into())
+            .change_config(&app("hello"), vec![set("KEEP", "mine")], "Set".into())
             .await
             .unwrap();
         let defaults = FirstDeployDefaults {
@@ -487,11 +505,11 @@ mod tests {
             )
             .await
             .unwrap();
-        store.go_live("hello").await.unwrap();
+        store.go_live(&app("hello")).await.unwrap();
         assert_eq!(v1.cron[0].command, "python task.py");
         // A config change runs the same slug, so the same scheduled jobs.
         let (_, v2) = store
-            .change_config("hello", vec![], "Set X".into())
+            .change_config(&app("hello"), vec![], "Set X".into())
             .await
             .unwrap();
         assert_eq!(v2.unwrap().cron, v1.cron);
@@ -500,7 +518,7 @@ mod tests {
             ("mine", "x")
         );
         let counts: Vec<(String, u32)> = store
-            .formation("hello")
+            .formation(&app("hello"))
             .await
             .unwrap()
             .into_iter()

@@ -6,12 +6,14 @@ use rusqlite::{params, OptionalExtension};
 use super::db::{
     app_id, domains_of, health_check_of, routes_of, stored_app_name, Store, StoreError, NOW,
 };
-use crate::model::{AppRoutes, Domain, HealthCheck, Route, RoutingSettings};
+use crate::model::{
+    AppName, AppRoutes, Domain, HealthCheck, ReleaseVersion, Route, RoutingSettings,
+};
 
 impl Store {
     /// Attaches a custom domain; a domain belongs to at most one app.
-    pub async fn add_domain(&self, app: &str, domain: Domain) -> Result<(), StoreError> {
-        let app = app.to_owned();
+    pub async fn add_domain(&self, app: &AppName, domain: Domain) -> Result<(), StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
@@ -22,7 +24,7 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
-            match owner {
+            match owner.as_deref().map(stored_app_name).transpose()? {
                 Some(owner) if owner == app => return Err(StoreError::DomainExists(domain)),
                 Some(owner) => return Err(StoreError::DomainTaken { domain, owner }),
                 None => {}
@@ -37,8 +39,8 @@ impl Store {
         .await
     }
 
-    pub async fn remove_domain(&self, app: &str, domain: Domain) -> Result<(), StoreError> {
-        let app = app.to_owned();
+    pub async fn remove_domain(&self, app: &AppName, domain: Domain) -> Result<(), StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             let removed = conn.execute(
@@ -53,8 +55,8 @@ impl Store {
         .await
     }
 
-    pub async fn set_maintenance(&self, app: &str, on: bool) -> Result<(), StoreError> {
-        let app = app.to_owned();
+    pub async fn set_maintenance(&self, app: &AppName, on: bool) -> Result<(), StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             conn.execute(
@@ -66,8 +68,12 @@ impl Store {
         .await
     }
 
-    pub async fn set_health_check(&self, app: &str, check: HealthCheck) -> Result<(), StoreError> {
-        let app = app.to_owned();
+    pub async fn set_health_check(
+        &self,
+        app: &AppName,
+        check: HealthCheck,
+    ) -> Result<(), StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             conn.execute(
@@ -79,8 +85,8 @@ impl Store {
         .await
     }
 
-    pub async fn routing_settings(&self, app: &str) -> Result<RoutingSettings, StoreError> {
-        let app = app.to_owned();
+    pub async fn routing_settings(&self, app: &AppName) -> Result<RoutingSettings, StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             let maintenance: bool = conn.query_row(
@@ -127,12 +133,12 @@ impl Store {
     /// time (its dynos' restart generations start over).
     pub async fn switch_routes(
         &self,
-        app: &str,
+        app: &AppName,
         routes: Vec<Route>,
-        promote: Option<u32>,
+        promote: Option<ReleaseVersion>,
         drain_until: i64,
     ) -> Result<(), StoreError> {
-        let app = app.to_owned();
+        let app = app.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
@@ -150,7 +156,7 @@ impl Store {
                     params![r.unit_name, id, r.dyno.to_string(), r.port],
                 )?;
             }
-            if let Some(version) = promote {
+            if let Some(version) = promote.map(ReleaseVersion::get) {
                 let pending: Option<u32> = tx.query_row(
                     "SELECT pending_release FROM apps WHERE id = ?1",
                     params![id],
@@ -190,11 +196,11 @@ impl Store {
 #[cfg(test)]
 impl Store {
     /// Lets the app's pending release go live as a healthy rollout would (for store tests).
-    pub async fn go_live(&self, app: &str) -> Result<u32, StoreError> {
+    pub async fn go_live(&self, app: &AppName) -> Result<ReleaseVersion, StoreError> {
         let version = self
             .pending_release(app)
             .await?
-            .map(|r| r.version)
+            .map(|r| ReleaseVersion::from(r.version))
             .ok_or_else(|| StoreError::Task(format!("{app} has no pending release")))?;
         self.switch_routes(app, Vec::new(), Some(version), 0)
             .await?;

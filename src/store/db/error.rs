@@ -36,15 +36,15 @@ pub enum StoreError {
     #[error("{domain} is already a domain of app {owner}; remove it there first")]
     DomainTaken {
         domain: crate::model::Domain,
-        owner: String,
+        owner: AppName,
     },
     #[error("{domain} is not a domain of app {app}")]
     DomainNotFound {
         domain: crate::model::Domain,
-        app: String,
+        app: AppName,
     },
     #[error("app {0} has no release yet; deploy it first with: skiff deploy -a {0}")]
-    NotDeployed(String),
+    NotDeployed(AppName),
     #[error("{0}")]
     Scale(crate::model::ScaleError),
     #[error("no free port left in port_range {first}-{last}")]

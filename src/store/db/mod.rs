@@ -100,10 +100,12 @@ pub(crate) fn stored_app_name(raw: &str) -> Result<AppName, StoreError> {
 }
 
 /// The row id of an app, or [`StoreError::AppNotFound`].
-pub(crate) fn app_id(conn: &Connection, app: &str) -> Result<i64, StoreError> {
-    conn.query_row("SELECT id FROM apps WHERE name = ?1", params![app], |r| {
-        r.get(0)
-    })
+pub(crate) fn app_id(conn: &Connection, app: &AppName) -> Result<i64, StoreError> {
+    conn.query_row(
+        "SELECT id FROM apps WHERE name = ?1",
+        params![app.as_str()],
+        |r| r.get(0),
+    )
     .optional()?
-    .ok_or_else(|| StoreError::AppNotFound(app.to_owned()))
+    .ok_or_else(|| StoreError::AppNotFound(app.to_string()))
 }

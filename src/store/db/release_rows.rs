@@ -4,7 +4,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::dyno_rows::clear_holds;
 use super::{corrupt, StoreError, NOW};
-use crate::model::{ConfigVars, CronJob, HoldRelease, Procfile, ReleaseRecord, ReleaseStatus};
+use crate::model::{
+    AppName, ConfigVars, CronJob, HoldRelease, Procfile, ReleaseRecord, ReleaseStatus,
+};
 
 const RELEASE_COLUMNS: &str = "r.version, r.slug_version, r.procfile, r.config, r.description, \
      r.created_at, r.status, r.failure, r.cron";
@@ -79,7 +81,7 @@ enum Pointer {
 
 fn pointed_release(
     conn: &Connection,
-    app: &str,
+    app: &AppName,
     pointer: Pointer,
 ) -> Result<Option<ReleaseRecord>, StoreError> {
     let column = match pointer {
@@ -91,7 +93,7 @@ fn pointed_release(
             "SELECT {RELEASE_COLUMNS} FROM apps a
              JOIN releases r ON r.app_id = a.id AND r.version = a.{column} WHERE a.name = ?1"
         ),
-        params![app],
+        params![app.as_str()],
         release_row,
     )
     .optional()?
@@ -101,7 +103,7 @@ fn pointed_release(
 /// The live release, if any.
 pub(crate) fn current_release(
     conn: &Connection,
-    app: &str,
+    app: &AppName,
 ) -> Result<Option<ReleaseRecord>, StoreError> {
     pointed_release(conn, app, Pointer::Live)
 }
@@ -109,7 +111,7 @@ pub(crate) fn current_release(
 /// The release waiting to go live, if any.
 pub(crate) fn pending_release(
     conn: &Connection,
-    app: &str,
+    app: &AppName,
 ) -> Result<Option<ReleaseRecord>, StoreError> {
     pointed_release(conn, app, Pointer::Pending)
 }
@@ -189,7 +191,7 @@ pub(crate) fn releases_of(
 /// The newest release: the pending one, else the live one.
 pub(crate) fn newest_release(
     conn: &Connection,
-    app: &str,
+    app: &AppName,
 ) -> Result<Option<ReleaseRecord>, StoreError> {
     match pending_release(conn, app)? {
         Some(p) => Ok(Some(p)),
