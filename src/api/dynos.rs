@@ -338,7 +338,7 @@ pub async fn resize(
     if size == DynoSize::default() {
         return Err(invalid("give at least one of memory, cpu or tasks".into()));
     }
-    state.store.resize(&app, process_type.clone(), size).await?;
+    state.store.resize(&app, &process_type, size).await?;
     tracing::info!(app = %app, process_type = %process_type, caller = %caller.describe(), "resized");
     state
         .reconciler
@@ -413,7 +413,7 @@ pub async fn stop(
     }
     state
         .store
-        .hold_dyno(&app, dyno.clone(), HoldReason::Stopped)
+        .hold_dyno(&app, &dyno, HoldReason::Stopped)
         .await?;
     tracing::info!(app = %app, dyno = %dyno, caller = %caller.describe(), "dyno stopped");
     state.reconciler.poke();

@@ -327,7 +327,7 @@ impl Reconciler {
                     tracing::warn!(app = %unit.app, dyno = %unit.dyno, "dyno crashed repeatedly; left stopped until the next deploy, restart or scale");
                     round.crashed += 1;
                     self.store
-                        .hold_dyno(&unit.app, unit.dyno.clone(), HoldReason::Crashed)
+                        .hold_dyno(&unit.app, &unit.dyno, HoldReason::Crashed)
                         .await
                         .map_err(Into::into)
                 }
@@ -984,7 +984,7 @@ mod tests {
             ..DynoSize::default()
         };
         f.store
-            .resize(&AppName::parse("hello").unwrap(), web.clone(), size)
+            .resize(&AppName::parse("hello").unwrap(), &web, size)
             .await
             .unwrap();
         let changed = f

@@ -129,7 +129,9 @@ impl Reconciler {
                 RolloutStep::Hold(failures) => {
                     for (dyno, why) in failures {
                         tracing::warn!(app = %app, dyno = %dyno, reason = %why, "web dyno never became healthy; held as crashed");
-                        self.store.hold_dyno(app, dyno, HoldReason::Crashed).await?;
+                        self.store
+                            .hold_dyno(app, &dyno, HoldReason::Crashed)
+                            .await?;
                     }
                     changed = true;
                 }

@@ -74,10 +74,11 @@ impl Store {
     pub async fn resize(
         &self,
         app: &AppName,
-        process_type: ProcessType,
+        process_type: &ProcessType,
         size: DynoSize,
     ) -> Result<(), StoreError> {
         let app = app.clone();
+        let process_type = process_type.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
@@ -116,10 +117,11 @@ impl Store {
     pub async fn hold_dyno(
         &self,
         app: &AppName,
-        dyno: DynoName,
+        dyno: &DynoName,
         reason: HoldReason,
     ) -> Result<(), StoreError> {
         let app = app.clone();
+        let dyno = dyno.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             conn.execute(
@@ -376,7 +378,7 @@ mod tests {
         store
             .hold_dyno(
                 &app("hello"),
-                DynoName::parse("web.2").unwrap(),
+                &DynoName::parse("web.2").unwrap(),
                 HoldReason::Crashed,
             )
             .await
@@ -448,7 +450,7 @@ mod tests {
             ..DynoSize::default()
         };
         store
-            .resize(&app("hello"), ProcessType::parse("web").unwrap(), size)
+            .resize(&app("hello"), &ProcessType::parse("web").unwrap(), size)
             .await
             .unwrap();
         let size2 = DynoSize {
@@ -456,7 +458,7 @@ mod tests {
             ..DynoSize::default()
         };
         store
-            .resize(&app("hello"), ProcessType::parse("web").unwrap(), size2)
+            .resize(&app("hello"), &ProcessType::parse("web").unwrap(), size2)
             .await
             .unwrap();
         let f = store.formation(&app("hello")).await.unwrap();
