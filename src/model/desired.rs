@@ -57,7 +57,7 @@ pub struct AppSnapshot {
 /// Which release a process type's dynos run, and whether restart generations apply: web dynos
 /// run the pending release while there is one (they start beside the routed ones and replace
 /// them once healthy) and start at generation 0; everything else runs the live release.
-pub fn release_for<'a>(
+fn release_for<'a>(
     process_type: &ProcessType,
     live: Option<&'a ReleaseRecord>,
     pending: Option<&'a ReleaseRecord>,
@@ -128,9 +128,10 @@ fn desired_dynos(snapshot: &AppSnapshot) -> impl Iterator<Item = DesiredDyno> + 
                 if snapshot.held.contains(&dyno) {
                     return None;
                 }
-                let generation = match generations_apply {
-                    true => snapshot.generations.get(&dyno).copied().unwrap_or(0),
-                    false => 0,
+                let generation = if generations_apply {
+                    snapshot.generations.get(&dyno).copied().unwrap_or(0)
+                } else {
+                    0
                 };
                 let unit = DynoUnit {
                     app: snapshot.app.clone(),

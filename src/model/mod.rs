@@ -26,7 +26,7 @@ pub use config_var::{
     CONFIG_VALUE_MAX_BYTES,
 };
 pub use cron::{CronError, CronJob, CronSchedule};
-pub use desired::{release_for, AppSnapshot, DesiredCron, DesiredDyno, DesiredState};
+pub use desired::{AppSnapshot, DesiredCron, DesiredDyno, DesiredState};
 pub use domain::{Domain, DomainError};
 pub use dyno::{restarted_web_dynos, DynoFilter, DynoSize, Hold, HoldReason, HoldRelease, Limits};
 pub use first_deploy::{deploy_start, FirstDeployDefaults};
