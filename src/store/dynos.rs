@@ -136,11 +136,12 @@ impl Store {
         .await
     }
 
+    /// Ends the holds of the dynos a restart (`ps:restart`) names.
     pub async fn clear_holds(&self, app: &AppName, filter: DynoFilter) -> Result<(), StoreError> {
         let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
-            clear_holds(conn, id, &filter)
+            clear_holds(conn, id, &HoldRelease::Restart(filter).dynos())
         })
         .await
     }
