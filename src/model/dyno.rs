@@ -1,7 +1,7 @@
 //! Dynos as domain data: size overrides and the limits they come to, holds (a dyno kept down on
 //! purpose) and which dynos an operation applies to.
 
-use super::{DynoName, Formation, ProcessType};
+use super::{DynoName, Formation, ProcessType, Procfile, ScaleError};
 
 /// Per-process-type size overrides; `None` means the configured default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -69,6 +69,18 @@ impl DynoFilter {
             Self::One(d) => d == dyno,
         }
     }
+}
+
+/// Refuses to resize a process type the live release's Procfile does not have.
+pub fn check_resizable(procfile: &Procfile, process_type: &ProcessType) -> Result<(), ScaleError> {
+    if procfile.command(process_type).is_some() {
+        return Ok(());
+    }
+    let known: Vec<_> = procfile.process_types().map(|t| t.as_str()).collect();
+    Err(ScaleError::UnknownType {
+        process_type: process_type.to_string(),
+        known: known.join(", "),
+    })
 }
 
 /// What lets held dynos start again: a new release (deploy, config change, rollback), a scale,
@@ -151,6 +163,29 @@ mod tests {
                 release.dynos().matches(&dyno(held)),
                 ends,
                 "{release:?} {held}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_types_of_the_procfile_are_resized() {
+        let procfile = Procfile::parse("web: a\nworker: b\nrelease: c").unwrap();
+        let cases = [
+            ("web", Ok(())),
+            ("worker", Ok(())),
+            (
+                "clock",
+                Err(ScaleError::UnknownType {
+                    process_type: "clock".into(),
+                    known: "release, web, worker".into(),
+                }),
+            ),
+        ];
+        for (process_type, want) in cases {
+            assert_eq!(
+                check_resizable(&procfile, &process(process_type)),
+                want,
+                "{process_type}"
             );
         }
     }

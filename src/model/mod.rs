@@ -28,7 +28,10 @@ pub use config_var::{
 pub use cron::{CronError, CronJob, CronSchedule};
 pub use desired::{AppSnapshot, DesiredCron, DesiredDyno, DesiredState};
 pub use domain::{Domain, DomainError};
-pub use dyno::{restarted_web_dynos, DynoFilter, DynoSize, Hold, HoldReason, HoldRelease, Limits};
+pub use dyno::{
+    check_resizable, restarted_web_dynos, DynoFilter, DynoSize, Hold, HoldReason, HoldRelease,
+    Limits,
+};
 pub use first_deploy::{deploy_start, FirstDeployDefaults};
 pub use formation::{
     DynoName, DynoNameError, Formation, ScaleAmount, ScaleChange, ScaleError, MAX_DYNOS_PER_TYPE,

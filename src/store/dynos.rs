@@ -9,8 +9,8 @@ use super::db::{
     write_formation, Store, StoreError, NOW,
 };
 use crate::model::{
-    restarted_web_dynos, AppName, DynoFilter, DynoName, DynoSize, Hold, HoldReason, HoldRelease,
-    ProcessType, ScaleChange,
+    check_resizable, restarted_web_dynos, AppName, DynoFilter, DynoName, DynoSize, Hold,
+    HoldReason, HoldRelease, ProcessType, ScaleChange,
 };
 
 /// One process type of an app's formation, as `ps` shows it.
@@ -84,17 +84,7 @@ impl Store {
             let id = app_id(&tx, &app)?;
             let release =
                 current_release(&tx, &app)?.ok_or_else(|| StoreError::NotDeployed(app.clone()))?;
-            if release.procfile.command(&process_type).is_none() {
-                return Err(StoreError::Scale(crate::model::ScaleError::UnknownType {
-                    process_type: process_type.to_string(),
-                    known: release
-                        .procfile
-                        .process_types()
-                        .map(|t| t.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }));
-            }
+            check_resizable(&release.procfile, &process_type).map_err(StoreError::Scale)?;
             tx.execute(
                 "UPDATE formation SET memory_bytes = coalesce(?3, memory_bytes),
                     cpu_percent = coalesce(?4, cpu_percent), tasks = coalesce(?5, tasks)
