@@ -75,13 +75,10 @@ pub async fn app_info(
 ) -> Result<Json<AppInfo>, ApiError> {
     let record = state.store.get_app(&app).await?;
     let name = record.name.clone();
-    let routing = state.store.routing_settings(name.as_str()).await?;
-    let release = state.store.current_release(name.as_str()).await?;
-    let pending = state.store.pending_release(name.as_str()).await?;
-    let formation = formation_items(
-        state.store.formation(name.as_str()).await?,
-        &state.dyno_defaults,
-    );
+    let routing = state.store.routing_settings(&name).await?;
+    let release = state.store.current_release(&name).await?;
+    let pending = state.store.pending_release(&name).await?;
+    let formation = formation_items(state.store.formation(&name).await?, &state.dyno_defaults);
     let dynos = dynos_of(&state, &name).await?;
     let cron = cron_jobs(&state, &name).await?;
     let layout = state.layout.clone();
@@ -125,6 +122,7 @@ pub async fn delete_app(
     Extension(caller): Extension<Caller>,
     Path(app): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let app = state.store.get_app(&app).await?.name;
     state.store.delete_app(&app).await?;
     tracing::info!(app = %app, caller = %caller.describe(), "app destroyed");
     // The reconciler stops the app's units, then removes its files.

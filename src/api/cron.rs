@@ -7,8 +7,7 @@ use axum::Json;
 use super::dynos::rfc3339_usec;
 use super::error::ApiError;
 use super::AppState;
-use crate::model::AppName;
-use crate::systemd::names::CronUnit;
+use crate::model::{AppName, CronUnit};
 use crate::systemd::{RunOutcome, TimerDetails};
 use crate::wire::{CronJobInfo, ErrorBody};
 
@@ -40,7 +39,7 @@ pub fn describe_runs(
 
 /// The live release's jobs of `app` with their timers' state.
 pub async fn cron_jobs(state: &AppState, app: &AppName) -> Result<Vec<CronJobInfo>, ApiError> {
-    let Some(live) = state.store.current_release(app.as_str()).await? else {
+    let Some(live) = state.store.current_release(app).await? else {
         return Ok(Vec::new());
     };
     let mut jobs = Vec::new();

@@ -16,8 +16,7 @@ use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::build::intake::{self, IntakeError, IntakeLimits};
 use crate::build::pipeline::{DeployError, Workspace};
-use crate::model::AppName;
-use crate::store::ReleaseRecord;
+use crate::model::{AppName, ReleaseRecord};
 use crate::wire::{BuildEvent, DeployQuery, ErrorBody, Release};
 
 impl From<ReleaseRecord> for Release {

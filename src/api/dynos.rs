@@ -10,10 +10,13 @@ use axum::{Extension, Json};
 use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::config::{ByteSize, CpuPercent};
-use crate::model::{AppName, DynoName, ProcessType, ScaleChange, ScaleError};
+use crate::model::{
+    AppName, DynoFilter, DynoName, DynoSize, DynoUnit, Hold, HoldReason, ProcessType, ScaleChange,
+    ScaleError,
+};
 use crate::reconciler::DynoDefaults;
-use crate::store::{DynoFilter, DynoSize, FormationEntry, Hold, HoldReason};
-use crate::systemd::names::{DynoUnit, UNIT_PATTERN};
+use crate::store::FormationEntry;
+use crate::systemd::names::UNIT_PATTERN;
 use crate::systemd::ServiceDetails;
 use crate::wire::{
     Dyno, ErrorBody, FormationItem, ResizeRequest, RestartRequest, Restarted, ScaleRequest,
@@ -164,8 +167,8 @@ pub async fn list_dynos(
 
 /// The app's dynos as `ps` lists them.
 pub(super) async fn dynos_of(state: &AppState, app: &AppName) -> Result<Vec<Dyno>, ApiError> {
-    let formation = state.store.formation(app.as_str()).await?;
-    let holds = state.store.holds(app.as_str()).await?;
+    let formation = state.store.formation(app).await?;
+    let holds = state.store.holds(app).await?;
     let ports = state.store.ports().await?;
     let units = state
         .systemd
@@ -197,7 +200,7 @@ pub async fn get_formation(
     Path(app): Path<String>,
 ) -> Result<Json<Vec<FormationItem>>, ApiError> {
     let app = app_name(&state, &app).await?;
-    let entries = state.store.formation(app.as_str()).await?;
+    let entries = state.store.formation(&app).await?;
     Ok(Json(formation_items(entries, &state.dyno_defaults)))
 }
 
@@ -234,10 +237,10 @@ pub async fn scale(
                 e.to_string(),
             )
         })?;
-    state.store.scale(app.as_str(), changes).await?;
+    state.store.scale(&app, changes).await?;
     tracing::info!(app = %app, changes = ?body.changes, caller = %caller.describe(), "scaled");
     state.reconciler.poke();
-    let entries = state.store.formation(app.as_str()).await?;
+    let entries = state.store.formation(&app).await?;
     Ok(Json(formation_items(entries, &state.dyno_defaults)))
 }
 
@@ -279,10 +282,7 @@ pub async fn resize(
     if size == DynoSize::default() {
         return Err(invalid("give at least one of memory, cpu or tasks".into()));
     }
-    state
-        .store
-        .resize(app.as_str(), process_type.clone(), size)
-        .await?;
+    state.store.resize(&app, &process_type, size).await?;
     tracing::info!(app = %app, process_type = %process_type, caller = %caller.describe(), "resized");
     state
         .reconciler
@@ -291,7 +291,7 @@ pub async fn resize(
         .map_err(|e| ApiError::internal(e.to_string()))?;
     // The app's slice totals follow in the next round.
     state.reconciler.poke();
-    let entries = state.store.formation(app.as_str()).await?;
+    let entries = state.store.formation(&app).await?;
     Ok(Json(formation_items(entries, &state.dyno_defaults)))
 }
 
@@ -320,10 +320,7 @@ pub async fn restart(
     let Json(body) = body?;
     let app = app_name(&state, &app).await?;
     let filter = parse_target(body.target.as_deref())?;
-    state
-        .store
-        .clear_holds(app.as_str(), filter.clone())
-        .await?;
+    state.store.clear_holds(&app, filter.clone()).await?;
     let restarted = state
         .reconciler
         .restart(&app, &filter)
@@ -351,7 +348,7 @@ pub async fn stop(
             e.to_string(),
         )
     })?;
-    let formation = state.store.formation(app.as_str()).await?;
+    let formation = state.store.formation(&app).await?;
     let exists = formation
         .iter()
         .any(|f| f.process_type == dyno.process_type && dyno.index <= f.quantity);
@@ -360,7 +357,7 @@ pub async fn stop(
     }
     state
         .store
-        .hold_dyno(app.as_str(), dyno.clone(), HoldReason::Stopped)
+        .hold_dyno(&app, &dyno, HoldReason::Stopped)
         .await?;
     tracing::info!(app = %app, dyno = %dyno, caller = %caller.describe(), "dyno stopped");
     state.reconciler.poke();

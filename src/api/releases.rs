@@ -8,8 +8,9 @@ use axum::{Extension, Json};
 
 use super::error::ApiError;
 use super::{AppState, Caller};
-use crate::model::{describe_changes, parse_release_version, ConfigChange};
-use crate::store::RollbackError;
+use crate::model::{
+    describe_changes, parse_release_version, ConfigChange, ReleaseVersion, RollbackError,
+};
 use crate::wire::{ConfigChanged, ConfigMap, ErrorBody, Release, ReleaseInfo, RollbackRequest};
 
 fn invalid_config(message: impl Into<String>) -> ApiError {
@@ -25,6 +26,7 @@ pub async fn get_config(
     State(state): State<AppState>,
     Path(app): Path<String>,
 ) -> Result<Json<ConfigMap>, ApiError> {
+    let app = state.store.get_app(&app).await?.name;
     Ok(Json(state.store.config(&app).await?))
 }
 
@@ -59,7 +61,7 @@ pub async fn patch_config(
     let description = describe_changes(&changes);
     let (config, release) = state
         .store
-        .change_config(app.as_str(), changes, description.clone())
+        .change_config(&app, changes, description.clone())
         .await?;
     // Names only: values are secrets.
     tracing::info!(app = %app, caller = %caller.describe(), change = %description, "config changed");
@@ -79,6 +81,7 @@ pub async fn list_releases(
     State(state): State<AppState>,
     Path(app): Path<String>,
 ) -> Result<Json<Vec<Release>>, ApiError> {
+    let app = state.store.get_app(&app).await?.name;
     let releases = state.store.releases(&app).await?;
     Ok(Json(releases.into_iter().map(Release::from).collect()))
 }
@@ -97,10 +100,10 @@ pub async fn get_release(
     let app = state.store.get_app(&app).await?.name;
     let record = state
         .store
-        .release(app.as_str(), number)
+        .release(&app, number.into())
         .await?
         .ok_or_else(|| ApiError::not_found(format!("app {app} has no release v{number}")))?;
-    let live = state.store.current_release(app.as_str()).await?;
+    let live = state.store.current_release(&app).await?;
     Ok(Json(ReleaseInfo {
         processes: record
             .procfile
@@ -132,7 +135,7 @@ pub async fn rollback(
     let slug_app = app.clone();
     let release = state
         .store
-        .rollback(app.as_str(), body.version, move |v| {
+        .rollback(&app, body.version.map(ReleaseVersion::from), move |v| {
             layout.slug_dir(&slug_app, v).is_dir()
         })
         .await?

@@ -7,8 +7,7 @@ use axum::Json;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::model::{Domain, HealthCheck};
-use crate::store::RoutingSettings;
+use crate::model::{AppName, Domain, HealthCheck, RoutingSettings};
 use crate::wire::{DomainRequest, Domains, ErrorBody, HealthCheckBody, Maintenance};
 
 impl From<&HealthCheck> for HealthCheckBody {
@@ -26,7 +25,7 @@ fn invalid(code: &'static str, message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
 }
 
-async fn domains_of(state: &AppState, app: &str) -> Result<Domains, ApiError> {
+async fn domains_of(state: &AppState, app: &AppName) -> Result<Domains, ApiError> {
     let RoutingSettings { domains, .. } = state.store.routing_settings(app).await?;
     Ok(Domains {
         default: format!("{app}.{}", state.base_domain.as_str()),
@@ -43,6 +42,7 @@ pub async fn list_domains(
     State(state): State<AppState>,
     Path(app): Path<String>,
 ) -> Result<Json<Domains>, ApiError> {
+    let app = state.store.get_app(&app).await?.name;
     Ok(Json(domains_of(&state, &app).await?))
 }
 
@@ -75,6 +75,7 @@ pub async fn add_domain(
             ),
         ));
     }
+    let app = state.store.get_app(&app).await?.name;
     state.store.add_domain(&app, domain).await?;
     state.reconciler.poke();
     Ok((StatusCode::CREATED, Json(domains_of(&state, &app).await?)))
@@ -91,6 +92,7 @@ pub async fn remove_domain(
     Path((app, domain)): Path<(String, String)>,
 ) -> Result<Json<Domains>, ApiError> {
     let domain = Domain::parse(&domain).map_err(|e| invalid("invalid_domain", e.to_string()))?;
+    let app = state.store.get_app(&app).await?.name;
     state.store.remove_domain(&app, domain).await?;
     state.reconciler.poke();
     Ok(Json(domains_of(&state, &app).await?))
@@ -108,6 +110,7 @@ pub async fn set_maintenance(
     body: Result<Json<Maintenance>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Maintenance>, ApiError> {
     let Json(body) = body?;
+    let app = state.store.get_app(&app).await?.name;
     state.store.set_maintenance(&app, body.enabled).await?;
     state.reconciler.poke();
     Ok(Json(body))
@@ -122,6 +125,7 @@ pub async fn get_health_check(
     State(state): State<AppState>,
     Path(app): Path<String>,
 ) -> Result<Json<HealthCheckBody>, ApiError> {
+    let app = state.store.get_app(&app).await?.name;
     let settings = state.store.routing_settings(&app).await?;
     Ok(Json(HealthCheckBody::from(&settings.health_check)))
 }
@@ -147,6 +151,7 @@ pub async fn set_health_check(
         .transpose()
         .map_err(bad)?;
     let check = HealthCheck::new(body.path.as_deref(), body.status, timeout).map_err(bad)?;
+    let app = state.store.get_app(&app).await?.name;
     state.store.set_health_check(&app, check.clone()).await?;
     Ok(Json(HealthCheckBody::from(&check)))
 }

@@ -9,9 +9,9 @@ use rand::RngCore;
 use serde::Deserialize;
 
 use crate::model::{
-    check_config_value, ConfigKey, CronJob, HealthCheck, ProcessType, MAX_DYNOS_PER_TYPE,
+    check_config_value, ConfigKey, CronJob, FirstDeployDefaults, HealthCheck, ProcessType,
+    MAX_DYNOS_PER_TYPE,
 };
-use crate::store::FirstDeployDefaults;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AppJson {

@@ -14,11 +14,10 @@ use tokio::sync::mpsc;
 use super::plan::PlanError;
 use crate::files::make_dir_mode;
 use crate::journal::{LogError, LogSource};
-use crate::model::AppName;
+use crate::model::{AppName, Limits, ReleaseRecord};
 use crate::paths::Layout;
 use crate::reconciler::Reconciler;
-use crate::store::{ReleaseRecord, Store, StoreError};
-use crate::systemd::properties::Limits;
+use crate::store::{Store, StoreError};
 use crate::systemd::{Systemd, SystemdError};
 
 /// Where a deploy's output lines go (the client's stream); a gone client does not stop a deploy.

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use super::app_json::{self, AppJson};
 use super::detect::{detect, merge_processes, Builder, SourceFacts};
 use super::script::{build_script, parse_release_yaml};
+use crate::model::{ConfigVars, FirstDeployDefaults};
 use crate::model::{CronJob, HealthCheck, Procfile};
-use crate::store::{ConfigVars, FirstDeployDefaults};
 
 /// Why a source cannot be deployed: a clear message for the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -12,9 +12,9 @@ use super::plan::ReleasePlan;
 use crate::files::write_private;
 use crate::journal::LogQuery;
 use crate::model::AppName;
+use crate::model::{ConfigVars, ReleaseRecord, ReleaseStatus};
 use crate::paths::Layout;
 use crate::reconcile::render_env_file;
-use crate::store::{ConfigVars, ReleaseRecord, ReleaseStatus};
 use crate::systemd::names::oneoff_unit_name;
 use crate::systemd::properties::{
     oneoff_properties, OneOffCommand, OneOffLifetime, OneOffSpec, OneOffStdio, Property,
@@ -121,11 +121,7 @@ impl Deployer {
         version: u32,
         out: &Output,
     ) -> Result<(), DeployError> {
-        let check = self
-            .store
-            .routing_settings(app.as_str())
-            .await?
-            .health_check;
+        let check = self.store.routing_settings(app).await?.health_check;
         say(
             out,
             format!("-----> Starting v{version}'s web dynos; health check: {check}"),
@@ -175,7 +171,7 @@ impl Deployer {
     pub(super) async fn apply_retention(&self, app: &AppName, out: &Output) {
         let keep = match self
             .store
-            .slugs_to_keep(app.as_str(), self.settings.keep_releases)
+            .slugs_to_keep(app, self.settings.keep_releases)
             .await
         {
             Ok(k) => k,
@@ -352,15 +348,10 @@ mod tests {
         assert_eq!(release.version, 1);
         assert!(k.layout.slug_dir(&k.app, 1).join("Procfile").is_file());
         assert!(!k.layout.builds_dir(&k.app).join("x").exists());
-        let check = k
-            .store
-            .routing_settings("my-app")
-            .await
-            .unwrap()
-            .health_check;
+        let check = k.store.routing_settings(&k.app).await.unwrap().health_check;
         assert_eq!(check.path.as_deref(), Some("/up"));
         assert_eq!(check.status, Some(204));
-        let (status, _) = k.store.release_status("my-app", 1).await.unwrap();
+        let (status, _) = k.store.release_status(&k.app, 1.into()).await.unwrap();
         assert_eq!(status, ReleaseStatus::Succeeded);
         assert!(
             text.contains("Running the release command: ./migrate"),
@@ -380,27 +371,17 @@ mod tests {
     async fn a_failed_release_phase_leaves_the_previous_health_check_and_release() {
         let k = kit().await;
         k.deploy(&[WEB]).await.0.unwrap();
-        let before = k
-            .store
-            .routing_settings("my-app")
-            .await
-            .unwrap()
-            .health_check;
+        let before = k.store.routing_settings(&k.app).await.unwrap().health_check;
         assert_eq!(before, HealthCheck::default());
         k.systemd.fail_runs(".release-", 1);
         let (result, _) = k.deploy(&[WEB, CHECKED]).await;
         let err = result.unwrap_err();
         assert!(matches!(err, DeployError::ReleasePhaseFailed(_)), "{err}");
-        let after = k
-            .store
-            .routing_settings("my-app")
-            .await
-            .unwrap()
-            .health_check;
+        let after = k.store.routing_settings(&k.app).await.unwrap().health_check;
         assert_eq!(after, before, "the new release's health check is not kept");
         assert_eq!(
             k.store
-                .current_release("my-app")
+                .current_release(&k.app)
                 .await
                 .unwrap()
                 .unwrap()
@@ -497,12 +478,7 @@ mod tests {
         assert_eq!((release.version, release.slug_version), (1, 1));
         assert!(!ws.source_dir().exists(), "the built tree became the slug");
         assert!(k.layout.slug_dir(&k.app, 1).join("app.json").is_file());
-        let check = k
-            .store
-            .routing_settings("my-app")
-            .await
-            .unwrap()
-            .health_check;
+        let check = k.store.routing_settings(&k.app).await.unwrap().health_check;
         assert_eq!(check.path.as_deref(), Some("/up"));
         assert!(
             k.systemd.units().is_empty(),
@@ -524,7 +500,7 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("cannot bind"), "{err}");
-        let (status, _) = k.store.release_status("my-app", 1).await.unwrap();
+        let (status, _) = k.store.release_status(&k.app, 1.into()).await.unwrap();
         assert_eq!(status, ReleaseStatus::Failed);
     }
 }

@@ -12,8 +12,8 @@ use super::plan::{
 };
 use crate::files::{make_dir_mode, open_tree, seal_tree, write_private};
 use crate::model::AppName;
+use crate::model::ConfigVars;
 use crate::reconcile::render_env_file;
-use crate::store::ConfigVars;
 use crate::systemd::names::oneoff_unit_name;
 use crate::systemd::properties::{build_properties, BuildSpec};
 
@@ -123,7 +123,7 @@ impl Deployer {
         ws: &Workspace,
     ) -> Result<Intake, DeployError> {
         self.remove_stale_workspaces(app, &ws.id).await;
-        let config = self.store.config(app.as_str()).await?;
+        let config = self.store.config(app).await?;
         let (source, vars) = (ws.source_dir(), config.clone());
         let facts = blocking("reading the source", move || {
             Ok(source_facts(&source, &vars))
@@ -220,7 +220,7 @@ impl Deployer {
             Ok(read_manifests(&source, &meta, &builder))
         })
         .await?;
-        let first_deploy = self.store.current_release(app.as_str()).await?.is_none();
+        let first_deploy = self.store.current_release(app).await?.is_none();
         let inputs = ReleaseInputs {
             builder: &intake.build.builder,
             facts: &intake.facts,
@@ -267,7 +267,7 @@ mod tests {
         std::fs::create_dir_all(&stale_root).unwrap();
         k.store
             .change_config(
-                k.app.as_str(),
+                &k.app,
                 vec![ConfigChange::set("BUILDPACK_URL", "/srv/bp").unwrap()],
                 "Set".into(),
             )

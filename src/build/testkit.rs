@@ -11,10 +11,11 @@ use crate::config::Config;
 use crate::health::FakeProber;
 use crate::journal::FakeLogs;
 use crate::model::AppName;
+use crate::model::ReleaseRecord;
 use crate::paths::Layout;
 use crate::proxy::FakeProxy;
 use crate::reconciler::{DynoDefaults, Reconciler, Traffic};
-use crate::store::{ReleaseRecord, Store};
+use crate::store::Store;
 use crate::systemd::FakeSystemd;
 
 pub(super) struct Kit {

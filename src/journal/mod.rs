@@ -9,8 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::model::{AppName, DynoName};
-use crate::systemd::names::{DynoUnit, UNIT_PREFIX};
+use crate::model::{AppName, DynoName, DynoUnit, UNIT_PREFIX};
 
 pub use source::{FakeLogs, Journalctl, LineStream, LogError, LogSource};
 

@@ -1,16 +1,24 @@
 //! Pure domain types and rules: validated names, Procfiles, formations, config vars, domains,
-//! health checks, cron schedules, SSH keys and API tokens. No I/O.
+//! health checks, cron schedules, releases, dynos and their holds, routes, unit names, the
+//! desired state, SSH keys and API tokens. No I/O.
 
 mod app_name;
 mod config_var;
 mod cron;
+mod desired;
 mod domain;
+mod dyno;
+mod first_deploy;
 mod formation;
 mod health_check;
 mod procfile;
+mod release;
 mod release_version;
+mod rollback;
+mod routing;
 mod ssh_key;
 mod token;
+mod unit_name;
 
 pub use app_name::{AppName, AppNameError};
 pub use config_var::{
@@ -18,12 +26,23 @@ pub use config_var::{
     CONFIG_VALUE_MAX_BYTES,
 };
 pub use cron::{CronError, CronJob, CronSchedule};
+pub use desired::{AppSnapshot, DesiredCron, DesiredDyno, DesiredState};
 pub use domain::{Domain, DomainError};
+pub use dyno::{
+    check_resizable, restarted_web_dynos, DynoFilter, DynoSize, Hold, HoldReason, HoldRelease,
+    Limits,
+};
+pub use first_deploy::{deploy_start, FirstDeployDefaults};
 pub use formation::{
     DynoName, DynoNameError, Formation, ScaleAmount, ScaleChange, ScaleError, MAX_DYNOS_PER_TYPE,
 };
 pub use health_check::{HealthCheck, HealthCheckError, DEFAULT_HEALTH_TIMEOUT, MAX_HEALTH_TIMEOUT};
 pub use procfile::{ProcessType, ProcessTypeError, Procfile, ProcfileError};
-pub use release_version::{parse_release_version, ReleaseVersionError};
+pub use release::{ConfigVars, ReleaseRecord, ReleaseStatus};
+pub use release_version::{parse_release_version, ReleaseVersion, ReleaseVersionError};
+pub use rollback::{rollback_target, RollbackError};
+pub use routing::{AppRoutes, AppRouting, Route, RoutingSettings};
 pub use ssh_key::{render_authorized_keys, SshKeyError, SshPublicKey};
 pub use token::{ApiToken, TokenHash, TokenName, TokenNameError};
+pub(crate) use unit_name::parse_positive;
+pub use unit_name::{CronUnit, DynoUnit, UNIT_PREFIX};

@@ -14,14 +14,12 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::files::write_private;
-use crate::model::AppName;
+use crate::model::{AppName, Limits};
 use crate::paths::Layout;
 use crate::reconcile::render_env_file;
 use crate::store::{Store, StoreError};
 use crate::systemd::names::{run_unit_index, run_unit_name, run_unit_pattern};
-use crate::systemd::properties::{
-    oneoff_properties, Limits, OneOffLifetime, OneOffSpec, OneOffStdio,
-};
+use crate::systemd::properties::{oneoff_properties, OneOffLifetime, OneOffSpec, OneOffStdio};
 use crate::systemd::{Systemd, SystemdError};
 use crate::wire::run_protocol::Frame;
 use stdio::ChildIo;
@@ -161,7 +159,7 @@ impl Runner {
         self.store.get_app(app.as_str()).await?;
         let release = self
             .store
-            .current_release(app.as_str())
+            .current_release(app)
             .await?
             .ok_or_else(|| RunError::NotDeployed(app.clone()))?;
         let running: BTreeSet<u32> = self

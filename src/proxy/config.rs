@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use crate::config::{BaseDomain, TlsMode};
-use crate::store::AppRoutes;
+use crate::model::AppRoutes;
 
 /// Where skiff's Caddy listens for its admin API: a Unix socket only root (and Caddy) can use.
 pub const ADMIN_SOCKET: &str = "/run/skiff-caddy/admin.sock";
@@ -311,8 +311,8 @@ fn add_tls(apps_json: &mut Value, hosts: Vec<String>, settings: &ProxySettings) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Route;
     use crate::model::{AppName, Domain, DynoName};
-    use crate::store::Route;
 
     fn settings(tls: TlsMode) -> ProxySettings {
         ProxySettings {

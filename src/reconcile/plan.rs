@@ -2,10 +2,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::AppName;
-use crate::systemd::names::{
-    app_slice, oneoff_unit_app, CronUnit, DynoUnit, PACKAGED_UNITS, UNIT_PREFIX,
-};
+use crate::model::{AppName, CronUnit, DynoUnit, UNIT_PREFIX};
+use crate::systemd::names::{app_slice, oneoff_unit_app, PACKAGED_UNITS};
 
 /// A unit's `ActiveState` as systemd reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

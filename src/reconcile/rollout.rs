@@ -4,9 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::DynoName;
-use crate::store::Route;
-use crate::systemd::names::DynoUnit;
+use crate::model::{DynoName, DynoUnit, Route};
 
 /// What the health check says about a new web dyno.
 #[derive(Debug, Clone, PartialEq, Eq)]

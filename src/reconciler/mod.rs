@@ -16,15 +16,16 @@ use futures_util::StreamExt;
 use tokio::sync::Notify;
 
 use crate::config::Config;
-use crate::model::{AppName, ProcessType};
+use crate::model::{
+    AppName, CronUnit, DesiredCron, DesiredDyno, DesiredState, DynoFilter, DynoSize, DynoUnit,
+    HoldReason, Limits, ProcessType,
+};
 use crate::paths::Layout;
 use crate::reconcile::{plan, render_env_file, Action, ActiveState, ObservedUnit};
-use crate::store::{
-    DesiredCron, DesiredDyno, DesiredState, DynoFilter, DynoSize, HoldReason, Store, StoreError,
-};
-use crate::systemd::names::{app_slice, CronUnit, DynoUnit, UNIT_PATTERN};
+use crate::store::{Store, StoreError};
+use crate::systemd::names::{app_slice, UNIT_PATTERN};
 use crate::systemd::properties::{
-    dyno_properties, limit_properties, oneoff_properties, timer_properties, DynoSpec, Limits,
+    dyno_properties, limit_properties, oneoff_properties, timer_properties, DynoSpec,
     OneOffCommand, OneOffLifetime, OneOffSpec, OneOffStdio, RestartPolicy,
 };
 use crate::systemd::{Systemd, SystemdError};
@@ -326,7 +327,7 @@ impl Reconciler {
                     tracing::warn!(app = %unit.app, dyno = %unit.dyno, "dyno crashed repeatedly; left stopped until the next deploy, restart or scale");
                     round.crashed += 1;
                     self.store
-                        .hold_dyno(unit.app.as_str(), unit.dyno.clone(), HoldReason::Crashed)
+                        .hold_dyno(&unit.app, &unit.dyno, HoldReason::Crashed)
                         .await
                         .map_err(Into::into)
                 }
@@ -469,10 +470,7 @@ impl Reconciler {
     ) -> Result<usize, ReconcileError> {
         // Web dynos get a new generation: the next rounds start replacements beside them and
         // switch traffic once those are healthy. Other dynos restart in place.
-        let mut restarted = self
-            .store
-            .bump_generations(app.as_str(), filter.clone())
-            .await?;
+        let mut restarted = self.store.bump_generations(app, filter.clone()).await?;
         let units = self.systemd.list_units(UNIT_PATTERN).await?;
         for u in units {
             let Some(unit) = DynoUnit::parse(&u.name) else {
@@ -500,7 +498,7 @@ impl Reconciler {
     ) -> Result<usize, ReconcileError> {
         let size = self
             .store
-            .formation(app.as_str())
+            .formation(app)
             .await?
             .into_iter()
             .find(|f| &f.process_type == process_type)
@@ -683,7 +681,10 @@ mod tests {
             .iter()
             .map(|c| ScaleChange::parse(c).unwrap())
             .collect();
-        f.store.scale("hello", changes).await.unwrap();
+        f.store
+            .scale(&AppName::parse("hello").unwrap(), changes)
+            .await
+            .unwrap();
     }
 
     fn names(f: &Fixture) -> Vec<String> {
@@ -727,7 +728,7 @@ mod tests {
         assert_eq!(upstreams(&f, "hello"), ["127.0.0.1:20000"]);
         assert_eq!(
             f.store
-                .current_release("hello")
+                .current_release(&AppName::parse("hello").unwrap())
                 .await
                 .unwrap()
                 .unwrap()
@@ -782,7 +783,7 @@ mod tests {
         settle(&f).await;
         f.store
             .set_health_check(
-                "hello",
+                &AppName::parse("hello").unwrap(),
                 crate::model::HealthCheck::new(None, None, Some(Duration::from_secs(1))).unwrap(),
             )
             .await
@@ -794,8 +795,12 @@ mod tests {
         let (status, failure) = tokio::time::timeout(Duration::from_secs(5), async {
             loop {
                 f.reconciler.round().await.unwrap();
-                let s = f.store.release_status("hello", 2).await.unwrap();
-                if s.0 != crate::store::ReleaseStatus::Pending {
+                let s = f
+                    .store
+                    .release_status(&AppName::parse("hello").unwrap(), 2.into())
+                    .await
+                    .unwrap();
+                if s.0 != crate::model::ReleaseStatus::Pending {
                     return s;
                 }
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -803,7 +808,7 @@ mod tests {
         })
         .await
         .unwrap();
-        assert_eq!(status, crate::store::ReleaseStatus::Failed);
+        assert_eq!(status, crate::model::ReleaseStatus::Failed);
         let failure = failure.unwrap();
         assert!(
             failure.contains("web.1 failed its health check"),
@@ -811,14 +816,14 @@ mod tests {
         );
         assert_eq!(
             f.reconciler.wait_for_release(&app, 2).await.unwrap().0,
-            crate::store::ReleaseStatus::Failed
+            crate::model::ReleaseStatus::Failed
         );
         settle(&f).await;
         assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
         assert_eq!(upstreams(&f, "hello"), ["127.0.0.1:20000"]);
         assert_eq!(
             f.store
-                .current_release("hello")
+                .current_release(&AppName::parse("hello").unwrap())
                 .await
                 .unwrap()
                 .unwrap()
@@ -920,11 +925,18 @@ mod tests {
             "the failed unit is reset and not restarted"
         );
         assert_eq!(f.reconciler.round().await.unwrap(), Round::default());
-        let holds = f.store.holds("hello").await.unwrap();
+        let holds = f
+            .store
+            .holds(&AppName::parse("hello").unwrap())
+            .await
+            .unwrap();
         assert_eq!(holds[0].dyno, DynoName::parse("web.1").unwrap());
 
         f.store
-            .scale("hello", vec![ScaleChange::parse("web=1").unwrap()])
+            .scale(
+                &AppName::parse("hello").unwrap(),
+                vec![ScaleChange::parse("web=1").unwrap()],
+            )
             .await
             .unwrap();
         f.reconciler.round().await.unwrap();
@@ -940,7 +952,10 @@ mod tests {
         f.reconciler.round().await.unwrap();
         let hello_dir = f.layout.app_dir(&AppName::parse("hello").unwrap());
         assert!(hello_dir.is_dir());
-        f.store.delete_app("hello").await.unwrap();
+        f.store
+            .delete_app(&AppName::parse("hello").unwrap())
+            .await
+            .unwrap();
         f.reconciler.round().await.unwrap();
         assert_eq!(names(&f), ["skiff-other.web.1.v1.service"]);
         // The unit is gone now, so the next round removes the files.
@@ -956,7 +971,10 @@ mod tests {
         deploy(&f, "hello", "web: a\nworker: b\n").await;
         settle(&f).await;
         f.store
-            .scale("hello", vec![ScaleChange::parse("worker=1").unwrap()])
+            .scale(
+                &AppName::parse("hello").unwrap(),
+                vec![ScaleChange::parse("worker=1").unwrap()],
+            )
             .await
             .unwrap();
         f.reconciler.round().await.unwrap();
@@ -965,7 +983,10 @@ mod tests {
             memory_bytes: Some(256 << 20),
             ..DynoSize::default()
         };
-        f.store.resize("hello", web.clone(), size).await.unwrap();
+        f.store
+            .resize(&AppName::parse("hello").unwrap(), &web, size)
+            .await
+            .unwrap();
         let changed = f
             .reconciler
             .apply_limits(&AppName::parse("hello").unwrap(), &web)
@@ -1033,7 +1054,10 @@ mod tests {
         std::fs::create_dir_all(f.layout.builds_dir(&late)).unwrap();
         f.reconciler.remove_files_of_gone_apps(&[]).await.unwrap();
         assert!(f.layout.app_dir(&late).is_dir());
-        f.store.delete_app("late").await.unwrap();
+        f.store
+            .delete_app(&AppName::parse("late").unwrap())
+            .await
+            .unwrap();
         f.reconciler.remove_files_of_gone_apps(&[]).await.unwrap();
         assert!(!f.layout.app_dir(&late).exists());
     }

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use crate::config::BaseDomain;
 use crate::health::{wait_healthy, Prober};
-use crate::model::AppName;
+use crate::model::{
+    AppName, AppRouting, DesiredState, DynoUnit, HoldReason, ReleaseStatus, ReleaseVersion,
+};
 use crate::proxy::{render, Proxy, ProxySettings};
 use crate::reconcile::{rollout_step, Health, RolloutStep, WantedWeb};
-use crate::store::{AppRouting, DesiredState, HoldReason, ReleaseStatus};
-use crate::systemd::names::DynoUnit;
 
 use super::{ReconcileError, Reconciler};
 
@@ -118,7 +118,7 @@ impl Reconciler {
                     tracing::info!(app = %app, dynos = ?dynos, release = ?promote, "switching routes");
                     let drain_until = unix_now() + self.traffic.drain.as_secs() as i64;
                     self.store
-                        .switch_routes(app.as_str(), routes, promote, drain_until)
+                        .switch_routes(app, routes, promote.map(ReleaseVersion::from), drain_until)
                         .await?;
                     changed = true;
                 }
@@ -130,7 +130,7 @@ impl Reconciler {
                     for (dyno, why) in failures {
                         tracing::warn!(app = %app, dyno = %dyno, reason = %why, "web dyno never became healthy; held as crashed");
                         self.store
-                            .hold_dyno(app.as_str(), dyno, HoldReason::Crashed)
+                            .hold_dyno(app, &dyno, HoldReason::Crashed)
                             .await?;
                     }
                     changed = true;
@@ -156,9 +156,7 @@ impl Reconciler {
         reason: String,
     ) -> Result<(), ReconcileError> {
         tracing::warn!(app = %app, release = version, reason = %reason, "release failed its health check; the live release keeps serving");
-        self.store
-            .fail_release(app.as_str(), version, reason)
-            .await?;
+        self.store.fail_release(app, version.into(), reason).await?;
         self.announce_outcome();
         Ok(())
     }
@@ -211,7 +209,7 @@ impl Reconciler {
     ) -> Result<(ReleaseStatus, Option<String>), ReconcileError> {
         let mut rx = self.state.outcomes.subscribe();
         loop {
-            let (status, failure) = self.store.release_status(app.as_str(), version).await?;
+            let (status, failure) = self.store.release_status(app, version.into()).await?;
             if status != ReleaseStatus::Pending {
                 return Ok((status, failure));
             }

@@ -2,7 +2,7 @@
 
 use rusqlite::params;
 
-use super::{Store, StoreError, NOW};
+use super::db::{Store, StoreError, NOW};
 use crate::model::SshPublicKey;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,265 +1,19 @@
-//! Releases and config vars: creating releases (deploys, config changes, rollbacks), listing them,
-//! and which slugs the retention policy keeps.
+//! Releases and config vars: creating releases (deploys, config changes, rollbacks), listing
+//! them, failing a pending one, and which slugs the retention policy keeps.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::params;
 
-use super::dynos::{app_id, clear_holds, corrupt, current_formation, write_formation, DynoFilter};
-use super::{Store, StoreError, NOW};
-use crate::model::{AppName, ConfigChange, CronJob, Formation, HealthCheck, ProcessType, Procfile};
-
-/// Config vars by key.
-pub type ConfigVars = BTreeMap<String, String>;
-
-/// Where a release stands: it goes live only once its web dynos pass their health check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReleaseStatus {
-    /// Its web dynos are starting beside the live ones.
-    Pending,
-    /// It went live (it may have been replaced by a newer one since).
-    Succeeded,
-    /// Its web dynos failed their health check; it never went live.
-    Failed,
-    /// A newer release replaced it before it went live.
-    Superseded,
-}
-
-impl ReleaseStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-            Self::Superseded => "superseded",
-        }
-    }
-
-    fn parse(raw: &str) -> Result<Self, StoreError> {
-        Ok(match raw {
-            "pending" => Self::Pending,
-            "succeeded" => Self::Succeeded,
-            "failed" => Self::Failed,
-            "superseded" => Self::Superseded,
-            other => return Err(corrupt("release status", other)),
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReleaseRecord {
-    pub version: u32,
-    /// The release whose slug this one runs: itself for a deploy, an earlier one for config
-    /// changes and rollbacks.
-    pub slug_version: u32,
-    pub procfile: Procfile,
-    pub config: ConfigVars,
-    pub description: String,
-    pub created_at: String,
-    pub status: ReleaseStatus,
-    /// Why it failed, when it did.
-    pub failure: Option<String>,
-    /// Scheduled jobs (app.json `cron`), run as `cron.1`, `cron.2`… while this release is live.
-    pub cron: Vec<CronJob>,
-}
-
-/// What an app's `app.json` asks for on its first deploy.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FirstDeployDefaults {
-    /// Config vars to set unless already set.
-    pub env: ConfigVars,
-    /// Dyno counts that replace Heroku's defaults.
-    pub formation: BTreeMap<ProcessType, u32>,
-}
-
-const RELEASE_COLUMNS: &str = "r.version, r.slug_version, r.procfile, r.config, r.description, \
-     r.created_at, r.status, r.failure, r.cron";
-
-fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ReleaseRecord, StoreError>> {
-    let version: u32 = r.get(0)?;
-    let slug_version: Option<u32> = r.get(1)?;
-    let procfile: String = r.get(2)?;
-    let config: String = r.get(3)?;
-    let status: String = r.get(6)?;
-    let cron: String = r.get(8)?;
-    let record = (|| {
-        Ok(ReleaseRecord {
-            version,
-            slug_version: slug_version.unwrap_or(version),
-            procfile: Procfile::parse(&procfile).map_err(|e| corrupt("release", e))?,
-            config: parse_config(&config)?,
-            description: r.get(4)?,
-            created_at: r.get(5)?,
-            status: ReleaseStatus::parse(&status)?,
-            failure: r.get(7)?,
-            cron: parse_cron(&cron)?,
-        })
-    })();
-    Ok(record)
-}
-
-/// A scheduled job as stored in `releases.cron`.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct StoredCron {
-    command: String,
-    schedule: String,
-}
-
-fn parse_cron(json: &str) -> Result<Vec<CronJob>, StoreError> {
-    let stored: Vec<StoredCron> =
-        serde_json::from_str(json).map_err(|e| corrupt("cron jobs", e))?;
-    stored
-        .iter()
-        .map(|c| CronJob::new(&c.command, &c.schedule).map_err(|e| corrupt("cron jobs", e)))
-        .collect()
-}
-
-fn cron_json(jobs: &[CronJob]) -> Result<String, StoreError> {
-    let stored: Vec<StoredCron> = jobs
-        .iter()
-        .map(|j| StoredCron {
-            command: j.command.clone(),
-            schedule: j.schedule.to_string(),
-        })
-        .collect();
-    serde_json::to_string(&stored).map_err(|e| StoreError::Task(e.to_string()))
-}
-
-fn parse_config(json: &str) -> Result<ConfigVars, StoreError> {
-    serde_json::from_str(json).map_err(|e| corrupt("config vars", e))
-}
-
-fn config_json(config: &ConfigVars) -> Result<String, StoreError> {
-    serde_json::to_string(config).map_err(|e| StoreError::Task(e.to_string()))
-}
-
-/// Which release of an app a column of `apps` points at.
-#[derive(Clone, Copy)]
-enum Pointer {
-    /// `current_release`: the live one.
-    Live,
-    /// `pending_release`: the one waiting to go live.
-    Pending,
-}
-
-fn pointed_release(
-    conn: &Connection,
-    app: &str,
-    pointer: Pointer,
-) -> Result<Option<ReleaseRecord>, StoreError> {
-    let column = match pointer {
-        Pointer::Live => "current_release",
-        Pointer::Pending => "pending_release",
-    };
-    conn.query_row(
-        &format!(
-            "SELECT {RELEASE_COLUMNS} FROM apps a
-             JOIN releases r ON r.app_id = a.id AND r.version = a.{column} WHERE a.name = ?1"
-        ),
-        params![app],
-        release_row,
-    )
-    .optional()?
-    .transpose()
-}
-
-/// The live release, if any.
-pub(super) fn current_release(
-    conn: &Connection,
-    app: &str,
-) -> Result<Option<ReleaseRecord>, StoreError> {
-    pointed_release(conn, app, Pointer::Live)
-}
-
-/// The release waiting to go live, if any.
-pub(super) fn pending_release(
-    conn: &Connection,
-    app: &str,
-) -> Result<Option<ReleaseRecord>, StoreError> {
-    pointed_release(conn, app, Pointer::Pending)
-}
-
-fn release(
-    conn: &Connection,
-    app_id: i64,
-    version: u32,
-) -> Result<Option<ReleaseRecord>, StoreError> {
-    conn.query_row(
-        &format!("SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.app_id = ?1 AND r.version = ?2"),
-        params![app_id, version],
-        release_row,
-    )
-    .optional()?
-    .transpose()
-}
-
-fn app_config(conn: &Connection, app_id: i64) -> Result<ConfigVars, StoreError> {
-    let json: String = conn.query_row(
-        "SELECT config FROM apps WHERE id = ?1",
-        params![app_id],
-        |r| r.get(0),
-    )?;
-    parse_config(&json)
-}
-
-/// Inserts the next release as the app's pending one (it goes live once its web dynos are
-/// healthy; a pending one it replaces is superseded) and returns it. Holds are cleared: a release
-/// restarts every dyno.
-fn insert_release(
-    tx: &Transaction,
-    app_id: i64,
-    procfile: &Procfile,
-    config: &ConfigVars,
-    slug_version: Option<u32>,
-    cron: &[CronJob],
-    description: &str,
-) -> Result<ReleaseRecord, StoreError> {
-    let last: Option<u32> = tx.query_row(
-        "SELECT max(version) FROM releases WHERE app_id = ?1",
-        params![app_id],
-        |r| r.get(0),
-    )?;
-    let version = last.unwrap_or(0) + 1;
-    tx.execute(
-        "UPDATE releases SET status = 'superseded' WHERE app_id = ?1 AND status = 'pending'",
-        params![app_id],
-    )?;
-    tx.execute(
-        &format!(
-            "INSERT INTO releases (app_id, version, slug_version, procfile, config, description, created_at, status, cron)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, {NOW}, 'pending', ?7)"
-        ),
-        params![app_id, version, slug_version.unwrap_or(version), procfile.render(), config_json(config)?, description, cron_json(cron)?],
-    )?;
-    tx.execute(
-        "UPDATE apps SET pending_release = ?1, config = ?2 WHERE id = ?3",
-        params![version, config_json(config)?, app_id],
-    )?;
-    clear_holds(tx, app_id, &DynoFilter::All)?;
-    release(tx, app_id, version)?.ok_or_else(|| StoreError::Task("release vanished".into()))
-}
-
-/// The newest release: the pending one, else the live one.
-fn newest_release(conn: &Connection, app: &str) -> Result<Option<ReleaseRecord>, StoreError> {
-    match pending_release(conn, app)? {
-        Some(p) => Ok(Some(p)),
-        None => current_release(conn, app),
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum RollbackError {
-    #[error("app {app} has no release v{version}")]
-    NoSuchRelease { app: String, version: u32 },
-    #[error("v{version} is already the live release of {app}")]
-    AlreadyLive { app: String, version: u32 },
-    #[error("app {0} has no earlier release to roll back to")]
-    NothingEarlier(String),
-    #[error("v{version} never went live (it {status}); roll back to a release that did")]
-    NeverLive { version: u32, status: &'static str },
-    #[error("the slug of v{version} was removed by the retention policy (keep_releases); roll back to a newer release")]
-    SlugGone { version: u32 },
-}
+use super::db::{
+    app_config, app_id, config_json, current_formation, current_release, insert_release,
+    newest_release, pending_release, release, releases_of, write_formation, write_health_check,
+    Store, StoreError,
+};
+use crate::model::{
+    deploy_start, rollback_target, AppName, ConfigChange, ConfigVars, CronJob, FirstDeployDefaults,
+    HealthCheck, Procfile, ReleaseRecord, ReleaseStatus, ReleaseVersion, RollbackError,
+};
 
 impl Store {
     /// Makes a new release from a new slug live in one transaction. `install_slug(version)` runs
@@ -304,30 +58,20 @@ impl Store {
     {
         self.call(move |conn| {
             let tx = conn.transaction()?;
-            let id = app_id(&tx, app.as_str())?;
-            let previous = newest_release(&tx, app.as_str())?;
-            let mut config = app_config(&tx, id)?;
+            let id = app_id(&tx, &app)?;
+            let first_deploy = newest_release(&tx, &app)?.is_none();
             let current = current_formation(&tx, id)?;
-            let next =
-                match previous {
-                    Some(_) => current.carried_to(&procfile),
-                    None => {
-                        for (key, value) in defaults.env {
-                            config.entry(key).or_insert(value);
-                        }
-                        let base = Formation::defaults_for(&procfile);
-                        Formation::from_counts(base.iter().map(|(t, n)| {
-                            (t.clone(), defaults.formation.get(t).copied().unwrap_or(n))
-                        }))
-                    }
-                };
+            let (config, next) = deploy_start(
+                first_deploy,
+                app_config(&tx, id)?,
+                &current,
+                &procfile,
+                defaults,
+            );
             let release = insert_release(&tx, id, &procfile, &config, None, &cron, &description)?;
             write_formation(&tx, id, &next)?;
-            if let Some(check) = health_check {
-                tx.execute(
-                    "UPDATE apps SET health_path = ?1, health_status = ?2, health_timeout_secs = ?3 WHERE id = ?4",
-                    params![check.path, check.status, check.timeout.as_secs(), id],
-                )?;
+            if let Some(check) = &health_check {
+                write_health_check(&tx, id, check)?;
             }
             install_slug(release.version).map_err(StoreError::Task)?;
             tx.commit()?;
@@ -337,8 +81,8 @@ impl Store {
     }
 
     /// The app's config vars (those of its next release).
-    pub async fn config(&self, app: &str) -> Result<ConfigVars, StoreError> {
-        let app = app.to_owned();
+    pub async fn config(&self, app: &AppName) -> Result<ConfigVars, StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             app_config(conn, id)
@@ -350,11 +94,11 @@ impl Store {
     /// the new config (returned) so its dynos restart with it.
     pub async fn change_config(
         &self,
-        app: &str,
+        app: &AppName,
         changes: Vec<ConfigChange>,
         description: String,
     ) -> Result<(ConfigVars, Option<ReleaseRecord>), StoreError> {
-        let app = app.to_owned();
+        let app = app.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
@@ -390,15 +134,11 @@ impl Store {
     }
 
     /// Releases, newest first.
-    pub async fn releases(&self, app: &str) -> Result<Vec<ReleaseRecord>, StoreError> {
-        let app = app.to_owned();
+    pub async fn releases(&self, app: &AppName) -> Result<Vec<ReleaseRecord>, StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.app_id = ?1 ORDER BY r.version DESC"
-            ))?;
-            let rows = stmt.query_map(params![id], release_row)?;
-            rows.map(|row| row?).collect()
+            releases_of(conn, id)
         })
         .await
     }
@@ -406,13 +146,13 @@ impl Store {
     /// One release, `None` when the app has no such version.
     pub async fn release(
         &self,
-        app: &str,
-        version: u32,
+        app: &AppName,
+        version: ReleaseVersion,
     ) -> Result<Option<ReleaseRecord>, StoreError> {
-        let app = app.to_owned();
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
-            release(conn, id, version)
+            release(conn, id, version.get())
         })
         .await
     }
@@ -421,44 +161,27 @@ impl Store {
     /// before the live one that went live). `slug_exists` tells whether a slug is still on disk.
     pub async fn rollback<F>(
         &self,
-        app: &str,
-        target: Option<u32>,
+        app: &AppName,
+        target: Option<ReleaseVersion>,
         slug_exists: F,
     ) -> Result<Result<ReleaseRecord, RollbackError>, StoreError>
     where
         F: Fn(u32) -> bool + Send + 'static,
     {
-        let app = app.to_owned();
+        let app = app.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
             let Some(live) = current_release(&tx, &app)? else {
                 return Err(StoreError::NotDeployed(app));
             };
-            let earlier: Option<u32> = tx.query_row(
-                "SELECT max(version) FROM releases WHERE app_id = ?1 AND version < ?2 AND status = 'succeeded'",
-                params![id, live.version],
-                |r| r.get(0),
-            )?;
-            let version = match (target, earlier) {
-                (Some(v), _) | (None, Some(v)) => v,
-                (None, None) => return Ok(Err(RollbackError::NothingEarlier(app))),
-            };
-            if version == live.version {
-                return Ok(Err(RollbackError::AlreadyLive { app, version }));
-            }
-            let Some(old) = release(&tx, id, version)? else {
-                return Ok(Err(RollbackError::NoSuchRelease { app, version }));
-            };
-            if old.status != ReleaseStatus::Succeeded {
-                return Ok(Err(RollbackError::NeverLive {
-                    version,
-                    status: old.status.as_str(),
-                }));
-            }
-            if !slug_exists(old.slug_version) {
-                return Ok(Err(RollbackError::SlugGone { version }));
-            }
+            let history = releases_of(&tx, id)?;
+            let old =
+                match rollback_target(&app, live.version.into(), target, &history, slug_exists) {
+                    Ok(old) => old,
+                    Err(refused) => return Ok(Err(refused)),
+                };
+            let version = old.version;
             let current = current_formation(&tx, id)?;
             let release = insert_release(
                 &tx,
@@ -476,10 +199,87 @@ impl Store {
         .await
     }
 
+    /// The release waiting to go live, if any.
+    pub async fn pending_release(
+        &self,
+        app: &AppName,
+    ) -> Result<Option<ReleaseRecord>, StoreError> {
+        let app = app.clone();
+        self.call(move |conn| pending_release(conn, &app)).await
+    }
+
+    pub async fn current_release(
+        &self,
+        app: &AppName,
+    ) -> Result<Option<ReleaseRecord>, StoreError> {
+        let app = app.clone();
+        self.call(move |conn| {
+            app_id(conn, &app)?;
+            current_release(conn, &app)
+        })
+        .await
+    }
+
+    /// Marks a pending release failed with `reason`: it never goes live, and the app's config
+    /// goes back to the live release's. Returns false when it was no longer pending.
+    pub async fn fail_release(
+        &self,
+        app: &AppName,
+        version: ReleaseVersion,
+        reason: String,
+    ) -> Result<bool, StoreError> {
+        let app = app.clone();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let id = app_id(&tx, &app)?;
+            if pending_release(&tx, &app)?.map(|r| r.version) != Some(version.get()) {
+                return Ok(false);
+            }
+            tx.execute(
+                "UPDATE releases SET status = 'failed', failure = ?1 WHERE app_id = ?2 AND version = ?3",
+                params![reason, id, version.get()],
+            )?;
+            tx.execute(
+                "UPDATE apps SET pending_release = NULL WHERE id = ?1",
+                params![id],
+            )?;
+            if let Some(live) = current_release(&tx, &app)? {
+                tx.execute(
+                    "UPDATE apps SET config = ?1 WHERE id = ?2",
+                    params![
+                        serde_json::to_string(&live.config)
+                            .map_err(|e| StoreError::Task(e.to_string()))?,
+                        id
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// A release's status and failure reason.
+    pub async fn release_status(
+        &self,
+        app: &AppName,
+        version: ReleaseVersion,
+    ) -> Result<(ReleaseStatus, Option<String>), StoreError> {
+        let record = self
+            .release(app, version)
+            .await?
+            .ok_or_else(|| StoreError::Task(format!("release {version} of {app} vanished")))?;
+        Ok((record.status, record.failure))
+    }
+
     /// Slug versions the retention policy keeps: the live and pending releases' and those of the
     /// newest `keep` releases.
-    pub async fn slugs_to_keep(&self, app: &str, keep: u32) -> Result<BTreeSet<u32>, StoreError> {
-        let app = app.to_owned();
+    pub async fn slugs_to_keep(
+        &self,
+        app: &AppName,
+        keep: u32,
+    ) -> Result<BTreeSet<u32>, StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             let mut kept: BTreeSet<u32> = current_release(conn, &app)?
@@ -503,6 +303,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ProcessType;
 
     fn app(name: &str) -> AppName {
         AppName::parse(name).unwrap()
@@ -518,9 +319,9 @@ mod tests {
             )
             .await
             .unwrap();
-        store.go_live("hello").await.unwrap();
+        store.go_live(&app("hello")).await.unwrap();
         store
-            .release("hello", release.version)
+            .release(&app("hello"), release.version.into())
             .await
             .unwrap()
             .unwrap()
@@ -535,7 +336,11 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         store.create_app(app("hello")).await.unwrap();
         let (config, release) = store
-            .change_config("hello", vec![set("A", "1")], "Set A config var".into())
+            .change_config(
+                &app("hello"),
+                vec![set("A", "1")],
+                "Set A config var".into(),
+            )
             .await
             .unwrap();
         assert_eq!(config["A"], "1");
@@ -552,7 +357,7 @@ mod tests {
         deployed(&store, "web: x").await;
         let (_, v2) = store
             .change_config(
-                "hello",
+                &app("hello"),
                 vec![set("SECRET", "a\nb"), set("B", "2")],
                 "Set".into(),
             )
@@ -562,7 +367,7 @@ mod tests {
         assert_eq!((v2.version, v2.slug_version), (2, 1));
         let (config, v3) = store
             .change_config(
-                "hello",
+                &app("hello"),
                 vec![ConfigChange::unset("B").unwrap()],
                 "Remove".into(),
             )
@@ -581,27 +386,27 @@ mod tests {
         store.create_app(app("hello")).await.unwrap();
         deployed(&store, "web: one").await;
         store
-            .change_config("hello", vec![set("A", "1")], "Set A".into())
+            .change_config(&app("hello"), vec![set("A", "1")], "Set A".into())
             .await
             .unwrap();
-        store.go_live("hello").await.unwrap();
+        store.go_live(&app("hello")).await.unwrap();
         deployed(&store, "web: two").await;
         let back = store
-            .rollback("hello", Some(1), |_| true)
+            .rollback(&app("hello"), Some(1.into()), |_| true)
             .await
             .unwrap()
             .unwrap();
         assert_eq!((back.version, back.slug_version), (4, 1));
         assert_eq!(back.description, "Rollback to v1");
         assert!(back.config.is_empty());
-        assert_eq!(store.config("hello").await.unwrap(), back.config);
-        store.go_live("hello").await.unwrap();
+        assert_eq!(store.config(&app("hello")).await.unwrap(), back.config);
+        store.go_live(&app("hello")).await.unwrap();
         let previous = store
-            .rollback("hello", None, |_| true)
+            .rollback(&app("hello"), None, |_| true)
             .await
             .unwrap()
             .unwrap();
-        store.go_live("hello").await.unwrap();
+        store.go_live(&app("hello")).await.unwrap();
         assert_eq!(
             (
                 previous.version,
@@ -611,18 +416,21 @@ mod tests {
             (5, 3, "1")
         );
         assert!(matches!(
-            store.rollback("hello", Some(9), |_| true).await.unwrap(),
-            Err(RollbackError::NoSuchRelease { version: 9, .. })
+            store.rollback(&app("hello"), Some(9.into()), |_| true).await.unwrap(),
+            Err(RollbackError::NoSuchRelease { version, .. }) if version == ReleaseVersion::from(9)
         ));
         assert!(matches!(
-            store.rollback("hello", Some(5), |_| true).await.unwrap(),
+            store
+                .rollback(&app("hello"), Some(5.into()), |_| true)
+                .await
+                .unwrap(),
             Err(RollbackError::AlreadyLive { .. })
         ));
         assert!(matches!(
-            store.rollback("hello", Some(2), |v| v != 1).await.unwrap(),
-            Err(RollbackError::SlugGone { version: 2 })
+            store.rollback(&app("hello"), Some(2.into()), |v| v != 1).await.unwrap(),
+            Err(RollbackError::SlugGone { version }) if version == ReleaseVersion::from(2)
         ));
-        assert_eq!(store.releases("hello").await.unwrap().len(), 5);
+        assert_eq!(store.releases(&app("hello")).await.unwrap().len(), 5);
         // A release that failed its health check never went live: no rollback to it, and the
         // default target skips it.
         store
@@ -635,20 +443,20 @@ mod tests {
             .await
             .unwrap();
         assert!(store
-            .fail_release("hello", 6, "web.1 timed out".into())
+            .fail_release(&app("hello"), 6.into(), "web.1 timed out".into())
             .await
             .unwrap());
-        let (status, failure) = store.release_status("hello", 6).await.unwrap();
+        let (status, failure) = store.release_status(&app("hello"), 6.into()).await.unwrap();
         assert_eq!(
             (status, failure.as_deref()),
             (ReleaseStatus::Failed, Some("web.1 timed out"))
         );
         assert!(matches!(
-            store.rollback("hello", Some(6), |_| true).await.unwrap(),
-            Err(RollbackError::NeverLive { version: 6, .. })
+            store.rollback(&app("hello"), Some(6.into()), |_| true).await.unwrap(),
+            Err(RollbackError::NeverLive { version, .. }) if version == ReleaseVersion::from(6)
         ));
         let back = store
-            .rollback("hello", None, |_| true)
+            .rollback(&app("hello"), None, |_| true)
             .await
             .unwrap()
             .unwrap();
@@ -663,16 +471,16 @@ mod tests {
             deployed(&store, "web: x").await;
         }
         assert_eq!(
-            store.slugs_to_keep("hello", 2).await.unwrap(),
+            store.slugs_to_keep(&app("hello"), 2).await.unwrap(),
             [5, 6].into()
         );
         store
-            .rollback("hello", Some(1), |_| true)
+            .rollback(&app("hello"), Some(1.into()), |_| true)
             .await
             .unwrap()
             .unwrap();
         assert_eq!(
-            store.slugs_to_keep("hello", 2).await.unwrap(),
+            store.slugs_to_keep(&app("hello"), 2).await.unwrap(),
             [1, 6].into()
         );
     }
@@ -682,7 +490,7 @@ mod tests {
         let store = Store::open_in_memory().unwrap();
         store.create_app(app("hello")).await.unwrap();
         store
-            .change_config("hello", vec![set("KEEP", "mine")], "Set".into())
+            .change_config(&app("hello"), vec![set("KEEP", "mine")], "Set".into())
             .await
             .unwrap();
         let defaults = FirstDeployDefaults {
@@ -705,11 +513,11 @@ mod tests {
             )
             .await
             .unwrap();
-        store.go_live("hello").await.unwrap();
+        store.go_live(&app("hello")).await.unwrap();
         assert_eq!(v1.cron[0].command, "python task.py");
         // A config change runs the same slug, so the same scheduled jobs.
         let (_, v2) = store
-            .change_config("hello", vec![], "Set X".into())
+            .change_config(&app("hello"), vec![], "Set X".into())
             .await
             .unwrap();
         assert_eq!(v2.unwrap().cron, v1.cron);
@@ -718,7 +526,7 @@ mod tests {
             ("mine", "x")
         );
         let counts: Vec<(String, u32)> = store
-            .formation("hello")
+            .formation(&app("hello"))
             .await
             .unwrap()
             .into_iter()

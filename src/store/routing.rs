@@ -1,114 +1,20 @@
-//! Routing state: domains, maintenance mode, health checks, restart generations, which dyno units
-//! the proxy routes to, and the release life cycle around them (a pending release goes live or
-//! fails).
+//! Routing state: domains, maintenance mode, health checks, which dyno units the proxy routes
+//! to, and switching them (a pending release goes live with its switch).
 
-use std::collections::BTreeMap;
+use rusqlite::{params, OptionalExtension};
 
-use rusqlite::{params, Connection, OptionalExtension};
-
-use super::dynos::{app_id, corrupt, formation_of, DynoFilter};
-use super::releases::{current_release, pending_release, ReleaseStatus};
-use super::{stored_app_name, Store, StoreError, NOW};
-use crate::model::{AppName, Domain, DynoName, HealthCheck};
-
-/// A dyno unit the proxy sends an app's requests to.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Route {
-    pub unit_name: String,
-    pub dyno: DynoName,
-    pub port: u16,
-}
-
-/// One app as the proxy sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppRoutes {
-    pub app: AppName,
-    pub domains: Vec<Domain>,
-    pub maintenance: bool,
-    /// Routed dynos, by unit name (draining ones are not here).
-    pub upstreams: Vec<Route>,
-}
-
-/// An app's routing settings as `apps:info` and `domains` show them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoutingSettings {
-    pub domains: Vec<Domain>,
-    pub maintenance: bool,
-    pub health_check: HealthCheck,
-}
-
-pub(super) fn health_check_of(conn: &Connection, app_id: i64) -> Result<HealthCheck, StoreError> {
-    let (path, status, timeout): (Option<String>, Option<u32>, Option<u64>) = conn.query_row(
-        "SELECT health_path, health_status, health_timeout_secs FROM apps WHERE id = ?1",
-        params![app_id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
-    HealthCheck::new(
-        path.as_deref(),
-        status,
-        timeout.map(std::time::Duration::from_secs),
-    )
-    .map_err(|e| corrupt("health check", e))
-}
-
-pub(super) fn domains_of(conn: &Connection, app_id: i64) -> Result<Vec<Domain>, StoreError> {
-    let mut stmt = conn.prepare("SELECT domain FROM domains WHERE app_id = ?1 ORDER BY domain")?;
-    let rows = stmt.query_map(params![app_id], |r| r.get::<_, String>(0))?;
-    rows.map(|d| Domain::parse(&d?).map_err(|e| corrupt("domain", e)))
-        .collect()
-}
-
-pub(super) fn routes_of(conn: &Connection, app_id: i64) -> Result<Vec<Route>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT unit_name, dyno, port FROM routes
-         WHERE app_id = ?1 AND draining_until IS NULL ORDER BY unit_name",
-    )?;
-    let rows = stmt.query_map(params![app_id], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, u16>(2)?,
-        ))
-    })?;
-    rows.map(|row| {
-        let (unit_name, dyno, port) = row?;
-        Ok(Route {
-            unit_name,
-            dyno: DynoName::parse(&dyno).map_err(|e| corrupt("route", e))?,
-            port,
-        })
-    })
-    .collect()
-}
-
-/// Units still draining (routed no more, kept running until the time, in Unix seconds).
-pub(super) fn draining_of(
-    conn: &Connection,
-    app_id: i64,
-) -> Result<BTreeMap<String, i64>, StoreError> {
-    let mut stmt = conn.prepare(
-        "SELECT unit_name, draining_until FROM routes
-         WHERE app_id = ?1 AND draining_until IS NOT NULL",
-    )?;
-    let rows = stmt.query_map(params![app_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-/// Restart generations of an app's dynos, by (process type, index).
-pub(super) fn generations_of(
-    conn: &Connection,
-    app_id: i64,
-) -> Result<BTreeMap<(String, u32), u32>, StoreError> {
-    let mut stmt = conn
-        .prepare("SELECT process_type, idx, generation FROM dyno_generations WHERE app_id = ?1")?;
-    let rows = stmt.query_map(params![app_id], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
+use super::db::{
+    app_id, domains_of, health_check_of, routes_of, stored_app_name, write_health_check, Store,
+    StoreError, NOW,
+};
+use crate::model::{
+    AppName, AppRoutes, Domain, HealthCheck, ReleaseVersion, Route, RoutingSettings,
+};
 
 impl Store {
     /// Attaches a custom domain; a domain belongs to at most one app.
-    pub async fn add_domain(&self, app: &str, domain: Domain) -> Result<(), StoreError> {
-        let app = app.to_owned();
+    pub async fn add_domain(&self, app: &AppName, domain: Domain) -> Result<(), StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
@@ -119,7 +25,7 @@ impl Store {
                     |r| r.get(0),
                 )
                 .optional()?;
-            match owner {
+            match owner.as_deref().map(stored_app_name).transpose()? {
                 Some(owner) if owner == app => return Err(StoreError::DomainExists(domain)),
                 Some(owner) => return Err(StoreError::DomainTaken { domain, owner }),
                 None => {}
@@ -134,8 +40,8 @@ impl Store {
         .await
     }
 
-    pub async fn remove_domain(&self, app: &str, domain: Domain) -> Result<(), StoreError> {
-        let app = app.to_owned();
+    pub async fn remove_domain(&self, app: &AppName, domain: Domain) -> Result<(), StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             let removed = conn.execute(
@@ -150,8 +56,8 @@ impl Store {
         .await
     }
 
-    pub async fn set_maintenance(&self, app: &str, on: bool) -> Result<(), StoreError> {
-        let app = app.to_owned();
+    pub async fn set_maintenance(&self, app: &AppName, on: bool) -> Result<(), StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             conn.execute(
@@ -163,21 +69,21 @@ impl Store {
         .await
     }
 
-    pub async fn set_health_check(&self, app: &str, check: HealthCheck) -> Result<(), StoreError> {
-        let app = app.to_owned();
+    pub async fn set_health_check(
+        &self,
+        app: &AppName,
+        check: HealthCheck,
+    ) -> Result<(), StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
-            conn.execute(
-                "UPDATE apps SET health_path = ?1, health_status = ?2, health_timeout_secs = ?3 WHERE id = ?4",
-                params![check.path, check.status, check.timeout.as_secs(), id],
-            )?;
-            Ok(())
+            write_health_check(conn, id, &check)
         })
         .await
     }
 
-    pub async fn routing_settings(&self, app: &str) -> Result<RoutingSettings, StoreError> {
-        let app = app.to_owned();
+    pub async fn routing_settings(&self, app: &AppName) -> Result<RoutingSettings, StoreError> {
+        let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             let maintenance: bool = conn.query_row(
@@ -224,12 +130,12 @@ impl Store {
     /// time (its dynos' restart generations start over).
     pub async fn switch_routes(
         &self,
-        app: &str,
+        app: &AppName,
         routes: Vec<Route>,
-        promote: Option<u32>,
+        promote: Option<ReleaseVersion>,
         drain_until: i64,
     ) -> Result<(), StoreError> {
-        let app = app.to_owned();
+        let app = app.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
@@ -247,7 +153,7 @@ impl Store {
                     params![r.unit_name, id, r.dyno.to_string(), r.port],
                 )?;
             }
-            if let Some(version) = promote {
+            if let Some(version) = promote.map(ReleaseVersion::get) {
                 let pending: Option<u32> = tx.query_row(
                     "SELECT pending_release FROM apps WHERE id = ?1",
                     params![id],
@@ -282,106 +188,16 @@ impl Store {
         })
         .await
     }
-
-    /// Marks a pending release failed with `reason`: it never goes live, and the app's config
-    /// goes back to the live release's. Returns false when it was no longer pending.
-    pub async fn fail_release(
-        &self,
-        app: &str,
-        version: u32,
-        reason: String,
-    ) -> Result<bool, StoreError> {
-        let app = app.to_owned();
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let id = app_id(&tx, &app)?;
-            if pending_release(&tx, &app)?.map(|r| r.version) != Some(version) {
-                return Ok(false);
-            }
-            tx.execute(
-                "UPDATE releases SET status = 'failed', failure = ?1 WHERE app_id = ?2 AND version = ?3",
-                params![reason, id, version],
-            )?;
-            tx.execute(
-                "UPDATE apps SET pending_release = NULL WHERE id = ?1",
-                params![id],
-            )?;
-            if let Some(live) = current_release(&tx, &app)? {
-                tx.execute(
-                    "UPDATE apps SET config = ?1 WHERE id = ?2",
-                    params![
-                        serde_json::to_string(&live.config)
-                            .map_err(|e| StoreError::Task(e.to_string()))?,
-                        id
-                    ],
-                )?;
-            }
-            tx.commit()?;
-            Ok(true)
-        })
-        .await
-    }
-
-    /// A release's status and failure reason.
-    pub async fn release_status(
-        &self,
-        app: &str,
-        version: u32,
-    ) -> Result<(ReleaseStatus, Option<String>), StoreError> {
-        let record = self
-            .release(app, version)
-            .await?
-            .ok_or_else(|| StoreError::Task(format!("release v{version} of {app} vanished")))?;
-        Ok((record.status, record.failure))
-    }
-
-    /// Gives the matching dynos of the app a new generation, so the reconciler replaces them
-    /// (web dynos beside the old ones, health-checked). Returns how many.
-    pub async fn bump_generations(
-        &self,
-        app: &str,
-        filter: DynoFilter,
-    ) -> Result<usize, StoreError> {
-        let app = app.to_owned();
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let id = app_id(&tx, &app)?;
-            let mut bumped = 0;
-            for (process_type, (quantity, _)) in formation_of(&tx, id)? {
-                if !process_type.is_web() {
-                    continue;
-                }
-                for index in 1..=quantity {
-                    let dyno = DynoName {
-                        process_type: process_type.clone(),
-                        index,
-                    };
-                    if !filter.matches(&dyno) {
-                        continue;
-                    }
-                    tx.execute(
-                        "INSERT INTO dyno_generations (app_id, process_type, idx, generation) VALUES (?1, ?2, ?3, 1)
-                         ON CONFLICT (app_id, process_type, idx) DO UPDATE SET generation = generation + 1",
-                        params![id, process_type.as_str(), index],
-                    )?;
-                    bumped += 1;
-                }
-            }
-            tx.commit()?;
-            Ok(bumped)
-        })
-        .await
-    }
 }
 
 #[cfg(test)]
 impl Store {
     /// Lets the app's pending release go live as a healthy rollout would (for store tests).
-    pub async fn go_live(&self, app: &str) -> Result<u32, StoreError> {
-        let name = app.to_owned();
+    pub async fn go_live(&self, app: &AppName) -> Result<ReleaseVersion, StoreError> {
         let version = self
-            .call(move |conn| Ok(pending_release(conn, &name)?.map(|r| r.version)))
+            .pending_release(app)
             .await?
+            .map(|r| ReleaseVersion::from(r.version))
             .ok_or_else(|| StoreError::Task(format!("{app} has no pending release")))?;
         self.switch_routes(app, Vec::new(), Some(version), 0)
             .await?;

@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 
-use super::limits::{limit_properties, Limits};
+use super::limits::limit_properties;
 use super::sandbox::sandbox_properties;
 use super::values::{binds, env_file, exec_sh, hidden, log_fields, s, Property, PropertyValue};
-use crate::systemd::names::{app_slice, DynoUnit};
+use crate::model::DynoUnit;
+use crate::model::Limits;
+use crate::systemd::names::app_slice;
 
 /// `PATH` in dynos: what the builders install (virtualenv, node_modules, bin/) comes first.
 pub const DYNO_PATH: &str =

@@ -1,15 +1,7 @@
 //! The cgroup limits of a dyno or one-off: memory, CPU quota and tasks.
 
 use super::values::{Property, PropertyValue};
-
-/// Resource limits of one dyno.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub memory_bytes: u64,
-    /// Percent of one CPU (200 = two cores).
-    pub cpu_percent: u32,
-    pub tasks: u64,
-}
+use crate::model::Limits;
 
 /// The cgroup limits of a dyno; also applied live to running units by `ps:resize`.
 pub fn limit_properties(limits: &Limits) -> Vec<Property> {

@@ -14,7 +14,7 @@ mod signatures;
 
 pub use build::{build_properties, BuildSpec, BUILD_SLICE};
 pub use dyno::{dyno_properties, DynoSpec, RestartPolicy, DYNO_PATH};
-pub use limits::{limit_properties, Limits};
+pub use limits::limit_properties;
 pub use oneoff::{oneoff_properties, OneOffCommand, OneOffLifetime, OneOffSpec, OneOffStdio};
 pub use sandbox::sandbox_properties;
 pub use timer::timer_properties;

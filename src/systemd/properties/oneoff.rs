@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::limits::{limit_properties, Limits};
+use super::limits::limit_properties;
 use super::sandbox::sandbox_properties;
 use super::values::{
     binds, env_file, exec_argv, exec_sh, hidden, log_fields, s, strs, Property, PropertyValue,
@@ -11,6 +11,7 @@ use super::values::{
 };
 use super::DYNO_PATH;
 use crate::model::AppName;
+use crate::model::Limits;
 use crate::systemd::names::app_slice;
 
 /// What a one-off runs: a shell command line, or an exact argument vector.

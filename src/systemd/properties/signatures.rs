@@ -12,9 +12,9 @@ use super::{
     build_properties, dyno_properties, limit_properties, oneoff_properties, timer_properties,
     OneOffCommand, OneOffLifetime, OneOffStdio, Property, SharedFd,
 };
+use crate::model::CronUnit;
 use crate::model::{AppName, CronSchedule};
 use crate::systemd::dbus::to_value;
-use crate::systemd::names::CronUnit;
 
 /// Property name → D-Bus signature, as systemd reads them in a transient unit.
 const SIGNATURES: &[(&str, &str)] = &[

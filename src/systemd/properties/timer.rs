@@ -2,7 +2,7 @@
 
 use super::values::{s, Property, PropertyValue};
 use crate::model::CronSchedule;
-use crate::systemd::names::CronUnit;
+use crate::model::CronUnit;
 
 /// A scheduled job's timer: fires its service on every calendar expression, to the second
 /// (systemd's default accuracy would let it drift up to a minute).

@@ -1,0 +1,263 @@
+//! Apps and API tokens.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::db::{stored_app_name, Store, StoreError, NOW};
+use crate::model::{AppName, TokenHash, TokenName};
+
+/// An app as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRecord {
+    pub name: AppName,
+    pub created_at: String,
+}
+
+/// A token's metadata; the secret itself is never stored, only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub name: TokenName,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+impl Store {
+    pub async fn create_app(&self, name: AppName) -> Result<AppRecord, StoreError> {
+        self.call(move |conn| {
+            let inserted = conn.execute(
+                &format!("INSERT INTO apps (name, created_at) VALUES (?1, {NOW}) ON CONFLICT (name) DO NOTHING"),
+                params![name.as_str()],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::AppExists(name));
+            }
+            get_app(conn, name.as_str())
+        })
+        .await
+    }
+
+    pub async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
+        self.call(|conn| {
+            let mut stmt = conn.prepare("SELECT name, created_at FROM apps ORDER BY name")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
+            rows.map(|row| {
+                let (name, created_at) = row?;
+                Ok(AppRecord {
+                    name: stored_app_name(&name)?,
+                    created_at,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    /// Looks an app up by the name a client sent: one that is not a valid name is not found
+    /// either.
+    pub async fn get_app(&self, name: &str) -> Result<AppRecord, StoreError> {
+        let name = name.to_owned();
+        self.call(move |conn| get_app(conn, &name)).await
+    }
+
+    pub async fn delete_app(&self, name: &AppName) -> Result<(), StoreError> {
+        let name = name.clone();
+        self.call(move |conn| {
+            match conn.execute("DELETE FROM apps WHERE name = ?1", params![name.as_str()])? {
+                0 => Err(StoreError::AppNotFound(name.to_string())),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+
+    pub async fn create_token(
+        &self,
+        name: TokenName,
+        hash: TokenHash,
+    ) -> Result<TokenRecord, StoreError> {
+        self.call(move |conn| {
+            let inserted = conn.execute(
+                &format!("INSERT INTO api_tokens (name, hash, created_at) VALUES (?1, ?2, {NOW}) ON CONFLICT (name) DO NOTHING"),
+                params![name.as_str(), hash.as_str()],
+            )?;
+            if inserted == 0 {
+                return Err(StoreError::TokenExists(name));
+            }
+            let created_at = conn.query_row(
+                "SELECT created_at FROM api_tokens WHERE name = ?1",
+                params![name.as_str()],
+                |r| r.get(0),
+            )?;
+            Ok(TokenRecord {
+                name,
+                created_at,
+                last_used_at: None,
+            })
+        })
+        .await
+    }
+
+    pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.call(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT name, created_at, last_used_at FROM api_tokens ORDER BY name")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.map(|row| {
+                let (name, created_at, last_used_at) = row?;
+                let name = TokenName::parse(&name)
+                    .map_err(|e| StoreError::Task(format!("corrupt token row: {e}")))?;
+                Ok(TokenRecord {
+                    name,
+                    created_at,
+                    last_used_at,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    pub async fn revoke_token(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_owned();
+        self.call(move |conn| {
+            match conn.execute("DELETE FROM api_tokens WHERE name = ?1", params![name])? {
+                0 => Err(StoreError::TokenNotFound(name)),
+                _ => Ok(()),
+            }
+        })
+        .await
+    }
+
+    /// Looks a presented token up by its hash and records its use; `None` when it matches none.
+    pub async fn authenticate_token(
+        &self,
+        hash: TokenHash,
+    ) -> Result<Option<TokenName>, StoreError> {
+        self.call(move |conn| {
+            let name: Option<String> = conn
+                .query_row(
+                    &format!(
+                        "UPDATE api_tokens SET last_used_at = {NOW} WHERE hash = ?1 RETURNING name"
+                    ),
+                    params![hash.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            name.map(|n| {
+                TokenName::parse(&n)
+                    .map_err(|e| StoreError::Task(format!("corrupt token row: {e}")))
+            })
+            .transpose()
+        })
+        .await
+    }
+}
+
+fn get_app(conn: &Connection, name: &str) -> Result<AppRecord, StoreError> {
+    let row: Option<(String, String)> = conn
+        .query_row(
+            "SELECT name, created_at FROM apps WHERE name = ?1",
+            params![name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (name, created_at) = row.ok_or_else(|| StoreError::AppNotFound(name.to_owned()))?;
+    Ok(AppRecord {
+        name: stored_app_name(&name)?,
+        created_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::model::ApiToken;
+
+    fn app(name: &str) -> AppName {
+        AppName::parse(name).unwrap()
+    }
+
+    #[tokio::test]
+    async fn apps_round_trip() {
+        let store = Store::open_in_memory().unwrap();
+        store.create_app(app("beta")).await.unwrap();
+        let alpha = store.create_app(app("alpha")).await.unwrap();
+        assert_eq!(alpha.name, app("alpha"));
+        assert!(alpha.created_at.ends_with('Z'));
+        let names: Vec<_> = store
+            .list_apps()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(names, vec![app("alpha"), app("beta")]);
+        assert!(matches!(
+            store.create_app(app("alpha")).await,
+            Err(StoreError::AppExists(_))
+        ));
+        store.delete_app(&app("alpha")).await.unwrap();
+        assert!(matches!(
+            store.get_app("alpha").await,
+            Err(StoreError::AppNotFound(_))
+        ));
+        assert!(matches!(
+            store.delete_app(&app("alpha")).await,
+            Err(StoreError::AppNotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn tokens_authenticate_by_hash_until_revoked() {
+        let store = Store::open_in_memory().unwrap();
+        let token = ApiToken::generate();
+        let name = TokenName::parse("ci").unwrap();
+        store
+            .create_token(name.clone(), token.hash())
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .create_token(name.clone(), ApiToken::generate().hash())
+                .await,
+            Err(StoreError::TokenExists(_))
+        ));
+        assert_eq!(
+            store.authenticate_token(token.hash()).await.unwrap(),
+            Some(name.clone())
+        );
+        assert_eq!(
+            store
+                .authenticate_token(ApiToken::presented("x").hash())
+                .await
+                .unwrap(),
+            None
+        );
+        let listed = store.list_tokens().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].last_used_at.is_some());
+        store.revoke_token("ci").await.unwrap();
+        assert_eq!(store.authenticate_token(token.hash()).await.unwrap(), None);
+        assert!(matches!(
+            store.revoke_token("ci").await,
+            Err(StoreError::TokenNotFound(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn file_database_is_private_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("skiff.db");
+        Store::open(&path)
+            .unwrap()
+            .create_app(app("keep"))
+            .await
+            .unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let reopened = Store::open(&path).unwrap();
+        assert_eq!(reopened.get_app("keep").await.unwrap().name, app("keep"));
+    }
+}

@@ -1,0 +1,56 @@
+//! What can go wrong in the store.
+
+use std::path::PathBuf;
+
+use crate::model::{AppName, TokenName};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database {path} has schema version {found}, newer than this skiff understands ({known}); upgrade skiff or restore a backup — the database was left untouched")]
+    NewerSchema {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("app {0} already exists")]
+    AppExists(AppName),
+    #[error("app {0} not found")]
+    AppNotFound(String),
+    #[error("token {0} already exists")]
+    TokenExists(TokenName),
+    #[error("token {0} not found")]
+    TokenNotFound(String),
+    #[error("an SSH key with fingerprint {0} is already added")]
+    KeyExists(String),
+    #[error("no SSH key with fingerprint or comment {0}")]
+    KeyNotFound(String),
+    #[error("more than one SSH key has the comment {0}; remove it by fingerprint")]
+    KeyAmbiguous(String),
+    #[error("{0} is already a domain of this app")]
+    DomainExists(crate::model::Domain),
+    #[error("{domain} is already a domain of app {owner}; remove it there first")]
+    DomainTaken {
+        domain: crate::model::Domain,
+        owner: AppName,
+    },
+    #[error("{domain} is not a domain of app {app}")]
+    DomainNotFound {
+        domain: crate::model::Domain,
+        app: AppName,
+    },
+    #[error("app {0} has no release yet; deploy it first with: skiff deploy -a {0}")]
+    NotDeployed(AppName),
+    #[error("{0}")]
+    Scale(crate::model::ScaleError),
+    #[error("no free port left in port_range {first}-{last}")]
+    PortsExhausted { first: u16, last: u16 },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database task failed: {0}")]
+    Task(String),
+}
