@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 use crate::config::Config;
 use crate::model::{AppName, ProcessType};
 use crate::paths::Layout;
-use crate::reconcile::{plan, render_env_file, Action, ActiveState, ObservedUnit};
+use crate::reconcile::{plan, render_env_file, ActiveState, ObservedUnit};
 use crate::store::{
     DesiredCron, DesiredDyno, DesiredState, DynoFilter, DynoSize, HoldReason, Store, StoreError,
 };
@@ -251,41 +251,37 @@ impl Reconciler {
         let mut round = Round::default();
         let keep = traffic::kept_units(&desired);
         let timers: BTreeSet<CronUnit> = desired.cron.keys().cloned().collect();
-        let actions = plan(&wanted, &timers, &keep, &desired.apps, &observed);
-        let (starts, others): (Vec<Action>, Vec<Action>) = actions
-            .into_iter()
-            .partition(|a| matches!(a, Action::Start(_)));
-        // Starts run concurrently (each waits for its own job); the plan puts them first so
-        // replacements are up before what they replace is stopped.
-        let results: Vec<(Action, Result<(), ReconcileError>)> = futures_util::stream::iter(starts)
-            .map(|action| async {
-                let Action::Start(unit) = &action else {
-                    unreachable!("partitioned")
-                };
-                // A slice that emptied may have been unloaded and come back without limits,
-                // so its totals are sent again after any start.
-                self.slice_limits
-                    .lock()
-                    .expect("slice cache lock")
-                    .remove(&unit.app);
-                let result = self.start(&desired.dynos[unit]).await;
-                (action, result)
-            })
-            .buffer_unordered(START_CONCURRENCY)
-            .collect()
-            .await;
-        for (action, result) in results {
+        let plan = plan(&wanted, &timers, &keep, &desired.apps, &observed);
+        let desired = &desired;
+        // Starts run concurrently (each waits for its own job) and come first, so replacements
+        // are up before what they replace is stopped.
+        let results: Vec<(DynoUnit, Result<(), ReconcileError>)> =
+            futures_util::stream::iter(plan.start.iter().cloned())
+                .map(|unit| async move {
+                    // A slice that emptied may have been unloaded and come back without limits,
+                    // so its totals are sent again after any start.
+                    self.slice_limits
+                        .lock()
+                        .expect("slice cache lock")
+                        .remove(&unit.app);
+                    let result = self.start(&desired.dynos[&unit]).await;
+                    (unit, result)
+                })
+                .buffer_unordered(START_CONCURRENCY)
+                .collect()
+                .await;
+        for (unit, result) in results {
             match result {
                 Ok(()) => round.started += 1,
                 Err(e) => {
                     round.errors += 1;
-                    tracing::error!(action = ?action, error = %e, "reconcile action failed");
+                    tracing::error!(unit = %unit.unit_name(), error = %e, "starting a dyno failed");
                 }
             }
         }
         // Traffic moves after the starts and before the stops: a dyno stops only once the proxy
         // no longer routes to it and its drain has ended.
-        let traffic_changed = match self.roll_out(&desired).await {
+        let traffic_changed = match self.roll_out(desired).await {
             Ok(changed) => changed,
             Err(e) => {
                 round.errors += 1;
@@ -297,43 +293,35 @@ impl Reconciler {
             round.errors += 1;
             tracing::error!(error = %e, "applying the proxy config failed");
         }
-        for action in others {
-            let result: Result<(), ReconcileError> = match &action {
-                Action::Start(_) => unreachable!("partitioned"),
-                Action::StartTimer(unit) => self
-                    .start_timer(&desired.cron[unit])
-                    .await
-                    .map(|()| round.started += 1),
-                Action::Stop(name) => self
-                    .systemd
-                    .stop_unit(name)
-                    .await
-                    .map_err(Into::into)
-                    .map(|()| round.stopped += 1),
-                Action::ResetFailed(name) => {
-                    self.systemd.reset_failed(name).await.map_err(Into::into)
+        for unit in &plan.start_timers {
+            match self.start_timer(&desired.cron[unit]).await {
+                Ok(()) => round.started += 1,
+                Err(e) => {
+                    round.errors += 1;
+                    tracing::error!(timer = %unit.timer_name(), error = %e, "starting a timer failed");
                 }
-                Action::MarkCrashed(unit) if is_pending_web(&desired, unit) => {
-                    round.crashed += 1;
-                    self.fail_release(
-                        &unit.app,
-                        unit.release,
-                        format!("{} crashed: its process kept exiting", unit.dyno),
-                    )
-                    .await
-                }
-                Action::MarkCrashed(unit) => {
-                    tracing::warn!(app = %unit.app, dyno = %unit.dyno, "dyno crashed repeatedly; left stopped until the next deploy, restart or scale");
-                    round.crashed += 1;
-                    self.store
-                        .hold_dyno(unit.app.as_str(), unit.dyno.clone(), HoldReason::Crashed)
-                        .await
-                        .map_err(Into::into)
-                }
-            };
-            if let Err(e) = result {
+            }
+        }
+        for unit in &plan.mark_crashed {
+            round.crashed += 1;
+            if let Err(e) = self.mark_crashed(desired, unit).await {
                 round.errors += 1;
-                tracing::error!(action = ?action, error = %e, "reconcile action failed");
+                tracing::error!(unit = %unit.unit_name(), error = %e, "recording a crash failed");
+            }
+        }
+        for name in &plan.stop {
+            match self.systemd.stop_unit(name).await {
+                Ok(()) => round.stopped += 1,
+                Err(e) => {
+                    round.errors += 1;
+                    tracing::error!(unit = %name, error = %e, "stopping a unit failed");
+                }
+            }
+        }
+        for name in &plan.reset_failed {
+            if let Err(e) = self.systemd.reset_failed(name).await {
+                round.errors += 1;
+                tracing::error!(unit = %name, error = %e, "resetting a failed unit failed");
             }
         }
         let keep: BTreeSet<String> = wanted
@@ -348,6 +336,24 @@ impl Reconciler {
             self.poke();
         }
         Ok(round)
+    }
+
+    /// A dyno that failed for good: a pending release's web dyno fails its release, any other
+    /// is held as crashed.
+    async fn mark_crashed(
+        &self,
+        desired: &DesiredState,
+        unit: &DynoUnit,
+    ) -> Result<(), ReconcileError> {
+        if is_pending_web(desired, unit) {
+            let reason = format!("{} crashed: its process kept exiting", unit.dyno);
+            return self.fail_release(&unit.app, unit.release, reason).await;
+        }
+        tracing::warn!(app = %unit.app, dyno = %unit.dyno, "dyno crashed repeatedly; left stopped until the next deploy, restart or scale");
+        self.store
+            .hold_dyno(unit.app.as_str(), unit.dyno.clone(), HoldReason::Crashed)
+            .await?;
+        Ok(())
     }
 
     /// Sets each app's slice to the sum of its dynos' limits, when that changed.
