@@ -1,7 +1,6 @@
 //! Starting a desired dyno (env file, port, transient unit) and keeping each app's slice at the
 //! sum of its dynos' limits.
 
-use super::files::require_dir;
 use super::spec::{app_totals, dyno_spec};
 use super::{ReconcileError, Reconciler};
 use crate::store::DesiredDyno;
@@ -9,7 +8,8 @@ use crate::systemd::names::app_slice;
 use crate::systemd::properties::{dyno_properties, limit_properties};
 
 impl Reconciler {
-    /// Starts one desired dyno (its release's env file is written) and waits for its start job.
+    /// Starts one desired dyno (its release's slug is there and its env file written) and waits
+    /// for its start job.
     pub(super) async fn start(&self, dyno: &DesiredDyno) -> Result<(), ReconcileError> {
         let unit = &dyno.unit;
         let name = unit.unit_name();
@@ -19,8 +19,6 @@ impl Reconciler {
             .lock()
             .expect("slice cache lock")
             .remove(&unit.app);
-        let slug_dir = self.layout.slug_dir(&unit.app, dyno.slug_version);
-        require_dir(slug_dir, &name).await?;
         let env_file = self.layout.env_file(&unit.app, unit.release);
         let port = if unit.dyno.process_type.is_web() {
             let (first, last) = (self.defaults.port_first, self.defaults.port_last);
@@ -33,6 +31,7 @@ impl Reconciler {
         self.systemd
             .start_transient(&name, dyno_properties(&spec))
             .await?;
+        self.record_limits(name, spec.limits);
         Ok(())
     }
 

@@ -16,6 +16,8 @@ pub enum ReconcileError {
         action: String,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    Restart(String),
     #[error("file task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }

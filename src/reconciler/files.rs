@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{ReconcileError, Reconciler};
 use crate::model::AppName;
@@ -18,33 +19,58 @@ pub(super) async fn write_env_file(
     config: &ConfigVars,
 ) -> Result<(), ReconcileError> {
     let contents = render_env_file(config);
-    tokio::task::spawn_blocking(move || {
-        crate::files::write_private(&path, contents.as_bytes()).map_err(|source| {
-            ReconcileError::Io {
-                action: format!("writing {}", path.display()),
-                source,
-            }
-        })
-    })
-    .await?
+    tokio::task::spawn_blocking(move || write_private(&path, &contents)).await?
 }
 
-/// Fails starting `unit` when `dir` (its slug) is missing.
-pub(super) async fn require_dir(dir: PathBuf, unit: &str) -> Result<(), ReconcileError> {
-    let action = format!("starting {unit}");
-    tokio::task::spawn_blocking(move || {
-        if dir.is_dir() {
-            return Ok(());
+/// What dynos of one release need on disk before they start.
+pub(super) struct ReleaseFiles {
+    pub(super) slug_dir: PathBuf,
+    pub(super) env_file: PathBuf,
+    pub(super) config: Arc<ConfigVars>,
+}
+
+/// Checks each release's slug and writes its env file, all in one blocking task; a result per
+/// release, in order.
+pub(super) async fn prepare_releases(
+    releases: impl Iterator<Item = ReleaseFiles>,
+) -> Vec<Result<(), ReconcileError>> {
+    let releases: Vec<ReleaseFiles> = releases.collect();
+    let count = releases.len();
+    let task = tokio::task::spawn_blocking(move || releases.iter().map(prepare).collect());
+    match task.await {
+        Ok(results) => results,
+        Err(e) => {
+            let message = e.to_string();
+            let failed = || ReconcileError::Io {
+                action: "preparing releases".into(),
+                source: std::io::Error::other(message.clone()),
+            };
+            (0..count).map(|_| Err(failed())).collect()
         }
-        Err(ReconcileError::Io {
-            action,
+    }
+}
+
+/// Checks a release's slug and writes its env file.
+fn prepare(release: &ReleaseFiles) -> Result<(), ReconcileError> {
+    let slug = &release.slug_dir;
+    if !slug.is_dir() {
+        return Err(ReconcileError::Io {
+            action: format!("starting dynos of {}", slug.display()),
             source: std::io::Error::new(
                 std::io::ErrorKind::NotFound,
-                format!("slug {} is missing", dir.display()),
+                format!("slug {} is missing", slug.display()),
             ),
-        })
+        });
+    }
+    write_private(&release.env_file, &render_env_file(&release.config))
+}
+
+/// Writes a root-only env file, with the reconciler's error.
+fn write_private(path: &Path, contents: &str) -> Result<(), ReconcileError> {
+    crate::files::write_private(path, contents.as_bytes()).map_err(|source| ReconcileError::Io {
+        action: format!("writing {}", path.display()),
+        source,
     })
-    .await?
 }
 
 impl Reconciler {

@@ -3,14 +3,14 @@
 //! at start, when the API pokes it, on every signal about a `skiff-*` unit, and when a drain
 //! ends. `run_loop.rs` is the loop, `round.rs` one round, `spec.rs` the pure dyno specs and slice
 //! totals, `cron.rs` the timers of scheduled jobs, `files.rs` env files and the files of
-//! destroyed apps, `traffic.rs` moves web traffic to healthy new dynos and keeps the proxy's
+//! destroyed apps, `intents.rs` restarts and resizes of running dynos, `traffic.rs` moves web traffic to healthy new dynos and keeps the proxy's
 //! config.
 
 mod cron;
 mod dynos;
 mod error;
 mod files;
-mod ps;
+mod intents;
 mod round;
 mod run_loop;
 mod spec;
@@ -43,6 +43,7 @@ pub struct Reconciler {
     slice_limits: Arc<std::sync::Mutex<BTreeMap<AppName, Limits>>>,
     traffic: Traffic,
     state: Arc<traffic::TrafficState>,
+    intents: Arc<intents::IntentState>,
     /// When the next drain ends (Unix seconds): the loop wakes then to stop the drained dynos.
     next_drain_end: Arc<std::sync::Mutex<Option<i64>>>,
 }
@@ -64,6 +65,7 @@ impl Reconciler {
             slice_limits: Arc::default(),
             traffic,
             state: Arc::new(traffic::TrafficState::new()),
+            intents: Arc::new(intents::IntentState::new()),
             next_drain_end: Arc::default(),
         }
     }

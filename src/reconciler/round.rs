@@ -1,15 +1,15 @@
-//! One reconcile round: observe, plan, start, move traffic, carry out the rest of the plan, tidy
-//! up (ports, slice limits, files of destroyed apps).
+//! One reconcile round: observe, plan, start, move traffic, carry out the rest of the plan and
+//! the API's restarts and resizes, tidy up (ports, slice limits, files of destroyed apps).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures_util::StreamExt;
 
-use super::files::write_env_file;
+use super::files::{prepare_releases, ReleaseFiles};
 use super::{traffic, ReconcileError, Reconciler};
 use crate::model::AppName;
 use crate::reconcile::{plan, ActiveState, ObservedUnit, Plan};
-use crate::store::{ConfigVars, DesiredState, HoldReason};
+use crate::store::{DesiredDyno, DesiredState, HoldReason};
 use crate::systemd::names::{CronUnit, DynoUnit, UNIT_PATTERN};
 use crate::systemd::UnitStatus;
 
@@ -22,6 +22,10 @@ pub struct Round {
     pub started: usize,
     pub stopped: usize,
     pub crashed: usize,
+    /// Dynos restarted in place (`ps:restart` of non-web dynos).
+    pub restarted: usize,
+    /// Running dynos given new limits (`ps:resize`).
+    pub resized: usize,
     pub errors: usize,
 }
 
@@ -42,8 +46,10 @@ impl Round {
 impl Reconciler {
     /// One round: observe, plan, start, move traffic, stop, tidy up.
     pub async fn round(&self) -> Result<Round, ReconcileError> {
+        let _finished = self.begin_round();
         self.store.end_drains(traffic::unix_now()).await?;
         let desired = self.store.desired_state().await?;
+        let restarts = self.store.restart_requests().await?;
         *self.next_drain_end.lock().expect("drain lock") = traffic::next_drain_end(&desired);
         let units = self.systemd.list_units(UNIT_PATTERN).await?;
         let plan = plan_round(&desired, &units);
@@ -62,6 +68,8 @@ impl Reconciler {
         let proxied = self.apply_proxy().await;
         round.count("applying the proxy config", proxied);
         self.carry_out(&desired, &plan, &mut round).await;
+        self.carry_out_restarts(&restarts, &units, &mut round).await;
+        self.apply_dyno_limits(&desired, &units, &mut round).await;
         let keep: BTreeSet<String> = desired
             .dynos
             .keys()
@@ -79,25 +87,27 @@ impl Reconciler {
 
     /// Starts the plan's dynos concurrently (each waits for its own job); they come first, so
     /// replacements are up before what they replace is stopped. Dynos of one release share its
-    /// env file, written once before the starts.
+    /// slug and env file, checked and written once before the starts.
     async fn start_dynos(&self, desired: &DesiredState, start: &[DynoUnit], round: &mut Round) {
-        let releases: BTreeMap<(&AppName, u32), &ConfigVars> = start
+        let releases: BTreeMap<(&AppName, u32), &DesiredDyno> = start
             .iter()
-            .map(|u| ((&u.app, u.release), desired.dynos[u].config.as_ref()))
+            .map(|u| ((&u.app, u.release), &desired.dynos[u]))
             .collect();
-        let mut unwritten = BTreeSet::new();
-        for ((app, release), config) in releases {
-            let written = write_env_file(self.layout.env_file(app, release), config).await;
-            if !round.count(
-                &format!("writing the env file of {app} v{release}"),
-                written,
-            ) {
-                unwritten.insert((app, release));
+        let prepared = prepare_releases(releases.values().map(|dyno| ReleaseFiles {
+            slug_dir: self.layout.slug_dir(&dyno.unit.app, dyno.slug_version),
+            env_file: self.layout.env_file(&dyno.unit.app, dyno.unit.release),
+            config: dyno.config.clone(),
+        }))
+        .await;
+        let mut unprepared = BTreeSet::new();
+        for (key, result) in releases.keys().zip(prepared) {
+            if !round.count(&format!("preparing {} v{}", key.0, key.1), result) {
+                unprepared.insert(*key);
             }
         }
         let ready: Vec<DynoUnit> = start
             .iter()
-            .filter(|u| !unwritten.contains(&(&u.app, u.release)))
+            .filter(|u| !unprepared.contains(&(&u.app, u.release)))
             .cloned()
             .collect();
         let results: Vec<(DynoUnit, Result<(), ReconcileError>)> =

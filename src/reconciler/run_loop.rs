@@ -76,6 +76,8 @@ impl Reconciler {
                     started = round.started,
                     stopped = round.stopped,
                     crashed = round.crashed,
+                    restarted = round.restarted,
+                    resized = round.resized,
                     errors = round.errors,
                     "reconciled"
                 );

@@ -235,11 +235,16 @@ async fn restart_replaces_web_dynos_beside_the_routed_ones() {
     deploy(&f, "hello", "web: a\n").await;
     settle(&f).await;
     let app = AppName::parse("hello").unwrap();
+    let request = f
+        .store
+        .request_restart("hello", DynoFilter::All)
+        .await
+        .unwrap();
+    f.reconciler.round().await.unwrap();
     assert_eq!(
-        f.reconciler.restart(&app, &DynoFilter::All).await.unwrap(),
+        f.reconciler.wait_for_restart(&app, request).await.unwrap(),
         1
     );
-    f.reconciler.round().await.unwrap();
     assert_eq!(
         names(&f),
         [
@@ -367,13 +372,9 @@ async fn resize_applies_limits_to_running_dynos_of_that_type() {
         memory_bytes: Some(256 << 20),
         ..DynoSize::default()
     };
-    f.store.resize("hello", web.clone(), size).await.unwrap();
-    let changed = f
-        .reconciler
-        .apply_limits(&AppName::parse("hello").unwrap(), &web)
-        .await
-        .unwrap();
-    assert_eq!(changed, 1);
+    f.store.resize("hello", web, size).await.unwrap();
+    let round = f.reconciler.round().await.unwrap();
+    assert_eq!(round.resized, 1);
     let memory = |unit: &str| {
         f.systemd.units()[unit]
             .properties
@@ -447,20 +448,60 @@ async fn restart_restarts_matching_running_dynos_only() {
     settle(&f).await;
     scale(&f, &["web=2", "worker=1"]).await;
     f.reconciler.round().await.unwrap();
+    let web = DynoFilter::Type(crate::model::ProcessType::parse("web").unwrap());
+    assert_eq!(restart(&f, web).await, 2);
+    let worker = DynoFilter::One(DynoName::parse("worker.1").unwrap());
+    assert_eq!(restart(&f, worker).await, 1);
+    let in_place: Vec<String> = f
+        .systemd
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("restart "))
+        .collect();
+    assert_eq!(in_place, ["restart skiff-hello.worker.1.v1.service"]);
+}
+
+/// `ps:restart` as the API does it: the request recorded, a round, the outcome.
+async fn restart(f: &Fixture, filter: DynoFilter) -> usize {
+    let request = f.store.request_restart("hello", filter).await.unwrap();
+    f.reconciler.round().await.unwrap();
     let app = AppName::parse("hello").unwrap();
-    let n = f
-        .reconciler
-        .restart(
-            &app,
-            &DynoFilter::Type(crate::model::ProcessType::parse("web").unwrap()),
-        )
+    f.reconciler.wait_for_restart(&app, request).await.unwrap()
+}
+
+#[tokio::test]
+async fn dynos_adopted_at_start_get_their_limits_once() {
+    let f = fixture().await;
+    deploy(
+        &f, "hello", "web: a
+",
+    )
+    .await;
+    settle(&f).await;
+    // Another reconciler (skiffd restarted) does not know what the running dyno has.
+    let fresh = Reconciler::new(
+        f.store.clone(),
+        f.systemd.clone(),
+        f.layout.clone(),
+        DynoDefaults::from_config(&Config::default()),
+        f.reconciler.traffic.clone(),
+    );
+    assert_eq!(fresh.round().await.unwrap().resized, 1);
+    assert_eq!(fresh.round().await.unwrap(), Round::default());
+}
+
+#[tokio::test]
+async fn waiting_for_a_round_waits_for_one_that_began_after_the_call() {
+    let f = fixture().await;
+    let waiter = tokio::spawn({
+        let reconciler = f.reconciler.clone();
+        async move { reconciler.wait_for_round().await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!waiter.is_finished());
+    f.reconciler.round().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), waiter)
         .await
+        .unwrap()
         .unwrap();
-    assert_eq!(n, 2);
-    let n = f
-        .reconciler
-        .restart(&app, &DynoFilter::One(DynoName::parse("worker.1").unwrap()))
-        .await
-        .unwrap();
-    assert_eq!(n, 1);
 }

@@ -1,6 +1,7 @@
 //! SQLite state: the one place that reads and writes skiff.db (WAL, foreign keys, migrations).
 
 mod dynos;
+mod intents;
 mod keys;
 mod migrations;
 mod releases;
@@ -10,6 +11,7 @@ pub use dynos::{
     AppRouting, DesiredCron, DesiredDyno, DesiredState, DynoFilter, DynoSize, FormationEntry, Hold,
     HoldReason,
 };
+pub use intents::{RestartId, RestartRequest};
 pub use keys::KeyRecord;
 pub use releases::{ConfigVars, FirstDeployDefaults, ReleaseRecord, ReleaseStatus, RollbackError};
 pub use routing::{AppRoutes, Route, RoutingSettings};
