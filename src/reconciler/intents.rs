@@ -136,6 +136,10 @@ impl Reconciler {
         app: &AppName,
         id: RestartId,
     ) -> Result<usize, ReconcileError> {
+        // The round that carries a request out forgets its row before it publishes the
+        // outcome, so a row found gone means: the outcome comes with that round's end, or the
+        // app was destroyed and its request with it.
+        let mut gone = false;
         loop {
             let outcome = self.intents.restarts.borrow().get(&id).cloned();
             if let Some(outcome) = outcome {
@@ -144,9 +148,10 @@ impl Reconciler {
                 });
                 return outcome.map_err(ReconcileError::Restart);
             }
-            if !self.store.restart_pending(id).await? {
+            if gone {
                 return Err(StoreError::AppNotFound(app.to_string()).into());
             }
+            gone = !self.store.restart_pending(id).await?;
             self.wait_for_round().await;
         }
     }

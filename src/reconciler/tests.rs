@@ -505,3 +505,41 @@ async fn waiting_for_a_round_waits_for_one_that_began_after_the_call() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn waiting_for_a_restart_of_a_destroyed_app_ends() {
+    let f = fixture().await;
+    deploy(&f, "hello", "web: a\n").await;
+    let request = f
+        .store
+        .request_restart("hello", DynoFilter::All)
+        .await
+        .unwrap();
+    f.store.delete_app("hello").await.unwrap();
+    let rounds = tokio::spawn({
+        let reconciler = f.reconciler.clone();
+        async move {
+            loop {
+                reconciler.round().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    });
+    let app = AppName::parse("hello").unwrap();
+    let waited = tokio::time::timeout(
+        Duration::from_secs(5),
+        f.reconciler.wait_for_restart(&app, request),
+    )
+    .await
+    .unwrap();
+    rounds.abort();
+    assert!(
+        matches!(
+            waited,
+            Err(ReconcileError::Store(
+                crate::store::StoreError::AppNotFound(_)
+            ))
+        ),
+        "{waited:?}"
+    );
+}
