@@ -46,12 +46,25 @@ impl Round {
 impl Reconciler {
     /// One round: observe, plan, start, move traffic, stop, tidy up.
     pub async fn round(&self) -> Result<Round, ReconcileError> {
+        Ok(self.round_observing(None).await?.0)
+    }
+
+    /// A round that takes `listed` as systemd's units instead of listing them, when the caller
+    /// knows nothing changed since that listing. Returns the listing the next round may reuse:
+    /// this round's, when it changed no unit.
+    pub(super) async fn round_observing(
+        &self,
+        listed: Option<Vec<UnitStatus>>,
+    ) -> Result<(Round, Option<Vec<UnitStatus>>), ReconcileError> {
         let _finished = self.begin_round();
         self.store.end_drains(traffic::unix_now()).await?;
         let desired = self.store.desired_state().await?;
         let restarts = self.store.restart_requests().await?;
         *self.next_drain_end.lock().expect("drain lock") = traffic::next_drain_end(&desired);
-        let units = self.systemd.list_units(UNIT_PATTERN).await?;
+        let units = match listed {
+            Some(units) => units,
+            None => self.systemd.list_units(UNIT_PATTERN).await?,
+        };
         let plan = plan_round(&desired, &units);
         let mut round = Round::default();
         self.start_dynos(&desired, &plan.start, &mut round).await;
@@ -82,7 +95,8 @@ impl Reconciler {
         if traffic_changed {
             self.poke();
         }
-        Ok(round)
+        let unchanged = plan == Plan::default() && restarts.is_empty();
+        Ok((round, unchanged.then_some(units)))
     }
 
     /// Starts the plan's dynos concurrently (each waits for its own job); they come first, so

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::round::Round;
 use super::{traffic, ReconcileError, Reconciler};
+use crate::systemd::UnitStatus;
 
 /// Quiet period that merges a burst of signals into one reconcile round.
 const DEBOUNCE: Duration = Duration::from_millis(25);
@@ -26,8 +27,16 @@ impl Reconciler {
         let mut events = self.systemd.watch().await?;
         tokio::pin!(shutdown);
         let mut backoff = Duration::ZERO;
-        let mut failed = self.round_logged().await;
+        // systemd's units as the last round listed them, while no unit signal came since and
+        // that round changed no unit: a poke's round (a scale, a restart) then plans and starts
+        // at once instead of listing every unit first. Any signal drops it.
+        let mut listed = None;
+        let mut failed = self.round_logged(&mut listed).await;
         loop {
+            // Without the signal feed nothing would tell that a listing went stale.
+            if events.is_closed() {
+                listed = None;
+            }
             // A failing action makes signals of its own; without a pause they would trigger
             // the next failing round at once. A poke (a user's change) ends the pause.
             if failed {
@@ -37,7 +46,9 @@ impl Reconciler {
                     () = self.wake.notified() => {}
                     () = tokio::time::sleep(backoff) => {}
                 }
-                while events.try_recv().is_ok() {}
+                while events.try_recv().is_ok() {
+                    listed = None;
+                }
                 self.poke();
             } else {
                 backoff = Duration::ZERO;
@@ -56,21 +67,32 @@ impl Reconciler {
                 () = &mut shutdown => return Ok(()),
                 () = self.wake.notified() => true,
                 () = drain_sleep => true,
-                Some(_) = events.recv() => false,
+                Some(_) = events.recv() => {
+                    listed = None;
+                    false
+                }
             };
             // A poke is a user waiting on a change: act at once. Unit signals come in bursts:
             // let the burst settle so it costs one round.
             if !poked {
                 tokio::time::sleep(DEBOUNCE).await;
             }
-            while events.try_recv().is_ok() {}
-            failed = self.round_logged().await;
+            while events.try_recv().is_ok() {
+                listed = None;
+            }
+            failed = self.round_logged(&mut listed).await;
         }
     }
 
-    /// Runs a round and logs it; true when something in it failed.
-    async fn round_logged(&self) -> bool {
-        match self.round().await {
+    /// Runs a round (on `listed` units when given) and logs it; true when something in it
+    /// failed. Leaves in `listed` what the next round may reuse.
+    async fn round_logged(&self, listed: &mut Option<Vec<UnitStatus>>) -> bool {
+        let result = self.round_observing(listed.take()).await;
+        let result = result.map(|(round, reusable)| {
+            *listed = reusable;
+            round
+        });
+        match result {
             Ok(round) if round != Round::default() => {
                 tracing::info!(
                     started = round.started,

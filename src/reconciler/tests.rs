@@ -543,3 +543,32 @@ async fn waiting_for_a_restart_of_a_destroyed_app_ends() {
         "{waited:?}"
     );
 }
+
+#[tokio::test]
+async fn a_round_that_changed_no_unit_hands_its_listing_on() {
+    let f = fixture().await;
+    deploy(&f, "hello", "web: a\n").await;
+    let (round, listed) = f.reconciler.round_observing(None).await.unwrap();
+    assert_eq!(round.started, 1);
+    assert!(listed.is_none(), "a round that started a dyno lists again");
+    let (_, listed) = f.reconciler.round_observing(None).await.unwrap();
+    let listed = listed.expect("converged: the listing stays valid");
+    assert_eq!(listed.len(), 1);
+    // A scale's round plans on that listing: it starts only the new dyno.
+    scale(&f, &["web=2"]).await;
+    let (round, _) = f.reconciler.round_observing(Some(listed)).await.unwrap();
+    assert_eq!(
+        round,
+        Round {
+            started: 1,
+            ..Round::default()
+        }
+    );
+    assert_eq!(
+        names(&f),
+        [
+            "skiff-hello.web.1.v1.service",
+            "skiff-hello.web.2.v1.service"
+        ]
+    );
+}
