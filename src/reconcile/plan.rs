@@ -158,18 +158,33 @@ mod tests {
         units.iter().cloned().collect()
     }
 
+    struct Case {
+        name: &'static str,
+        desired: Vec<DynoUnit>,
+        observed: Vec<ObservedUnit>,
+        want: Plan,
+    }
+
+    /// Plans each case for app `hello` without timers or kept units.
+    fn check(cases: Vec<Case>) {
+        for case in cases {
+            let got = plan(
+                &set(&case.desired),
+                &BTreeSet::new(),
+                &BTreeSet::new(),
+                &apps(&["hello"]),
+                &case.observed,
+            );
+            assert_eq!(got, case.want, "{}", case.name);
+        }
+    }
+
     #[test]
-    fn table() {
+    fn table_of_starts_and_adoptions() {
         let web1 = dyno("hello", "web.1", 2);
         let web2 = dyno("hello", "web.2", 2);
         let old1 = dyno("hello", "web.1", 1);
-        struct Case {
-            name: &'static str,
-            desired: Vec<DynoUnit>,
-            observed: Vec<ObservedUnit>,
-            want: Plan,
-        }
-        let cases = vec![
+        check(vec![
             Case {
                 name: "nothing wanted, nothing running",
                 desired: vec![],
@@ -217,6 +232,24 @@ mod tests {
                 },
             },
             Case {
+                name: "an inactive desired unit is started",
+                desired: vec![web1.clone()],
+                observed: vec![seen(&web1.unit_name(), Inactive)],
+                want: Plan {
+                    start: vec![web1.clone()],
+                    ..Plan::default()
+                },
+            },
+        ]);
+    }
+
+    #[test]
+    fn table_of_crashes_stops_and_resets() {
+        let web1 = dyno("hello", "web.1", 2);
+        let web2 = dyno("hello", "web.2", 2);
+        let old1 = dyno("hello", "web.1", 1);
+        check(vec![
+            Case {
                 name: "a dyno that failed for good is marked crashed and its name freed",
                 desired: vec![web1.clone()],
                 observed: vec![seen(&web1.unit_name(), Failed)],
@@ -245,15 +278,6 @@ mod tests {
                 want: Plan::default(),
             },
             Case {
-                name: "an inactive desired unit is started",
-                desired: vec![web1.clone()],
-                observed: vec![seen(&web1.unit_name(), Inactive)],
-                want: Plan {
-                    start: vec![web1.clone()],
-                    ..Plan::default()
-                },
-            },
-            Case {
                 name: "strays named skiff-* that skiff does not know are stopped",
                 desired: vec![],
                 observed: vec![
@@ -274,17 +298,7 @@ mod tests {
                     ..Plan::default()
                 },
             },
-        ];
-        for case in cases {
-            let got = plan(
-                &set(&case.desired),
-                &BTreeSet::new(),
-                &BTreeSet::new(),
-                &apps(&["hello"]),
-                &case.observed,
-            );
-            assert_eq!(got, case.want, "{}", case.name);
-        }
+        ]);
     }
 
     #[test]

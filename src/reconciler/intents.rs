@@ -121,7 +121,7 @@ impl Reconciler {
 
     /// Pokes and waits until a round that began after this call has finished: one that saw
     /// every write made before it.
-    pub async fn wait_for_round(&self) {
+    pub(crate) async fn wait_for_round(&self) {
         let mut rx = self.intents.rounds.subscribe();
         let target = rx.borrow().begun + 1;
         self.poke();
@@ -131,7 +131,7 @@ impl Reconciler {
 
     /// Waits until the reconciler carried out restart request `id` of `app`; how many dynos it
     /// restarted (web dynos replaced and others restarted in place).
-    pub async fn wait_for_restart(
+    pub(crate) async fn wait_for_restart(
         &self,
         app: &AppName,
         id: RestartId,

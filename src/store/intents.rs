@@ -8,18 +8,18 @@ use crate::model::{AppName, DynoName, ProcessType};
 
 /// A restart request's row id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RestartId(i64);
+pub(crate) struct RestartId(i64);
 
 /// A `ps:restart` the reconciler has not carried out yet: web dynos already have their new
 /// generation (the rounds replace them beside the routed ones); other dynos matching `filter`
 /// are restarted in place by the next round.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RestartRequest {
-    pub id: RestartId,
-    pub app: AppName,
-    pub filter: DynoFilter,
+pub(crate) struct RestartRequest {
+    pub(crate) id: RestartId,
+    pub(crate) app: AppName,
+    pub(crate) filter: DynoFilter,
     /// How many web dynos got a new generation.
-    pub web_replaced: usize,
+    pub(crate) web_replaced: usize,
 }
 
 /// A filter as the row's `process_type` and `idx` columns (NULL for "every").
@@ -82,7 +82,7 @@ fn bump_web_generations(
 impl Store {
     /// Records `ps:restart` in one transaction: the matching dynos' holds are cleared, web
     /// dynos get a new generation, and a request for the reconciler restarts the others.
-    pub async fn request_restart(
+    pub(crate) async fn request_restart(
         &self,
         app: &str,
         filter: DynoFilter,
@@ -109,7 +109,7 @@ impl Store {
     }
 
     /// The restart requests not carried out yet, oldest first.
-    pub async fn restart_requests(&self) -> Result<Vec<RestartRequest>, StoreError> {
+    pub(crate) async fn restart_requests(&self) -> Result<Vec<RestartRequest>, StoreError> {
         self.call(|conn| {
             let mut stmt = conn.prepare(
                 "SELECT r.id, a.name, r.process_type, r.idx, r.web_replaced
@@ -140,7 +140,7 @@ impl Store {
 
     /// Whether a restart request still waits for the reconciler (false once carried out, or
     /// when its app was destroyed).
-    pub async fn restart_pending(&self, id: RestartId) -> Result<bool, StoreError> {
+    pub(crate) async fn restart_pending(&self, id: RestartId) -> Result<bool, StoreError> {
         self.call(move |conn| {
             Ok(conn
                 .query_row(
@@ -155,7 +155,7 @@ impl Store {
     }
 
     /// Forgets a restart request the reconciler carried out.
-    pub async fn finish_restart(&self, id: RestartId) -> Result<(), StoreError> {
+    pub(crate) async fn finish_restart(&self, id: RestartId) -> Result<(), StoreError> {
         self.call(move |conn| {
             conn.execute("DELETE FROM restart_requests WHERE id = ?1", params![id.0])?;
             Ok(())

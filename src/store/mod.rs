@@ -11,7 +11,7 @@ pub use dynos::{
     AppRouting, DesiredCron, DesiredDyno, DesiredState, DynoFilter, DynoSize, FormationEntry, Hold,
     HoldReason,
 };
-pub use intents::{RestartId, RestartRequest};
+pub(crate) use intents::{RestartId, RestartRequest};
 pub use keys::KeyRecord;
 pub use releases::{ConfigVars, FirstDeployDefaults, ReleaseRecord, ReleaseStatus, RollbackError};
 pub use routing::{AppRoutes, Route, RoutingSettings};
