@@ -30,7 +30,8 @@ pub struct Round {
 }
 
 impl Round {
-    /// Counts one action: `done` when it succeeded, an error (logged with `what`) when not.
+    /// Counts one action's outcome: true when it succeeded; otherwise an error, logged as
+    /// "`what` failed".
     fn count(&mut self, what: &str, result: Result<(), ReconcileError>) -> bool {
         match result {
             Ok(()) => true,
@@ -103,6 +104,9 @@ impl Reconciler {
     /// replacements are up before what they replace is stopped. Dynos of one release share its
     /// slug and env file, checked and written once before the starts.
     async fn start_dynos(&self, desired: &DesiredState, start: &[DynoUnit], round: &mut Round) {
+        if start.is_empty() {
+            return;
+        }
         let releases: BTreeMap<(&AppName, u32), &DesiredDyno> = start
             .iter()
             .map(|u| ((&u.app, u.release), &desired.dynos[u]))
