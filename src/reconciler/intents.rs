@@ -79,11 +79,12 @@ fn restarts_in_place(app: &AppName, filter: &DynoFilter, units: &[UnitStatus]) -
 }
 
 /// Pure: the running dyno units whose limits differ from their process type's desired ones,
-/// with the limits to set.
+/// with the limits to set; units being stopped need none.
 fn limits_to_apply(
     desired: &DesiredState,
     defaults: &DynoDefaults,
     units: &[UnitStatus],
+    stopping: &[String],
     applied: &BTreeMap<String, Limits>,
 ) -> Vec<(String, Limits)> {
     let wanted: BTreeMap<(&AppName, &ProcessType), Limits> = desired
@@ -97,6 +98,7 @@ fn limits_to_apply(
     units
         .iter()
         .filter(|u| !matches!(u.active_state.as_str(), "failed" | "inactive"))
+        .filter(|u| !stopping.contains(&u.name))
         .filter_map(|u| {
             let unit = DynoUnit::parse(&u.name)?;
             let limits = *wanted.get(&(&unit.app, &unit.dyno.process_type))?;
@@ -203,11 +205,12 @@ impl Reconciler {
     }
 
     /// Gives running dynos their process type's current limits where they differ (`ps:resize`),
-    /// without restarting them.
+    /// without restarting them; `stopping` are the units this round stopped.
     pub(super) async fn apply_dyno_limits(
         &self,
         desired: &DesiredState,
         units: &[UnitStatus],
+        stopping: &[String],
         round: &mut Round,
     ) {
         let changes = {
@@ -217,7 +220,7 @@ impl Reconciler {
                 units.iter().any(|u| &u.name == name)
                     || DynoUnit::parse(name).is_some_and(|u| desired.dynos.contains_key(&u))
             });
-            limits_to_apply(desired, &self.defaults, units, &applied)
+            limits_to_apply(desired, &self.defaults, units, stopping, &applied)
         };
         for (name, limits) in changes {
             match self
@@ -289,9 +292,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn limits_are_set_where_they_differ_from_the_stored_size() {
-        let defaults = DynoDefaults::from_config(&Config::default());
+    /// Two dynos of `hello` v2: web resized to 256M, worker at the defaults.
+    fn resized_web() -> DesiredState {
         let small = DynoSize {
             memory_bytes: Some(256 << 20),
             ..DynoSize::default()
@@ -311,59 +313,69 @@ mod tests {
             };
             desired.dynos.insert(unit, dyno);
         }
-        let resized = defaults.limits_for(&small);
+        desired
+    }
+
+    struct LimitCase {
+        name: &'static str,
+        stopping: Vec<String>,
+        applied: Vec<(&'static str, Limits)>,
+        want: Vec<(&'static str, Limits)>,
+    }
+
+    #[test]
+    fn limits_are_set_where_they_differ_from_the_stored_size() {
+        let defaults = DynoDefaults::from_config(&Config::default());
+        let resized = Limits {
+            memory_bytes: 256 << 20,
+            ..defaults.limits
+        };
+        let (web, old_web, worker) = (
+            "skiff-hello.web.1.v2.service",
+            "skiff-hello.web.1.v1.service",
+            "skiff-hello.worker.1.v2.service",
+        );
         let units = [
-            listed("skiff-hello.web.1.v2.service", "active"),
-            listed("skiff-hello.web.1.v1.service", "deactivating"),
-            listed("skiff-hello.worker.1.v2.service", "active"),
+            listed(web, "active"),
+            listed(old_web, "deactivating"),
+            listed(worker, "active"),
             listed("skiff-hello.worker.2.v2.service", "failed"),
             listed("skiff-hello.slice", "active"),
         ];
-        type Units<'a> = Vec<(&'a str, Limits)>;
-        let cases: [(&str, Units, Units); 3] = [
-            (
-                "nothing known: every running dyno gets its limits",
-                vec![],
-                vec![
-                    ("skiff-hello.web.1.v2.service", resized),
-                    ("skiff-hello.web.1.v1.service", resized),
-                    ("skiff-hello.worker.1.v2.service", defaults.limits),
-                ],
-            ),
-            (
-                "a resized type's dynos get the new limits",
-                vec![
-                    ("skiff-hello.web.1.v2.service", defaults.limits),
-                    ("skiff-hello.web.1.v1.service", defaults.limits),
-                    ("skiff-hello.worker.1.v2.service", defaults.limits),
-                ],
-                vec![
-                    ("skiff-hello.web.1.v2.service", resized),
-                    ("skiff-hello.web.1.v1.service", resized),
-                ],
-            ),
-            (
-                "converged: nothing to set",
-                vec![
-                    ("skiff-hello.web.1.v2.service", resized),
-                    ("skiff-hello.web.1.v1.service", resized),
-                    ("skiff-hello.worker.1.v2.service", defaults.limits),
-                ],
-                vec![],
-            ),
+        let old = defaults.limits;
+        let cases = [
+            LimitCase {
+                name: "nothing known: every running dyno gets its limits",
+                stopping: vec![],
+                applied: vec![],
+                want: vec![(web, resized), (old_web, resized), (worker, old)],
+            },
+            LimitCase {
+                name: "a resized type's dynos get the new limits",
+                stopping: vec![],
+                applied: vec![(web, old), (old_web, old), (worker, old)],
+                want: vec![(web, resized), (old_web, resized)],
+            },
+            LimitCase {
+                name: "a dyno being stopped needs none",
+                stopping: vec![old_web.to_owned()],
+                applied: vec![(web, old), (worker, old)],
+                want: vec![(web, resized)],
+            },
+            LimitCase {
+                name: "converged: nothing to set",
+                stopping: vec![],
+                applied: vec![(web, resized), (old_web, resized), (worker, old)],
+                want: vec![],
+            },
         ];
-        for (name, applied, want) in cases {
-            let applied: BTreeMap<String, Limits> = applied
-                .into_iter()
-                .map(|(n, l)| (n.to_owned(), l))
-                .collect();
-            let want: Vec<(String, Limits)> =
-                want.into_iter().map(|(n, l)| (n.to_owned(), l)).collect();
-            assert_eq!(
-                limits_to_apply(&desired, &defaults, &units, &applied),
-                want,
-                "{name}"
-            );
+        let owned = |v: Vec<(&str, Limits)>| -> Vec<(String, Limits)> {
+            v.into_iter().map(|(n, l)| (n.to_owned(), l)).collect()
+        };
+        for case in cases {
+            let applied: BTreeMap<String, Limits> = owned(case.applied).into_iter().collect();
+            let got = limits_to_apply(&resized_web(), &defaults, &units, &case.stopping, &applied);
+            assert_eq!(got, owned(case.want), "{}", case.name);
         }
     }
 }

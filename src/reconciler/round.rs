@@ -83,7 +83,8 @@ impl Reconciler {
         round.count("applying the proxy config", proxied);
         self.carry_out(&desired, &plan, &mut round).await;
         self.carry_out_restarts(&restarts, &units, &mut round).await;
-        self.apply_dyno_limits(&desired, &units, &mut round).await;
+        self.apply_dyno_limits(&desired, &units, &plan.stop, &mut round)
+            .await;
         let keep: BTreeSet<String> = desired
             .dynos
             .keys()
