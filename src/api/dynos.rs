@@ -284,13 +284,9 @@ pub async fn resize(
     }
     state.store.resize(&app, &process_type, size).await?;
     tracing::info!(app = %app, process_type = %process_type, caller = %caller.describe(), "resized");
-    state
-        .reconciler
-        .apply_limits(&app, &process_type)
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    // The app's slice totals follow in the next round.
-    state.reconciler.poke();
+    // The next round gives running dynos of that type the new limits (and the app's slice its
+    // new totals); answer once it has.
+    state.reconciler.wait_for_round().await;
     let entries = state.store.formation(&app).await?;
     Ok(Json(formation_items(entries, &state.dyno_defaults)))
 }
@@ -320,10 +316,13 @@ pub async fn restart(
     let Json(body) = body?;
     let app = app_name(&state, &app).await?;
     let filter = parse_target(body.target.as_deref())?;
-    state.store.clear_holds(&app, filter.clone()).await?;
+    // Recorded as intent (holds cleared, web dynos' new generations, a request to restart the
+    // others in place); the reconciler carries it out and the answer waits for it.
+    let request = state.store.request_restart(&app, filter).await?;
+    state.reconciler.poke();
     let restarted = state
         .reconciler
-        .restart(&app, &filter)
+        .wait_for_restart(&app, request)
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
     tracing::info!(app = %app, target = ?body.target, restarted, caller = %caller.describe(), "restarted");

@@ -1,5 +1,5 @@
 //! The reconciler's pure core: compare desired dynos (from the DB) with observed units (from
-//! systemd) and decide what to do, and when new web dynos take over from the routed ones. No I/O here; `executor` carries the plan out.
+//! systemd) and decide what to do, and when new web dynos take over from the routed ones. No I/O here; `reconciler` carries the plan out.
 
 mod env_file;
 pub mod plan;
@@ -7,5 +7,5 @@ mod rollout;
 
 pub use env_file::render_env_file;
 
-pub use plan::{plan, Action, ActiveState, ObservedUnit};
+pub use plan::{plan, ActiveState, ObservedUnit, Plan};
 pub use rollout::{rollout_step, Health, RolloutStep, WantedWeb};

@@ -1,4 +1,4 @@
-//! `plan(desired, observed) -> Vec<Action>`: level-triggered, idempotent, tested table by table.
+//! `plan(desired, observed) -> Plan`: level-triggered, idempotent, tested table by table.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -38,20 +38,23 @@ pub struct ObservedUnit {
     pub active_state: ActiveState,
 }
 
-/// What the executor should do, in the order given.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Action {
-    /// Start a desired dyno that has no unit.
-    Start(DynoUnit),
-    /// Start a scheduled job's timer (with its service) that is missing.
-    StartTimer(CronUnit),
-    /// A desired dyno's unit failed for good (restarts exhausted): record it as crashed, so it
-    /// stays down until the next deploy, restart or scale, and free its name.
-    MarkCrashed(DynoUnit),
-    /// Stop a unit nobody wants: scaled away, superseded release, destroyed app, unknown name.
-    Stop(String),
-    /// Forget a failed unit so its name can be used again.
-    ResetFailed(String),
+/// What the executor should do to move observed units towards the desired ones, by kind.
+///
+/// The executor starts `start` first (a replacement is up before what it replaces goes down),
+/// then carries out the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Desired dynos that have no unit.
+    pub start: Vec<DynoUnit>,
+    /// Scheduled jobs whose timer (with its service) is missing.
+    pub start_timers: Vec<CronUnit>,
+    /// Desired dynos whose unit failed for good (restarts exhausted): recorded as crashed, so
+    /// they stay down until the next deploy, restart or scale; their names are reset too.
+    pub mark_crashed: Vec<DynoUnit>,
+    /// Units nobody wants: scaled away, superseded release, destroyed app, unknown name.
+    pub stop: Vec<String>,
+    /// Failed units to forget so their names can be used again.
+    pub reset_failed: Vec<String>,
 }
 
 /// Decides the actions that move `observed` towards `desired`.
@@ -69,29 +72,28 @@ pub fn plan(
     keep: &BTreeSet<String>,
     apps: &BTreeSet<AppName>,
     observed: &[ObservedUnit],
-) -> Vec<Action> {
+) -> Plan {
     let observed_by_name: BTreeMap<&str, ActiveState> = observed
         .iter()
         .map(|u| (u.name.as_str(), u.active_state))
         .collect();
     let known_slices: BTreeSet<String> = apps.iter().map(app_slice).collect();
-    let mut starts = Vec::new();
-    let mut others = Vec::new();
+    let mut plan = Plan::default();
 
     for unit in desired {
         match observed_by_name.get(unit.unit_name().as_str()) {
-            None | Some(ActiveState::Inactive) => starts.push(Action::Start(unit.clone())),
+            None | Some(ActiveState::Inactive) => plan.start.push(unit.clone()),
             Some(ActiveState::Failed) => {
-                others.push(Action::MarkCrashed(unit.clone()));
-                others.push(Action::ResetFailed(unit.unit_name()));
+                plan.mark_crashed.push(unit.clone());
+                plan.reset_failed.push(unit.unit_name());
             }
             Some(_) => {}
         }
     }
     for timer in timers {
         match observed_by_name.get(timer.timer_name().as_str()) {
-            None | Some(ActiveState::Inactive) => starts.push(Action::StartTimer(timer.clone())),
-            Some(ActiveState::Failed) => others.push(Action::ResetFailed(timer.timer_name())),
+            None | Some(ActiveState::Inactive) => plan.start_timers.push(timer.clone()),
+            Some(ActiveState::Failed) => plan.reset_failed.push(timer.timer_name()),
             Some(_) => {}
         }
     }
@@ -116,14 +118,12 @@ pub fn plan(
             continue;
         }
         match u.active_state {
-            ActiveState::Failed => others.push(Action::ResetFailed(u.name.clone())),
+            ActiveState::Failed => plan.reset_failed.push(u.name.clone()),
             ActiveState::Inactive | ActiveState::Deactivating => {}
-            _ => others.push(Action::Stop(u.name.clone())),
+            _ => plan.stop.push(u.name.clone()),
         }
     }
-    // New dynos first, so a replacement is up before what it replaces goes down.
-    starts.extend(others);
-    starts
+    plan
 }
 
 #[cfg(test)]
@@ -156,103 +156,15 @@ mod tests {
         units.iter().cloned().collect()
     }
 
-    #[test]
-    fn table() {
-        let web1 = dyno("hello", "web.1", 2);
-        let web2 = dyno("hello", "web.2", 2);
-        let old1 = dyno("hello", "web.1", 1);
-        struct Case {
-            name: &'static str,
-            desired: Vec<DynoUnit>,
-            observed: Vec<ObservedUnit>,
-            want: Vec<Action>,
-        }
-        let cases = vec![
-            Case {
-                name: "nothing wanted, nothing running",
-                desired: vec![],
-                observed: vec![],
-                want: vec![],
-            },
-            Case {
-                name: "missing dynos start",
-                desired: vec![web1.clone(), web2.clone()],
-                observed: vec![],
-                want: vec![Action::Start(web1.clone()), Action::Start(web2.clone())],
-            },
-            Case {
-                name: "running dynos are adopted, not restarted",
-                desired: vec![web1.clone(), web2.clone()],
-                observed: vec![
-                    seen(&web1.unit_name(), Active),
-                    seen(&web2.unit_name(), Activating),
-                ],
-                want: vec![],
-            },
-            Case {
-                name: "scaled down: the extra dyno stops",
-                desired: vec![web1.clone()],
-                observed: vec![
-                    seen(&web1.unit_name(), Active),
-                    seen(&web2.unit_name(), Active),
-                ],
-                want: vec![Action::Stop(web2.unit_name())],
-            },
-            Case {
-                name: "a new release starts its dynos before the old ones stop",
-                desired: vec![web1.clone()],
-                observed: vec![seen(&old1.unit_name(), Active)],
-                want: vec![Action::Start(web1.clone()), Action::Stop(old1.unit_name())],
-            },
-            Case {
-                name: "a dyno that failed for good is marked crashed and its name freed",
-                desired: vec![web1.clone()],
-                observed: vec![seen(&web1.unit_name(), Failed)],
-                want: vec![
-                    Action::MarkCrashed(web1.clone()),
-                    Action::ResetFailed(web1.unit_name()),
-                ],
-            },
-            Case {
-                name: "an unwanted failed unit is only reset",
-                desired: vec![],
-                observed: vec![seen(&old1.unit_name(), Failed)],
-                want: vec![Action::ResetFailed(old1.unit_name())],
-            },
-            Case {
-                name: "units already stopping or stopped are left alone",
-                desired: vec![],
-                observed: vec![
-                    seen(&old1.unit_name(), Deactivating),
-                    seen(&web2.unit_name(), Inactive),
-                ],
-                want: vec![],
-            },
-            Case {
-                name: "an inactive desired unit is started",
-                desired: vec![web1.clone()],
-                observed: vec![seen(&web1.unit_name(), Inactive)],
-                want: vec![Action::Start(web1.clone())],
-            },
-            Case {
-                name: "strays named skiff-* that skiff does not know are stopped",
-                desired: vec![],
-                observed: vec![
-                    seen("skiff-stray.service", Active),
-                    seen("skiff-gone.web.1.v1.service", Active),
-                    seen("skiff-gone.slice", Active),
-                    seen("skiff-hello.slice", Active),
-                    seen("skiffd.service", Active),
-                    seen("skiff-caddy.service", Active),
-                    seen("ssh.service", Active),
-                ],
-                want: vec![
-                    Action::Stop("skiff-stray.service".into()),
-                    Action::Stop("skiff-gone.web.1.v1.service".into()),
-                    Action::Stop("skiff-gone.slice".into()),
-                ],
-            },
-        ];
+    struct Case {
+        name: &'static str,
+        desired: Vec<DynoUnit>,
+        observed: Vec<ObservedUnit>,
+        want: Plan,
+    }
+
+    /// Plans each case for app `hello` without timers or kept units.
+    fn check(cases: Vec<Case>) {
         for case in cases {
             let got = plan(
                 &set(&case.desired),
@@ -266,16 +178,141 @@ mod tests {
     }
 
     #[test]
+    fn table_of_starts_and_adoptions() {
+        let web1 = dyno("hello", "web.1", 2);
+        let web2 = dyno("hello", "web.2", 2);
+        let old1 = dyno("hello", "web.1", 1);
+        check(vec![
+            Case {
+                name: "nothing wanted, nothing running",
+                desired: vec![],
+                observed: vec![],
+                want: Plan::default(),
+            },
+            Case {
+                name: "missing dynos start",
+                desired: vec![web1.clone(), web2.clone()],
+                observed: vec![],
+                want: Plan {
+                    start: vec![web1.clone(), web2.clone()],
+                    ..Plan::default()
+                },
+            },
+            Case {
+                name: "running dynos are adopted, not restarted",
+                desired: vec![web1.clone(), web2.clone()],
+                observed: vec![
+                    seen(&web1.unit_name(), Active),
+                    seen(&web2.unit_name(), Activating),
+                ],
+                want: Plan::default(),
+            },
+            Case {
+                name: "scaled down: the extra dyno stops",
+                desired: vec![web1.clone()],
+                observed: vec![
+                    seen(&web1.unit_name(), Active),
+                    seen(&web2.unit_name(), Active),
+                ],
+                want: Plan {
+                    stop: vec![web2.unit_name()],
+                    ..Plan::default()
+                },
+            },
+            Case {
+                name: "a new release starts its dynos before the old ones stop",
+                desired: vec![web1.clone()],
+                observed: vec![seen(&old1.unit_name(), Active)],
+                want: Plan {
+                    start: vec![web1.clone()],
+                    stop: vec![old1.unit_name()],
+                    ..Plan::default()
+                },
+            },
+            Case {
+                name: "an inactive desired unit is started",
+                desired: vec![web1.clone()],
+                observed: vec![seen(&web1.unit_name(), Inactive)],
+                want: Plan {
+                    start: vec![web1.clone()],
+                    ..Plan::default()
+                },
+            },
+        ]);
+    }
+
+    #[test]
+    fn table_of_crashes_stops_and_resets() {
+        let web1 = dyno("hello", "web.1", 2);
+        let web2 = dyno("hello", "web.2", 2);
+        let old1 = dyno("hello", "web.1", 1);
+        check(vec![
+            Case {
+                name: "a dyno that failed for good is marked crashed and its name freed",
+                desired: vec![web1.clone()],
+                observed: vec![seen(&web1.unit_name(), Failed)],
+                want: Plan {
+                    mark_crashed: vec![web1.clone()],
+                    reset_failed: vec![web1.unit_name()],
+                    ..Plan::default()
+                },
+            },
+            Case {
+                name: "an unwanted failed unit is only reset",
+                desired: vec![],
+                observed: vec![seen(&old1.unit_name(), Failed)],
+                want: Plan {
+                    reset_failed: vec![old1.unit_name()],
+                    ..Plan::default()
+                },
+            },
+            Case {
+                name: "units already stopping or stopped are left alone",
+                desired: vec![],
+                observed: vec![
+                    seen(&old1.unit_name(), Deactivating),
+                    seen(&web2.unit_name(), Inactive),
+                ],
+                want: Plan::default(),
+            },
+            Case {
+                name: "strays named skiff-* that skiff does not know are stopped",
+                desired: vec![],
+                observed: vec![
+                    seen("skiff-stray.service", Active),
+                    seen("skiff-gone.web.1.v1.service", Active),
+                    seen("skiff-gone.slice", Active),
+                    seen("skiff-hello.slice", Active),
+                    seen("skiffd.service", Active),
+                    seen("skiff-caddy.service", Active),
+                    seen("ssh.service", Active),
+                ],
+                want: Plan {
+                    stop: vec![
+                        "skiff-stray.service".into(),
+                        "skiff-gone.web.1.v1.service".into(),
+                        "skiff-gone.slice".into(),
+                    ],
+                    ..Plan::default()
+                },
+            },
+        ]);
+    }
+
+    #[test]
     fn planning_is_idempotent_once_converged() {
         let desired = set(&[dyno("a-app", "web.1", 3), dyno("a-app", "worker.1", 3)]);
         let none = BTreeSet::new();
-        let actions = plan(&desired, &BTreeSet::new(), &none, &apps(&["a-app"]), &[]);
-        let observed: Vec<_> = actions
+        let first = plan(&desired, &BTreeSet::new(), &none, &apps(&["a-app"]), &[]);
+        let starts = Plan {
+            start: first.start.clone(),
+            ..Plan::default()
+        };
+        assert_eq!(first, starts, "only starts");
+        let observed: Vec<_> = first
+            .start
             .iter()
-            .map(|a| match a {
-                Action::Start(u) => seen(&u.unit_name(), Active),
-                other => panic!("unexpected {other:?}"),
-            })
+            .map(|u| seen(&u.unit_name(), Active))
             .chain([seen("skiff-a\\x2dapp.slice", Active)])
             .collect();
         assert_eq!(
@@ -286,7 +323,7 @@ mod tests {
                 &apps(&["a-app"]),
                 &observed
             ),
-            vec![]
+            Plan::default()
         );
     }
 
@@ -306,7 +343,10 @@ mod tests {
                 &apps(&["a-app"]),
                 &observed
             ),
-            vec![Action::Stop("skiff-gone.build-99.service".into())]
+            Plan {
+                stop: vec!["skiff-gone.build-99.service".into()],
+                ..Plan::default()
+            }
         );
     }
 
@@ -327,7 +367,10 @@ mod tests {
                 &apps(&["hello"]),
                 &observed
             ),
-            vec![Action::Start(new.clone())]
+            Plan {
+                start: vec![new.clone()],
+                ..Plan::default()
+            }
         );
         assert_eq!(
             plan(
@@ -337,7 +380,11 @@ mod tests {
                 &apps(&["hello"]),
                 &observed
             ),
-            vec![Action::Start(new), Action::Stop(old.unit_name())]
+            Plan {
+                start: vec![new],
+                stop: vec![old.unit_name()],
+                ..Plan::default()
+            }
         );
     }
 
@@ -366,12 +413,15 @@ mod tests {
                 &apps(&["hello"]),
                 &observed
             ),
-            vec![
-                Action::ResetFailed(cron(2, 2).timer_name()),
-                Action::Stop(cron(1, 1).timer_name()),
-                Action::Stop("skiff-gone.cron-1.v1.timer".into()),
-                Action::Stop("skiff-gone.cron-1.v1.service".into()),
-            ]
+            Plan {
+                reset_failed: vec![cron(2, 2).timer_name()],
+                stop: vec![
+                    cron(1, 1).timer_name(),
+                    "skiff-gone.cron-1.v1.timer".into(),
+                    "skiff-gone.cron-1.v1.service".into(),
+                ],
+                ..Plan::default()
+            }
         );
         let fresh = plan(
             &set(&[]),
@@ -382,10 +432,10 @@ mod tests {
         );
         assert_eq!(
             fresh,
-            vec![
-                Action::StartTimer(cron(1, 2)),
-                Action::StartTimer(cron(2, 2))
-            ]
+            Plan {
+                start_timers: vec![cron(1, 2), cron(2, 2)],
+                ..Plan::default()
+            }
         );
     }
 }

@@ -220,10 +220,3 @@ impl Reconciler {
         }
     }
 }
-
-/// The proxy adapter in the reconciler's error.
-impl From<crate::proxy::ProxyError> for ReconcileError {
-    fn from(e: crate::proxy::ProxyError) -> Self {
-        ReconcileError::Proxy(e.to_string())
-    }
-}

@@ -9,8 +9,8 @@ use super::db::{
     write_formation, Store, StoreError, NOW,
 };
 use crate::model::{
-    check_resizable, restarted_web_dynos, AppName, DynoFilter, DynoName, DynoSize, Hold,
-    HoldReason, HoldRelease, ProcessType, ScaleChange,
+    check_resizable, AppName, DynoName, DynoSize, Hold, HoldReason, HoldRelease, ProcessType,
+    ScaleChange,
 };
 
 /// One process type of an app's formation, as `ps` shows it.
@@ -126,46 +126,11 @@ impl Store {
         .await
     }
 
-    /// Ends the holds of the dynos a restart (`ps:restart`) names.
-    pub async fn clear_holds(&self, app: &AppName, filter: DynoFilter) -> Result<(), StoreError> {
-        let app = app.clone();
-        self.call(move |conn| {
-            let id = app_id(conn, &app)?;
-            clear_holds(conn, id, &HoldRelease::Restart(filter).dynos())
-        })
-        .await
-    }
-
     pub async fn holds(&self, app: &AppName) -> Result<Vec<Hold>, StoreError> {
         let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
             holds_of(conn, id)
-        })
-        .await
-    }
-
-    /// Gives the matching dynos of the app a new generation, so the reconciler replaces them
-    /// (web dynos beside the old ones, health-checked). Returns how many.
-    pub async fn bump_generations(
-        &self,
-        app: &AppName,
-        filter: DynoFilter,
-    ) -> Result<usize, StoreError> {
-        let app = app.clone();
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let id = app_id(&tx, &app)?;
-            let dynos = restarted_web_dynos(&current_formation(&tx, id)?, &filter);
-            for dyno in &dynos {
-                tx.execute(
-                    "INSERT INTO dyno_generations (app_id, process_type, idx, generation) VALUES (?1, ?2, ?3, 1)
-                     ON CONFLICT (app_id, process_type, idx) DO UPDATE SET generation = generation + 1",
-                    params![id, dyno.process_type.as_str(), dyno.index],
-                )?;
-            }
-            tx.commit()?;
-            Ok(dynos.len())
         })
         .await
     }

@@ -102,6 +102,17 @@ const MIGRATIONS: &[&str] = &[
     );",
     // v5: each release's scheduled jobs (app.json `cron`), a JSON list of {command, schedule}.
     "ALTER TABLE releases ADD COLUMN cron TEXT NOT NULL DEFAULT '[]';",
+    // v6: `ps:restart` requests the reconciler carries out (restarting non-web dynos in place;
+    // web dynos get their new generation when the request is recorded). NULL process_type or
+    // idx means every one.
+    "CREATE TABLE restart_requests (
+        id INTEGER PRIMARY KEY,
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        process_type TEXT,
+        idx INTEGER,
+        web_replaced INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );",
 ];
 
 pub fn known_version() -> i64 {

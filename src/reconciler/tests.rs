@@ -1,0 +1,611 @@
+//! The reconciler's round tests: a whole round against a temp store, fake systemd, proxy and
+//! prober.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::config::Config;
+use crate::health::FakeProber;
+use crate::model::{DynoFilter, DynoName, DynoSize, Limits, Procfile, ScaleChange};
+use crate::proxy::FakeProxy;
+use crate::systemd::FakeSystemd;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    systemd: Arc<FakeSystemd>,
+    reconciler: Reconciler,
+    layout: Layout,
+    proxy: Arc<FakeProxy>,
+    prober: Arc<FakeProber>,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = Layout::new(&dir.path().join("state"), &dir.path().join("run"));
+    let store = Store::open_in_memory().unwrap();
+    let systemd = Arc::new(FakeSystemd::default());
+    let proxy = Arc::new(FakeProxy::default());
+    let prober = Arc::new(FakeProber::default());
+    let reconciler = Reconciler::new(
+        store.clone(),
+        systemd.clone(),
+        layout.clone(),
+        DynoDefaults::from_config(&Config::default()),
+        Traffic {
+            proxy: proxy.clone(),
+            prober: prober.clone(),
+            settings: crate::daemon::proxy_settings(&Config::default()),
+            drain: Duration::ZERO,
+        },
+    );
+    Fixture {
+        _dir: dir,
+        store,
+        systemd,
+        reconciler,
+        layout,
+        proxy,
+        prober,
+    }
+}
+
+/// Runs rounds until health probes have answered and traffic has moved: what the loop does
+/// on its own when probes poke it.
+async fn settle(f: &Fixture) {
+    for _ in 0..6 {
+        f.reconciler.round().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+}
+
+async fn deploy(f: &Fixture, app: &str, procfile: &str) {
+    let app = AppName::parse(app).unwrap();
+    if f.store.get_app(app.as_str()).await.is_err() {
+        f.store.create_app(app.clone()).await.unwrap();
+    }
+    let layout = f.layout.clone();
+    let a = app.clone();
+    f.store
+        .create_release(
+            app,
+            Procfile::parse(procfile).unwrap(),
+            "Deploy".into(),
+            move |v| std::fs::create_dir_all(layout.slug_dir(&a, v)).map_err(|e| e.to_string()),
+        )
+        .await
+        .unwrap();
+}
+
+async fn scale(f: &Fixture, changes: &[&str]) {
+    let changes = changes
+        .iter()
+        .map(|c| ScaleChange::parse(c).unwrap())
+        .collect();
+    f.store
+        .scale(&crate::model::AppName::parse("hello").unwrap(), changes)
+        .await
+        .unwrap();
+}
+
+fn names(f: &Fixture) -> Vec<String> {
+    f.systemd.units().into_keys().collect()
+}
+
+/// The upstream ports of `app` in the proxy config last loaded.
+fn upstreams(f: &Fixture, app: &str) -> Vec<String> {
+    let config = f.proxy.loaded().last().cloned().unwrap();
+    let routes = config["apps"]["http"]["servers"]["skiff"]["routes"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let host = format!("{app}.localhost");
+    let route = routes
+        .iter()
+        .find(|r| r["match"][0]["host"][0] == host.as_str())
+        .unwrap();
+    route["handle"][0]["routes"][2]["handle"][2]["upstreams"]
+        .as_array()
+        .map(|u| {
+            u.iter()
+                .map(|d| d["dial"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn converges_scales_replaces_and_stays_put() {
+    let f = fixture().await;
+    deploy(&f, "hello", "web: python3 app.py\nworker: sleep 1000\n").await;
+    let round = f.reconciler.round().await.unwrap();
+    assert_eq!(round.started, 1);
+    assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
+    assert!(
+        upstreams(&f, "hello").is_empty(),
+        "not routed before it is healthy"
+    );
+    settle(&f).await;
+    assert_eq!(upstreams(&f, "hello"), ["127.0.0.1:20000"]);
+    assert_eq!(
+        f.store
+            .current_release(&crate::model::AppName::parse("hello").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+
+    scale(&f, &["web=2", "worker=1"]).await;
+    settle(&f).await;
+    assert_eq!(names(&f).len(), 3);
+    assert_eq!(
+        upstreams(&f, "hello"),
+        ["127.0.0.1:20000", "127.0.0.1:20001"]
+    );
+    // Converged: another round changes nothing (running dynos are adopted, not restarted).
+    let calls = f.systemd.calls().len();
+    let loads = f.proxy.loaded().len();
+    assert_eq!(f.reconciler.round().await.unwrap(), Round::default());
+    assert_eq!(f.systemd.calls().len(), calls);
+    assert_eq!(f.proxy.loaded().len(), loads);
+
+    deploy(&f, "hello", "web: python3 app2.py\nworker: sleep 1000\n").await;
+    f.reconciler.round().await.unwrap();
+    assert_eq!(
+        names(&f).len(),
+        5,
+        "new web dynos start beside the routed ones; the worker waits for the switch"
+    );
+    assert_eq!(
+        upstreams(&f, "hello"),
+        ["127.0.0.1:20000", "127.0.0.1:20001"]
+    );
+    settle(&f).await;
+    assert_eq!(
+        names(&f),
+        [
+            "skiff-hello.web.1.v2.service",
+            "skiff-hello.web.2.v2.service",
+            "skiff-hello.worker.1.v2.service"
+        ]
+    );
+    assert_eq!(
+        upstreams(&f, "hello"),
+        ["127.0.0.1:20002", "127.0.0.1:20003"]
+    );
+}
+
+#[tokio::test]
+async fn an_unhealthy_release_fails_and_the_live_one_keeps_serving() {
+    let f = fixture().await;
+    deploy(&f, "hello", "web: a\n").await;
+    settle(&f).await;
+    f.store
+        .set_health_check(
+            &crate::model::AppName::parse("hello").unwrap(),
+            crate::model::HealthCheck::new(None, None, Some(Duration::from_secs(1))).unwrap(),
+        )
+        .await
+        .unwrap();
+    f.prober.break_port(20001);
+    deploy(&f, "hello", "web: broken\n").await;
+    f.reconciler.round().await.unwrap();
+    let app = AppName::parse("hello").unwrap();
+    let (status, failure) = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            f.reconciler.round().await.unwrap();
+            let s = f
+                .store
+                .release_status(&crate::model::AppName::parse("hello").unwrap(), 2.into())
+                .await
+                .unwrap();
+            if s.0 != crate::model::ReleaseStatus::Pending {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, crate::model::ReleaseStatus::Failed);
+    let failure = failure.unwrap();
+    assert!(
+        failure.contains("web.1 failed its health check"),
+        "{failure}"
+    );
+    assert_eq!(
+        f.reconciler.wait_for_release(&app, 2).await.unwrap().0,
+        crate::model::ReleaseStatus::Failed
+    );
+    settle(&f).await;
+    assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
+    assert_eq!(upstreams(&f, "hello"), ["127.0.0.1:20000"]);
+    assert_eq!(
+        f.store
+            .current_release(&crate::model::AppName::parse("hello").unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+}
+
+#[tokio::test]
+async fn restart_replaces_web_dynos_beside_the_routed_ones() {
+    let f = fixture().await;
+    deploy(&f, "hello", "web: a\n").await;
+    settle(&f).await;
+    let app = AppName::parse("hello").unwrap();
+    let request = f
+        .store
+        .request_restart(
+            &crate::model::AppName::parse("hello").unwrap(),
+            DynoFilter::All,
+        )
+        .await
+        .unwrap();
+    f.reconciler.round().await.unwrap();
+    assert_eq!(
+        f.reconciler.wait_for_restart(&app, request).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        names(&f),
+        [
+            "skiff-hello.web.1.v1.g1.service",
+            "skiff-hello.web.1.v1.service"
+        ]
+    );
+    settle(&f).await;
+    assert_eq!(names(&f), ["skiff-hello.web.1.v1.g1.service"]);
+    assert_eq!(upstreams(&f, "hello"), ["127.0.0.1:20001"]);
+}
+
+#[tokio::test]
+async fn web_dynos_get_distinct_persisted_ports_and_a_private_env_file() {
+    use crate::systemd::properties::PropertyValue;
+    use std::os::unix::fs::PermissionsExt;
+    let f = fixture().await;
+    deploy(&f, "hello", "web: a\nworker: b\n").await;
+    settle(&f).await;
+    scale(&f, &["web=2", "worker=1"]).await;
+    f.reconciler.round().await.unwrap();
+    let units = f.systemd.units();
+    let env_of = |name: &str| {
+        units[name]
+            .properties
+            .iter()
+            .find(|(k, _)| *k == "Environment")
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        env_of("skiff-hello.web.1.v1.service"),
+        PropertyValue::StrList(vec![
+            "DYNO=web.1".into(),
+            "HOME=/app".into(),
+            format!("PATH={}", crate::systemd::properties::DYNO_PATH),
+            "PORT=20000".into()
+        ])
+    );
+    assert_eq!(
+        env_of("skiff-hello.web.2.v1.service"),
+        PropertyValue::StrList(vec![
+            "DYNO=web.2".into(),
+            "HOME=/app".into(),
+            format!("PATH={}", crate::systemd::properties::DYNO_PATH),
+            "PORT=20001".into()
+        ])
+    );
+    assert_eq!(
+        env_of("skiff-hello.worker.1.v1.service"),
+        PropertyValue::StrList(vec![
+            "DYNO=worker.1".into(),
+            "HOME=/app".into(),
+            format!("PATH={}", crate::systemd::properties::DYNO_PATH)
+        ])
+    );
+    let env_file = f.layout.env_file(&AppName::parse("hello").unwrap(), 1);
+    assert_eq!(
+        std::fs::metadata(&env_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let ports = f.store.ports().await.unwrap();
+    assert_eq!(ports["skiff-hello.web.1.v1.service"], 20000);
+}
+
+#[tokio::test]
+async fn strays_are_stopped_and_crashed_dynos_are_held() {
+    let f = fixture().await;
+    deploy(&f, "hello", "web: a\n").await;
+    settle(&f).await;
+    f.systemd.add_unit("skiff-stray.service", "active");
+    f.reconciler.round().await.unwrap();
+    assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
+
+    f.systemd.fail("skiff-hello.web.1.v1.service");
+    let round = f.reconciler.round().await.unwrap();
+    assert_eq!(round.crashed, 1);
+    assert!(
+        names(&f).is_empty(),
+        "the failed unit is reset and not restarted"
+    );
+    assert_eq!(f.reconciler.round().await.unwrap(), Round::default());
+    let holds = f
+        .store
+        .holds(&crate::model::AppName::parse("hello").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(holds[0].dyno, DynoName::parse("web.1").unwrap());
+
+    f.store
+        .scale(
+            &crate::model::AppName::parse("hello").unwrap(),
+            vec![ScaleChange::parse("web=1").unwrap()],
+        )
+        .await
+        .unwrap();
+    f.reconciler.round().await.unwrap();
+    assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
+}
+
+#[tokio::test]
+async fn destroying_an_app_stops_its_dynos_and_removes_its_files() {
+    let f = fixture().await;
+    deploy(&f, "hello", "web: a\n").await;
+    deploy(&f, "other", "web: a\n").await;
+    settle(&f).await;
+    f.reconciler.round().await.unwrap();
+    let hello_dir = f.layout.app_dir(&AppName::parse("hello").unwrap());
+    assert!(hello_dir.is_dir());
+    f.store
+        .delete_app(&crate::model::AppName::parse("hello").unwrap())
+        .await
+        .unwrap();
+    f.reconciler.round().await.unwrap();
+    assert_eq!(names(&f), ["skiff-other.web.1.v1.service"]);
+    // The unit is gone now, so the next round removes the files.
+    f.reconciler.round().await.unwrap();
+    assert!(!hello_dir.exists());
+    assert!(f.layout.app_dir(&AppName::parse("other").unwrap()).is_dir());
+}
+
+#[tokio::test]
+async fn resize_applies_limits_to_running_dynos_of_that_type() {
+    use crate::systemd::properties::PropertyValue;
+    let f = fixture().await;
+    deploy(&f, "hello", "web: a\nworker: b\n").await;
+    settle(&f).await;
+    f.store
+        .scale(
+            &crate::model::AppName::parse("hello").unwrap(),
+            vec![ScaleChange::parse("worker=1").unwrap()],
+        )
+        .await
+        .unwrap();
+    f.reconciler.round().await.unwrap();
+    let web = crate::model::ProcessType::parse("web").unwrap();
+    let size = DynoSize {
+        memory_bytes: Some(256 << 20),
+        ..DynoSize::default()
+    };
+    f.store
+        .resize(&crate::model::AppName::parse("hello").unwrap(), &web, size)
+        .await
+        .unwrap();
+    let round = f.reconciler.round().await.unwrap();
+    assert_eq!(round.resized, 1);
+    let memory = |unit: &str| {
+        f.systemd.units()[unit]
+            .properties
+            .iter()
+            .find(|(k, _)| *k == "MemoryMax")
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    assert_eq!(
+        memory("skiff-hello.web.1.v1.service"),
+        PropertyValue::U64(256 << 20)
+    );
+    assert_eq!(
+        memory("skiff-hello.worker.1.v1.service"),
+        PropertyValue::U64(512 << 20)
+    );
+}
+
+#[tokio::test]
+async fn slices_get_the_sum_of_their_dynos_limits() {
+    let f = fixture().await;
+    deploy(&f, "hello", "web: a\nworker: b\n").await;
+    settle(&f).await;
+    scale(&f, &["web=2", "worker=1"]).await;
+    let desired = f.store.desired_state().await.unwrap();
+    let totals = app_totals(
+        desired.dynos.values(),
+        &DynoDefaults::from_config(&Config::default()),
+    );
+    assert_eq!(
+        totals[&AppName::parse("hello").unwrap()],
+        Limits {
+            memory_bytes: 3 * (512 << 20),
+            cpu_percent: 300,
+            tasks: 768
+        }
+    );
+    f.systemd.add_unit("skiff-hello.slice", "active");
+    settle(&f).await;
+    let sets = |f: &Fixture| {
+        f.systemd
+            .calls()
+            .iter()
+            .filter(|c| *c == "set-property skiff-hello.slice")
+            .count()
+    };
+    let sent = sets(&f);
+    assert!(sent >= 1);
+    f.reconciler.round().await.unwrap();
+    assert_eq!(sets(&f), sent, "unchanged totals are not sent again");
+}
+
+#[tokio::test]
+async fn files_of_an_app_created_after_the_rounds_snapshot_are_kept() {
+    let f = fixture().await;
+    // The round's desired state is read before `late` exists; its upload lands meanwhile.
+    let late = AppName::parse("late").unwrap();
+    f.store.create_app(late.clone()).await.unwrap();
+    std::fs::create_dir_all(f.layout.builds_dir(&late)).unwrap();
+    f.reconciler.remove_files_of_gone_apps(&[]).await.unwrap();
+    assert!(f.layout.app_dir(&late).is_dir());
+    f.store
+        .delete_app(&crate::model::AppName::parse("late").unwrap())
+        .await
+        .unwrap();
+    f.reconciler.remove_files_of_gone_apps(&[]).await.unwrap();
+    assert!(!f.layout.app_dir(&late).exists());
+}
+
+#[tokio::test]
+async fn restart_restarts_matching_running_dynos_only() {
+    let f = fixture().await;
+    deploy(&f, "hello", "web: a\nworker: b\n").await;
+    settle(&f).await;
+    scale(&f, &["web=2", "worker=1"]).await;
+    f.reconciler.round().await.unwrap();
+    let web = DynoFilter::Type(crate::model::ProcessType::parse("web").unwrap());
+    assert_eq!(restart(&f, web).await, 2);
+    let worker = DynoFilter::One(DynoName::parse("worker.1").unwrap());
+    assert_eq!(restart(&f, worker).await, 1);
+    let in_place: Vec<String> = f
+        .systemd
+        .calls()
+        .into_iter()
+        .filter(|c| c.starts_with("restart "))
+        .collect();
+    assert_eq!(in_place, ["restart skiff-hello.worker.1.v1.service"]);
+}
+
+/// `ps:restart` as the API does it: the request recorded, a round, the outcome.
+async fn restart(f: &Fixture, filter: DynoFilter) -> usize {
+    let request = f
+        .store
+        .request_restart(&crate::model::AppName::parse("hello").unwrap(), filter)
+        .await
+        .unwrap();
+    f.reconciler.round().await.unwrap();
+    let app = AppName::parse("hello").unwrap();
+    f.reconciler.wait_for_restart(&app, request).await.unwrap()
+}
+
+#[tokio::test]
+async fn dynos_adopted_at_start_get_their_limits_once() {
+    let f = fixture().await;
+    deploy(
+        &f, "hello", "web: a
+",
+    )
+    .await;
+    settle(&f).await;
+    // Another reconciler (skiffd restarted) does not know what the running dyno has.
+    let fresh = Reconciler::new(
+        f.store.clone(),
+        f.systemd.clone(),
+        f.layout.clone(),
+        DynoDefaults::from_config(&Config::default()),
+        f.reconciler.traffic.clone(),
+    );
+    assert_eq!(fresh.round().await.unwrap().resized, 1);
+    assert_eq!(fresh.round().await.unwrap(), Round::default());
+}
+
+#[tokio::test]
+async fn waiting_for_a_round_waits_for_one_that_began_after_the_call() {
+    let f = fixture().await;
+    let waiter = tokio::spawn({
+        let reconciler = f.reconciler.clone();
+        async move { reconciler.wait_for_round().await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!waiter.is_finished());
+    f.reconciler.round().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test]
+async fn waiting_for_a_restart_of_a_destroyed_app_ends() {
+    let f = fixture().await;
+    deploy(&f, "hello", "web: a\n").await;
+    let request = f
+        .store
+        .request_restart(
+            &crate::model::AppName::parse("hello").unwrap(),
+            DynoFilter::All,
+        )
+        .await
+        .unwrap();
+    f.store
+        .delete_app(&crate::model::AppName::parse("hello").unwrap())
+        .await
+        .unwrap();
+    let rounds = tokio::spawn({
+        let reconciler = f.reconciler.clone();
+        async move {
+            loop {
+                reconciler.round().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    });
+    let app = AppName::parse("hello").unwrap();
+    let waited = tokio::time::timeout(
+        Duration::from_secs(5),
+        f.reconciler.wait_for_restart(&app, request),
+    )
+    .await
+    .unwrap();
+    rounds.abort();
+    assert!(
+        matches!(
+            waited,
+            Err(ReconcileError::Store(
+                crate::store::StoreError::AppNotFound(_)
+            ))
+        ),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_round_that_changed_no_unit_hands_its_listing_on() {
+    let f = fixture().await;
+    deploy(&f, "hello", "web: a\n").await;
+    let (round, listed) = f.reconciler.round_observing(None).await.unwrap();
+    assert_eq!(round.started, 1);
+    assert!(listed.is_none(), "a round that started a dyno lists again");
+    let (_, listed) = f.reconciler.round_observing(None).await.unwrap();
+    let listed = listed.expect("converged: the listing stays valid");
+    assert_eq!(listed.len(), 1);
+    // A scale's round plans on that listing: it starts only the new dyno.
+    scale(&f, &["web=2"]).await;
+    let (round, _) = f.reconciler.round_observing(Some(listed)).await.unwrap();
+    assert_eq!(
+        round,
+        Round {
+            started: 1,
+            ..Round::default()
+        }
+    );
+    assert_eq!(
+        names(&f),
+        [
+            "skiff-hello.web.1.v1.service",
+            "skiff-hello.web.2.v1.service"
+        ]
+    );
+}
