@@ -56,12 +56,10 @@ impl Runner {
         let mut frames = spawn_output_readers(&mut io);
         let input = spawn_input_writer(io.input.take(), io.terminal.is_some());
 
-        let mut decoder = FrameDecoder::default();
-        let mut pending: VecDeque<Input> = VecDeque::new();
+        let (mut decoder, mut pending) = (FrameDecoder::default(), VecDeque::<Input>::new());
         let mut buf = vec![0u8; 16 * 1024];
         let mut outcome: Option<Result<RunOutcome, SystemdError>> = None;
-        let mut outputs_open = true;
-        let mut client_open = true;
+        let (mut outputs_open, mut client_open) = (true, true);
         let drain = tokio::time::sleep(Duration::MAX / 4);
         tokio::pin!(drain);
         loop {

@@ -1,4 +1,5 @@
-//! The sandbox every dyno, build and one-off runs in: DESIGN.md §4.
+//! The sandbox every dyno, build and one-off runs in: no root and no capabilities, a read-only
+//! system, no access to skiff's state or other apps, private tmp and devices, a system-call filter.
 
 use super::values::{b, s, strs, Property, PropertyValue};
 

@@ -7,7 +7,8 @@ use std::sync::Arc;
 /// Linux's MS_REC, for recursive bind mounts.
 pub(super) const MS_REC: u64 = 16384;
 
-/// A property value in the D-Bus shape systemd expects for that property (see DESIGN.md §5).
+/// A property value in the D-Bus shape systemd expects for that property (the signatures are
+/// listed in `signatures.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PropertyValue {
     /// `s`
