@@ -15,15 +15,15 @@ use tracing_subscriber::EnvFilter;
 use crate::api::{self, AppState, LocalPolicy, Peer, UploadLimits};
 use crate::build::pipeline::{BuildSettings, Deployer};
 use crate::config::{Config, LogLevel};
-use crate::health::Prober;
-use crate::journal::LogSource;
+use crate::health::{NetProber, Prober};
+use crate::journal::{Journalctl, LogSource};
 use crate::oneoff::{RunSettings, Runner};
 use crate::paths::Layout;
-use crate::proxy::{Proxy, ProxySettings, ACCESS_LOG, ADMIN_SOCKET};
+use crate::proxy::{CaddyAdmin, Proxy, ProxySettings, ACCESS_LOG, ADMIN_SOCKET};
 use crate::reconciler::{DynoDefaults, Reconciler, Traffic};
 use crate::store::Store;
 use crate::systemd::names::DAEMON_UNIT;
-use crate::systemd::Systemd;
+use crate::systemd::{DbusSystemd, Systemd};
 
 /// The group whose members may use the local API socket.
 pub const ADMIN_GROUP: &str = "skiff";
@@ -145,8 +145,25 @@ pub struct Adapters {
     pub logs: Arc<dyn LogSource>,
     pub proxy: Arc<dyn Proxy>,
     pub prober: Arc<dyn Prober>,
-    /// Relay the proxy's access lines from its journal as router lines (needs journald).
+    /// Relay the proxy's access lines as router lines to journald.
     pub relay_router_log: bool,
+}
+
+impl Adapters {
+    /// The real ones: PID 1 over the system bus, journalctl, skiff's Caddy, network probes.
+    pub async fn production() -> anyhow::Result<Self> {
+        Ok(Self {
+            systemd: Arc::new(
+                DbusSystemd::connect_system()
+                    .await
+                    .context("cannot reach systemd over D-Bus")?,
+            ),
+            logs: Arc::new(Journalctl),
+            proxy: Arc::new(CaddyAdmin::new(ADMIN_SOCKET)),
+            prober: Arc::new(NetProber),
+            relay_router_log: true,
+        })
+    }
 }
 
 /// What the proxy config is rendered with.

@@ -106,18 +106,6 @@ pub fn seal_tree(root: &Path, chown: bool) -> std::io::Result<u64> {
     Ok(bytes)
 }
 
-/// Bytes used by regular files under `root`; 0 when it does not exist.
-pub fn tree_size(root: &Path) -> u64 {
-    let mut bytes = 0;
-    let _ = walk(root, &mut |_, meta| {
-        if meta.is_file() {
-            bytes += meta.len();
-        }
-        Ok(())
-    });
-    bytes
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,8 +148,6 @@ mod tests {
         assert_eq!(mode(&root.join("lib")), 0o755);
         assert_eq!(mode(&root.join("lib/a.py")), 0o755);
         assert_eq!(mode(&root.join("run")), 0o755);
-        assert_eq!(tree_size(&root), 14);
-        assert_eq!(tree_size(&dir.path().join("missing")), 0);
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! Health checks of new web dynos before they get traffic: a TCP connection to their port, or an
 //! HTTP GET of the app's path answering the expected status, retried until the boot timeout.
 
-use std::collections::BTreeSet;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use http_body_util::Empty;
@@ -88,16 +86,19 @@ pub async fn wait_healthy(
 
 /// Answers healthy at once, except for the ports it is told are broken.
 #[derive(Default)]
+#[cfg(any(test, feature = "fakes"))]
 pub struct FakeProber {
-    broken: Mutex<BTreeSet<u16>>,
+    broken: std::sync::Mutex<std::collections::BTreeSet<u16>>,
 }
 
+#[cfg(any(test, feature = "fakes"))]
 impl FakeProber {
     pub fn break_port(&self, port: u16) {
         self.broken.lock().expect("fake prober lock").insert(port);
     }
 }
 
+#[cfg(any(test, feature = "fakes"))]
 #[async_trait::async_trait]
 impl Prober for FakeProber {
     async fn attempt(&self, port: u16, _check: &HealthCheck, _host: &str) -> Result<(), String> {

@@ -1,20 +1,40 @@
 //! skiff: a single-server PaaS — git push, sandboxed systemd dynos, a local proxy.
+//!
+//! The binaries and the tests reach the library through `cli`, `config`, `daemon` and
+//! `adapters`; every other module is the crate's own, so whatever nothing uses is reported.
 #![forbid(unsafe_code)]
 
-pub mod api;
-pub mod build;
+pub(crate) mod api;
+pub(crate) mod build;
 pub mod cli;
 pub mod config;
 pub mod daemon;
-pub mod files;
-pub mod health;
-pub mod journal;
-pub mod model;
-pub mod oneoff;
-pub mod paths;
-pub mod proxy;
-pub mod reconcile;
-pub mod reconciler;
-pub mod store;
-pub mod systemd;
-pub mod wire;
+pub(crate) mod files;
+pub(crate) mod health;
+pub(crate) mod journal;
+pub(crate) mod model;
+pub(crate) mod oneoff;
+pub(crate) mod paths;
+pub(crate) mod proxy;
+pub(crate) mod reconcile;
+pub(crate) mod reconciler;
+pub(crate) mod store;
+pub(crate) mod systemd;
+pub(crate) mod wire;
+
+/// The outside systems skiffd talks to, each behind a narrow trait (`daemon::Adapters` holds
+/// the real ones), and with the `fakes` feature (tests only) an in-memory fake of each.
+pub mod adapters {
+    #[cfg(any(test, feature = "fakes"))]
+    pub use crate::health::FakeProber;
+    pub use crate::health::Prober;
+    #[cfg(any(test, feature = "fakes"))]
+    pub use crate::journal::FakeLogs;
+    pub use crate::journal::LogSource;
+    #[cfg(any(test, feature = "fakes"))]
+    pub use crate::proxy::FakeProxy;
+    pub use crate::proxy::Proxy;
+    #[cfg(any(test, feature = "fakes"))]
+    pub use crate::systemd::FakeSystemd;
+    pub use crate::systemd::Systemd;
+}

@@ -6,13 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use skiff::adapters::{FakeLogs, FakeProber, FakeProxy, FakeSystemd};
 use skiff::cli::{self, Cli, CliError, Context, Endpoint};
 use skiff::config::Config;
 use skiff::daemon::{self, Adapters, Listeners};
-use skiff::health::FakeProber;
-use skiff::journal::FakeLogs;
-use skiff::proxy::FakeProxy;
-use skiff::systemd::FakeSystemd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 struct Daemon {

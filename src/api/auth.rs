@@ -149,7 +149,7 @@ pub async fn authenticate(
 ) -> Result<Response, ApiError> {
     let caller = match peer {
         Peer::Unix { uid, gid, pid } => local_caller(&state.local_policy, uid, gid, pid)?,
-        Peer::Tcp(_) => {
+        Peer::Tcp(remote) => {
             let presented = bearer(&request).ok_or_else(|| {
                 ApiError::unauthorized("a bearer token is required: send 'Authorization: Bearer <token>' (create one with 'skiff tokens:create NAME')")
             })?;
@@ -157,7 +157,10 @@ pub async fn authenticate(
                 .store
                 .authenticate_token(ApiToken::presented(presented).hash())
                 .await?
-                .ok_or_else(|| ApiError::unauthorized("invalid or revoked token"))?;
+                .ok_or_else(|| {
+                    tracing::warn!(%remote, "refused a request with an invalid or revoked token");
+                    ApiError::unauthorized("invalid or revoked token")
+                })?;
             Caller::Token { name }
         }
     };

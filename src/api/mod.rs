@@ -36,7 +36,6 @@ use crate::store::Store;
 use crate::systemd::Systemd;
 pub use auth::{Caller, LocalPolicy, Peer};
 use error::ApiError;
-pub use keys::write_authorized_keys;
 
 const REQUEST_ID: &str = "x-request-id";
 
@@ -122,7 +121,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 }
 
 /// The OpenAPI document as served at `/v1/openapi.json`.
-pub fn openapi() -> utoipa::openapi::OpenApi {
+#[cfg(test)]
+fn openapi() -> utoipa::openapi::OpenApi {
     documented_routes().1
 }
 

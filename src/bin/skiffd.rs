@@ -2,15 +2,10 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Parser;
 use skiff::config::{Config, DEFAULT_CONFIG_PATH, DEFAULT_CONFIG_TOML};
 use skiff::daemon;
-use skiff::health::NetProber;
-use skiff::journal::Journalctl;
-use skiff::proxy::{CaddyAdmin, ADMIN_SOCKET};
-use skiff::systemd::DbusSystemd;
 
 #[derive(Parser)]
 #[command(
@@ -67,13 +62,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let adapters = daemon::Adapters {
-            systemd: Arc::new(DbusSystemd::connect_system().await?),
-            logs: Arc::new(Journalctl),
-            proxy: Arc::new(CaddyAdmin::new(ADMIN_SOCKET)),
-            prober: Arc::new(NetProber),
-            relay_router_log: true,
-        };
+        let adapters = daemon::Adapters::production().await?;
         let listeners = daemon::Listeners::bind(&config).await?;
         daemon::run(config, listeners, adapters, daemon::termination_signal()).await
     })

@@ -11,7 +11,9 @@ use serde_json::Value;
 
 use crate::model::{AppName, DynoName, DynoUnit, UNIT_PREFIX};
 
-pub use source::{FakeLogs, Journalctl, LineStream, LogError, LogSource};
+#[cfg(any(test, feature = "fakes"))]
+pub use source::FakeLogs;
+pub use source::{Journalctl, LogError, LogSource};
 
 /// Most lines one request may ask for.
 pub const MAX_LINES: u32 = 10_000;

@@ -78,12 +78,14 @@ pub(super) fn spawn_journalctl(
 
 /// Serves a fixed set of lines for any query, for tests.
 #[derive(Default)]
+#[cfg(any(test, feature = "fakes"))]
 pub struct FakeLogs {
     pub lines: Vec<String>,
     /// What every build prints.
     pub build_lines: Vec<String>,
 }
 
+#[cfg(any(test, feature = "fakes"))]
 #[async_trait::async_trait]
 impl LogSource for FakeLogs {
     async fn lines(&self, query: LogQuery) -> Result<LineStream, LogError> {

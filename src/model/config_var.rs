@@ -22,8 +22,6 @@ pub enum ConfigError {
     Nul(String),
     #[error("invalid argument {0:?}: use KEY=VALUE")]
     Syntax(String),
-    #[error("nothing to change: give at least one KEY=VALUE")]
-    Nothing,
 }
 
 /// Set by skiff itself in every dyno; users may not override them.

@@ -233,6 +233,7 @@ impl CronSchedule {
     }
 
     /// The schedule as written, trimmed, with whitespace collapsed to single spaces.
+    #[cfg(test)]
     pub fn as_str(&self) -> &str {
         &self.text
     }

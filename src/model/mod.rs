@@ -21,28 +21,23 @@ mod token;
 mod unit_name;
 
 pub use app_name::{AppName, AppNameError};
-pub use config_var::{
-    check_config_value, describe_changes, ConfigChange, ConfigError, ConfigKey,
-    CONFIG_VALUE_MAX_BYTES,
-};
-pub use cron::{CronError, CronJob, CronSchedule};
+pub use config_var::{check_config_value, describe_changes, ConfigChange, ConfigKey};
+pub use cron::{CronJob, CronSchedule};
 pub use desired::{AppSnapshot, DesiredCron, DesiredDyno, DesiredState};
-pub use domain::{Domain, DomainError};
+pub use domain::Domain;
 pub use dyno::{
     check_resizable, restarted_web_dynos, DynoFilter, DynoSize, Hold, HoldReason, HoldRelease,
     Limits,
 };
 pub use first_deploy::{deploy_start, FirstDeployDefaults};
-pub use formation::{
-    DynoName, DynoNameError, Formation, ScaleAmount, ScaleChange, ScaleError, MAX_DYNOS_PER_TYPE,
-};
-pub use health_check::{HealthCheck, HealthCheckError, DEFAULT_HEALTH_TIMEOUT, MAX_HEALTH_TIMEOUT};
-pub use procfile::{ProcessType, ProcessTypeError, Procfile, ProcfileError};
+pub use formation::{DynoName, Formation, ScaleChange, ScaleError, MAX_DYNOS_PER_TYPE};
+pub use health_check::{HealthCheck, HealthCheckError};
+pub use procfile::{ProcessType, Procfile};
 pub use release::{ConfigVars, ReleaseRecord, ReleaseStatus};
-pub use release_version::{parse_release_version, ReleaseVersion, ReleaseVersionError};
+pub use release_version::{parse_release_version, ReleaseVersion};
 pub use rollback::{rollback_target, RollbackError};
 pub use routing::{AppRoutes, AppRouting, Route, RoutingSettings};
-pub use ssh_key::{render_authorized_keys, SshKeyError, SshPublicKey};
+pub use ssh_key::{render_authorized_keys, SshPublicKey};
 pub use token::{ApiToken, TokenHash, TokenName, TokenNameError};
 pub(crate) use unit_name::parse_positive;
 pub use unit_name::{CronUnit, DynoUnit, UNIT_PREFIX};

@@ -82,10 +82,6 @@ impl fmt::Debug for ApiToken {
 pub struct TokenHash(String);
 
 impl TokenHash {
-    pub fn from_stored(hex: String) -> Self {
-        Self(hex)
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }

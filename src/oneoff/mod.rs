@@ -24,7 +24,6 @@ use crate::systemd::{Systemd, SystemdError};
 use crate::wire::run_protocol::Frame;
 use stdio::ChildIo;
 
-pub use relay::{exit_frame, TIMED_OUT_STATUS};
 use request::MAX_COMMAND_BYTES;
 pub use request::{RunRequest, TerminalRequest};
 
@@ -108,10 +107,6 @@ impl PreparedRun {
     /// `run.3`
     pub fn dyno(&self) -> &str {
         &self.spec.dyno
-    }
-
-    pub fn unit_name(&self) -> &str {
-        &self.spec.unit_name
     }
 }
 

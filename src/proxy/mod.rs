@@ -8,8 +8,6 @@ mod config;
 pub use caddy::CaddyAdmin;
 pub use config::{render, ProxySettings, ACCESS_LOG, ADMIN_SOCKET};
 
-use std::sync::Mutex;
-
 use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
@@ -34,10 +32,12 @@ pub trait Proxy: Send + Sync {
 
 /// Keeps the last config in memory.
 #[derive(Default)]
+#[cfg(any(test, feature = "fakes"))]
 pub struct FakeProxy {
-    loaded: Mutex<Vec<Value>>,
+    loaded: std::sync::Mutex<Vec<Value>>,
 }
 
+#[cfg(any(test, feature = "fakes"))]
 impl FakeProxy {
     /// Every config loaded so far, oldest first.
     pub fn loaded(&self) -> Vec<Value> {
@@ -45,6 +45,7 @@ impl FakeProxy {
     }
 }
 
+#[cfg(any(test, feature = "fakes"))]
 #[async_trait::async_trait]
 impl Proxy for FakeProxy {
     async fn apply(&self, config: &Value) -> Result<bool, ProxyError> {

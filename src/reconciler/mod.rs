@@ -17,8 +17,7 @@ mod spec;
 mod traffic;
 
 pub use error::ReconcileError;
-pub use round::Round;
-pub use spec::{app_totals, DynoDefaults};
+pub use spec::DynoDefaults;
 pub use traffic::Traffic;
 
 use std::collections::BTreeMap;

@@ -45,7 +45,8 @@ impl Round {
 
 impl Reconciler {
     /// One round: observe, plan, start, move traffic, stop, tidy up.
-    pub async fn round(&self) -> Result<Round, ReconcileError> {
+    #[cfg(test)]
+    pub(crate) async fn round(&self) -> Result<Round, ReconcileError> {
         Ok(self.round_observing(None).await?.0)
     }
 

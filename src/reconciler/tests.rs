@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::round::Round;
+use super::spec::app_totals;
 use super::*;
 use crate::config::Config;
 use crate::health::FakeProber;

@@ -18,6 +18,7 @@ use crate::model::{
 impl Store {
     /// Makes a new release from a new slug live in one transaction. `install_slug(version)` runs
     /// inside it (it moves the built slug into place); if it fails, nothing is recorded.
+    #[cfg(test)]
     pub async fn create_release<F>(
         &self,
         app: AppName,

@@ -1,11 +1,13 @@
 //! The only module that speaks D-Bus: a narrow `Systemd` trait, its zbus implementation and a fake.
 
 mod dbus;
+#[cfg(any(test, feature = "fakes"))]
 mod fake;
 pub mod names;
 pub mod properties;
 
 pub use dbus::DbusSystemd;
+#[cfg(any(test, feature = "fakes"))]
 pub use fake::FakeSystemd;
 
 use properties::Property;

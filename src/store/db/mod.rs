@@ -64,6 +64,7 @@ impl Store {
     }
 
     /// An in-memory database for tests.
+    #[cfg(test)]
     pub fn open_in_memory() -> Result<Self, StoreError> {
         let mut conn = Connection::open_in_memory()?;
         conn.pragma_update(None, "foreign_keys", true)?;

@@ -12,11 +12,10 @@ mod values;
 #[cfg(test)]
 mod signatures;
 
-pub use build::{build_properties, BuildSpec, BUILD_SLICE};
+pub use build::{build_properties, BuildSpec};
 pub use dyno::{dyno_properties, DynoSpec, RestartPolicy, DYNO_PATH};
 pub use limits::limit_properties;
 pub use oneoff::{oneoff_properties, OneOffCommand, OneOffLifetime, OneOffSpec, OneOffStdio};
-pub use sandbox::sandbox_properties;
 pub use timer::timer_properties;
 pub use values::{Property, PropertyValue, SharedFd};
 
