@@ -1,7 +1,7 @@
 //! A dyno's transient service: its command over the read-only slug, environment, restart policy
 //! and logging, inside the sandbox and limits.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::limits::limit_properties;
 use super::sandbox::sandbox_properties;
@@ -66,15 +66,39 @@ fn restart_properties(restart: &RestartPolicy) -> Vec<Property> {
     ]
 }
 
+/// The environment every process of an app gets (`DYNO`, `HOME`, `PATH`), never secret.
+pub(super) fn process_environment(dyno: &str) -> Vec<String> {
+    vec![
+        format!("DYNO={dyno}"),
+        "HOME=/app".to_owned(),
+        format!("PATH={DYNO_PATH}"),
+    ]
+}
+
+/// How any process of an app runs: in `/app`, the release's slug mounted there read-only,
+/// skiff's own paths hidden, `environment` in the open and the config vars from the root-only
+/// `env_file`.
+pub(super) fn app_process_properties(
+    slug_dir: &Path,
+    hidden_paths: &[PathBuf],
+    environment: Vec<String>,
+    env_file_path: &Path,
+) -> Vec<Property> {
+    vec![
+        ("WorkingDirectory", s("/app")),
+        ("BindReadOnlyPaths", binds(&[(slug_dir, "/app")])),
+        ("InaccessiblePaths", hidden(hidden_paths)),
+        // Not secret: visible to `systemctl show`. Config vars go only in the root-only file.
+        ("Environment", PropertyValue::StrList(environment)),
+        ("EnvironmentFiles", env_file(env_file_path)),
+    ]
+}
+
 /// All properties of a dyno's transient service, in the order they are sent.
 pub fn dyno_properties(spec: &DynoSpec) -> Vec<Property> {
     let unit = &spec.unit;
     let dyno = unit.dyno.to_string();
-    let mut environment = vec![
-        format!("DYNO={dyno}"),
-        "HOME=/app".to_owned(),
-        format!("PATH={DYNO_PATH}"),
-    ];
+    let mut environment = process_environment(&dyno);
     if let Some(port) = spec.port {
         environment.push(format!("PORT={port}"));
     }
@@ -86,16 +110,13 @@ pub fn dyno_properties(spec: &DynoSpec) -> Vec<Property> {
         ("Slice", s(app_slice(&unit.app))),
         ("Type", s("exec")),
         ("ExecStart", exec_sh(&spec.command)),
-        ("WorkingDirectory", s("/app")),
-        (
-            "BindReadOnlyPaths",
-            binds(&[(spec.slug_dir.as_path(), "/app")]),
-        ),
-        ("InaccessiblePaths", hidden(&spec.hidden_paths)),
-        // Not secret: visible to `systemctl show`. Config vars go only in the root-only file.
-        ("Environment", PropertyValue::StrList(environment)),
-        ("EnvironmentFiles", env_file(&spec.env_file)),
     ];
+    props.extend(app_process_properties(
+        &spec.slug_dir,
+        &spec.hidden_paths,
+        environment,
+        &spec.env_file,
+    ));
     props.extend(restart_properties(&spec.restart));
     props.extend([
         (

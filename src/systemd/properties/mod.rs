@@ -13,7 +13,9 @@ mod values;
 mod signatures;
 
 pub use build::{build_properties, BuildSpec};
-pub use dyno::{dyno_properties, DynoSpec, RestartPolicy, DYNO_PATH};
+#[cfg(test)]
+pub use dyno::DYNO_PATH;
+pub use dyno::{dyno_properties, DynoSpec, RestartPolicy};
 pub use limits::limit_properties;
 pub use oneoff::{oneoff_properties, OneOffCommand, OneOffLifetime, OneOffSpec, OneOffStdio};
 pub use timer::timer_properties;

@@ -3,13 +3,10 @@
 
 use std::path::PathBuf;
 
+use super::dyno::{app_process_properties, process_environment};
 use super::limits::limit_properties;
 use super::sandbox::sandbox_properties;
-use super::values::{
-    binds, env_file, exec_argv, exec_sh, hidden, log_fields, s, strs, Property, PropertyValue,
-    SharedFd,
-};
-use super::DYNO_PATH;
+use super::values::{exec_argv, exec_sh, log_fields, s, strs, Property, PropertyValue, SharedFd};
 use crate::model::AppName;
 use crate::model::Limits;
 use crate::systemd::names::app_slice;
@@ -124,11 +121,7 @@ fn lifetime_properties(lifetime: &OneOffLifetime, timeout_usec: u64) -> Vec<Prop
 
 /// All properties of a one-off's transient service.
 pub fn oneoff_properties(spec: &OneOffSpec) -> Vec<Property> {
-    let mut environment = vec![
-        format!("DYNO={}", spec.dyno),
-        "HOME=/app".to_owned(),
-        format!("PATH={DYNO_PATH}"),
-    ];
+    let mut environment = process_environment(&spec.dyno);
     environment.extend(spec.extra_env.iter().cloned());
     let mut log_extra = vec![
         format!("SKIFF_APP={}", spec.app),
@@ -151,17 +144,17 @@ pub fn oneoff_properties(spec: &OneOffSpec) -> Vec<Property> {
         ),
         ("Slice", s(app_slice(&spec.app))),
         ("ExecStart", exec),
-        ("WorkingDirectory", s("/app")),
-        (
-            "BindReadOnlyPaths",
-            binds(&[(spec.slug_dir.as_path(), "/app")]),
-        ),
-        ("InaccessiblePaths", hidden(&spec.hidden_paths)),
-        ("Environment", PropertyValue::StrList(environment)),
-        ("EnvironmentFiles", env_file(&spec.env_file)),
+    ];
+    props.extend(app_process_properties(
+        &spec.slug_dir,
+        &spec.hidden_paths,
+        environment,
+        &spec.env_file,
+    ));
+    props.extend([
         ("SyslogIdentifier", s(format!("{}.{}", spec.app, spec.dyno))),
         ("LogExtraFields", log_fields(log_extra)),
-    ];
+    ]);
     props.extend(lifetime_properties(&spec.lifetime, spec.timeout_usec));
     props.extend(stdio_properties(&spec.stdio));
     props.extend(limit_properties(&spec.limits));
@@ -174,6 +167,7 @@ pub(super) mod tests {
     use super::*;
     use crate::systemd::properties::test_support::one;
     use crate::systemd::properties::values::b;
+    use crate::systemd::properties::DYNO_PATH;
 
     #[test]
     fn a_one_off_runs_in_the_dyno_sandbox_to_its_end() {
