@@ -139,7 +139,13 @@ fn remove_stops_what_skiff_runs(c: &Container) {
         "Released v1 of keep",
         "deploy",
     );
+    c.ok("skiff ps:scale worker=1 -a keep");
     c.ok("skiff run:detached -a keep -- sleep 600");
+    wait_until(Duration::from_secs(30), || {
+        app_units(c)
+            .iter()
+            .any(|u| u == "skiff-keep.worker.1.v1.service")
+    });
     let before = app_units(c);
     for want in [
         "skiff-keep.worker.1.v1.service",
