@@ -3,14 +3,32 @@
 
 use super::spec::{app_totals, dyno_spec};
 use super::{ReconcileError, Reconciler};
-use crate::model::DesiredDyno;
+use crate::model::{DesiredDyno, DynoUnit};
 use crate::systemd::names::app_slice;
 use crate::systemd::properties::{dyno_properties, limit_properties};
 
 impl Reconciler {
-    /// Starts one desired dyno (its release's slug is there and its env file written) and waits
-    /// for its start job.
-    pub(super) async fn start(&self, dyno: &DesiredDyno) -> Result<(), ReconcileError> {
+    /// The port of a web dyno's unit (kept in the store, so it stays the unit's); none for
+    /// other dynos.
+    pub(super) async fn port_of(&self, unit: &DynoUnit) -> Result<Option<u16>, ReconcileError> {
+        if !unit.dyno.process_type.is_web() {
+            return Ok(None);
+        }
+        let (first, last) = (self.defaults.port_first, self.defaults.port_last);
+        Ok(Some(
+            self.store
+                .assign_port(unit.unit_name(), first, last)
+                .await?,
+        ))
+    }
+
+    /// Starts one desired dyno (its release's slug is there, its env file written and its
+    /// `port` assigned) and waits for its start job.
+    pub(super) async fn start(
+        &self,
+        dyno: &DesiredDyno,
+        port: Option<u16>,
+    ) -> Result<(), ReconcileError> {
         let unit = &dyno.unit;
         let name = unit.unit_name();
         // A slice that emptied may have been unloaded and come back without limits, so its
@@ -20,12 +38,6 @@ impl Reconciler {
             .expect("slice cache lock")
             .remove(&unit.app);
         let env_file = self.layout.env_file(&unit.app, unit.release);
-        let port = if unit.dyno.process_type.is_web() {
-            let (first, last) = (self.defaults.port_first, self.defaults.port_last);
-            Some(self.store.assign_port(name.clone(), first, last).await?)
-        } else {
-            None
-        };
         let spec = dyno_spec(dyno, &self.defaults, &self.layout, env_file, port);
         tracing::info!(app = %unit.app, dyno = %unit.dyno, release = unit.release, unit = %name, "starting dyno");
         self.systemd

@@ -32,12 +32,17 @@ impl Round {
     /// Counts one action's outcome: true when it succeeded; otherwise an error, logged as
     /// "`what` failed".
     fn count(&mut self, what: &str, result: Result<(), ReconcileError>) -> bool {
+        self.count_ok(what, result).is_some()
+    }
+
+    /// The value of a step that worked; a failed one is counted and logged.
+    fn count_ok<T>(&mut self, what: &str, result: Result<T, ReconcileError>) -> Option<T> {
         match result {
-            Ok(()) => true,
+            Ok(value) => Some(value),
             Err(e) => {
                 self.errors += 1;
                 tracing::error!(error = %e, "{what} failed");
-                false
+                None
             }
         }
     }
@@ -124,15 +129,22 @@ impl Reconciler {
                 unprepared.insert(*key);
             }
         }
-        let ready: Vec<DynoUnit> = start
+        // Ports are handed out one by one in the units' order (web.1 before web.2), then the
+        // units start concurrently.
+        let mut ready: Vec<(DynoUnit, Option<u16>)> = Vec::new();
+        for unit in start
             .iter()
             .filter(|u| !unprepared.contains(&(&u.app, u.release)))
-            .cloned()
-            .collect();
+        {
+            let port = self.port_of(unit).await;
+            if let Some(port) = round.count_ok(&format!("starting {}", unit.unit_name()), port) {
+                ready.push((unit.clone(), port));
+            }
+        }
         let results: Vec<(DynoUnit, Result<(), ReconcileError>)> =
             futures_util::stream::iter(ready)
-                .map(|unit| async move {
-                    let result = self.start(&desired.dynos[&unit]).await;
+                .map(|(unit, port)| async move {
+                    let result = self.start(&desired.dynos[&unit], port).await;
                     (unit, result)
                 })
                 .buffer_unordered(START_CONCURRENCY)

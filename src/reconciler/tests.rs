@@ -54,11 +54,21 @@ async fn fixture() -> Fixture {
 }
 
 /// Runs rounds until health probes have answered and traffic has moved: what the loop does
-/// on its own when probes poke it.
+/// on its own when probes poke it. At least six rounds, then until the units and the proxy's
+/// config stayed the same for five rounds in a row (probes run as tasks of their own, so a
+/// loaded machine needs more rounds), at most a hundred.
 async fn settle(f: &Fixture) {
-    for _ in 0..6 {
+    let state = |f: &Fixture| (names(f), f.proxy.loaded().last().cloned());
+    let (mut last, mut same) = (state(f), 0);
+    for i in 0..100 {
         f.reconciler.round().await.unwrap();
         tokio::time::sleep(Duration::from_millis(15)).await;
+        let now = state(f);
+        same = if now == last { same + 1 } else { 0 };
+        last = now;
+        if i >= 5 && same >= 5 {
+            return;
+        }
     }
 }
 
@@ -590,6 +600,8 @@ async fn a_round_that_changed_no_unit_hands_its_listing_on() {
     let (round, listed) = f.reconciler.round_observing(None).await.unwrap();
     assert_eq!(round.started, 1);
     assert!(listed.is_none(), "a round that started a dyno lists again");
+    // The release goes live once its web dyno's probe answered (it can be scaled then).
+    settle(&f).await;
     let (_, listed) = f.reconciler.round_observing(None).await.unwrap();
     let listed = listed.expect("converged: the listing stays valid");
     assert_eq!(listed.len(), 1);
