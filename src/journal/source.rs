@@ -3,7 +3,7 @@
 use std::pin::Pin;
 use std::process::Stdio;
 
-use futures_util::{Stream, StreamExt};
+use futures_util::Stream;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::ChildStdout;
 
@@ -105,7 +105,10 @@ impl LogSource for FakeLogs {
         let lines = futures_util::stream::iter(lines);
         if query.follow {
             // Like journalctl --follow: the stream stays open after the last line.
-            Ok(Box::pin(lines.chain(futures_util::stream::pending())))
+            Ok(Box::pin(futures_util::StreamExt::chain(
+                lines,
+                futures_util::stream::pending(),
+            )))
         } else {
             Ok(Box::pin(lines))
         }
