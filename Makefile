@@ -22,10 +22,11 @@ build:
 deb:
 	$(CARGO) deb
 
+# clippy twice: every target (the tests turn the test-only `fakes` feature on), then the shipped
+# library and binaries without it.
 lint: deb
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
-	# The shipped build, without the test-only fakes the line above turns on.
 	$(CARGO) clippy --lib --bins -- -D warnings
 	deb=$$(ls -t target/debian/skiff_*_*.deb | head -n 1) && lintian --fail-on error "$$deb"
 
