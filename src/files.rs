@@ -12,15 +12,21 @@ pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
-    let tmp = path.with_extension("tmp");
+    // A name of its own per write, so two writers of the same file never share the temporary.
+    let tmp = path.with_extension(format!("tmp-{:016x}", rand::random::<u64>()));
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
         .open(&tmp)?;
-    file.write_all(contents)?;
-    std::fs::rename(&tmp, path)
+    let written = file
+        .write_all(contents)
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Bytes a tree takes on disk, as `du` counts them (allocated blocks; symlinks are not followed);
@@ -109,6 +115,32 @@ pub fn seal_tree(root: &Path, chown: bool) -> std::io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn concurrent_writers_of_one_private_file_never_collide() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env").join("v1.env");
+        let writers: Vec<_> = (0..8)
+            .map(|i| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..50 {
+                        write_private(&path, format!("writer {i}\n").as_bytes()).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("writer ") && text.lines().count() == 1,
+            "{text:?}"
+        );
+        let left: Vec<_> = std::fs::read_dir(path.parent().unwrap()).unwrap().collect();
+        assert_eq!(left.len(), 1, "only the file itself is left: {left:?}");
+    }
 
     fn mode(p: &Path) -> u32 {
         std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
