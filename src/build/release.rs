@@ -23,6 +23,28 @@ use crate::systemd::RunOutcome;
 
 /// How long to keep reading a unit's output after it ended, once no new line arrives.
 const OUTPUT_DRAIN_IDLE: Duration = Duration::from_millis(400);
+/// How long a process's own last line may take to arrive through journald after it ended,
+/// when it prints one (it always does unless it was killed).
+const OUTPUT_DRAIN_LAST_LINE: Duration = Duration::from_secs(10);
+
+/// Which output a streamed unit has: its build's lines, and the line that ends them.
+pub(super) struct Streamed<'a> {
+    pub build_id: &'a str,
+    /// The start of the last line the process prints, if it prints one.
+    pub end_line: Option<String>,
+}
+
+/// The start of the line a release-phase or postdeploy process prints last, after its command:
+/// its output in the deploy ends there, however late journald delivers the lines before it.
+fn end_line_prefix(dyno: &str, build_id: &str) -> String {
+    format!("-----> {dyno} of build {build_id} exited with status ")
+}
+
+/// `command` run in a subshell, then the end line with its exit status (the status stays the
+/// command's). The newline ends a trailing comment in the command.
+fn with_end_line(command: &str, end_line: &str) -> String {
+    format!("( {command}\n); status=$?; echo \"{end_line}$status\"; exit $status")
+}
 /// How many of the app's log lines a failed health check reports.
 const LAST_LOG_LINES: u32 = 15;
 
@@ -260,11 +282,12 @@ impl Deployer {
         })
         .await?;
         let kind = dyno.split('.').next().unwrap_or(dyno);
+        let end = end_line_prefix(dyno, &ws.id);
         let spec = OneOffSpec {
             unit_name: oneoff_unit_name(app, kind, &ws.id),
             app: app.clone(),
             dyno: dyno.to_owned(),
-            command: OneOffCommand::Shell(command.to_owned()),
+            command: OneOffCommand::Shell(with_end_line(command, &end)),
             slug_dir: slug.to_owned(),
             env_file: ws.env_file.clone(),
             build_id: Some(ws.id.clone()),
@@ -276,26 +299,39 @@ impl Deployer {
             lifetime: OneOffLifetime::Oneshot { part_of: None },
             extra_env: Vec::new(),
         };
-        self.run_streamed(&spec.unit_name, oneoff_properties(&spec), &ws.id, out)
+        let streamed = Streamed {
+            build_id: &ws.id,
+            end_line: Some(end),
+        };
+        self.run_streamed(&spec.unit_name, oneoff_properties(&spec), streamed, out)
             .await
     }
 
-    /// Runs a unit to its end while its journal lines (tagged `SKIFF_BUILD`) go to `out`.
+    /// Runs a unit to its end while its journal lines (tagged `SKIFF_BUILD`) go to `out`: until
+    /// the process's own last line when it prints one, else until its output pauses.
     pub(super) async fn run_streamed(
         &self,
         unit: &str,
         properties: Vec<Property>,
-        build_id: &str,
+        streamed: Streamed<'_>,
         out: &Output,
     ) -> Result<RunOutcome, DeployError> {
-        let mut lines = self.logs.build_output(build_id).await?;
+        let mut lines = self.logs.build_output(streamed.build_id).await?;
         let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
         let sink = out.clone();
+        let end_line = streamed.end_line;
+        // With a last line to wait for, journald may be slow to deliver it; without one, the
+        // output has ended when it pauses.
+        let drain = if end_line.is_some() {
+            OUTPUT_DRAIN_LAST_LINE
+        } else {
+            OUTPUT_DRAIN_IDLE
+        };
         let forward = tokio::spawn(async move {
             let mut finished = false;
             loop {
                 let next = if finished {
-                    match tokio::time::timeout(OUTPUT_DRAIN_IDLE, lines.next()).await {
+                    match tokio::time::timeout(drain, lines.next()).await {
                         Ok(line) => line,
                         Err(_) => break,
                     }
@@ -307,7 +343,11 @@ impl Deployer {
                 };
                 match next {
                     Some(line) => {
+                        let last = end_line.as_deref().is_some_and(|end| line.starts_with(end));
                         let _ = sink.send(line).await;
+                        if last {
+                            break;
+                        }
                     }
                     None => break,
                 }
@@ -324,6 +364,28 @@ impl Deployer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_end_line_follows_the_commands_output_and_keeps_its_status() {
+        let end = end_line_prefix("release.1", "b1");
+        for (command, status, out) in [
+            ("echo migrated", 0, "migrated\n"),
+            ("echo half; exit 3", 3, "half\n"),
+            ("echo hi # a comment", 0, "hi\n"),
+        ] {
+            let run = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(with_end_line(command, &end))
+                .output()
+                .unwrap();
+            assert_eq!(run.status.code(), Some(status), "{command}");
+            assert_eq!(
+                String::from_utf8(run.stdout).unwrap(),
+                format!("{out}-----> release.1 of build b1 exited with status {status}\n"),
+                "{command}"
+            );
+        }
+    }
     use crate::build::testkit::{kit, output, said};
     use crate::model::HealthCheck;
 

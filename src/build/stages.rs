@@ -10,6 +10,7 @@ use super::pipeline::{blocking, say, DeployError, Deployer, Output, Workspace};
 use super::plan::{
     plan_build, plan_release, BuildPlan, ManifestFile, Manifests, ReleaseInputs, ReleasePlan,
 };
+use super::release::Streamed;
 use crate::files::{make_dir_mode, open_tree, seal_tree, write_private};
 use crate::model::AppName;
 use crate::model::ConfigVars;
@@ -184,7 +185,15 @@ impl Deployer {
         };
         prepare_build(&spec, &intake.config).await?;
         let outcome = self
-            .run_streamed(&spec.unit_name, build_properties(&spec), &ws.id, out)
+            .run_streamed(
+                &spec.unit_name,
+                build_properties(&spec),
+                Streamed {
+                    build_id: &ws.id,
+                    end_line: None,
+                },
+                out,
+            )
             .await?;
         if !outcome.succeeded() {
             return Err(DeployError::BuildFailed(outcome.describe()));
