@@ -27,9 +27,11 @@ const OUTPUT_DRAIN_IDLE: Duration = Duration::from_millis(400);
 /// when it prints one (it always does unless it was killed).
 const OUTPUT_DRAIN_LAST_LINE: Duration = Duration::from_secs(10);
 
-/// Which output a streamed unit has: its build's lines, and the line that ends them.
+/// Which output a streamed unit has: its build's lines (only its own process's, when it is one of
+/// the build's one-offs), and the line that ends them.
 pub(super) struct Streamed<'a> {
     pub build_id: &'a str,
+    pub dyno: Option<&'a str>,
     /// The start of the last line the process prints, if it prints one.
     pub end_line: Option<String>,
 }
@@ -301,6 +303,7 @@ impl Deployer {
         };
         let streamed = Streamed {
             build_id: &ws.id,
+            dyno: Some(dyno),
             end_line: Some(end),
         };
         self.run_streamed(&spec.unit_name, oneoff_properties(&spec), streamed, out)
@@ -316,7 +319,10 @@ impl Deployer {
         streamed: Streamed<'_>,
         out: &Output,
     ) -> Result<RunOutcome, DeployError> {
-        let mut lines = self.logs.build_output(streamed.build_id).await?;
+        let mut lines = self
+            .logs
+            .build_output(streamed.build_id, streamed.dyno)
+            .await?;
         let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
         let sink = out.clone();
         let end_line = streamed.end_line;

@@ -190,6 +190,7 @@ impl Deployer {
                 build_properties(&spec),
                 Streamed {
                     build_id: &ws.id,
+                    dyno: None,
                     end_line: None,
                 },
                 out,

@@ -48,17 +48,20 @@ pub fn journalctl_args(q: &LogQuery) -> Vec<String> {
     args
 }
 
-/// `journalctl` arguments that stream one build's lines (its build unit and release phase), all of
-/// them from the start.
-pub fn build_output_args(build_id: &str) -> Vec<String> {
-    vec![
+/// `journalctl` arguments that stream one build's lines from the start: all of them (the build
+/// unit's, the release phase's, postdeploy's), or those of one of its processes (`release.1`).
+pub fn build_output_args(build_id: &str, dyno: Option<&str>) -> Vec<String> {
+    let mut args = vec![
         "--output=json".to_owned(),
         "--no-pager".to_owned(),
         "--quiet".to_owned(),
         "--lines=all".to_owned(),
         "--follow".to_owned(),
         format!("SKIFF_BUILD={build_id}"),
-    ]
+    ];
+    // Matches on two different fields must both hold: only that process's lines.
+    args.extend(dyno.map(|d| format!("SKIFF_DYNO={d}")));
+    args
 }
 
 /// The message of a journal entry, as the process printed it.
@@ -110,6 +113,17 @@ pub fn render(entry: &Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn build_output_follows_a_build_or_one_of_its_processes() {
+        let all = build_output_args("b7", None);
+        assert!(all.contains(&"SKIFF_BUILD=b7".to_owned()), "{all:?}");
+        assert!(all.contains(&"--lines=all".to_owned()), "{all:?}");
+        assert!(!all.iter().any(|a| a.starts_with("SKIFF_DYNO=")), "{all:?}");
+        let one = build_output_args("b7", Some("postdeploy.1"));
+        assert_eq!(one[..all.len()], all[..]);
+        assert_eq!(one[all.len()..], ["SKIFF_DYNO=postdeploy.1".to_owned()]);
+    }
     use serde_json::json;
 
     fn query(dyno: Option<&str>, follow: bool) -> LogQuery {

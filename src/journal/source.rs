@@ -20,7 +20,11 @@ pub trait LogSource: Send + Sync {
     /// Rendered lines, oldest first; with `follow` the stream stays open for new lines.
     async fn lines(&self, query: LogQuery) -> Result<LineStream, LogError>;
     /// A build's output (messages only), following until the stream is dropped.
-    async fn build_output(&self, build_id: &str) -> Result<LineStream, LogError>;
+    async fn build_output(
+        &self,
+        build_id: &str,
+        dyno: Option<&str>,
+    ) -> Result<LineStream, LogError>;
 }
 
 /// Runs `journalctl -o json`; the process is killed when the stream is dropped (client gone).
@@ -32,8 +36,12 @@ impl LogSource for Journalctl {
         journalctl(journalctl_args(&query), render)
     }
 
-    async fn build_output(&self, build_id: &str) -> Result<LineStream, LogError> {
-        journalctl(build_output_args(build_id), message)
+    async fn build_output(
+        &self,
+        build_id: &str,
+        dyno: Option<&str>,
+    ) -> Result<LineStream, LogError> {
+        journalctl(build_output_args(build_id, dyno), message)
     }
 }
 
@@ -114,7 +122,11 @@ impl LogSource for FakeLogs {
         }
     }
 
-    async fn build_output(&self, _build_id: &str) -> Result<LineStream, LogError> {
+    async fn build_output(
+        &self,
+        _build_id: &str,
+        _dyno: Option<&str>,
+    ) -> Result<LineStream, LogError> {
         Ok(Box::pin(futures_util::stream::iter(
             self.build_lines.clone(),
         )))
