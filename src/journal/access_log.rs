@@ -55,10 +55,10 @@ pub fn start_offset(saved: Option<Position>, inode: u64, len: u64) -> u64 {
 #[derive(Debug, Default)]
 pub struct LineBuffer {
     pending: Vec<u8>,
-    /// Bytes since the last line boundary, skipped ones included.
+    /// Bytes since the last line boundary, discarded ones included.
     pending_bytes: u64,
-    /// Skipping the rest of an over-long line until its newline.
-    skipping: bool,
+    /// Discarding the rest of an over-long line until its newline.
+    discarding: bool,
 }
 
 impl LineBuffer {
@@ -69,19 +69,19 @@ impl LineBuffer {
         let mut consumed = 0u64;
         for chunk in bytes.split_inclusive(|b| *b == b'\n') {
             self.pending_bytes += chunk.len() as u64;
-            if !self.skipping {
+            if !self.discarding {
                 self.pending.extend_from_slice(chunk);
             }
             if chunk.ends_with(b"\n") {
                 consumed += self.pending_bytes;
-                if !self.skipping {
+                if !self.discarding {
                     self.pending.pop();
                     lines.push(String::from_utf8_lossy(&self.pending).into_owned());
                 }
                 self.clear();
             } else if self.pending.len() > MAX_LINE {
                 self.pending.clear();
-                self.skipping = true;
+                self.discarding = true;
             }
         }
         (lines, consumed)
@@ -90,7 +90,7 @@ impl LineBuffer {
     fn clear(&mut self) {
         self.pending.clear();
         self.pending_bytes = 0;
-        self.skipping = false;
+        self.discarding = false;
     }
 }
 
