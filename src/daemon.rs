@@ -358,7 +358,12 @@ async fn relay_router_lines(
             stopped(stop.clone()),
         );
         if let Err(e) = relayed.await {
-            tracing::warn!(error = %e, "router log relay stopped");
+            // Caddy makes its log folder when it first starts, maybe after skiffd.
+            if e.kind() == std::io::ErrorKind::NotFound {
+                tracing::debug!(error = %e, "waiting for Caddy's access log folder");
+            } else {
+                tracing::warn!(error = %e, "router log relay stopped");
+            }
             tokio::select! {
                 () = stopped(stop.clone()) => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
