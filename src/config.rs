@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::model::NetworkRange;
+
 /// The commented example installed as `/etc/skiff/skiffd.toml`.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../packaging/skiffd.toml");
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/skiff/skiffd.toml";
@@ -32,6 +34,8 @@ pub struct Config {
     #[serde(deserialize_with = "empty_is_none")]
     pub listen_tcp: Option<SocketAddr>,
     pub port_range: PortRange,
+    pub dyno_network: DynoNetwork,
+    pub dyno_egress: bool,
     pub dyno_memory: ByteSize,
     pub dyno_cpu: CpuPercent,
     pub dyno_tasks: u32,
@@ -60,6 +64,10 @@ impl Default for Config {
                 first: 20000,
                 last: 29999,
             },
+            dyno_network: DynoNetwork::Private(
+                "10.213.0.0/16".parse().expect("the default range is valid"),
+            ),
+            dyno_egress: true,
             dyno_memory: ByteSize(512 * 1024 * 1024),
             dyno_cpu: CpuPercent(100),
             dyno_tasks: 256,
@@ -217,6 +225,35 @@ impl std::str::FromStr for PortRange {
     }
 }
 deserialize_via_str!(PortRange);
+
+/// Where dynos run: each app in private network namespaces carved from a range, or (when the
+/// host cannot, and the admin says so) on the host's own network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DynoNetwork {
+    Host,
+    Private(NetworkRange),
+}
+
+impl DynoNetwork {
+    /// The range apps' networks come from, unless dynos run on the host's network.
+    pub fn range(&self) -> Option<NetworkRange> {
+        match self {
+            Self::Host => None,
+            Self::Private(range) => Some(*range),
+        }
+    }
+}
+
+impl std::str::FromStr for DynoNetwork {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw.trim() {
+            "host" => Ok(Self::Host),
+            other => other.parse().map(Self::Private),
+        }
+    }
+}
+deserialize_via_str!(DynoNetwork);
 
 /// A size in bytes, written with an optional K/M/G/T suffix (powers of 1024).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -393,10 +430,22 @@ mod tests {
             ("base_domain = \"Bad_Domain\"", "DNS name"),
             ("log_level = \"loud\"", "error, warn"),
             ("dyno_tasks = \"many\"", "expected u32"),
+            ("dyno_network = \"192.168.1.1/24\"", "\"10.213.0.0/16\""),
+            ("dyno_network = \"none\"", "or \"host\""),
         ] {
             let msg = parse(text).unwrap_err().to_string();
             assert!(msg.contains(needle), "{text}: {msg}");
         }
+    }
+
+    #[test]
+    fn dyno_network_is_a_range_or_host() {
+        let c = parse("dyno_network = \"host\"\ndyno_egress = false\n").unwrap();
+        assert_eq!(c.dyno_network, DynoNetwork::Host);
+        assert_eq!(c.dyno_network.range(), None);
+        assert!(!c.dyno_egress);
+        let c = parse("dyno_network = \"172.29.0.0/20\"\n").unwrap();
+        assert_eq!(c.dyno_network.range().unwrap().to_string(), "172.29.0.0/20");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use crate::build::pipeline::{BuildSettings, Deployer};
 use crate::config::{Config, LogLevel};
 use crate::health::{NetProber, Prober};
 use crate::journal::{Journalctl, LogSource};
+use crate::network::{HostNetwork, LinuxHost, NetworkSettings, Networking};
 use crate::oneoff::{RunSettings, Runner};
 use crate::paths::Layout;
 use crate::proxy::{CaddyAdmin, Proxy, ProxySettings, ACCESS_LOG, ADMIN_SOCKET};
@@ -38,6 +39,8 @@ pub const KEPT_CAPABILITIES: &[caps::Capability] = &[
     caps::Capability::CAP_FOWNER,
     // Let `listen_tcp` use a port below 1024 if an operator asks for one.
     caps::Capability::CAP_NET_BIND_SERVICE,
+    // Replace skiff's nftables table (`nft`) and turn on IPv4 forwarding for apps' networks.
+    caps::Capability::CAP_NET_ADMIN,
 ];
 
 /// Sends skiffd's own logs to journald (identifier `skiffd`, fields prefixed `SKIFF_`) when
@@ -145,6 +148,8 @@ pub struct Adapters {
     pub logs: Arc<dyn LogSource>,
     pub proxy: Arc<dyn Proxy>,
     pub prober: Arc<dyn Prober>,
+    /// The host's network namespaces, veths and nftables.
+    pub host: Arc<dyn HostNetwork>,
     /// Relay the proxy's access lines as router lines to journald.
     pub relay_router_log: bool,
 }
@@ -161,6 +166,7 @@ impl Adapters {
             logs: Arc::new(Journalctl),
             proxy: Arc::new(CaddyAdmin::new(ADMIN_SOCKET)),
             prober: Arc::new(NetProber),
+            host: Arc::new(LinuxHost),
             relay_router_log: true,
         })
     }
@@ -178,6 +184,17 @@ pub fn proxy_settings(config: &Config) -> ProxySettings {
         http_port: 80,
         https_port: 443,
         max_body: config.max_request_body.0,
+        network: config.dyno_network.range(),
+    }
+}
+
+/// How apps' private networks are set up.
+pub fn network_settings(config: &Config) -> NetworkSettings {
+    let proxy = proxy_settings(config);
+    NetworkSettings {
+        range: config.dyno_network.range(),
+        default_egress: config.dyno_egress,
+        proxy_ports: vec![proxy.http_port, proxy.https_port],
     }
 }
 
@@ -193,6 +210,7 @@ pub async fn run(
     let store = tokio::task::spawn_blocking(move || Store::open(&db_path)).await??;
     let state = app_state(&config, store, adapters);
     let reconciler = state.reconciler.clone();
+    reconciler.networks().check_host().await?;
     let body_limit = usize::try_from(config.api_body_limit.0).unwrap_or(usize::MAX);
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -280,6 +298,7 @@ fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
         logs,
         proxy,
         prober,
+        host,
         relay_router_log: _,
     } = adapters;
     let runtime_dir = config
@@ -288,6 +307,12 @@ fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
         .unwrap_or(Path::new("/run/skiff"));
     let layout = Layout::new(&config.state_dir, runtime_dir);
     let dyno_defaults = DynoDefaults::from_config(config);
+    let networks = Networking::new(
+        network_settings(config),
+        store.clone(),
+        Arc::clone(&systemd),
+        host,
+    );
     let reconciler = Reconciler::new(
         store.clone(),
         Arc::clone(&systemd),
@@ -299,6 +324,7 @@ fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
             settings: proxy_settings(config),
             drain: config.drain_timeout.0,
         },
+        networks.clone(),
     );
     let deployer = Deployer::new(
         store.clone(),
@@ -316,6 +342,7 @@ fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
     );
     let runner = Runner::new(
         Arc::clone(&systemd),
+        networks,
         store.clone(),
         layout.clone(),
         RunSettings {

@@ -1,6 +1,7 @@
 //! Health checks of new web dynos before they get traffic: a TCP connection to their port, or an
 //! HTTP GET of the app's path answering the expected status, retried until the boot timeout.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use http_body_util::Empty;
@@ -20,17 +21,32 @@ const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 /// One health-check attempt against a dyno's port.
 #[async_trait::async_trait]
 pub trait Prober: Send + Sync {
-    /// `Ok` when the dyno passes `check`; otherwise what went wrong, in words.
-    async fn attempt(&self, port: u16, check: &HealthCheck, host: &str) -> Result<(), String>;
+    /// `Ok` when the dyno at `ip:port` passes `check`; otherwise what went wrong, in words.
+    async fn attempt(
+        &self,
+        ip: IpAddr,
+        port: u16,
+        check: &HealthCheck,
+        host: &str,
+    ) -> Result<(), String>;
 }
 
-/// Probes over loopback TCP.
+/// Probes over TCP: a dyno's namespace address, or loopback on the host's network.
 pub struct NetProber;
+
+/// Where a dyno on the host's network listens.
+pub const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 #[async_trait::async_trait]
 impl Prober for NetProber {
-    async fn attempt(&self, port: u16, check: &HealthCheck, host: &str) -> Result<(), String> {
-        let stream = TcpStream::connect(("127.0.0.1", port))
+    async fn attempt(
+        &self,
+        ip: IpAddr,
+        port: u16,
+        check: &HealthCheck,
+        host: &str,
+    ) -> Result<(), String> {
+        let stream = TcpStream::connect((ip, port))
             .await
             .map_err(|e| e.to_string())?;
         let Some(path) = &check.path else {
@@ -62,6 +78,7 @@ impl Prober for NetProber {
 /// Tries until the dyno passes or `check.timeout` runs out; the error says why it never passed.
 pub async fn wait_healthy(
     prober: &dyn Prober,
+    ip: IpAddr,
     port: u16,
     check: &HealthCheck,
     host: &str,
@@ -70,7 +87,7 @@ pub async fn wait_healthy(
     loop {
         // No attempt outlives the check's own deadline, however long a dyno keeps it waiting.
         let bound = ATTEMPT_TIMEOUT.min(deadline.saturating_duration_since(Instant::now()));
-        let last = match tokio::time::timeout(bound, prober.attempt(port, check, host)).await {
+        let last = match tokio::time::timeout(bound, prober.attempt(ip, port, check, host)).await {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(e)) => e,
             Err(_) => format!("no answer within {:.1}s", bound.as_secs_f64()),
@@ -101,7 +118,13 @@ impl FakeProber {
 #[cfg(any(test, feature = "fakes"))]
 #[async_trait::async_trait]
 impl Prober for FakeProber {
-    async fn attempt(&self, port: u16, _check: &HealthCheck, _host: &str) -> Result<(), String> {
+    async fn attempt(
+        &self,
+        _ip: IpAddr,
+        port: u16,
+        _check: &HealthCheck,
+        _host: &str,
+    ) -> Result<(), String> {
         if self
             .broken
             .lock()
@@ -156,18 +179,24 @@ mod tests {
     #[tokio::test]
     async fn tcp_and_http_checks_pass_against_a_listening_server() {
         let ok = server(200).await;
-        wait_healthy(&NetProber, ok, &check(None, None, 1), "h")
+        wait_healthy(&NetProber, LOOPBACK, ok, &check(None, None, 1), "h")
             .await
             .unwrap();
-        wait_healthy(&NetProber, ok, &check(Some("/up"), Some(200), 1), "h")
-            .await
-            .unwrap();
+        wait_healthy(
+            &NetProber,
+            LOOPBACK,
+            ok,
+            &check(Some("/up"), Some(200), 1),
+            "h",
+        )
+        .await
+        .unwrap();
     }
 
     #[tokio::test]
     async fn a_wrong_status_or_a_closed_port_fails_after_the_timeout_with_the_reason() {
         let bad = server(503).await;
-        let err = wait_healthy(&NetProber, bad, &check(Some("/up"), None, 1), "h")
+        let err = wait_healthy(&NetProber, LOOPBACK, bad, &check(Some("/up"), None, 1), "h")
             .await
             .unwrap_err();
         assert!(err.contains("GET /up answered 503"), "{err}");
@@ -175,7 +204,7 @@ mod tests {
         let port = closed.local_addr().unwrap().port();
         drop(closed);
         let started = Instant::now();
-        let err = wait_healthy(&NetProber, port, &check(None, None, 1), "h")
+        let err = wait_healthy(&NetProber, LOOPBACK, port, &check(None, None, 1), "h")
             .await
             .unwrap_err();
         assert!(started.elapsed() >= Duration::from_millis(700));
@@ -187,9 +216,15 @@ mod tests {
     async fn a_dyno_that_accepts_and_never_answers_fails_within_the_check_timeout() {
         let port = silent_server().await;
         let started = Instant::now();
-        let err = wait_healthy(&NetProber, port, &check(Some("/up"), None, 1), "h")
-            .await
-            .unwrap_err();
+        let err = wait_healthy(
+            &NetProber,
+            LOOPBACK,
+            port,
+            &check(Some("/up"), None, 1),
+            "h",
+        )
+        .await
+        .unwrap_err();
         assert!(started.elapsed() < Duration::from_secs(2), "{err}");
         assert!(err.contains("no answer within"), "{err}");
     }

@@ -13,6 +13,7 @@ pub(crate) mod files;
 pub(crate) mod health;
 pub(crate) mod journal;
 pub(crate) mod model;
+pub(crate) mod network;
 pub(crate) mod oneoff;
 pub(crate) mod paths;
 pub(crate) mod proxy;
@@ -31,6 +32,9 @@ pub mod adapters {
     #[cfg(any(test, feature = "fakes"))]
     pub use crate::journal::FakeLogs;
     pub use crate::journal::LogSource;
+    #[cfg(any(test, feature = "fakes"))]
+    pub use crate::network::FakeHost;
+    pub use crate::network::HostNetwork;
     #[cfg(any(test, feature = "fakes"))]
     pub use crate::proxy::FakeProxy;
     pub use crate::proxy::Proxy;

@@ -126,7 +126,9 @@ fn model_and_reconcile_do_no_io() {
     let io = [
         "std::fs",
         "tokio::fs",
-        "std::net",
+        // Addresses (`std::net::Ipv4Addr`) are data; sockets are I/O.
+        "TcpListener",
+        "UdpSocket",
         "tokio::net",
         "std::process",
         "tokio::process",

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use skiff::adapters::{FakeLogs, FakeProber, FakeProxy, FakeSystemd};
+use skiff::adapters::{FakeHost, FakeLogs, FakeProber, FakeProxy, FakeSystemd};
 use skiff::cli::{self, Cli, CliError, Context, Endpoint};
 use skiff::config::Config;
 use skiff::daemon::{self, Adapters, Listeners};
@@ -53,6 +53,7 @@ impl Daemon {
             logs,
             proxy: Arc::new(FakeProxy::default()),
             prober: Arc::new(FakeProber::default()),
+            host: Arc::new(FakeHost::default()),
             relay_router_log: false,
         };
         let task = tokio::spawn(daemon::run(config, listeners, adapters, async move {

@@ -69,6 +69,7 @@ impl From<DeployError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unhealthy", message)
             }
             DeployError::Store(s) => ApiError::from(s),
+            DeployError::Network(e) => ApiError::from(e),
             _ => ApiError::internal(message),
         }
     }

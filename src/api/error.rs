@@ -1,6 +1,7 @@
 //! The API's one error type: a status, a stable code and a message, rendered as `{"error": {...}}`.
 
 use crate::model::{AppNameError, TokenNameError};
+use crate::network::NetworkError;
 use crate::store::StoreError;
 use crate::wire::{ErrorBody, ErrorDetail};
 use axum::http::StatusCode;
@@ -85,6 +86,21 @@ impl From<StoreError> for ApiError {
             StoreError::PortsExhausted { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "ports_exhausted", message)
             }
+            _ => Self::internal(message),
+        }
+    }
+}
+
+impl From<NetworkError> for ApiError {
+    fn from(e: NetworkError) -> Self {
+        let message = e.to_string();
+        match e {
+            NetworkError::Store(s) => s.into(),
+            NetworkError::Unavailable(_) | NetworkError::Full { .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "network_unavailable",
+                message,
+            ),
             _ => Self::internal(message),
         }
     }

@@ -9,6 +9,7 @@ pub mod error;
 mod health;
 mod keys;
 mod logs;
+mod network;
 mod releases;
 mod routing;
 mod runs;
@@ -113,6 +114,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             routing::get_health_check,
             routing::set_health_check
         ))
+        .routes(routes!(network::get_network))
+        .routes(routes!(network::set_egress))
         .routes(routes!(runs::run))
         .routes(routes!(logs::logs))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
@@ -190,6 +193,7 @@ mod tests {
                 "DomainRequest",
                 "Domains",
                 "Dyno",
+                "EgressRequest",
                 "ErrorBody",
                 "ErrorDetail",
                 "FormationItem",
@@ -197,6 +201,7 @@ mod tests {
                 "HealthCheckBody",
                 "Key",
                 "Maintenance",
+                "NetworkInfo",
                 "Release",
                 "ReleaseInfo",
                 "ResizeRequest",

@@ -32,6 +32,7 @@ impl From<RunError> for ApiError {
             | RunError::Term(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_run", message)
             }
+            RunError::Network(e) => e.into(),
             RunError::Io(_) | RunError::Systemd(_) => Self::internal(message),
         }
     }

@@ -45,6 +45,8 @@ pub enum DeployError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Systemd(#[from] SystemdError),
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
     #[error("following the build's output: {0}")]
     Logs(#[from] LogError),
     #[error("{action}: {source}")]

@@ -11,7 +11,7 @@ use super::pipeline::{blocking, say, DeployError, Deployer, Output, Workspace};
 use super::plan::ReleasePlan;
 use crate::files::write_private;
 use crate::journal::LogQuery;
-use crate::model::AppName;
+use crate::model::{AppName, NetworkKind};
 use crate::model::{ConfigVars, ReleaseRecord, ReleaseStatus};
 use crate::paths::Layout;
 use crate::reconcile::render_env_file;
@@ -285,6 +285,11 @@ impl Deployer {
         .await?;
         let kind = dyno.split('.').next().unwrap_or(dyno);
         let end = end_line_prefix(dyno, &ws.id);
+        let network_namespace = self
+            .reconciler
+            .networks()
+            .namespace_for(app, NetworkKind::Dynos)
+            .await?;
         let spec = OneOffSpec {
             unit_name: oneoff_unit_name(app, kind, &ws.id),
             app: app.clone(),
@@ -300,6 +305,7 @@ impl Deployer {
             stdio: OneOffStdio::Journal,
             lifetime: OneOffLifetime::Oneshot { part_of: None },
             extra_env: Vec::new(),
+            network_namespace,
         };
         let streamed = Streamed {
             build_id: &ws.id,

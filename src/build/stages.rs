@@ -12,8 +12,8 @@ use super::plan::{
 };
 use super::release::Streamed;
 use crate::files::{make_dir_mode, open_tree, seal_tree, write_private};
-use crate::model::AppName;
 use crate::model::ConfigVars;
+use crate::model::{AppName, NetworkKind};
 use crate::reconcile::render_env_file;
 use crate::systemd::names::oneoff_unit_name;
 use crate::systemd::properties::{build_properties, BuildSpec};
@@ -168,6 +168,11 @@ impl Deployer {
             return Ok(());
         };
         let started = Instant::now();
+        let network_namespace = self
+            .reconciler
+            .networks()
+            .namespace_for(app, NetworkKind::Build)
+            .await?;
         let spec = BuildSpec {
             unit_name: oneoff_unit_name(app, "build", &ws.id),
             app: app.clone(),
@@ -182,6 +187,7 @@ impl Deployer {
             memory_bytes: self.settings.memory_bytes,
             timeout_usec: self.settings.timeout.as_micros() as u64,
             hidden_paths: self.layout.hidden_from_dynos(),
+            network_namespace,
         };
         prepare_build(&spec, &intake.config).await?;
         let outcome = self

@@ -49,6 +49,12 @@ pub(super) async fn kit() -> Kit {
             settings: crate::daemon::proxy_settings(&config),
             drain: Duration::ZERO,
         },
+        crate::network::Networking::new(
+            crate::daemon::network_settings(&Config::default()),
+            store.clone(),
+            systemd.clone(),
+            Arc::new(crate::network::FakeHost::default()),
+        ),
     );
     let logs = Arc::new(FakeLogs {
         build_lines: vec!["building".into()],

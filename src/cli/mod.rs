@@ -11,6 +11,7 @@ mod git;
 mod gitpush;
 mod keys;
 mod logs;
+mod network;
 mod output;
 mod releases;
 mod routing;
@@ -85,6 +86,8 @@ pub enum Command {
     Run(run::RunVerb),
     #[command(flatten)]
     Logs(logs::LogsVerb),
+    #[command(flatten)]
+    Network(network::NetworkVerb),
     #[command(flatten)]
     Routing(routing::RoutingVerb),
     #[command(flatten)]
@@ -163,6 +166,7 @@ pub async fn run(
         Command::Dynos(verb) => dynos::run(verb, s).await,
         Command::Run(verb) => run::run(verb, s).await,
         Command::Logs(verb) => logs::run(verb, s).await,
+        Command::Network(verb) => network::run(verb, s).await,
         Command::Routing(verb) => routing::run(verb, s).await,
         Command::Tokens(verb) => tokens::run(verb, s).await,
         Command::Version(verb) => version::run(verb, s).await,

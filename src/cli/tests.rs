@@ -120,6 +120,11 @@ const VERBS: &[(&[&str], &str)] = &[
         r#"Routing(DomainsRemove { domain: "www.example.com" })"#,
     ),
     (&["maintenance:on"], "Routing(MaintenanceOn)"),
+    (&["network"], "Network(Network)"),
+    (
+        &["network:egress", "off"],
+        "Network(Egress { choice: Off })",
+    ),
     (&["maintenance:off"], "Routing(MaintenanceOff)"),
     (&["healthcheck"], "Routing(HealthCheck)"),
     (

@@ -11,6 +11,7 @@ mod dyno;
 mod first_deploy;
 mod formation;
 mod health_check;
+mod network;
 mod procfile;
 mod release;
 mod release_version;
@@ -32,6 +33,10 @@ pub use dyno::{
 pub use first_deploy::{deploy_start, FirstDeployDefaults};
 pub use formation::{DynoName, Formation, ScaleChange, ScaleError, MAX_DYNOS_PER_TYPE};
 pub use health_check::{HealthCheck, HealthCheckError};
+pub use network::{
+    parse_namespace_name, service_addr, service_port, AppNetwork, Namespace, NetworkKind,
+    NetworkRange, NetworkSlot, NAMESPACE_INTERFACE, NETNS_DIR, SUBNET_PREFIX, VETH_PREFIX,
+};
 pub use procfile::{ProcessType, Procfile};
 pub use release::{ConfigVars, ReleaseRecord, ReleaseStatus};
 pub use release_version::{parse_release_version, ReleaseVersion};

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{AppName, Domain, DynoName, HealthCheck};
+use super::{AppName, Domain, DynoName, HealthCheck, NetworkSlot};
 
 /// A dyno unit the proxy sends an app's requests to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,6 +21,8 @@ pub struct AppRoutes {
     pub maintenance: bool,
     /// Routed dynos, by unit name (draining ones are not here).
     pub upstreams: Vec<Route>,
+    /// The app's slot in the private network range, once it has one.
+    pub network_slot: Option<NetworkSlot>,
 }
 
 /// An app's routing settings as `apps:info` and `domains` show them.

@@ -14,7 +14,8 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 
 use crate::files::write_private;
-use crate::model::{AppName, Limits};
+use crate::model::{AppName, Limits, NetworkKind};
+use crate::network::{NetworkError, Networking};
 use crate::paths::Layout;
 use crate::reconcile::render_env_file;
 use crate::store::{Store, StoreError};
@@ -49,6 +50,8 @@ pub enum RunError {
     Io(String),
     #[error(transparent)]
     Systemd(#[from] SystemdError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
 }
 
 /// How one-offs are run on this server.
@@ -121,6 +124,7 @@ pub struct Detached {
 #[derive(Clone)]
 pub struct Runner {
     systemd: Arc<dyn Systemd>,
+    networks: Networking,
     store: Store,
     layout: Layout,
     settings: RunSettings,
@@ -130,12 +134,14 @@ pub struct Runner {
 impl Runner {
     pub fn new(
         systemd: Arc<dyn Systemd>,
+        networks: Networking,
         store: Store,
         layout: Layout,
         settings: RunSettings,
     ) -> Self {
         Self {
             systemd,
+            networks,
             store,
             layout,
             settings,
@@ -176,6 +182,7 @@ impl Runner {
             .await
             .map_err(|e| RunError::Io(e.to_string()))?
             .map_err(|e| RunError::Io(format!("writing the run's environment: {e}")))?;
+        let network_namespace = self.networks.namespace_for(app, NetworkKind::Dynos).await?;
         let spec = OneOffSpec {
             unit_name: run_unit_name(app, index),
             app: app.clone(),
@@ -191,6 +198,7 @@ impl Runner {
             stdio: OneOffStdio::Journal,
             lifetime: OneOffLifetime::Detached,
             extra_env: checked.extra_env,
+            network_namespace,
         };
         Ok(PreparedRun {
             spec,

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use crate::config::{BaseDomain, TlsMode};
-use crate::model::AppRoutes;
+use crate::model::{service_addr, service_port, AppRoutes, NetworkRange};
 
 /// Where skiff's Caddy listens for its admin API: a Unix socket only root (and Caddy) can use.
 pub const ADMIN_SOCKET: &str = "/run/skiff-caddy/admin.sock";
@@ -37,6 +37,9 @@ pub struct ProxySettings {
     pub https_port: u16,
     /// Largest request body an app accepts.
     pub max_body: u64,
+    /// Apps' private networks: the proxy dials each app's service address. None: dynos run on
+    /// the host's network and are dialled on loopback.
+    pub network: Option<NetworkRange>,
 }
 
 fn page(title: &str, text: &str) -> String {
@@ -64,7 +67,7 @@ fn static_page(status: u16, title: &str, text: &str, retry_after: bool) -> Value
 }
 
 /// The handlers of one app's requests.
-fn app_handlers(app: &AppRoutes, max_body: u64) -> Vec<Value> {
+fn app_handlers(app: &AppRoutes, max_body: u64, network: Option<NetworkRange>) -> Vec<Value> {
     if app.maintenance {
         return vec![static_page(
             503,
@@ -73,7 +76,8 @@ fn app_handlers(app: &AppRoutes, max_body: u64) -> Vec<Value> {
             true,
         )];
     }
-    if app.upstreams.is_empty() {
+    let dials = upstream_dials(app, network);
+    if dials.is_empty() {
         return vec![static_page(
             503,
             "No web dynos running",
@@ -86,7 +90,7 @@ fn app_handlers(app: &AppRoutes, max_body: u64) -> Vec<Value> {
     }
     vec![json!({
         "handler": "subroute",
-        "routes": [request_id_route(), declared_length_route(max_body), proxy_route(app, max_body)],
+        "routes": [request_id_route(), declared_length_route(max_body), proxy_route(&dials, max_body)],
     })]
 }
 
@@ -115,18 +119,38 @@ fn declared_length_route(max_body: u64) -> Value {
     })
 }
 
+/// Where the proxy dials each routed web dyno, with the dyno's name. In a private network that
+/// is the app's service address at the dyno's service port (`web.2` → 10002), which skiff's
+/// nftables rules map to whichever unit of `web.2` is routed: a deploy or restart changes the
+/// rules, not this config. On the host's network it is the unit's own loopback port.
+fn upstream_dials(app: &AppRoutes, network: Option<NetworkRange>) -> Vec<(String, String)> {
+    let mut dials: Vec<(String, String)> = Vec::new();
+    for route in &app.upstreams {
+        let dial = match (network, app.network_slot) {
+            (None, _) => format!("127.0.0.1:{}", route.port),
+            (Some(range), Some(slot)) => format!(
+                "{}:{}",
+                service_addr(&range, slot),
+                service_port(&route.dyno)
+            ),
+            (Some(_), None) => continue,
+        };
+        if !dials.iter().any(|(d, _)| *d == dial) {
+            dials.push((dial, route.dyno.to_string()));
+        }
+    }
+    dials
+}
+
 /// Round-robin over the app's routed web dynos, naming the one that answered.
-fn proxy_route(app: &AppRoutes, max_body: u64) -> Value {
-    let dial = |port: u16| format!("127.0.0.1:{port}");
-    let mappings: Vec<Value> = app
-        .upstreams
+fn proxy_route(dials: &[(String, String)], max_body: u64) -> Value {
+    let mappings: Vec<Value> = dials
         .iter()
-        .map(|u| json!({"input": dial(u.port), "outputs": [u.dyno.to_string()]}))
+        .map(|(dial, dyno)| json!({"input": dial, "outputs": [dyno]}))
         .collect();
-    let upstreams: Vec<Value> = app
-        .upstreams
+    let upstreams: Vec<Value> = dials
         .iter()
-        .map(|u| json!({"dial": dial(u.port)}))
+        .map(|(dial, _)| json!({"dial": dial}))
         .collect();
     json!({
         "handle": [
@@ -229,7 +253,7 @@ fn route_apps(apps: &[AppRoutes], settings: &ProxySettings) -> RoutedApps {
         routed.hosts.extend(hosts.iter().cloned());
         routed.routes.push(json!({
             "match": [{"host": hosts}],
-            "handle": app_handlers(app, settings.max_body),
+            "handle": app_handlers(app, settings.max_body, settings.network),
             "terminal": true,
         }));
     }
@@ -325,6 +349,7 @@ mod tests {
             http_port: 80,
             https_port: 443,
             max_body: 100 << 20,
+            network: None,
         }
     }
 
@@ -342,6 +367,7 @@ mod tests {
                     port: *p,
                 })
                 .collect(),
+            network_slot: None,
         }
     }
 
@@ -445,5 +471,39 @@ mod tests {
             serde_json::to_string(&render(&apps(), &settings(TlsMode::Internal))).unwrap(),
             serde_json::to_string(&render(&apps(), &settings(TlsMode::Internal))).unwrap()
         );
+    }
+
+    #[test]
+    fn in_private_networks_a_deploy_leaves_the_config_as_it_was() {
+        let range: NetworkRange = "10.213.0.0/16".parse().unwrap();
+        let settings = ProxySettings {
+            network: Some(range),
+            ..settings(TlsMode::Off)
+        };
+        let mut live = app("shop", &[], false, &[20000, 20001]);
+        live.network_slot = Some(crate::model::NetworkSlot::new(2));
+        let config = render(std::slice::from_ref(&live), &settings);
+        let proxy = &config["apps"]["http"]["servers"]["skiff"]["routes"][0]["handle"][0]["routes"]
+            [2]["handle"];
+        assert_eq!(
+            proxy[2]["upstreams"],
+            json!([{"dial": "10.213.0.35:10001"}, {"dial": "10.213.0.35:10002"}])
+        );
+        assert_eq!(
+            proxy[1]["mappings"],
+            json!([
+                {"input": "10.213.0.35:10001", "outputs": ["web.1"]},
+                {"input": "10.213.0.35:10002", "outputs": ["web.2"]},
+            ])
+        );
+        let mut deployed = live.clone();
+        for (route, port) in deployed.upstreams.iter_mut().zip([20002, 20003]) {
+            route.unit_name = route.unit_name.replace(".v1.", ".v2.");
+            route.port = port;
+        }
+        assert_eq!(render(&[deployed], &settings), config);
+        live.network_slot = None;
+        let unplaced = render(&[live], &settings).to_string();
+        assert!(unplaced.contains("No web dynos running"), "{unplaced}");
     }
 }

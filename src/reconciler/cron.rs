@@ -15,11 +15,16 @@ use crate::systemd::properties::{
 impl Reconciler {
     /// Sets up a live release's scheduled job: its environment file, then its timer with the
     /// service the timer fires.
-    pub(super) async fn start_timer(&self, cron: &DesiredCron) -> Result<(), ReconcileError> {
+    pub(super) async fn start_timer(
+        &self,
+        cron: &DesiredCron,
+        network_namespace: Option<String>,
+    ) -> Result<(), ReconcileError> {
         let unit = &cron.unit;
         let env_file = self.layout.env_file(&unit.app, unit.release);
         write_env_file(env_file.clone(), &cron.config).await?;
-        let spec = job_spec(cron, &self.defaults, &self.layout, env_file);
+        let mut spec = job_spec(cron, &self.defaults, &self.layout, env_file);
+        spec.network_namespace = network_namespace;
         tracing::info!(app = %unit.app, job = %unit.dyno(), release = unit.release, schedule = %cron.job.schedule, "scheduling job");
         self.systemd
             .start_timer(
@@ -56,6 +61,7 @@ fn job_spec(
         stdio: OneOffStdio::Journal,
         lifetime: OneOffLifetime::Oneshot { part_of: None },
         extra_env: Vec::new(),
+        network_namespace: None,
     }
 }
 

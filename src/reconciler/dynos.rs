@@ -23,11 +23,12 @@ impl Reconciler {
     }
 
     /// Starts one desired dyno (its release's slug is there, its env file written and its
-    /// `port` assigned) and waits for its start job.
+    /// `port` assigned) in its app's network `namespace`, and waits for its start job.
     pub(super) async fn start(
         &self,
         dyno: &DesiredDyno,
         port: Option<u16>,
+        namespace: Option<String>,
     ) -> Result<(), ReconcileError> {
         let unit = &dyno.unit;
         let name = unit.unit_name();
@@ -38,7 +39,14 @@ impl Reconciler {
             .expect("slice cache lock")
             .remove(&unit.app);
         let env_file = self.layout.env_file(&unit.app, unit.release);
-        let spec = dyno_spec(dyno, &self.defaults, &self.layout, env_file, port);
+        let spec = dyno_spec(
+            dyno,
+            &self.defaults,
+            &self.layout,
+            env_file,
+            port,
+            namespace,
+        );
         tracing::info!(app = %unit.app, dyno = %unit.dyno, release = unit.release, unit = %name, "starting dyno");
         self.systemd
             .start_transient(&name, dyno_properties(&spec))

@@ -11,6 +11,7 @@ mod dynos;
 mod error;
 mod files;
 mod intents;
+mod networks;
 mod round;
 mod run_loop;
 mod spec;
@@ -26,6 +27,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::model::{AppName, Limits};
+use crate::network::Networking;
 use crate::paths::Layout;
 use crate::store::Store;
 use crate::systemd::Systemd;
@@ -40,6 +42,7 @@ pub struct Reconciler {
     /// Per-app totals last set on each app's slice, so unchanged ones are not sent again.
     slice_limits: Arc<std::sync::Mutex<BTreeMap<AppName, Limits>>>,
     traffic: Traffic,
+    networks: Networking,
     state: Arc<traffic::TrafficState>,
     intents: Arc<intents::IntentState>,
     /// When the next drain ends (Unix seconds): the loop wakes then to stop the drained dynos.
@@ -53,6 +56,7 @@ impl Reconciler {
         layout: Layout,
         defaults: DynoDefaults,
         traffic: Traffic,
+        networks: Networking,
     ) -> Self {
         Self {
             store,
@@ -62,10 +66,16 @@ impl Reconciler {
             wake: Arc::new(Notify::new()),
             slice_limits: Arc::default(),
             traffic,
+            networks,
             state: Arc::new(traffic::TrafficState::new()),
             intents: Arc::new(intents::IntentState::new()),
             next_drain_end: Arc::default(),
         }
+    }
+
+    /// Apps' private networks, which deploys and one-off runs join too.
+    pub(crate) fn networks(&self) -> &Networking {
+        &self.networks
     }
 }
 

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures_util::StreamExt;
 
 use super::files::{prepare_releases, ReleaseFiles};
+use super::networks::RoundNetworks;
 use super::{traffic, ReconcileError, Reconciler};
 use crate::model::{AppName, CronUnit, DesiredDyno, DesiredState, DynoUnit, HoldReason};
 use crate::reconcile::{plan, ActiveState, ObservedUnit, Plan};
@@ -73,10 +74,12 @@ impl Reconciler {
         };
         let plan = plan_round(&desired, &units);
         let mut round = Round::default();
-        self.start_dynos(&desired, &plan.start, &mut round).await;
+        let networks = self.converge_networks(&units, &mut round).await;
+        self.start_dynos(&desired, &plan.start, &networks, &mut round)
+            .await;
         // Traffic moves after the starts and before the stops: a dyno stops only once the proxy
         // no longer routes to it and its drain has ended.
-        let traffic_changed = match self.roll_out(&desired).await {
+        let traffic_changed = match self.roll_out(&desired, &networks).await {
             Ok(changed) => changed,
             Err(e) => {
                 round.errors += 1;
@@ -84,9 +87,18 @@ impl Reconciler {
                 false
             }
         };
-        let proxied = self.apply_proxy().await;
-        round.count("applying the proxy config", proxied);
-        self.carry_out(&desired, &plan, &mut round).await;
+        // The rules first: a route the proxy's new config dials must already lead somewhere.
+        match self.store.proxy_state().await {
+            Ok(apps) => {
+                self.apply_rules(&networks, &apps, &mut round).await;
+                let proxied = self.apply_proxy(&apps).await;
+                round.count("applying the proxy config", proxied);
+            }
+            Err(e) => {
+                round.count("reading the routes", Err(e.into()));
+            }
+        }
+        self.carry_out(&desired, &plan, &networks, &mut round).await;
         self.carry_out_restarts(&restarts, &units, &mut round).await;
         self.apply_dyno_limits(&desired, &units, &plan.stop, &mut round)
             .await;
@@ -109,13 +121,24 @@ impl Reconciler {
     /// Starts the plan's dynos concurrently (each waits for its own job); they come first, so
     /// replacements are up before what they replace is stopped. Dynos of one release share its
     /// slug and env file, checked and written once before the starts.
-    async fn start_dynos(&self, desired: &DesiredState, start: &[DynoUnit], round: &mut Round) {
+    async fn start_dynos(
+        &self,
+        desired: &DesiredState,
+        start: &[DynoUnit],
+        networks: &RoundNetworks,
+        round: &mut Round,
+    ) {
+        // A dyno whose app's network is not ready waits for a round in which it is.
+        let start: Vec<&DynoUnit> = start
+            .iter()
+            .filter(|u| networks.namespace(&u.app).is_some())
+            .collect();
         if start.is_empty() {
             return;
         }
         let releases: BTreeMap<(&AppName, u32), &DesiredDyno> = start
             .iter()
-            .map(|u| ((&u.app, u.release), &desired.dynos[u]))
+            .map(|u| ((&u.app, u.release), &desired.dynos[*u]))
             .collect();
         let prepared = prepare_releases(releases.values().map(|dyno| ReleaseFiles {
             slug_dir: self.layout.slug_dir(&dyno.unit.app, dyno.slug_version),
@@ -131,20 +154,21 @@ impl Reconciler {
         }
         // Ports are handed out one by one in the units' order (web.1 before web.2), then the
         // units start concurrently.
-        let mut ready: Vec<(DynoUnit, Option<u16>)> = Vec::new();
+        let mut ready: Vec<(DynoUnit, Option<u16>, Option<String>)> = Vec::new();
         for unit in start
-            .iter()
+            .into_iter()
             .filter(|u| !unprepared.contains(&(&u.app, u.release)))
         {
             let port = self.port_of(unit).await;
             if let Some(port) = round.count_ok(&format!("starting {}", unit.unit_name()), port) {
-                ready.push((unit.clone(), port));
+                let namespace = networks.namespace(&unit.app).flatten();
+                ready.push((unit.clone(), port, namespace));
             }
         }
         let results: Vec<(DynoUnit, Result<(), ReconcileError>)> =
             futures_util::stream::iter(ready)
-                .map(|(unit, port)| async move {
-                    let result = self.start(&desired.dynos[&unit], port).await;
+                .map(|(unit, port, namespace)| async move {
+                    let result = self.start(&desired.dynos[&unit], port, namespace).await;
                     (unit, result)
                 })
                 .buffer_unordered(START_CONCURRENCY)
@@ -158,9 +182,18 @@ impl Reconciler {
     }
 
     /// The plan after the starts: timers, crashes, stops and resets.
-    async fn carry_out(&self, desired: &DesiredState, plan: &Plan, round: &mut Round) {
+    async fn carry_out(
+        &self,
+        desired: &DesiredState,
+        plan: &Plan,
+        networks: &RoundNetworks,
+        round: &mut Round,
+    ) {
         for unit in &plan.start_timers {
-            let started = self.start_timer(&desired.cron[unit]).await;
+            let Some(namespace) = networks.namespace(&unit.app) else {
+                continue;
+            };
+            let started = self.start_timer(&desired.cron[unit], namespace).await;
             if round.count(&format!("starting {}", unit.timer_name()), started) {
                 round.started += 1;
             }

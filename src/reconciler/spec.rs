@@ -49,13 +49,15 @@ impl DynoDefaults {
     }
 }
 
-/// Pure: the unit a desired dyno runs as, given its env file and (web dynos) port.
+/// Pure: the unit a desired dyno runs as, given its env file, (web dynos) port and network
+/// namespace.
 pub(super) fn dyno_spec(
     dyno: &DesiredDyno,
     defaults: &DynoDefaults,
     layout: &Layout,
     env_file: PathBuf,
     port: Option<u16>,
+    network_namespace: Option<String>,
 ) -> DynoSpec {
     DynoSpec {
         unit: dyno.unit.clone(),
@@ -67,6 +69,7 @@ pub(super) fn dyno_spec(
         restart: defaults.restart,
         hidden_paths: layout.hidden_from_dynos(),
         stop_timeout_usec: STOP_TIMEOUT_USEC,
+        network_namespace,
     }
 }
 
@@ -139,7 +142,7 @@ mod tests {
         ];
         for (size, limits) in cases {
             let dyno = desired("skiff-hello.web.1.v2.service", size);
-            let spec = dyno_spec(&dyno, &defaults, &layout, "/env".into(), Some(20000));
+            let spec = dyno_spec(&dyno, &defaults, &layout, "/env".into(), Some(20000), None);
             assert_eq!(spec.limits, limits, "{size:?}");
             assert_eq!(spec.port, Some(20000));
             assert_eq!(spec.slug_dir, layout.slug_dir(&dyno.unit.app, 1));

@@ -21,6 +21,7 @@ struct Fixture {
     layout: Layout,
     proxy: Arc<FakeProxy>,
     prober: Arc<FakeProber>,
+    host: Arc<crate::network::FakeHost>,
 }
 
 async fn fixture() -> Fixture {
@@ -30,6 +31,7 @@ async fn fixture() -> Fixture {
     let systemd = Arc::new(FakeSystemd::default());
     let proxy = Arc::new(FakeProxy::default());
     let prober = Arc::new(FakeProber::default());
+    let host = Arc::new(crate::network::FakeHost::default());
     let reconciler = Reconciler::new(
         store.clone(),
         systemd.clone(),
@@ -41,6 +43,12 @@ async fn fixture() -> Fixture {
             settings: crate::daemon::proxy_settings(&Config::default()),
             drain: Duration::ZERO,
         },
+        crate::network::Networking::new(
+            crate::daemon::network_settings(&Config::default()),
+            store.clone(),
+            systemd.clone(),
+            host.clone(),
+        ),
     );
     Fixture {
         _dir: dir,
@@ -50,6 +58,7 @@ async fn fixture() -> Fixture {
         layout,
         proxy,
         prober,
+        host,
     }
 }
 
@@ -106,7 +115,36 @@ fn names(f: &Fixture) -> Vec<String> {
 }
 
 /// The upstream ports of `app` in the proxy config last loaded.
+/// Where the proxy's requests for `app` end up: each upstream the proxy dials (the app's
+/// service address), through the mapping in the last nftables script, to a dyno's address.
 fn upstreams(f: &Fixture, app: &str) -> Vec<String> {
+    let script = f
+        .host
+        .scripts
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap_or_default();
+    let mapped = |dial: String| {
+        let (ip, port) = dial.split_once(':').unwrap();
+        let from = format!("{ip} . {port} : ");
+        let Some(start) = script.find(&from) else {
+            return format!("{dial} (not mapped)");
+        };
+        let rest = &script[start + from.len()..];
+        let end = rest.find([',', ' ', '}']).unwrap();
+        let dyno_ip = &rest[..end];
+        let port: String = rest[end + 3..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        format!("{dyno_ip}:{port}")
+    };
+    proxy_dials(f, app).into_iter().map(mapped).collect()
+}
+
+fn proxy_dials(f: &Fixture, app: &str) -> Vec<String> {
     let config = f.proxy.loaded().last().cloned().unwrap();
     let routes = config["apps"]["http"]["servers"]["skiff"]["routes"]
         .as_array()
@@ -139,7 +177,7 @@ async fn converges_scales_replaces_and_stays_put() {
         "not routed before it is healthy"
     );
     settle(&f).await;
-    assert_eq!(upstreams(&f, "hello"), ["127.0.0.1:20000"]);
+    assert_eq!(upstreams(&f, "hello"), ["10.213.0.2:20000"]);
     assert_eq!(
         f.store
             .current_release(&crate::model::AppName::parse("hello").unwrap())
@@ -155,7 +193,7 @@ async fn converges_scales_replaces_and_stays_put() {
     assert_eq!(names(&f).len(), 3);
     assert_eq!(
         upstreams(&f, "hello"),
-        ["127.0.0.1:20000", "127.0.0.1:20001"]
+        ["10.213.0.2:20000", "10.213.0.2:20001"]
     );
     // Converged: another round changes nothing (running dynos are adopted, not restarted).
     let calls = f.systemd.calls().len();
@@ -173,7 +211,7 @@ async fn converges_scales_replaces_and_stays_put() {
     );
     assert_eq!(
         upstreams(&f, "hello"),
-        ["127.0.0.1:20000", "127.0.0.1:20001"]
+        ["10.213.0.2:20000", "10.213.0.2:20001"]
     );
     settle(&f).await;
     assert_eq!(
@@ -186,7 +224,7 @@ async fn converges_scales_replaces_and_stays_put() {
     );
     assert_eq!(
         upstreams(&f, "hello"),
-        ["127.0.0.1:20002", "127.0.0.1:20003"]
+        ["10.213.0.2:20002", "10.213.0.2:20003"]
     );
 }
 
@@ -234,7 +272,7 @@ async fn an_unhealthy_release_fails_and_the_live_one_keeps_serving() {
     );
     settle(&f).await;
     assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
-    assert_eq!(upstreams(&f, "hello"), ["127.0.0.1:20000"]);
+    assert_eq!(upstreams(&f, "hello"), ["10.213.0.2:20000"]);
     assert_eq!(
         f.store
             .current_release(&crate::model::AppName::parse("hello").unwrap())
@@ -274,7 +312,7 @@ async fn restart_replaces_web_dynos_beside_the_routed_ones() {
     );
     settle(&f).await;
     assert_eq!(names(&f), ["skiff-hello.web.1.v1.g1.service"]);
-    assert_eq!(upstreams(&f, "hello"), ["127.0.0.1:20001"]);
+    assert_eq!(upstreams(&f, "hello"), ["10.213.0.2:20001"]);
 }
 
 #[tokio::test]
@@ -528,6 +566,7 @@ async fn dynos_adopted_at_start_get_their_limits_once() {
         f.layout.clone(),
         DynoDefaults::from_config(&Config::default()),
         f.reconciler.traffic.clone(),
+        f.reconciler.networks.clone(),
     );
     assert_eq!(fresh.round().await.unwrap().resized, 1);
     assert_eq!(fresh.round().await.unwrap(), Round::default());

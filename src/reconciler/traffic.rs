@@ -3,13 +3,16 @@
 //! and waiting for a release to go live or fail.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::networks::RoundNetworks;
 use crate::config::BaseDomain;
 use crate::health::{wait_healthy, Prober};
 use crate::model::{
-    AppName, AppRouting, DesiredState, DynoUnit, HoldReason, ReleaseStatus, ReleaseVersion,
+    AppName, AppRoutes, AppRouting, DesiredState, DynoUnit, HoldReason, ReleaseStatus,
+    ReleaseVersion,
 };
 use crate::proxy::{render, Proxy, ProxySettings};
 use crate::reconcile::{rollout_step, Health, RolloutStep, WantedWeb};
@@ -83,7 +86,11 @@ impl Reconciler {
     /// Moves every app's traffic one step: probes new web dynos, switches routes whose
     /// replacements are healthy, fails releases whose dynos are not. Returns whether it changed
     /// the DB (the caller then runs another round).
-    pub(super) async fn roll_out(&self, desired: &DesiredState) -> Result<bool, ReconcileError> {
+    pub(super) async fn roll_out(
+        &self,
+        desired: &DesiredState,
+        networks: &RoundNetworks,
+    ) -> Result<bool, ReconcileError> {
         let ports = self.store.ports().await?;
         let mut changed = false;
         let mut probing = BTreeSet::new();
@@ -101,7 +108,7 @@ impl Reconciler {
                         (false, None) => Health::Waiting,
                         (false, Some(port)) => {
                             probing.insert(name.clone());
-                            self.health_of(unit, port, routing)
+                            self.health_of(unit, networks.dyno_ip(app), port, routing)
                         }
                     };
                     WantedWeb {
@@ -166,7 +173,7 @@ impl Reconciler {
     }
 
     /// The health of an unrouted web dyno; starts its probe the first time it is asked.
-    fn health_of(&self, unit: &DynoUnit, port: u16, routing: &AppRouting) -> Health {
+    fn health_of(&self, unit: &DynoUnit, ip: IpAddr, port: u16, routing: &AppRouting) -> Health {
         let name = unit.unit_name();
         let mut probes = self.state.probes.lock().expect("probe lock");
         if let Some(h) = probes.get(&name) {
@@ -177,7 +184,7 @@ impl Reconciler {
         let check = routing.health_check.clone();
         let host = app_host(&unit.app, &self.traffic.settings.base_domain);
         tokio::spawn(async move {
-            let result = wait_healthy(this.traffic.prober.as_ref(), port, &check, &host).await;
+            let result = wait_healthy(this.traffic.prober.as_ref(), ip, port, &check, &host).await;
             let health = match result {
                 Ok(()) => Health::Healthy,
                 Err(why) => Health::Failed(why),
@@ -190,10 +197,10 @@ impl Reconciler {
         Health::Waiting
     }
 
-    /// Renders the proxy config from the DB and applies it (a no-op when Caddy has it already).
-    pub(super) async fn apply_proxy(&self) -> Result<(), ReconcileError> {
-        let apps = self.store.proxy_state().await?;
-        let config = render(&apps, &self.traffic.settings);
+    /// Renders the proxy config from the routes and applies it (a no-op when Caddy has it
+    /// already).
+    pub(super) async fn apply_proxy(&self, apps: &[AppRoutes]) -> Result<(), ReconcileError> {
+        let config = render(apps, &self.traffic.settings);
         if self.traffic.proxy.apply(&config).await? {
             tracing::info!(apps = apps.len(), "proxy config loaded");
         }

@@ -10,6 +10,7 @@ mod desired;
 mod dynos;
 mod intents;
 mod keys;
+mod networks;
 mod releases;
 mod routing;
 
@@ -18,3 +19,4 @@ pub use db::{Store, StoreError};
 pub use dynos::FormationEntry;
 pub(crate) use intents::{RestartId, RestartRequest};
 pub use keys::KeyRecord;
+pub use networks::EgressSetting;

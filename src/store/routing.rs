@@ -8,7 +8,7 @@ use super::db::{
     StoreError, NOW,
 };
 use crate::model::{
-    AppName, AppRoutes, Domain, HealthCheck, ReleaseVersion, Route, RoutingSettings,
+    AppName, AppRoutes, Domain, HealthCheck, NetworkSlot, ReleaseVersion, Route, RoutingSettings,
 };
 
 impl Store {
@@ -104,19 +104,22 @@ impl Store {
     pub async fn proxy_state(&self) -> Result<Vec<AppRoutes>, StoreError> {
         self.call(|conn| {
             let tx = conn.transaction()?;
-            let apps: Vec<(i64, String, bool)> = {
-                let mut stmt =
-                    tx.prepare("SELECT id, name, maintenance FROM apps ORDER BY name")?;
-                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            let apps: Vec<(i64, String, bool, Option<u32>)> = {
+                let mut stmt = tx.prepare(
+                    "SELECT id, name, maintenance, network_slot FROM apps ORDER BY name",
+                )?;
+                let rows =
+                    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
                 rows.collect::<Result<_, _>>()?
             };
             let mut out = Vec::with_capacity(apps.len());
-            for (id, name, maintenance) in apps {
+            for (id, name, maintenance, slot) in apps {
                 out.push(AppRoutes {
                     app: stored_app_name(&name)?,
                     domains: domains_of(&tx, id)?,
                     maintenance,
                     upstreams: routes_of(&tx, id)?,
+                    network_slot: slot.map(NetworkSlot::new),
                 });
             }
             tx.commit()?;

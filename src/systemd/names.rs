@@ -18,7 +18,8 @@ pub const CADDY_UNIT: &str = "skiff-caddy.service";
 pub const DAEMON_UNIT: &str = "skiffd.service";
 
 /// Kinds of units that run once to their end, named `skiff-APP.KIND-ID.service`.
-pub const ONEOFF_KINDS: &[&str] = &["build", "release", "postdeploy", "run"];
+/// `net` units set up or remove an app's network namespaces (`skiff-APP.net-dynos.service`).
+pub const ONEOFF_KINDS: &[&str] = &["build", "release", "postdeploy", "run", "net"];
 
 /// `skiff-hello.build-3f2a9c.service`: a build or one-off run of an app (never parsed as a dyno,
 /// whose names have dots where this has a dash).

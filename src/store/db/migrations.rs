@@ -113,6 +113,11 @@ const MIGRATIONS: &[&str] = &[
         web_replaced INTEGER NOT NULL,
         created_at TEXT NOT NULL
     );",
+    // v7: each app's slot in the `dyno_network` range (assigned by the reconciler, unique), and
+    // whether its dynos reach the internet (NULL: the server's `dyno_egress`).
+    "ALTER TABLE apps ADD COLUMN network_slot INTEGER;
+     CREATE UNIQUE INDEX apps_network_slot ON apps(network_slot);
+     ALTER TABLE apps ADD COLUMN dyno_egress INTEGER;",
 ];
 
 pub fn known_version() -> i64 {

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::dyno::network_namespace_property;
 use super::sandbox::sandbox_properties;
 use super::values::{
     binds, env_file, exec_sh, hidden, log_fields, s, strs, Property, PropertyValue,
@@ -34,6 +35,8 @@ pub struct BuildSpec {
     pub memory_bytes: u64,
     pub timeout_usec: u64,
     pub hidden_paths: Vec<PathBuf>,
+    /// The app's build namespace (`/run/netns/…`, with egress); none on the host's network.
+    pub network_namespace: Option<String>,
 }
 
 /// A build runs in the dyno sandbox with the network, as a oneshot that writes only its own tree,
@@ -83,6 +86,9 @@ pub fn build_properties(spec: &BuildSpec) -> Vec<Property> {
             ]),
         ),
     ];
+    props.extend(network_namespace_property(
+        spec.network_namespace.as_deref(),
+    ));
     props.extend(
         sandbox_properties()
             .into_iter()
@@ -113,6 +119,7 @@ pub(super) mod tests {
             memory_bytes: 1 << 30,
             timeout_usec: 900_000_000,
             hidden_paths: vec!["/var/lib/skiff".into(), "/run/skiff".into()],
+            network_namespace: Some("/run/netns/skiff-my-app.build".into()),
         }
     }
 

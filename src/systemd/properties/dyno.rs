@@ -50,6 +50,8 @@ pub struct DynoSpec {
     /// Paths the dyno must not see at all (skiff's state and runtime dirs).
     pub hidden_paths: Vec<PathBuf>,
     pub stop_timeout_usec: u64,
+    /// The app's network namespace (`/run/netns/…`); none on the host's network.
+    pub network_namespace: Option<String>,
 }
 
 /// Heroku restarts a dyno whenever its process exits, whatever the status; systemd's start limit
@@ -77,21 +79,29 @@ pub(super) fn process_environment(dyno: &str) -> Vec<String> {
 
 /// How any process of an app runs: in `/app`, the release's slug mounted there read-only,
 /// skiff's own paths hidden, `environment` in the open and the config vars from the root-only
-/// `env_file`.
+/// `env_file`, inside the app's network namespace when it has one.
 pub(super) fn app_process_properties(
     slug_dir: &Path,
     hidden_paths: &[PathBuf],
     environment: Vec<String>,
     env_file_path: &Path,
+    network_namespace: Option<&str>,
 ) -> Vec<Property> {
-    vec![
+    let mut props = vec![
         ("WorkingDirectory", s("/app")),
         ("BindReadOnlyPaths", binds(&[(slug_dir, "/app")])),
         ("InaccessiblePaths", hidden(hidden_paths)),
         // Not secret: visible to `systemctl show`. Config vars go only in the root-only file.
         ("Environment", PropertyValue::StrList(environment)),
         ("EnvironmentFiles", env_file(env_file_path)),
-    ]
+    ];
+    props.extend(network_namespace_property(network_namespace));
+    props
+}
+
+/// `NetworkNamespacePath=` of a process that runs in a namespace of skiff's.
+pub(super) fn network_namespace_property(path: Option<&str>) -> Option<Property> {
+    path.map(|path| ("NetworkNamespacePath", s(path)))
 }
 
 /// All properties of a dyno's transient service, in the order they are sent.
@@ -116,6 +126,7 @@ pub fn dyno_properties(spec: &DynoSpec) -> Vec<Property> {
         &spec.hidden_paths,
         environment,
         &spec.env_file,
+        spec.network_namespace.as_deref(),
     ));
     props.extend(restart_properties(&spec.restart));
     props.extend([
@@ -165,6 +176,7 @@ pub(super) mod tests {
             restart: RestartPolicy::default(),
             hidden_paths: vec!["/var/lib/skiff".into(), "/run/skiff".into()],
             stop_timeout_usec: 10_000_000,
+            network_namespace: Some("/run/netns/skiff-my-app".into()),
         }
     }
 

@@ -4,6 +4,7 @@
 mod build;
 mod dyno;
 mod limits;
+mod network;
 mod oneoff;
 mod sandbox;
 mod timer;
@@ -17,6 +18,7 @@ pub use build::{build_properties, BuildSpec};
 pub use dyno::DYNO_PATH;
 pub use dyno::{dyno_properties, DynoSpec, RestartPolicy};
 pub use limits::limit_properties;
+pub use network::{host_commands_properties, HostCommand, HostCommandsSpec};
 pub use oneoff::{oneoff_properties, OneOffCommand, OneOffLifetime, OneOffSpec, OneOffStdio};
 pub use timer::timer_properties;
 pub use values::{Property, PropertyValue, SharedFd};

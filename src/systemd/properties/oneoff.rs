@@ -66,6 +66,8 @@ pub struct OneOffSpec {
     pub lifetime: OneOffLifetime,
     /// More `Environment=` entries, never secret (`TERM` of the client's terminal).
     pub extra_env: Vec<String>,
+    /// The app's network namespace (`/run/netns/…`); none on the host's network.
+    pub network_namespace: Option<String>,
 }
 
 fn stdio_properties(stdio: &OneOffStdio) -> Vec<Property> {
@@ -150,6 +152,7 @@ pub fn oneoff_properties(spec: &OneOffSpec) -> Vec<Property> {
         &spec.hidden_paths,
         environment,
         &spec.env_file,
+        spec.network_namespace.as_deref(),
     ));
     props.extend([
         ("SyslogIdentifier", s(format!("{}.{}", spec.app, spec.dyno))),
@@ -190,6 +193,7 @@ pub(super) mod tests {
             stdio: OneOffStdio::Journal,
             lifetime: OneOffLifetime::Oneshot { part_of: None },
             extra_env: Vec::new(),
+            network_namespace: Some("/run/netns/skiff-my-app".into()),
         };
         let p = oneoff_properties(&spec);
         assert_eq!(one(&p, "Type"), &s("oneshot"));
@@ -233,6 +237,7 @@ pub(super) mod tests {
             stdio,
             lifetime,
             extra_env: vec!["TERM=xterm-256color".into()],
+            network_namespace: Some("/run/netns/skiff-my-app".into()),
         }
     }
 

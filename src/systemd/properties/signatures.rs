@@ -7,10 +7,12 @@ use zbus::zvariant::Value;
 
 use super::build::tests::build_spec;
 use super::dyno::tests::spec as dyno_spec;
+use super::network::tests::commands_spec;
 use super::oneoff::tests::run_spec;
 use super::{
-    build_properties, dyno_properties, limit_properties, oneoff_properties, timer_properties,
-    OneOffCommand, OneOffLifetime, OneOffStdio, Property, SharedFd,
+    build_properties, dyno_properties, host_commands_properties, limit_properties,
+    oneoff_properties, timer_properties, OneOffCommand, OneOffLifetime, OneOffStdio, Property,
+    SharedFd,
 };
 use crate::model::CronUnit;
 use crate::model::{AppName, CronSchedule};
@@ -36,8 +38,10 @@ const SIGNATURES: &[(&str, &str)] = &[
     ("TimeoutStartUSec", "t"),
     ("TimeoutStopUSec", "t"),
     ("RuntimeMaxUSec", "t"),
+    ("CollectMode", "s"),
     // execution environment
     ("WorkingDirectory", "s"),
+    ("NetworkNamespacePath", "s"),
     ("BindPaths", "a(ssbt)"),
     ("BindReadOnlyPaths", "a(ssbt)"),
     ("InaccessiblePaths", "as"),
@@ -140,6 +144,7 @@ fn every_kind_of_unit() -> Vec<(&'static str, Vec<Property>)> {
         ),
         ("cron timer", timer_properties(&cron, &schedule)),
         ("cron service", oneoff_properties(&cron_job)),
+        ("network setup", host_commands_properties(&commands_spec())),
     ]
 }
 

@@ -1,0 +1,176 @@
+//! The `ip` commands that make one namespace and its veth pair exist (pure): what is missing is
+//! created, what exists is left alone, so dynos already inside keep their network.
+
+use crate::model::{Namespace, NAMESPACE_INTERFACE, SUBNET_PREFIX};
+use crate::systemd::properties::HostCommand;
+
+/// iproute2's `ip`, at the path both merged and unmerged Debian systems have.
+pub const IP: &str = "/sbin/ip";
+
+/// What of a namespace is there now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Presence {
+    /// `/run/netns/NAME` exists.
+    pub namespace: bool,
+    /// The host end of its veth pair exists.
+    pub veth: bool,
+}
+
+impl Presence {
+    pub fn complete(self) -> bool {
+        self.namespace && self.veth
+    }
+}
+
+fn ip(args: &[&str]) -> HostCommand {
+    let mut argv = vec![IP.to_owned()];
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    HostCommand {
+        argv,
+        ignore_failure: false,
+    }
+}
+
+/// The commands that complete `ns` from what is `present` (none when it is complete).
+pub fn setup_commands(ns: &Namespace, present: Presence) -> Vec<HostCommand> {
+    let name = ns.name.as_str();
+    let veth = ns.host_veth.as_str();
+    let host_addr = format!("{}/{SUBNET_PREFIX}", ns.host_addr);
+    let inner_addr = format!("{}/{SUBNET_PREFIX}", ns.namespace_addr);
+    let gateway = ns.host_addr.to_string();
+    let mut commands = Vec::new();
+    if !present.namespace {
+        if present.veth {
+            // The host end of a namespace that is gone: its pair goes with it.
+            commands.push(ip(&["link", "delete", veth]));
+        }
+        commands.push(ip(&["netns", "add", name]));
+        commands.push(ip(&["-n", name, "link", "set", "lo", "up"]));
+    }
+    if !present.namespace || !present.veth {
+        commands.extend([
+            ip(&[
+                "link",
+                "add",
+                veth,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                NAMESPACE_INTERFACE,
+                "netns",
+                name,
+            ]),
+            ip(&["addr", "add", &host_addr, "dev", veth]),
+            ip(&["link", "set", veth, "up"]),
+            ip(&[
+                "-n",
+                name,
+                "addr",
+                "add",
+                &inner_addr,
+                "dev",
+                NAMESPACE_INTERFACE,
+            ]),
+            ip(&["-n", name, "link", "set", NAMESPACE_INTERFACE, "up"]),
+            ip(&["-n", name, "route", "add", "default", "via", &gateway]),
+        ]);
+    }
+    commands
+}
+
+/// The command that removes a namespace (its veth pair goes with it once no process is
+/// inside); it may find it gone already.
+pub fn teardown_commands(name: &str) -> Vec<HostCommand> {
+    vec![HostCommand {
+        ignore_failure: true,
+        ..ip(&["netns", "delete", name])
+    }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn namespace() -> Namespace {
+        Namespace {
+            name: "skiff-shop".into(),
+            host_veth: "skiff3".into(),
+            host_addr: "10.213.0.49".parse().unwrap(),
+            namespace_addr: "10.213.0.50".parse().unwrap(),
+            egress: true,
+        }
+    }
+
+    fn lines(commands: &[HostCommand]) -> Vec<String> {
+        commands
+            .iter()
+            .map(|c| {
+                let line = c.argv[1..].join(" ");
+                if c.ignore_failure {
+                    format!("-{line}")
+                } else {
+                    line
+                }
+            })
+            .collect()
+    }
+
+    const VETH: [&str; 6] = [
+        "link add skiff3 type veth peer name eth0 netns skiff-shop",
+        "addr add 10.213.0.49/29 dev skiff3",
+        "link set skiff3 up",
+        "-n skiff-shop addr add 10.213.0.50/29 dev eth0",
+        "-n skiff-shop link set eth0 up",
+        "-n skiff-shop route add default via 10.213.0.49",
+    ];
+
+    #[test]
+    fn only_what_is_missing_is_made() {
+        let nothing = Presence {
+            namespace: false,
+            veth: false,
+        };
+        let mut all = vec!["netns add skiff-shop", "-n skiff-shop link set lo up"];
+        all.extend(VETH);
+        for (present, expected) in [
+            (nothing, all.clone()),
+            (
+                Presence {
+                    namespace: true,
+                    veth: false,
+                },
+                VETH.to_vec(),
+            ),
+            (
+                Presence {
+                    namespace: false,
+                    veth: true,
+                },
+                [vec!["link delete skiff3"], all.clone()].concat(),
+            ),
+            (
+                Presence {
+                    namespace: true,
+                    veth: true,
+                },
+                vec![],
+            ),
+        ] {
+            let commands = setup_commands(&namespace(), present);
+            assert_eq!(lines(&commands), expected, "{present:?}");
+            assert!(commands
+                .iter()
+                .all(|c| c.argv[0] == IP && !c.ignore_failure));
+            assert_eq!(present.complete(), expected.is_empty());
+        }
+    }
+
+    #[test]
+    fn teardown_tolerates_parts_already_gone() {
+        assert_eq!(
+            lines(&teardown_commands("skiff-shop")),
+            ["-netns delete skiff-shop"]
+        );
+    }
+}
