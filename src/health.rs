@@ -93,8 +93,14 @@ pub async fn wait_healthy(
             Err(_) => format!("no answer within {:.1}s", bound.as_secs_f64()),
         };
         if Instant::now() + RETRY_EVERY >= deadline {
+            // In a private network the dyno's own loopback is not where the proxy comes from.
+            let hint = if ip != LOOPBACK && last.contains("refused") {
+                " (a web dyno must listen on 0.0.0.0:$PORT; 127.0.0.1 is only reachable from inside its app)"
+            } else {
+                ""
+            };
             return Err(format!(
-                "failed its health check ({check}) on port {port}: {last}"
+                "failed its health check ({check}) on port {port}: {last}{hint}"
             ));
         }
         tokio::time::sleep(RETRY_EVERY).await;

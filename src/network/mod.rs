@@ -405,3 +405,6 @@ fn rule_set(
     }
     rules
 }
+
+#[cfg(test)]
+mod tests;

@@ -289,7 +289,7 @@ fn deploys(c: &Container) {
     println!("bench:   skiff deploy → new release serving          {s:8.0} ms   ratio {:.2} (goal ≤ 1 s)", s / b);
 
     c.ok("skiff apps:create pybench && mkdir -p /root/pybench");
-    let app = "import six, http.server, os, socketserver\nsocketserver.TCPServer(('127.0.0.1', int(os.environ['PORT'])), http.server.SimpleHTTPRequestHandler).serve_forever()\n";
+    let app = "import six, http.server, os, socketserver\nsocketserver.TCPServer(('0.0.0.0', int(os.environ['PORT'])), http.server.SimpleHTTPRequestHandler).serve_forever()\n";
     let mut times = Vec::new();
     for round in ["first build", "cached rebuild"] {
         c.ok(&format!(

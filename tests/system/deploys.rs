@@ -49,7 +49,7 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 socketserver.TCPServer.allow_reuse_address = True
-socketserver.TCPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+socketserver.TCPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
 "#
     )
 }
@@ -248,7 +248,7 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 socketserver.TCPServer.allow_reuse_address = True
-socketserver.TCPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+socketserver.TCPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
 "#;
     let app_json = r#"{"env": {"SECRET_KEY": {"generator": "secret"}, "MODE": "demo"},
  "formation": {"web": {"quantity": 2}},

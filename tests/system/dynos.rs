@@ -45,7 +45,7 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 print("listening on", os.environ["PORT"], flush=True)
 socketserver.TCPServer.allow_reuse_address = True
-socketserver.TCPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+socketserver.TCPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
 "#;
 
 const PROBE_SH: &str = r#"for f in /var/lib/skiff/skiff.db /etc/shadow /var/lib/skiff/apps/other/slugs/v1/app.py; do

@@ -14,7 +14,7 @@ class Hello(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
 print("listening on", os.environ["PORT"], flush=True)
 socketserver.TCPServer.allow_reuse_address = True
-socketserver.TCPServer(("127.0.0.1", int(os.environ["PORT"])), Hello).serve_forever()
+socketserver.TCPServer(("0.0.0.0", int(os.environ["PORT"])), Hello).serve_forever()
 "#;
 
 const WORKER_PY: &str = r#"import os, time

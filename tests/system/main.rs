@@ -16,6 +16,7 @@ mod example;
 mod harness;
 mod install;
 mod journal;
+mod network;
 mod oneoff;
 mod routing;
 mod state;
@@ -46,6 +47,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(dynos::scenarios());
     all.extend(deploys::scenarios());
     all.extend(routing::scenarios());
+    all.extend(network::scenarios());
     all.extend(oneoff::scenarios());
     all.extend(install::purge_scenarios());
     all

@@ -56,7 +56,7 @@ class H(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 socketserver.ThreadingTCPServer.allow_reuse_address = True
-socketserver.ThreadingTCPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+socketserver.ThreadingTCPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
 "#;
 
 /// Writes version `version` of the app into /root/NAME.
@@ -277,23 +277,33 @@ fn routing_tls_internal_and_body_limit(c: &Container) {
     assert_eq!(big.status, 413, "over max_request_body: {}", big.body);
 }
 
-/// The request loop: GETs through the proxy until /root/stop exists (at most 240 s), counting
-/// answers by status; prints `ok N failed M last BODY` and the first failures.
-const LOOP_PY: &str = r#"import os, time, urllib.request
+/// The request loop: GETs through the proxy on one keep-alive connection, never retrying, until
+/// /root/stop exists (at most 240 s). A request that got no answer (a connection closed or reset
+/// under it, a timeout) or a non-200 answer is a failure; after one the loop opens a new
+/// connection for the next request. Prints `ok N failed M last BODY` and the first failures.
+const LOOP_PY: &str = r#"import http.client, os, time
 ok = failed = 0
 last = ""
 errors = []
+conn = None
 deadline = time.time() + 240
 while time.time() < deadline and not os.path.exists("/root/stop"):
-    req = urllib.request.Request("http://127.0.0.1/", headers={"Host": "hello.localhost"})
+    if conn is None:
+        conn = http.client.HTTPConnection("127.0.0.1", 80, timeout=10)
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            last = r.read().decode().strip()
-            ok += 1
+        conn.request("GET", "/", headers={"Host": "hello.localhost"})
+        r = conn.getresponse()
+        body = r.read().decode().strip()
+        if r.status != 200:
+            raise RuntimeError(f"status {r.status}: {body[:80]}")
+        last = body
+        ok += 1
     except Exception as e:
         failed += 1
         if len(errors) < 5:
             errors.append(repr(e))
+        conn.close()
+        conn = None
     time.sleep(0.02)
 print(f"ok {ok} failed {failed} last {last}")
 for e in errors:
@@ -315,6 +325,7 @@ fn routing_zero_downtime(c: &Container) {
         "cat > /root/loop.py <<'EOF'\n{LOOP_PY}EOF\nrm -f /root/stop; (setsid python3 /root/loop.py > /root/loop.out 2>&1 &)"
     ));
     std::thread::sleep(Duration::from_secs(2));
+    let loads_before = proxy_loads(c);
     for version in ["v2", "v3", "v4"] {
         write_app(c, "hello", version, "web: python3 app.py");
         let out = c.ok("cd /root/hello && skiff deploy -a hello");
@@ -338,6 +349,12 @@ fn routing_zero_downtime(c: &Container) {
         newest,
         "the newest release and config serve: {:?}",
         get(c, "hello.localhost", "/")
+    );
+    assert_eq!(
+        proxy_loads(c),
+        loads_before,
+        "deploys, a config change, a restart and a skiffd restart switch traffic in the network \
+         rules and never reload the proxy's config"
     );
     std::thread::sleep(Duration::from_secs(2));
     c.ok("touch /root/stop");
@@ -369,6 +386,15 @@ fn routing_zero_downtime(c: &Container) {
         "last v4 web.",
         "the loop saw the newest release last",
     );
+}
+
+/// How many times skiffd has loaded a new config into Caddy.
+fn proxy_loads(c: &Container) -> usize {
+    c.sh("journalctl -u skiffd -o cat --no-pager | grep -c 'proxy config loaded'")
+        .stdout
+        .trim()
+        .parse()
+        .unwrap_or(0)
 }
 
 fn routing_unhealthy_deploy_is_refused(c: &Container) {
