@@ -169,7 +169,13 @@ impl Deployer {
                 .await;
                 Ok(())
             }
-            ReleaseStatus::Pending | ReleaseStatus::Succeeded => Ok(()),
+            ReleaseStatus::Succeeded => {
+                // The round that switched the routes applies the network rules and the proxy's
+                // config after it: once a later round is done, requests reach the new release.
+                self.reconciler.wait_for_round().await;
+                Ok(())
+            }
+            ReleaseStatus::Pending => Ok(()),
         }
     }
 
