@@ -51,7 +51,7 @@ fn deploy(c: &Container, app: &str) {
     c.ok(&format!("skiff apps:create {app}"));
     c.ok(&format!(
         "mkdir -p /root/{app} && cd /root/{app} && cat > app.py <<'EOF'\n{APP_PY}EOF\n\
-         cat > probe.py <<'EOF'\n{PROBE_PY}EOF\nprintf 'web: python3 app.py\\n' > Procfile"
+         cat > probe.py <<'EOF'\n{PROBE_PY}EOF\nprintf 'web: python3 app.py\\nprober: python3 probe.py $PROBE; sleep infinity\\n' > Procfile"
     ));
     c.ok(&format!("skiff config:set APP={app} -a {app}"));
     c.ok(&format!("cd /root/{app} && skiff deploy -a {app}"));
@@ -154,6 +154,29 @@ fn network_apps_are_isolated(c: &Container) {
     ] {
         assert_contains(&report, &closed, "beta cannot reach it");
     }
+    // beta's dynos are in the same place as its one-offs: a worker sees the same.
+    let targets = format!("{alpha_addr} {alpha_port} {gateway} 7070 {gateway} 80");
+    c.ok(&format!("skiff config:set 'PROBE={targets}' -a beta"));
+    c.ok("skiff ps:scale prober=1 -a beta");
+    let mut logged = String::new();
+    let probed = wait_until(Duration::from_secs(30), || {
+        logged = c
+            .sh("journalctl SKIFF_APP=beta SKIFF_DYNO=prober.1 -o cat --no-pager")
+            .stdout;
+        logged.contains(&format!("{gateway}:80 "))
+    });
+    assert!(probed, "the worker probed: {logged}");
+    assert_contains(
+        &logged,
+        &format!("{alpha_addr}:{alpha_port} closed"),
+        "from a worker dyno",
+    );
+    assert_contains(
+        &logged,
+        &format!("{gateway}:7070 closed"),
+        "from a worker dyno",
+    );
+    assert_contains(&logged, &format!("{gateway}:80 open"), "from a worker dyno");
     // The front door is open, as it is from anywhere.
     assert_contains(&report, &format!("{gateway}:80 open"), "the proxy's port");
     // Through the proxy, beta reaches alpha as anyone on the internet would.
