@@ -22,7 +22,7 @@ fn now_ms(c: &Container) -> f64 {
         / 1e6
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
@@ -119,14 +119,14 @@ const DYNO_SANDBOX: &str = "-p Type=exec -p DynamicUser=yes -p PrivateUsers=yes 
     -p BindReadOnlyPaths=$(ls -d /var/lib/skiff/apps/bench/slugs/* | tail -n 1):/app \
     -p WorkingDirectory=/app";
 
-fn time_until_active(c: &Container, cmd: &str, unit: &str) -> f64 {
+pub(crate) fn time_until_active(c: &Container, cmd: &str, unit: &str) -> f64 {
     let script = format!(
         "s=$(date +%s%N); {cmd} >/dev/null; until [ \"$(systemctl is-active {unit})\" = active ]; do sleep 0.01; done; e=$(date +%s%N); echo $(( (e - s) / 1000 ))"
     );
     c.ok(&script).trim().parse::<f64>().expect("microseconds") / 1000.0
 }
 
-fn active_count(c: &Container, pattern: &str) -> usize {
+pub(crate) fn active_count(c: &Container, pattern: &str) -> usize {
     c.ok(&format!(
         "systemctl list-units '{pattern}' --state=active --plain --no-legend | wc -l"
     ))
@@ -227,11 +227,12 @@ pub fn run(c: &Container) {
     );
     println!("bench: skiffd CPU ticks over 10 idle seconds           {idle_ticks:8}");
     print_platform_memory(&platform);
+    crate::bench_net::namespace_start(c);
     deploys(c);
     proxy(c);
 }
 
-const WEB: &str = "python3 -m http.server $PORT --bind 127.0.0.1";
+const WEB: &str = "python3 -m http.server $PORT --bind 0.0.0.0";
 
 /// Milliseconds from running `cmd` until some web dyno of `app` serves a page containing `mark`.
 fn time_until_served(c: &Container, cmd: &str, app: &str, mark: &str) -> f64 {

@@ -10,6 +10,7 @@ mod access;
 mod api;
 mod apps;
 mod bench;
+mod bench_net;
 mod deploys;
 mod dynos;
 mod example;
