@@ -15,6 +15,7 @@ mod dynos;
 mod example;
 mod harness;
 mod install;
+mod intake;
 mod journal;
 mod oneoff;
 mod routing;
@@ -45,6 +46,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(api::scenarios());
     all.extend(dynos::scenarios());
     all.extend(deploys::scenarios());
+    all.extend(intake::scenarios());
     all.extend(routing::scenarios());
     all.extend(oneoff::scenarios());
     all.extend(install::purge_scenarios());
