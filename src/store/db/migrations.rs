@@ -113,6 +113,8 @@ const MIGRATIONS: &[&str] = &[
         web_replaced INTEGER NOT NULL,
         created_at TEXT NOT NULL
     );",
+    // v7: whether the proxy compresses the app's responses (on unless turned off).
+    "ALTER TABLE apps ADD COLUMN compression INTEGER NOT NULL DEFAULT 1;",
 ];
 
 pub fn known_version() -> i64 {
