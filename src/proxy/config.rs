@@ -123,7 +123,7 @@ fn app_handlers(app: &AppRoutes, max_body: u64) -> Vec<Value> {
 /// `route` behind Caddy's encode handler, which then wraps everything after it in the app's
 /// chain (the 413 page and the proxied responses): zstd, else gzip, as the client accepts, for
 /// the [`COMPRESSIBLE_TYPES`] only. Caddy itself leaves alone a response that already has a
-/// Content-Encoding or says `Cache-Control: no-transform`. The app's routes keep their places.
+/// Content-Encoding. The app's routes keep their places.
 fn compressing(route: Value) -> Value {
     json!({
         "handle": [
