@@ -10,6 +10,7 @@ mod access;
 mod api;
 mod apps;
 mod bench;
+mod compression;
 mod deploys;
 mod dynos;
 mod example;
@@ -48,6 +49,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(deploys::scenarios());
     all.extend(intake::scenarios());
     all.extend(routing::scenarios());
+    all.extend(compression::scenarios());
     all.extend(oneoff::scenarios());
     all.extend(install::purge_scenarios());
     all
