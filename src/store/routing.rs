@@ -1,5 +1,5 @@
-//! Routing state: domains, maintenance mode, compression, health checks, which dyno units the proxy routes
-//! to, and switching them (a pending release goes live with its switch).
+//! Routing state: domains, maintenance mode, compression, health checks, which dyno units the
+//! proxy routes to, and switching them (a pending release goes live with its switch).
 
 use rusqlite::{params, OptionalExtension};
 
