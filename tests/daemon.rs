@@ -295,6 +295,63 @@ async fn health_and_openapi() {
 }
 
 #[tokio::test]
+async fn compression_is_on_by_default_and_set_per_app() {
+    let d = Daemon::start(false).await;
+    let ctx = d.local();
+    d.cli(&ctx, &["apps:create", "packed"]).await.unwrap();
+    let shown = d
+        .cli(&ctx, &["proxy:compression", "-a", "packed"])
+        .await
+        .unwrap();
+    assert!(shown.starts_with("Compression is on for packed"), "{shown}");
+    let off = d
+        .cli(
+            &ctx,
+            &["proxy:compression", "off", "-a", "packed", "--json"],
+        )
+        .await
+        .unwrap();
+    assert_eq!(json(&off), serde_json::json!({"enabled": false}));
+    let shown = d
+        .cli(&ctx, &["proxy:compression", "-a", "packed", "--json"])
+        .await
+        .unwrap();
+    assert_eq!(json(&shown), serde_json::json!({"enabled": false}));
+    let info = d.cli(&ctx, &["apps:info", "-a", "packed"]).await.unwrap();
+    assert!(
+        info.lines()
+            .any(|l| l.starts_with("Compression") && l.ends_with("off")),
+        "{info}"
+    );
+    let info = json(
+        &d.cli(&ctx, &["apps:info", "-a", "packed", "--json"])
+            .await
+            .unwrap(),
+    );
+    assert_eq!(info["compression"], false);
+    let on = d
+        .cli(&ctx, &["proxy:compression", "on", "-a", "packed"])
+        .await
+        .unwrap();
+    assert!(on.starts_with("Compression is on for packed"), "{on}");
+
+    let bad = d
+        .raw("PUT", "/v1/apps/packed/compression", r#"{"enabled":"no"}"#)
+        .await;
+    assert!(bad.starts_with("HTTP/1.1 4"), "{bad}");
+    let shown = body_json(&d.raw("GET", "/v1/apps/packed/compression", "").await);
+    assert_eq!(shown["enabled"], true, "a refused change changes nothing");
+    let missing = d
+        .raw("PUT", "/v1/apps/nope/compression", r#"{"enabled":false}"#)
+        .await;
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+    let doc = body_json(&d.raw("GET", "/v1/openapi.json", "").await);
+    let path = &doc["paths"]["/v1/apps/{app}/compression"];
+    assert!(path["get"].is_object() && path["put"].is_object(), "{path}");
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn tcp_listener_requires_a_valid_token() {
     let d = Daemon::start(true).await;
     let addr = d.tcp.unwrap();

@@ -104,6 +104,7 @@ pub async fn app_info(
         release: release.map(Release::from),
         pending_release: pending.map(|p| p.version),
         maintenance: routing.maintenance,
+        compression: routing.compression.enabled(),
         health_check: routing.health_check.to_string(),
         formation,
         dynos,

@@ -110,6 +110,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(routing::list_domains, routing::add_domain))
         .routes(routes!(routing::remove_domain))
         .routes(routes!(routing::set_maintenance))
+        .routes(routes!(routing::get_compression, routing::set_compression))
         .routes(routes!(
             routing::get_health_check,
             routing::set_health_check
@@ -184,6 +185,7 @@ mod tests {
                 "AppInfo",
                 "BTreeMap",
                 "BuildEvent",
+                "CompressionBody",
                 "ConfigChanged",
                 "CreateApp",
                 "CreateToken",

@@ -1,5 +1,5 @@
-//! `/v1/apps/{app}/domains`, `/maintenance` and `/healthcheck`: how an app is reached through the
-//! proxy. Each change is intent in the DB; the reconciler renders and applies the proxy config.
+//! `/v1/apps/{app}/domains`, `/maintenance`, `/compression` and `/healthcheck`: how an app is
+//! reached through the proxy. Each change is intent in the DB; the reconciler renders and applies the proxy config.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -7,8 +7,10 @@ use axum::Json;
 
 use super::error::ApiError;
 use super::AppState;
-use crate::model::{AppName, Domain, HealthCheck, RoutingSettings};
-use crate::wire::{DomainRequest, Domains, ErrorBody, HealthCheckBody, Maintenance};
+use crate::model::{AppName, Compression, Domain, HealthCheck, RoutingSettings};
+use crate::wire::{
+    CompressionBody, DomainRequest, Domains, ErrorBody, HealthCheckBody, Maintenance,
+};
 
 impl From<&HealthCheck> for HealthCheckBody {
     fn from(h: &HealthCheck) -> Self {
@@ -112,6 +114,43 @@ pub async fn set_maintenance(
     let Json(body) = body?;
     let app = state.store.get_app(&app).await?.name;
     state.store.set_maintenance(&app, body.enabled).await?;
+    state.reconciler.poke();
+    Ok(Json(body))
+}
+
+#[utoipa::path(get, path = "/v1/apps/{app}/compression", tag = "routing",
+    params(("app" = String, Path, description = "app name")),
+    responses(
+        (status = 200, description = "whether the proxy compresses the app's responses", body = CompressionBody),
+        (status = 404, description = "no such app", body = ErrorBody)))]
+pub async fn get_compression(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+) -> Result<Json<CompressionBody>, ApiError> {
+    let app = state.store.get_app(&app).await?.name;
+    let settings = state.store.routing_settings(&app).await?;
+    Ok(Json(CompressionBody {
+        enabled: settings.compression.enabled(),
+    }))
+}
+
+#[utoipa::path(put, path = "/v1/apps/{app}/compression", tag = "routing",
+    params(("app" = String, Path, description = "app name")),
+    request_body = CompressionBody,
+    responses(
+        (status = 200, description = "compression set: on, text responses (HTML, CSS, JavaScript, JSON, XML, SVG…) over 512 bytes are sent zstd- or gzip-encoded to clients that accept it", body = CompressionBody),
+        (status = 404, description = "no such app", body = ErrorBody)))]
+pub async fn set_compression(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    body: Result<Json<CompressionBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<CompressionBody>, ApiError> {
+    let Json(body) = body?;
+    let app = state.store.get_app(&app).await?.name;
+    state
+        .store
+        .set_compression(&app, Compression::from_enabled(body.enabled))
+        .await?;
     state.reconciler.poke();
     Ok(Json(body))
 }

@@ -1,7 +1,9 @@
 //! Safe unpacking of an uploaded tarball (plain or gzip) into a fresh directory: refuses absolute
-//! paths, `..`, writes through symlinks, links that leave the tree, hard links, devices and
-//! fifos, and trees over the size or file-count limits. Nothing is written outside `dest`.
+//! paths, `..`, writes through symlinks, links that leave the tree (resolved through the links
+//! unpacked before and after them), hard links, devices and fifos, and trees over the size or
+//! file-count limits. Nothing is written outside `dest`.
 
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -30,6 +32,8 @@ pub enum IntakeError {
     ForbiddenType { kind: &'static str, path: String },
     #[error("symlink {path:?} points outside the app ({target:?})")]
     EscapingLink { path: String, target: String },
+    #[error("symlink {path:?} ({target:?}) goes through too many symlinks")]
+    LinkLoop { path: String, target: String },
     #[error("{path:?} would be written through the symlink {link:?}")]
     ThroughLink { path: String, link: String },
     #[error("the upload unpacks to more than {0} bytes")]
@@ -42,27 +46,94 @@ pub enum IntakeError {
     Io(#[from] io::Error),
 }
 
-/// Lexically checks that `target`, as seen from the directory `parent` (relative to the tree's
-/// root), stays inside the tree.
-fn link_stays_inside(parent: &Path, target: &Path) -> bool {
-    if target.is_absolute() {
-        return false;
+/// How many symlinks one resolution may follow, as the kernel allows (`MAXSYMLINKS`).
+const MAX_HOPS: usize = 40;
+
+/// Why a link's target does not resolve inside the tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unresolved {
+    Outside,
+    Loop,
+}
+
+/// A model of the tree being unpacked: the symlinks made so far (path → target, relative to the
+/// root), to resolve a target the way the kernel will — component by component, following links.
+#[derive(Debug, Default)]
+struct Links {
+    targets: HashMap<PathBuf, PathBuf>,
+    order: Vec<PathBuf>,
+}
+
+impl Links {
+    fn insert(&mut self, path: &Path, target: &Path) {
+        self.targets
+            .insert(path.to_path_buf(), target.to_path_buf());
+        self.order.push(path.to_path_buf());
     }
-    let mut depth: i64 = parent.components().count() as i64;
-    for c in target.components() {
-        match c {
-            Component::Normal(_) => depth += 1,
-            Component::CurDir => {}
-            Component::ParentDir => {
-                depth -= 1;
-                if depth < 0 {
-                    return false;
+
+    /// An entry replaced whatever was at `path`.
+    fn forget(&mut self, path: &Path) {
+        self.targets.remove(path);
+    }
+
+    /// Where `target`, read in the directory `dir`, ends up (relative to the root). A missing
+    /// component is taken as a directory; `..` at the root, an absolute target or too many hops
+    /// refuse.
+    fn resolve(&self, dir: &Path, target: &Path) -> Result<PathBuf, Unresolved> {
+        let mut here = dir.to_path_buf();
+        let mut pending: Vec<Component<'_>> = target.components().rev().collect();
+        let mut hops = 0;
+        while let Some(part) = pending.pop() {
+            match part {
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    if !here.pop() {
+                        return Err(Unresolved::Outside);
+                    }
                 }
+                Component::Normal(name) => {
+                    let next = here.join(name);
+                    match self.targets.get(&next) {
+                        Some(link) => {
+                            hops += 1;
+                            if hops > MAX_HOPS {
+                                return Err(Unresolved::Loop);
+                            }
+                            pending.extend(link.components().rev());
+                        }
+                        None => here = next,
+                    }
+                }
+                Component::RootDir | Component::Prefix(_) => return Err(Unresolved::Outside),
             }
-            Component::RootDir | Component::Prefix(_) => return false,
         }
+        Ok(here)
     }
-    true
+
+    /// Checks the symlink at `path` against the tree as it is now.
+    fn check(&self, path: &Path, target: &Path) -> Result<(), IntakeError> {
+        let dir = path.parent().unwrap_or(Path::new(""));
+        let unresolved = match self.resolve(dir, target) {
+            Ok(_) => return Ok(()),
+            Err(unresolved) => unresolved,
+        };
+        let (path, target) = (path.display().to_string(), target.display().to_string());
+        Err(match unresolved {
+            Unresolved::Outside => IntakeError::EscapingLink { path, target },
+            Unresolved::Loop => IntakeError::LinkLoop { path, target },
+        })
+    }
+
+    /// Checks every symlink still in the tree, in archive order: a later link can change where
+    /// an earlier one leads (`a -> b/..` then `b -> .`).
+    fn check_all(&self) -> Result<(), IntakeError> {
+        for path in &self.order {
+            if let Some(target) = self.targets.get(path) {
+                self.check(path, target)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Creates a directory with mode 0755 whatever the process umask (skiffd runs with 077, but
@@ -99,6 +170,7 @@ pub fn unpack(archive: impl Read, dest: &Path, limits: IntakeLimits) -> Result<u
     let mut tar = tar::Archive::new(input);
     let mut total: u64 = 0;
     let mut count: u64 = 0;
+    let mut links = Links::default();
     for entry in tar.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
         count += 1;
@@ -117,6 +189,7 @@ pub fn unpack(archive: impl Read, dest: &Path, limits: IntakeLimits) -> Result<u
                 fs::remove_file(&target)?;
             }
         }
+        links.forget(&rel);
         match entry.header().entry_type() {
             tar::EntryType::Directory => match fs::symlink_metadata(&target) {
                 Ok(m) if m.is_dir() => {}
@@ -130,7 +203,7 @@ pub fn unpack(archive: impl Read, dest: &Path, limits: IntakeLimits) -> Result<u
                 }
                 write_file(&mut entry, &rel, &target, size)?;
             }
-            tar::EntryType::Symlink => write_symlink(&entry, &rel, &target)?,
+            tar::EntryType::Symlink => write_symlink(&entry, &rel, &target, &mut links)?,
             tar::EntryType::XGlobalHeader
             | tar::EntryType::XHeader
             | tar::EntryType::GNULongName
@@ -143,6 +216,7 @@ pub fn unpack(archive: impl Read, dest: &Path, limits: IntakeLimits) -> Result<u
             }
         }
     }
+    links.check_all()?;
     Ok(total)
 }
 
@@ -201,11 +275,12 @@ fn write_file(
     Ok(())
 }
 
-/// Makes a symlink whose target stays inside the tree.
+/// Makes a symlink whose target, resolved through the links made so far, stays inside the tree.
 fn write_symlink(
     entry: &tar::Entry<'_, impl Read>,
     rel: &Path,
     target: &Path,
+    links: &mut Links,
 ) -> Result<(), IntakeError> {
     let shown = rel.display().to_string();
     let link = entry
@@ -213,14 +288,9 @@ fn write_symlink(
         .map_err(corrupt)?
         .ok_or_else(|| IntakeError::Corrupt(format!("symlink {shown} has no target")))?
         .into_owned();
-    let parent = rel.parent().unwrap_or(Path::new(""));
-    if !link_stays_inside(parent, &link) {
-        return Err(IntakeError::EscapingLink {
-            path: shown,
-            target: link.display().to_string(),
-        });
-    }
+    links.check(rel, &link)?;
     std::os::unix::fs::symlink(&link, target)?;
+    links.insert(rel, &link);
     Ok(())
 }
 
@@ -369,6 +439,168 @@ mod tests {
             let msg = result.unwrap_err().to_string();
             assert!(msg.contains(needle), "{needle}: {msg}");
             assert!(!dir.path().join("evil").exists());
+        }
+    }
+
+    /// Unpacks into `slug` beside a `marker` directory holding one file; returns the result and
+    /// whether everything outside `slug` is as it was.
+    fn unpack_beside_marker(entries: &[E]) -> (Result<u64, IntakeError>, bool, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir.path().join("marker")).unwrap();
+        fs::write(dir.path().join("marker/keep"), b"keep").unwrap();
+        let result = unpack(
+            &archive(entries)[..],
+            &dir.path().join("slug"),
+            IntakeLimits::default(),
+        );
+        let mut outside: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        outside.sort();
+        let marker: Vec<_> = fs::read_dir(dir.path().join("marker"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        let untouched = outside == ["marker", "slug"]
+            && marker == ["keep"]
+            && fs::read(dir.path().join("marker/keep")).unwrap() == b"keep";
+        (result, untouched, dir)
+    }
+
+    #[test]
+    fn refuses_links_that_resolve_outside_through_other_links() {
+        for (what, entries, needle) in [
+            (
+                "chained",
+                vec![E::Link("y", "."), E::Link("x", "y/y/..")],
+                r#"symlink "x" points outside the app ("y/y/..")"#,
+            ),
+            (
+                "chained, then written through",
+                vec![
+                    E::Link("y", "."),
+                    E::Link("x", "y/y/.."),
+                    E::File("x/marker/evil", b"x", 0o644),
+                ],
+                r#"symlink "x" points outside"#,
+            ),
+            (
+                "nested directories",
+                vec![
+                    E::Dir("a/b"),
+                    E::Link("a/b/up", ".."),
+                    E::Link("a/b/c", "up/../../.."),
+                ],
+                r#"symlink "a/b/c" points outside"#,
+            ),
+            (
+                "absolute through a link",
+                vec![E::Link("l", "m/passwd"), E::Link("m", "/etc")],
+                r#"symlink "m" points outside the app ("/etc")"#,
+            ),
+            (
+                "a link to a link that escapes",
+                vec![
+                    E::Dir("d"),
+                    E::Link("d/up", ".."),
+                    E::Link("out", "d/up/.."),
+                ],
+                r#"symlink "out" points outside"#,
+            ),
+            (
+                "an earlier link re-routed by a later one",
+                vec![E::Link("a", "b/.."), E::Link("b", ".")],
+                r#"symlink "a" points outside the app ("b/..")"#,
+            ),
+            (
+                "re-routed through a directory",
+                vec![E::Dir("s"), E::Link("s/a", "t/../.."), E::Link("s/t", ".")],
+                r#"symlink "s/a" points outside"#,
+            ),
+            (
+                "a loop",
+                vec![E::Link("p", "q"), E::Link("q", "p")],
+                r#"symlink "p" ("q") goes through too many symlinks"#,
+            ),
+            (
+                "a file written through a link",
+                vec![
+                    E::Dir("vendor"),
+                    E::Link("y", "vendor"),
+                    E::File("y/evil", b"x", 0o644),
+                ],
+                r#""y/evil" would be written through the symlink "y""#,
+            ),
+            (
+                "a directory made through a link",
+                vec![E::Link("y", "."), E::Dir("y/y/sub")],
+                r#"would be written through the symlink "y""#,
+            ),
+        ] {
+            let (result, untouched, dir) = unpack_beside_marker(&entries);
+            let msg = result.expect_err(what).to_string();
+            assert!(msg.contains(needle), "{what}: {msg}");
+            assert!(untouched, "{what}: something changed outside the slug");
+            assert!(!dir.path().join("slug/vendor/evil").exists(), "{what}");
+        }
+    }
+
+    #[test]
+    fn accepts_links_that_stay_inside() {
+        for (what, entries) in [
+            (
+                "into a vendored tree",
+                vec![E::Dir("vendor/lib"), E::Link("lib", "vendor/lib")],
+            ),
+            (
+                "up a level",
+                vec![E::Dir("a"), E::Dir("c"), E::Link("a/b", "../c")],
+            ),
+            (
+                "the root itself",
+                vec![E::Link("y", "."), E::Link("x", "y/y")],
+            ),
+            (
+                "a link to a link",
+                vec![
+                    E::Dir("vendor"),
+                    E::Link("q", "vendor"),
+                    E::Link("p", "q/.."),
+                ],
+            ),
+            ("dangling", vec![E::Link("later", "not/yet")]),
+            (
+                "a link replaced by a file",
+                vec![
+                    E::Link("b", "."),
+                    E::File("b", b"x", 0o644),
+                    E::Link("a", "b/.."),
+                ],
+            ),
+        ] {
+            let (result, untouched, _dir) = unpack_beside_marker(&entries);
+            result.expect(what);
+            assert!(untouched, "{what}");
+        }
+    }
+
+    #[test]
+    fn resolution_follows_links_component_by_component() {
+        let mut links = Links::default();
+        links.insert(Path::new("y"), Path::new("."));
+        links.insert(Path::new("lib"), Path::new("vendor/lib"));
+        links.insert(Path::new("vendor/lib/up"), Path::new("../.."));
+        for (dir, target, want) in [
+            ("", "y/y/lib", Ok("vendor/lib")),
+            ("", "lib/up/lib/x", Ok("vendor/lib/x")),
+            ("a", "../y/lib/../..", Ok("")),
+            ("", "y/y/..", Err(Unresolved::Outside)),
+            ("", "lib/up/..", Err(Unresolved::Outside)),
+            ("", "/lib", Err(Unresolved::Outside)),
+        ] {
+            let got = links.resolve(Path::new(dir), Path::new(target));
+            assert_eq!(got, want.map(PathBuf::from), "{dir} {target}");
         }
     }
 

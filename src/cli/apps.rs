@@ -124,6 +124,7 @@ pub fn write_app_info(out: &mut dyn Write, info: &AppInfo) -> std::io::Result<()
         human_bytes(d.builds)
     );
     let maintenance = if info.maintenance { "on" } else { "off" };
+    let compression = if info.compression { "on" } else { "off" };
     let jobs = info.cron.len().to_string();
     output::fields(
         out,
@@ -137,6 +138,7 @@ pub fn write_app_info(out: &mut dyn Write, info: &AppInfo) -> std::io::Result<()
             ("Dynos", &dynos),
             ("Health check", &info.health_check),
             ("Maintenance", maintenance),
+            ("Compression", compression),
             ("Scheduled jobs", &jobs),
             ("Disk use", &disk),
         ],

@@ -1,12 +1,13 @@
-//! `domains`, `domains:add`, `domains:remove`, `maintenance:on|off` and `healthcheck[:set]`: how
-//! an app is reached through the proxy.
+//! `domains`, `domains:add`, `domains:remove`, `maintenance:on|off`, `proxy:compression
+//! [on|off]` and `healthcheck[:set]`: how an app is reached through the proxy.
 
 use std::io::Write;
 
 use clap::Subcommand;
 
 use super::{deploy, CliError, Session};
-use crate::wire::{DomainRequest, Domains, HealthCheckBody, Maintenance};
+use crate::model::Compression;
+use crate::wire::{CompressionBody, DomainRequest, Domains, HealthCheckBody, Maintenance};
 
 #[derive(Debug, Subcommand)]
 pub enum RoutingVerb {
@@ -25,6 +26,13 @@ pub enum RoutingVerb {
     /// Route requests to the app's web dynos again.
     #[command(name = "maintenance:off")]
     MaintenanceOff,
+    /// Show whether the proxy compresses the app's responses (zstd or gzip), or turn it on or off.
+    #[command(name = "proxy:compression")]
+    ProxyCompression {
+        /// on or off; none: show the current setting.
+        #[arg(value_parser = Compression::parse)]
+        setting: Option<Compression>,
+    },
     /// Show the check new web dynos must pass before they get traffic.
     #[command(name = "healthcheck")]
     HealthCheck,
@@ -70,6 +78,20 @@ pub(super) async fn run(verb: RoutingVerb, s: &mut Session<'_>) -> Result<(), Cl
         }
         RoutingVerb::MaintenanceOn => set_maintenance(s, &app, &base, true).await?,
         RoutingVerb::MaintenanceOff => set_maintenance(s, &app, &base, false).await?,
+        RoutingVerb::ProxyCompression { setting } => {
+            let path = format!("{base}/compression");
+            let state: CompressionBody = match setting {
+                Some(c) => {
+                    let body = CompressionBody {
+                        enabled: c.enabled(),
+                    };
+                    s.client.put(&path, &body).await?
+                }
+                None => s.client.get(&path).await?,
+            };
+            s.output
+                .show(&state, |out, _| write_compression(out, &app, &state))?;
+        }
         RoutingVerb::HealthCheck => {
             let check: HealthCheckBody = s.client.get(&format!("{base}/healthcheck")).await?;
             s.output
@@ -116,6 +138,21 @@ async fn set_maintenance(
         }
     })?;
     Ok(())
+}
+
+fn write_compression(
+    out: &mut dyn Write,
+    app: &str,
+    state: &CompressionBody,
+) -> std::io::Result<()> {
+    if state.enabled {
+        writeln!(
+            out,
+            "Compression is on for {app}: text responses go out zstd- or gzip-encoded to clients that accept it"
+        )
+    } else {
+        writeln!(out, "Compression is off for {app}")
+    }
 }
 
 fn write_domains(out: &mut dyn Write, app: &str, domains: &Domains) -> std::io::Result<()> {

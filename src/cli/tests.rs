@@ -126,6 +126,18 @@ const VERBS: &[(&[&str], &str)] = &[
         "Network(Egress { choice: Off })",
     ),
     (&["maintenance:off"], "Routing(MaintenanceOff)"),
+    (
+        &["proxy:compression"],
+        "Routing(ProxyCompression { setting: None })",
+    ),
+    (
+        &["proxy:compression", "off"],
+        "Routing(ProxyCompression { setting: Some(Off) })",
+    ),
+    (
+        &["proxy:compression", "on"],
+        "Routing(ProxyCompression { setting: Some(On) })",
+    ),
     (&["healthcheck"], "Routing(HealthCheck)"),
     (
         &[
@@ -190,6 +202,8 @@ fn unknown_verbs_and_bad_flags_are_refused() {
         &["deploy", "dir", "--tar", "a.tar"],
         &["logs", "-n", "many"],
         &["healthcheck:set", "--status", "ok"],
+        &["proxy:compression", "yes"],
+        &["proxy:compression", "on", "off"],
     ] {
         assert!(parse(args).is_err(), "{args:?}");
     }

@@ -41,7 +41,7 @@ pub use procfile::{ProcessType, Procfile};
 pub use release::{ConfigVars, ReleaseRecord, ReleaseStatus};
 pub use release_version::{parse_release_version, ReleaseVersion};
 pub use rollback::{rollback_target, RollbackError};
-pub use routing::{AppRoutes, AppRouting, Route, RoutingSettings};
+pub use routing::{AppRoutes, AppRouting, Compression, Route, RoutingSettings};
 pub use ssh_key::{render_authorized_keys, SshPublicKey};
 pub use token::{ApiToken, TokenHash, TokenName, TokenNameError};
 pub(crate) use unit_name::parse_positive;

@@ -100,6 +100,7 @@ fn routes(app: &str, port: u16) -> AppRoutes {
         app: name(app),
         domains: vec![],
         maintenance: false,
+        compression: crate::model::Compression::On,
         upstreams: vec![Route {
             unit_name: format!("skiff-{app}.web.1.v1.service"),
             dyno: DynoName::parse("web.1").unwrap(),

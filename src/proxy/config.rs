@@ -1,6 +1,7 @@
 //! Renders Caddy's complete JSON config from the routes in the DB (pure, snapshot-tested): one
 //! route per app on `APP.<base_domain>` and its custom domains, load-balanced over its routed web
-//! dynos, a 503 page in maintenance or without web dynos, a 404 page for unknown hosts, JSON
+//! dynos (their text responses compressed unless the app turned that off), a 503 page in
+//! maintenance or without web dynos, a 404 page for unknown hosts, JSON
 //! access lines in a file of their own (rolled by Caddy; skiffd follows it for router lines),
 //! Caddy's other messages on its stderr (its journal), and automatic HTTPS when `tls` is on.
 
@@ -9,7 +10,7 @@ use std::path::PathBuf;
 use serde_json::{json, Value};
 
 use crate::config::{BaseDomain, TlsMode};
-use crate::model::{service_addr, service_port, AppRoutes, NetworkRange};
+use crate::model::{service_addr, service_port, AppRoutes, Compression, NetworkRange};
 
 /// Where skiff's Caddy listens for its admin API: a Unix socket only root (and Caddy) can use.
 pub const ADMIN_SOCKET: &str = "/run/skiff-caddy/admin.sock";
@@ -20,6 +21,31 @@ pub const ACCESS_LOG: &str = "/var/log/skiff-caddy/access.log";
 /// never grows without bound; the router lines themselves live in journald.
 const ACCESS_LOG_ROLL_MB: u32 = 10;
 const ACCESS_LOG_ROLL_KEEP: u32 = 2;
+/// Responses shorter than this go out unencoded (Caddy's own default, made explicit).
+const COMPRESS_MIN_BYTES: u32 = 512;
+/// The response Content-Types worth compressing, in Caddy's header-matcher syntax (a trailing
+/// `*` matches parameters such as `; charset=utf-8`). Deliberately not `text/*`, which would
+/// take in `text/event-stream` (an encoder buffers and would hold events back); images other
+/// than SVG, video, audio, fonts and archives are compressed already.
+const COMPRESSIBLE_TYPES: &[&str] = &[
+    "text/html*",
+    "text/plain*",
+    "text/css*",
+    "text/javascript*",
+    "text/xml*",
+    "text/csv*",
+    "text/markdown*",
+    "application/javascript*",
+    "application/json*",
+    "application/ld+json*",
+    "application/manifest+json*",
+    "application/xml*",
+    "application/xhtml+xml*",
+    "application/atom+xml*",
+    "application/rss+xml*",
+    "application/wasm*",
+    "image/svg+xml*",
+];
 /// Name of the one HTTP server in the config.
 const SERVER: &str = "skiff";
 
@@ -88,10 +114,33 @@ fn app_handlers(app: &AppRoutes, max_body: u64, network: Option<NetworkRange>) -
             true,
         )];
     }
+    let first = match app.compression {
+        Compression::On => compressing(request_id_route()),
+        Compression::Off => request_id_route(),
+    };
     vec![json!({
         "handler": "subroute",
-        "routes": [request_id_route(), declared_length_route(max_body), proxy_route(&dials, max_body)],
+        "routes": [first, declared_length_route(max_body), proxy_route(&dials, max_body)],
     })]
+}
+
+/// `route` behind Caddy's encode handler, which then wraps everything after it in the app's
+/// chain (the 413 page and the proxied responses): zstd, else gzip, as the client accepts, for
+/// the [`COMPRESSIBLE_TYPES`] only. Caddy itself leaves alone a response that already has a
+/// Content-Encoding. The app's routes keep their places.
+fn compressing(route: Value) -> Value {
+    json!({
+        "handle": [
+            {
+                "handler": "encode",
+                "encodings": {"zstd": {}, "gzip": {}},
+                "prefer": ["zstd", "gzip"],
+                "minimum_length": COMPRESS_MIN_BYTES,
+                "match": {"headers": {"Content-Type": COMPRESSIBLE_TYPES}},
+            },
+            {"handler": "subroute", "routes": [route]},
+        ],
+    })
 }
 
 /// Heroku's X-Request-Id: the client's own, or a fresh one.
@@ -358,6 +407,7 @@ mod tests {
             app: AppName::parse(name).unwrap(),
             domains: domains.iter().map(|d| Domain::parse(d).unwrap()).collect(),
             maintenance,
+            compression: Compression::On,
             upstreams: ports
                 .iter()
                 .enumerate()
@@ -448,6 +498,69 @@ mod tests {
         let loggers = &config["apps"]["http"]["servers"]["skiff"]["logs"]["logger_names"];
         assert_eq!(loggers["www.example.com"], "hello");
         assert_eq!(loggers["under-works.localhost"], "under-works");
+    }
+
+    #[test]
+    fn compression_wraps_the_proxy_for_compressible_types_only_and_can_be_off() {
+        let mut apps = apps();
+        apps[1] = app("quiet", &[], false, &[20003]);
+        apps[1].compression = Compression::Off;
+        let config = render(&apps, &settings(TlsMode::Off));
+        let routes = &config["apps"]["http"]["servers"]["skiff"]["routes"];
+        let inner = |i: usize| routes[i]["handle"][0]["routes"].as_array().unwrap().clone();
+        let handlers = |route: &Value| -> Vec<String> {
+            route["handle"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| h["handler"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let on = inner(0);
+        assert_eq!(
+            handlers(&on[0]),
+            ["encode", "subroute"],
+            "encode comes first"
+        );
+        assert!(on[0].get("terminal").is_none() && on[0].get("match").is_none());
+        assert_eq!(on[0]["handle"][1]["routes"], json!([request_id_route()]));
+        assert_eq!(handlers(&on[2]), ["request_body", "map", "reverse_proxy"]);
+        let encode = &on[0]["handle"][0];
+        assert_eq!(encode["encodings"], json!({"zstd": {}, "gzip": {}}));
+        assert_eq!(encode["prefer"], json!(["zstd", "gzip"]));
+        assert_eq!(encode["minimum_length"], 512);
+        let types: Vec<&str> = encode["match"]["headers"]["Content-Type"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_str().unwrap())
+            .collect();
+        let matches = |content_type: &str| {
+            types.iter().any(|t| match t.strip_suffix('*') {
+                Some(prefix) => content_type.starts_with(prefix),
+                None => content_type == *t,
+            })
+        };
+        for (content_type, want) in [
+            ("text/html; charset=utf-8", true),
+            ("text/css", true),
+            ("application/json", true),
+            ("application/javascript", true),
+            ("image/svg+xml", true),
+            ("text/event-stream", false),
+            ("image/png", false),
+            ("image/jpeg", false),
+            ("video/mp4", false),
+            ("application/zip", false),
+            ("application/gzip", false),
+            ("application/octet-stream", false),
+            ("font/woff2", false),
+        ] {
+            assert_eq!(matches(content_type), want, "{content_type}");
+        }
+        let off = inner(1);
+        assert_eq!(off[0], request_id_route());
+        assert_eq!(handlers(&off[2]), ["request_body", "map", "reverse_proxy"]);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! Routing state: domains, maintenance mode, health checks, which dyno units the proxy routes
-//! to, and switching them (a pending release goes live with its switch).
+//! Routing state: domains, maintenance mode, compression, health checks, which dyno units the
+//! proxy routes to, and switching them (a pending release goes live with its switch).
 
 use rusqlite::{params, OptionalExtension};
 
@@ -8,7 +8,8 @@ use super::db::{
     StoreError, NOW,
 };
 use crate::model::{
-    AppName, AppRoutes, Domain, HealthCheck, NetworkSlot, ReleaseVersion, Route, RoutingSettings,
+    AppName, AppRoutes, Compression, Domain, HealthCheck, NetworkSlot, ReleaseVersion, Route,
+    RoutingSettings,
 };
 
 impl Store {
@@ -69,6 +70,23 @@ impl Store {
         .await
     }
 
+    pub async fn set_compression(
+        &self,
+        app: &AppName,
+        compression: Compression,
+    ) -> Result<(), StoreError> {
+        let app = app.clone();
+        self.call(move |conn| {
+            let id = app_id(conn, &app)?;
+            conn.execute(
+                "UPDATE apps SET compression = ?1 WHERE id = ?2",
+                params![compression.enabled(), id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     pub async fn set_health_check(
         &self,
         app: &AppName,
@@ -86,14 +104,15 @@ impl Store {
         let app = app.clone();
         self.call(move |conn| {
             let id = app_id(conn, &app)?;
-            let maintenance: bool = conn.query_row(
-                "SELECT maintenance FROM apps WHERE id = ?1",
+            let (maintenance, compression): (bool, bool) = conn.query_row(
+                "SELECT maintenance, compression FROM apps WHERE id = ?1",
                 params![id],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             Ok(RoutingSettings {
                 domains: domains_of(conn, id)?,
                 maintenance,
+                compression: Compression::from_enabled(compression),
                 health_check: health_check_of(conn, id)?,
             })
         })
@@ -104,20 +123,22 @@ impl Store {
     pub async fn proxy_state(&self) -> Result<Vec<AppRoutes>, StoreError> {
         self.call(|conn| {
             let tx = conn.transaction()?;
-            let apps: Vec<(i64, String, bool, Option<u32>)> = {
+            let apps: Vec<(i64, String, bool, bool, Option<u32>)> = {
                 let mut stmt = tx.prepare(
-                    "SELECT id, name, maintenance, network_slot FROM apps ORDER BY name",
+                    "SELECT id, name, maintenance, compression, network_slot FROM apps ORDER BY name",
                 )?;
-                let rows =
-                    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+                let rows = stmt.query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?;
                 rows.collect::<Result<_, _>>()?
             };
             let mut out = Vec::with_capacity(apps.len());
-            for (id, name, maintenance, slot) in apps {
+            for (id, name, maintenance, compression, slot) in apps {
                 out.push(AppRoutes {
                     app: stored_app_name(&name)?,
                     domains: domains_of(&tx, id)?,
                     maintenance,
+                    compression: Compression::from_enabled(compression),
                     upstreams: routes_of(&tx, id)?,
                     network_slot: slot.map(NetworkSlot::new),
                 });
@@ -205,5 +226,49 @@ impl Store {
         self.switch_routes(app, Vec::new(), Some(version), 0)
             .await?;
         Ok(version)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn compression_is_on_by_default_and_kept_per_app() {
+        let store = Store::open_in_memory().unwrap();
+        let (hello, other) = (
+            AppName::parse("hello").unwrap(),
+            AppName::parse("other").unwrap(),
+        );
+        store.create_app(hello.clone()).await.unwrap();
+        store.create_app(other.clone()).await.unwrap();
+        let compression = |routes: &[AppRoutes]| -> Vec<Compression> {
+            routes.iter().map(|a| a.compression).collect()
+        };
+        assert_eq!(
+            compression(&store.proxy_state().await.unwrap()),
+            [Compression::On, Compression::On]
+        );
+        store
+            .set_compression(&hello, Compression::Off)
+            .await
+            .unwrap();
+        assert_eq!(
+            compression(&store.proxy_state().await.unwrap()),
+            [Compression::Off, Compression::On]
+        );
+        let settings = store.routing_settings(&hello).await.unwrap();
+        assert_eq!(settings.compression, Compression::Off);
+        store
+            .set_compression(&hello, Compression::On)
+            .await
+            .unwrap();
+        let settings = store.routing_settings(&hello).await.unwrap();
+        assert_eq!(settings.compression, Compression::On);
+        let missing = AppName::parse("missing").unwrap();
+        assert!(matches!(
+            store.set_compression(&missing, Compression::Off).await,
+            Err(StoreError::AppNotFound(_))
+        ));
     }
 }

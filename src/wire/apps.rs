@@ -47,6 +47,8 @@ pub struct AppInfo {
     /// A release whose web dynos are starting and not live yet.
     pub pending_release: Option<u32>,
     pub maintenance: bool,
+    /// Whether the proxy compresses compressible responses (zstd or gzip).
+    pub compression: bool,
     /// The check new web dynos pass before they get traffic, in words.
     pub health_check: String,
     pub formation: Vec<FormationItem>,

@@ -26,7 +26,7 @@ pub use keys::{AddKey, Key};
 pub use logs::LogsParams;
 pub use network::{EgressRequest, NetworkInfo};
 pub use releases::{ConfigChanged, ConfigMap, ReleaseInfo, RollbackRequest};
-pub use routing::{DomainRequest, Domains, HealthCheckBody, Maintenance};
+pub use routing::{CompressionBody, DomainRequest, Domains, HealthCheckBody, Maintenance};
 pub use runs::{RunBody, RunStarted, TerminalBody};
 pub use tokens::{CreateToken, CreatedToken, Token};
 

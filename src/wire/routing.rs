@@ -1,4 +1,4 @@
-//! Routing on the wire: domains, maintenance mode and health checks.
+//! Routing on the wire: domains, maintenance mode, compression and health checks.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -20,6 +20,13 @@ pub struct DomainRequest {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Maintenance {
+    pub enabled: bool,
+}
+
+/// Whether the proxy compresses the app's compressible responses (zstd or gzip).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompressionBody {
     pub enabled: bool,
 }
 

@@ -11,11 +11,13 @@ mod api;
 mod apps;
 mod bench;
 mod bench_net;
+mod compression;
 mod deploys;
 mod dynos;
 mod example;
 mod harness;
 mod install;
+mod intake;
 mod journal;
 mod network;
 mod oneoff;
@@ -47,8 +49,10 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(api::scenarios());
     all.extend(dynos::scenarios());
     all.extend(deploys::scenarios());
+    all.extend(intake::scenarios());
     all.extend(routing::scenarios());
     all.extend(network::scenarios());
+    all.extend(compression::scenarios());
     all.extend(oneoff::scenarios());
     all.extend(install::purge_scenarios());
     all

@@ -118,6 +118,8 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE apps ADD COLUMN network_slot INTEGER;
      CREATE UNIQUE INDEX apps_network_slot ON apps(network_slot);
      ALTER TABLE apps ADD COLUMN dyno_egress INTEGER;",
+    // v8: whether the proxy compresses the app's responses (on unless turned off).
+    "ALTER TABLE apps ADD COLUMN compression INTEGER NOT NULL DEFAULT 1;",
 ];
 
 pub fn known_version() -> i64 {
