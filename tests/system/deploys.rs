@@ -170,9 +170,9 @@ fn deploys_git_push_python(c: &Container) {
         "second push",
     );
     wait_served(c, "pyapp", "/", "v2 six=1.16.0");
-    eprintln!(
-        "    python build: first push {first_secs:.1} s, second push (cached) {second_secs:.1} s"
-    );
+    c.note(&format!(
+        "python build: first push {first_secs:.1} s, second push (cached) {second_secs:.1} s"
+    ));
 
     c.ok("cd /root/pyapp && printf 'six==1.16.0\\nskiff-no-such-package-4f2a==1.0\\n' > requirements.txt");
     commit(c, "pyapp", "broken requirements");

@@ -1,5 +1,6 @@
 //! Shared machinery of the system suite: the cached Debian rootfs, a booted `systemd-nspawn` container with the
-//! skiff .deb bound in, and helpers to run commands inside it and to assert on their results.
+//! skiff .deb bound in and a network of its own, and helpers to run commands inside it and to assert on their
+//! results.
 
 use std::cell::Cell;
 use std::fs;
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest, Sha256};
+
+use crate::net;
 
 /// Debian release the containers run.
 pub const SUITE: &str = "bookworm";
@@ -29,6 +32,8 @@ pub const PACKAGES: &[&str] = &[
     "python3",
     "openssh-server",
     "procps",
+    "iproute2",
+    "nftables",
 ];
 /// Installed with apt after debootstrap, whose own resolver cannot handle npm's dependencies: the
 /// toolchains the builders use (the .deb recommends them).
@@ -178,12 +183,22 @@ pub fn require_root() -> Result<()> {
              boots containers with systemd-nspawn"
         );
     }
-    for tool in ["systemd-nspawn", "nsenter", "debootstrap", "setpriv"] {
+    for tool in [
+        "systemd-nspawn",
+        "nsenter",
+        "debootstrap",
+        "setpriv",
+        "ip",
+        "nft",
+    ] {
         let found = std::env::var_os("PATH")
             .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
             .unwrap_or(false);
         if !found {
-            bail!("`{tool}` is not installed on this host (apt-get install systemd-container debootstrap util-linux)");
+            bail!(
+                "`{tool}` is not installed on this host (apt-get install systemd-container debootstrap util-linux \
+                 iproute2 nftables, or run .ci/prereqs)"
+            );
         }
     }
     Ok(())
@@ -403,9 +418,14 @@ pub fn remove_stale_workdirs() {
     }
 }
 
-/// A booted throwaway container. Dropping it powers it off (and kills it if it will not stop), also during a panic.
+/// A booted throwaway container on a network of its own. Dropping it powers it off (and kills it if it will not
+/// stop), also during a panic.
 pub struct Container {
     pub name: String,
+    /// Who it runs for (a scenario's name, `try`, `bench`): the prefix of its [`Container::note`]s.
+    pub label: String,
+    /// The container's own address, how the host reaches it (its Caddy, a TCP listener).
+    pub ip: String,
     pub leader: u32,
     nspawn: Child,
     /// Holds the directory bound at /mnt/skiff-deb and the console log.
@@ -413,11 +433,15 @@ pub struct Container {
     pub boot_time: Duration,
     /// How long the last [`Container::install_deb`] took.
     pub install_time: Cell<Option<Duration>>,
+    /// Its /30, given back once nspawn has exited (fields drop after [`Container::shutdown`]).
+    net: net::Lease,
 }
 
 impl Container {
-    /// Boots `rootfs` with the .deb's directory bound read-only at /mnt/skiff-deb.
-    pub fn boot(rootfs: &Path, deb: &Path) -> Result<Container> {
+    /// Boots `rootfs` with the .deb's directory bound read-only at /mnt/skiff-deb, on a veth of its own with a
+    /// /30 and a default route through the host (needs a claimed [`net::HostNet`]).
+    pub fn boot(rootfs: &Path, deb: &Path, label: &str) -> Result<Container> {
+        let lease = net::Lease::take()?;
         let workdir = tempfile::Builder::new()
             .prefix(&format!("{WORKDIR_PREFIX}{}-", std::process::id()))
             .tempdir()?;
@@ -431,11 +455,7 @@ impl Container {
             .with_context(|| format!("copying {}", deb.display()))?;
         let console = workdir.path().join("console.log");
         let console_f = fs::File::create(&console)?;
-        let name = format!(
-            "skiff-test-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::SeqCst)
-        );
+        let name = net::machine_name(SEQ.fetch_add(1, Ordering::SeqCst));
         let started = Instant::now();
         // setpriv --pdeathsig: if this process dies (Ctrl-C, kill), nspawn gets SIGTERM and shuts the container
         // down cleanly. Its own process group keeps the terminal's Ctrl-C away from it.
@@ -450,6 +470,9 @@ impl Container {
                 "-b",
                 "--volatile=overlay",
                 "--console=read-only",
+                "--private-network",
+                "--network-veth",
+                "--resolv-conf=copy-host",
             ])
             .arg(format!("--bind-ro={}:{DEB_MOUNT}", debdir.display()))
             .stdin(Stdio::null())
@@ -484,13 +507,17 @@ impl Container {
         };
         let mut c = Container {
             name,
+            label: label.to_string(),
+            ip: lease.guest_ip(),
             leader,
             nspawn,
             workdir,
             boot_time: Duration::ZERO,
             install_time: Cell::new(None),
+            net: lease,
         };
         // From here on, an error drops `c`, which powers the container off.
+        c.net.attach_host(&c.name)?;
         let mut last = String::new();
         let booted = wait_until(
             deadline.saturating_duration_since(Instant::now()),
@@ -516,8 +543,20 @@ impl Container {
                 fs::read_to_string(c.workdir.path().join("console.log")).unwrap_or_default()
             );
         }
+        let addressed = c.sh_timeout(&c.net.guest_setup(), Duration::from_secs(20))?;
+        if !addressed.success() {
+            bail!(
+                "cannot address host0 in the container: {}",
+                addressed.describe()
+            );
+        }
         c.boot_time = started.elapsed();
         Ok(c)
+    }
+
+    /// Prints one line of what a scenario measured or saw, prefixed with its label, whole.
+    pub fn note(&self, text: &str) {
+        eprintln!("  {}: {text}", self.label);
     }
 
     fn nsenter(&self) -> Command {

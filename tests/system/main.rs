@@ -1,10 +1,17 @@
 //! skiff's system suite: every scenario gets a freshly booted Debian container (systemd-nspawn, systemd as PID 1)
 //! with the real .deb installed, and asserts on what a user would see. Needs root and `make deb` first.
 //!
+//! Each container has a network of its own (a veth, a /30 of 10.99.0.0/24, NAT to the host's uplink; see net.rs),
+//! so scenarios run side by side: two at a time unless told otherwise, the purge scenarios after all the others.
+//! Each scenario's PASS or FAIL line is printed whole when it ends; the last lines give the suite's wall time and
+//! the sum of the scenarios' own times.
+//!
 //! Usage: `cargo test --release --test system [-- FILTER]` runs the scenarios whose names contain FILTER;
-//! `-- --list` prints their names; `-- --try` boots one container with skiff installed and opens a shell in it.
-//! Environment: `SKIFF_DEB` (the .deb to test; default the newest in target/debian), `SKIFF_TEST_ROOTFS` (a
-//! prepared rootfs instead of the cached debootstrap one).
+//! `-- --jobs N` runs N at a time (1 runs them one after another); `-- --list` prints their names; `-- --try`
+//! boots one container with skiff installed and opens a shell in it; `-- --bench` prints figures.
+//! Environment: `SKIFF_TEST_JOBS` (scenarios at a time, as `--jobs`; the flag wins), `SKIFF_DEB` (the .deb to
+//! test; default the newest in target/debian), `SKIFF_TEST_ROOTFS` (a prepared rootfs instead of the cached
+//! debootstrap one).
 
 mod access;
 mod api;
@@ -19,16 +26,20 @@ mod harness;
 mod install;
 mod intake;
 mod journal;
+mod net;
 mod network;
 mod oneoff;
 mod routing;
 mod state;
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use harness::Container;
@@ -58,11 +69,13 @@ fn scenarios() -> Vec<Scenario> {
     all
 }
 
-/// The message and place of the last panic, recorded by the hook so a FAIL line can show it.
-static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+thread_local! {
+    /// The message and place of this thread's last panic, recorded by the hook so a FAIL line can show it.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
 
 fn panic_reason(payload: Box<dyn Any + Send>) -> String {
-    if let Some(r) = LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()).take() {
+    if let Some(r) = LAST_PANIC.with(|p| p.borrow_mut().take()) {
         return r;
     }
     if let Some(s) = payload.downcast_ref::<&str>() {
@@ -78,11 +91,24 @@ fn secs(d: Duration) -> String {
     format!("{:.1}s", d.as_secs_f64())
 }
 
+/// Scenarios at a time unless `--jobs` or `SKIFF_TEST_JOBS` says otherwise.
+const DEFAULT_JOBS: usize = 2;
+
 struct Args {
     filter: Option<String>,
     try_mode: bool,
     bench_mode: bool,
     list: bool,
+    jobs: usize,
+}
+
+fn parse_jobs(text: &str, from: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "{from} wants a number of scenarios at a time (1 or more), not {text:?}"
+        )),
+    }
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -91,15 +117,25 @@ fn parse_args() -> Result<Args, String> {
         try_mode: false,
         bench_mode: false,
         list: false,
+        jobs: match std::env::var("SKIFF_TEST_JOBS") {
+            Ok(v) => parse_jobs(&v, "SKIFF_TEST_JOBS")?,
+            Err(_) => DEFAULT_JOBS,
+        },
     };
-    for arg in std::env::args().skip(1) {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--try" => a.try_mode = true,
             "--bench" => a.bench_mode = true,
             "--list" => a.list = true,
+            "--jobs" => {
+                let n = args.next().ok_or("--jobs wants a number")?;
+                a.jobs = parse_jobs(&n, "--jobs")?;
+            }
+            s if s.starts_with("--jobs=") => a.jobs = parse_jobs(&s["--jobs=".len()..], "--jobs")?,
             s if s.starts_with('-') => {
                 return Err(format!(
-                    "unknown flag {s:?}; this runner takes --list, --try, --bench or one filter (a substring of scenario names)"
+                    "unknown flag {s:?}; this runner takes --list, --try, --bench, --jobs N or one filter (a substring of scenario names)"
                 ))
             }
             s => {
@@ -112,7 +148,7 @@ fn parse_args() -> Result<Args, String> {
     Ok(a)
 }
 
-fn main() -> ExitCode {
+fn record_panics() {
     panic::set_hook(Box::new(|info| {
         let msg = if let Some(s) = info.payload().downcast_ref::<&str>() {
             s.to_string()
@@ -125,9 +161,22 @@ fn main() -> ExitCode {
             .location()
             .map(|l| format!(" [{}:{}]", l.file(), l.line()))
             .unwrap_or_default();
-        *LAST_PANIC.lock().unwrap_or_else(|e| e.into_inner()) = Some(format!("{msg}{place}"));
+        LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{msg}{place}")));
     }));
+}
 
+/// Root, the .deb, the rootfs, and the host's network claimed for the containers (given back when it drops).
+fn setup() -> anyhow::Result<(PathBuf, PathBuf, net::HostNet)> {
+    harness::require_root()?;
+    let deb = harness::find_deb()?;
+    let rootfs = harness::ensure_rootfs()?;
+    harness::remove_stale_workdirs();
+    let host_net = net::HostNet::claim()?;
+    Ok((rootfs, deb, host_net))
+}
+
+fn main() -> ExitCode {
+    record_panics();
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -142,15 +191,9 @@ fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-
-    let setup = || -> anyhow::Result<(PathBuf, PathBuf)> {
-        harness::require_root()?;
-        let deb = harness::find_deb()?;
-        let rootfs = harness::ensure_rootfs()?;
-        harness::remove_stale_workdirs();
-        Ok((rootfs, deb))
-    };
-    let (rootfs, deb) = match setup() {
+    // `_host_net` lives until main returns: its drop deletes the NAT table and restores ip_forward, also when a
+    // scenario fails or something panics.
+    let (rootfs, deb, _host_net) = match setup() {
         Ok(v) => v,
         Err(e) => {
             eprintln!("system: cannot run the system suite: {e:#}");
@@ -158,7 +201,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-
     if args.bench_mode {
         return bench_mode(&rootfs, &deb);
     }
@@ -180,76 +222,13 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     println!(
-        "system: {} scenario(s), rootfs {}, deb {}",
+        "system: {} scenario(s), {} at a time, rootfs {}, deb {}",
         selected.len(),
+        args.jobs,
         rootfs.display(),
         deb.display()
     );
-
-    let suite_start = Instant::now();
-    let (mut passed, mut failed) = (0usize, 0usize);
-    let mut boot_broken: Option<String> = None;
-    for s in selected {
-        if let Some(why) = &boot_broken {
-            println!(
-                "FAIL {}: not run, the container does not boot: {why}",
-                s.name
-            );
-            failed += 1;
-            continue;
-        }
-        let started = Instant::now();
-        let container = match panic::catch_unwind(|| Container::boot(&rootfs, &deb)) {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                let why = format!("{e:#}");
-                println!("FAIL {}: container did not boot: {why}", s.name);
-                boot_broken = Some(why.lines().next().unwrap_or_default().to_string());
-                failed += 1;
-                continue;
-            }
-            Err(p) => {
-                let why = panic_reason(p);
-                println!("FAIL {}: container did not boot: {why}", s.name);
-                boot_broken = Some(why);
-                failed += 1;
-                continue;
-            }
-        };
-        let result = panic::catch_unwind(AssertUnwindSafe(|| (s.run)(&container)));
-        let timing = format!(
-            "boot {}, install {}, total {}",
-            secs(container.boot_time),
-            container
-                .install_time
-                .get()
-                .map(secs)
-                .unwrap_or_else(|| "-".into()),
-            secs(started.elapsed())
-        );
-        match result {
-            Ok(()) => {
-                println!("PASS {} ({timing})", s.name);
-                passed += 1;
-            }
-            Err(p) => {
-                let why = panic_reason(p);
-                println!("FAIL {}: {why}", s.name);
-                harness::eprint_indented(
-                    &format!(
-                        "{}: journalctl -b --no-pager -n 300 in {}",
-                        s.name, container.name
-                    ),
-                    &container.journal_tail(),
-                );
-                println!("     ({timing})");
-                failed += 1;
-            }
-        }
-        drop(container);
-    }
-    println!("system: suite took {}", secs(suite_start.elapsed()));
-    println!("system: {passed} passed, {failed} failed");
+    let failed = run_suite(&selected, args.jobs, &rootfs, &deb);
     if failed == 0 {
         ExitCode::SUCCESS
     } else {
@@ -257,10 +236,135 @@ fn main() -> ExitCode {
     }
 }
 
+/// What the workers share: where to boot from, whether booting is broken, and the tally.
+struct Suite<'a> {
+    rootfs: &'a Path,
+    deb: &'a Path,
+    boot_broken: Mutex<Option<String>>,
+    tally: Mutex<Tally>,
+}
+
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    /// The sum of the scenarios' own times (boot to verdict).
+    own: Duration,
+}
+
+/// Runs `selected` on `jobs` workers, the purge scenarios after all others have finished; prints the summary and
+/// returns how many failed.
+fn run_suite(selected: &[&Scenario], jobs: usize, rootfs: &Path, deb: &Path) -> usize {
+    let last: Vec<&str> = install::purge_scenarios().iter().map(|s| s.name).collect();
+    let (at_end, first): (Vec<&Scenario>, Vec<&Scenario>) = selected
+        .iter()
+        .copied()
+        .partition(|s| last.contains(&s.name));
+    let suite = Suite {
+        rootfs,
+        deb,
+        boot_broken: Mutex::new(None),
+        tally: Mutex::new(Tally::default()),
+    };
+    let started = Instant::now();
+    run_pool(&suite, &first, jobs);
+    run_pool(&suite, &at_end, jobs);
+    let t = suite.tally.into_inner().unwrap_or_else(|e| e.into_inner());
+    println!(
+        "suite: {} scenarios, {jobs} at a time, wall {} (scenarios' own time {})",
+        selected.len(),
+        secs(started.elapsed()),
+        secs(t.own)
+    );
+    println!("system: {} passed, {} failed", t.passed, t.failed);
+    t.failed
+}
+
+/// Up to `jobs` scenarios at once, each in its own container, taken from `queue` in order.
+fn run_pool(suite: &Suite, queue: &[&Scenario], jobs: usize) {
+    let next = AtomicUsize::new(0);
+    thread::scope(|scope| {
+        for _ in 0..jobs.min(queue.len()) {
+            scope.spawn(|| {
+                while let Some(s) = queue.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    let (passed, own) = run_one(suite, s);
+                    let mut t = suite.tally.lock().unwrap_or_else(|e| e.into_inner());
+                    if passed {
+                        t.passed += 1;
+                    } else {
+                        t.failed += 1;
+                    }
+                    t.own += own;
+                }
+            });
+        }
+    });
+}
+
+/// Boots a container, runs `s` in it, prints its PASS or FAIL line whole; whether it passed and how long it took.
+fn run_one(suite: &Suite, s: &Scenario) -> (bool, Duration) {
+    let started = Instant::now();
+    let broken = suite
+        .boot_broken
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if let Some(why) = broken {
+        println!(
+            "FAIL {}: not run, the container does not boot: {why}",
+            s.name
+        );
+        return (false, Duration::ZERO);
+    }
+    let booted = panic::catch_unwind(|| Container::boot(suite.rootfs, suite.deb, s.name))
+        .map_err(panic_reason)
+        .and_then(|r| r.map_err(|e| format!("{e:#}")));
+    let container = match booted {
+        Ok(c) => c,
+        Err(why) => {
+            println!("FAIL {}: container did not boot: {why}", s.name);
+            let first = why.lines().next().unwrap_or_default().to_string();
+            *suite.boot_broken.lock().unwrap_or_else(|e| e.into_inner()) = Some(first);
+            return (false, started.elapsed());
+        }
+    };
+    let result = panic::catch_unwind(AssertUnwindSafe(|| (s.run)(&container)));
+    let own = started.elapsed();
+    let timing = format!(
+        "boot {}, install {}, total {}",
+        secs(container.boot_time),
+        container
+            .install_time
+            .get()
+            .map(secs)
+            .unwrap_or_else(|| "-".into()),
+        secs(own)
+    );
+    let passed = match result {
+        Ok(()) => {
+            println!("PASS {} ({timing})", s.name);
+            true
+        }
+        Err(p) => {
+            println!("FAIL {}: {}\n     ({timing})", s.name, panic_reason(p));
+            harness::eprint_indented(
+                &format!(
+                    "{}: journalctl -b --no-pager -n 300 in {}",
+                    s.name, container.name
+                ),
+                &container.journal_tail(),
+            );
+            false
+        }
+    };
+    drop(container);
+    (passed, own)
+}
+
 /// `make bench`: one container, figures printed, never a pass/fail on time.
 fn bench_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
     let result = panic::catch_unwind(|| {
-        let c = Container::boot(rootfs, deb)
+        let c = Container::boot(rootfs, deb, "bench")
             .unwrap_or_else(|e| panic!("container did not boot: {e:#}"));
         bench::run(&c);
     });
@@ -280,7 +384,7 @@ fn try_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
         deb.display()
     );
     let prepared = panic::catch_unwind(|| {
-        let c = Container::boot(rootfs, deb)
+        let c = Container::boot(rootfs, deb, "try")
             .unwrap_or_else(|e| panic!("container did not boot: {e:#}"));
         c.install_deb();
         example::deploy(&c, "hello");
@@ -298,7 +402,8 @@ fn try_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
         "\n\
          try: skiff is installed in container {} (booted in {}); the example app `hello` is deployed\n\
          try: from /root/hello; through skiff's Caddy it answers at http://hello.localhost/ and its\n\
-         try: web dyno directly at {url}\n\
+         try: web dyno directly at {url}; from the host, the container is at {ip}\n\
+         try: (curl -H 'Host: hello.localhost' http://{ip}/ on the host)\n\
          try: things to type:\n\
          \x20   curl -H 'Host: hello.localhost' http://127.0.0.1/   through the proxy\n\
          \x20   curl {url}\n\
@@ -313,7 +418,8 @@ fn try_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
          \x20   curl --unix-socket /run/skiff/api.sock http://localhost/v1/health\n\
          \x20   exit                            leave; the container and all changes are discarded\n",
         c.name,
-        secs(c.boot_time)
+        secs(c.boot_time),
+        ip = c.ip
     );
     let status = c.interactive_shell();
     println!("try: powering the container off ...");

@@ -363,10 +363,10 @@ fn routing_zero_downtime(c: &Container) {
     });
     let report = c.sh("cat /root/loop.out").stdout;
     assert!(finished, "the request loop did not finish: {report}");
-    eprintln!(
-        "    request loop: {}",
+    c.note(&format!(
+        "request loop: {}",
         report.lines().next().unwrap_or_default()
-    );
+    ));
     assert_contains(
         &report,
         " failed 0 ",
