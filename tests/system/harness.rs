@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 use sha2::{Digest, Sha256};
 
+use crate::cgroup::OwnCgroup;
 use crate::net;
 
 /// Debian release the containers run.
@@ -141,7 +142,7 @@ pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
-fn pid_alive(pid: u32) -> bool {
+pub fn pid_alive(pid: u32) -> bool {
     // A zombie still has a /proc entry; treat it as gone.
     match fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(s) => !s
@@ -435,6 +436,8 @@ pub struct Container {
     pub install_time: Cell<Option<Duration>>,
     /// Its /30, given back once nspawn has exited (fields drop after [`Container::shutdown`]).
     net: net::Lease,
+    /// Its cgroups, removed once nspawn has exited.
+    _cgroup: OwnCgroup,
 }
 
 impl Container {
@@ -454,33 +457,10 @@ impl Container {
         fs::copy(deb, debdir.join(file_name))
             .with_context(|| format!("copying {}", deb.display()))?;
         let console = workdir.path().join("console.log");
-        let console_f = fs::File::create(&console)?;
         let name = net::machine_name(SEQ.fetch_add(1, Ordering::SeqCst));
         let started = Instant::now();
-        // setpriv --pdeathsig: if this process dies (Ctrl-C, kill), nspawn gets SIGTERM and shuts the container
-        // down cleanly. Its own process group keeps the terminal's Ctrl-C away from it.
-        let mut nspawn = Command::new("setpriv")
-            .args(["--pdeathsig", "TERM", "--", "systemd-nspawn"])
-            .arg("-D")
-            .arg(rootfs)
-            .arg(format!("--machine={name}"))
-            .args([
-                "--register=no",
-                "--keep-unit",
-                "-b",
-                "--volatile=overlay",
-                "--console=read-only",
-                "--private-network",
-                "--network-veth",
-                "--resolv-conf=copy-host",
-            ])
-            .arg(format!("--bind-ro={}:{DEB_MOUNT}", debdir.display()))
-            .stdin(Stdio::null())
-            .stdout(console_f.try_clone()?)
-            .stderr(console_f)
-            .process_group(0)
-            .spawn()
-            .context("cannot start systemd-nspawn")?;
+        let cgroup = OwnCgroup::create(&name)?;
+        let mut nspawn = spawn_nspawn(rootfs, &name, &debdir, &console, &cgroup)?;
         let nspawn_pid = nspawn.id();
 
         let mut leader = None;
@@ -515,13 +495,28 @@ impl Container {
             boot_time: Duration::ZERO,
             install_time: Cell::new(None),
             net: lease,
+            _cgroup: cgroup,
         };
         // From here on, an error drops `c`, which powers the container off.
         c.net.attach_host(&c.name)?;
+        c.wait_booted(deadline)?;
+        let addressed = c.sh_timeout(&c.net.guest_setup(), Duration::from_secs(20))?;
+        if !addressed.success() {
+            bail!(
+                "cannot address host0 in the container: {}",
+                addressed.describe()
+            );
+        }
+        c.boot_time = started.elapsed();
+        Ok(c)
+    }
+
+    /// Waits until systemd inside says the boot is over (running or degraded), at the latest until `deadline`.
+    fn wait_booted(&self, deadline: Instant) -> Result<()> {
         let mut last = String::new();
         let booted = wait_until(
             deadline.saturating_duration_since(Instant::now()),
-            || match c.sh_timeout(
+            || match self.sh_timeout(
                 "systemctl is-system-running --wait",
                 Duration::from_secs(30),
             ) {
@@ -537,21 +532,13 @@ impl Container {
             },
         );
         if !booted {
-            let journal = c.sh("journalctl -b --no-pager -n 100").stdout;
+            let journal = self.sh("journalctl -b --no-pager -n 100").stdout;
             bail!(
                 "container did not finish booting within {BOOT_TIMEOUT:?}; last check: {last}\nconsole:\n{}\njournal:\n{journal}",
-                fs::read_to_string(c.workdir.path().join("console.log")).unwrap_or_default()
+                fs::read_to_string(self.workdir.path().join("console.log")).unwrap_or_default()
             );
         }
-        let addressed = c.sh_timeout(&c.net.guest_setup(), Duration::from_secs(20))?;
-        if !addressed.success() {
-            bail!(
-                "cannot address host0 in the container: {}",
-                addressed.describe()
-            );
-        }
-        c.boot_time = started.elapsed();
-        Ok(c)
+        Ok(())
     }
 
     /// Prints one line of what a scenario measured or saw, prefixed with its label, whole.
@@ -695,6 +682,47 @@ impl Drop for Container {
     fn drop(&mut self) {
         self.shutdown();
     }
+}
+
+/// Starts `systemd-nspawn` booting `rootfs` as machine `name` in `cgroup`, on a veth of its own, with `debdir`
+/// bound at /mnt/skiff-deb and its console written to `console`.
+fn spawn_nspawn(
+    rootfs: &Path,
+    name: &str,
+    debdir: &Path,
+    console: &Path,
+    cgroup: &OwnCgroup,
+) -> Result<Child> {
+    let console_f = fs::File::create(console)?;
+    // The shell joins the container's own cgroups, then becomes nspawn. setpriv --pdeathsig: if the thread
+    // that started it ends (Ctrl-C, kill), nspawn gets SIGTERM and shuts the container down cleanly. Its own
+    // process group keeps the terminal's Ctrl-C away from it.
+    Command::new("sh")
+        .arg("-c")
+        .arg(r#"for f in $SKIFF_CGROUP_PROCS; do echo $$ > "$f" || exit 97; done; exec "$@""#)
+        .arg("sh")
+        .env("SKIFF_CGROUP_PROCS", cgroup.procs_files())
+        .args(["setpriv", "--pdeathsig", "TERM", "--", "systemd-nspawn"])
+        .arg("-D")
+        .arg(rootfs)
+        .arg(format!("--machine={name}"))
+        .args([
+            "--register=no",
+            "--keep-unit",
+            "-b",
+            "--volatile=overlay",
+            "--console=read-only",
+            "--private-network",
+            "--network-veth",
+            "--resolv-conf=copy-host",
+        ])
+        .arg(format!("--bind-ro={}:{DEB_MOUNT}", debdir.display()))
+        .stdin(Stdio::null())
+        .stdout(console_f.try_clone()?)
+        .stderr(console_f)
+        .process_group(0)
+        .spawn()
+        .context("cannot start systemd-nspawn")
 }
 
 /// nspawn's child that runs systemd as the container's PID 1.

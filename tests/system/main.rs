@@ -18,6 +18,7 @@ mod api;
 mod apps;
 mod bench;
 mod bench_net;
+mod cgroup;
 mod compression;
 mod deploys;
 mod dynos;

@@ -2,7 +2,8 @@
 //! nftables table that masquerades them to its uplink, and IPv4 forwarding. Both are undone when the suite ends,
 //! or, after a run that crashed, when the next one starts.
 
-use std::fs::{self, File};
+use std::fs::{self, OpenOptions};
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
@@ -10,11 +11,12 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::harness::{run_with_timeout, wait_until};
+use crate::cgroup;
+use crate::harness::{pid_alive, run_with_timeout, wait_until};
 
 /// The host's nftables table the suite owns.
 const TABLE: &str = "skiff_test";
-/// The suite's host-side state: its lock, the host's original ip_forward, the NAT table's source.
+/// The suite's host-side state: the PID of the run that owns it, the host's original ip_forward.
 const STATE_DIR: &str = "/run/skiff-test";
 const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
 /// The first three octets of every container network; slot N is 10.99.0.(4N)/30.
@@ -30,8 +32,9 @@ const TOOL_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Default)]
 struct State {
-    /// Held while the suite owns the test network, so two runs never share (or tear down) each other's.
-    lock: Option<File>,
+    /// Set while this run owns the test network (its PID is in the owner file), so two runs never share (or
+    /// tear down) each other's.
+    owned: bool,
     /// The table exists and forwarding is on.
     nat_ready: bool,
     /// Bit N set: slot N's /30 is in use.
@@ -39,7 +42,7 @@ struct State {
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
-    lock: None,
+    owned: false,
     nat_ready: false,
     used: 0,
 });
@@ -68,20 +71,13 @@ pub struct HostNet(());
 impl HostNet {
     pub fn claim() -> Result<HostNet> {
         fs::create_dir_all(STATE_DIR).with_context(|| format!("creating {STATE_DIR}"))?;
-        let lock_path = state_file("lock");
-        let lock = File::create(&lock_path)
-            .with_context(|| format!("creating {}", lock_path.display()))?;
-        if lock.try_lock().is_err() {
-            bail!(
-                "another run of the system suite holds {} (its containers' network); wait for it to end",
-                lock_path.display()
-            );
-        }
+        take_ownership()?;
         undo_host_changes().context("cleaning up the network of an earlier run")?;
         for link in stale_veths() {
             let _ = tool("ip", &["link", "delete", &link]);
         }
-        state().lock = Some(lock);
+        cgroup::remove_stale(MACHINE_PREFIX);
+        state().owned = true;
         Ok(HostNet(()))
     }
 }
@@ -93,8 +89,35 @@ impl Drop for HostNet {
             eprintln!("system: cannot undo the test network on the host: {e:#}");
         }
         st.nat_ready = false;
-        st.lock = None;
+        st.owned = false;
+        let _ = fs::remove_file(state_file("owner"));
     }
+}
+
+/// Writes this run's PID to the owner file, unless a live run's PID is there already; a dead run's is replaced.
+fn take_ownership() -> Result<()> {
+    let owner = state_file("owner");
+    for _ in 0..2 {
+        match OpenOptions::new().write(true).create_new(true).open(&owner) {
+            Ok(mut f) => {
+                write!(f, "{}", std::process::id())?;
+                return Ok(());
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                let pid = fs::read_to_string(&owner).unwrap_or_default();
+                if pid.trim().parse::<u32>().is_ok_and(pid_alive) {
+                    bail!(
+                        "another run of the system suite (PID {}) owns the containers' network ({}); wait for it to end",
+                        pid.trim(),
+                        owner.display()
+                    );
+                }
+                fs::remove_file(&owner)?;
+            }
+            Err(e) => return Err(e).with_context(|| format!("creating {}", owner.display())),
+        }
+    }
+    bail!("cannot take {}", owner.display())
 }
 
 /// Deletes the suite's table and puts ip_forward back to the value saved before the suite changed it; tries
@@ -180,7 +203,7 @@ impl Lease {
     /// A free /30; the first lease also sets up NAT and forwarding on the host.
     pub fn take() -> Result<Lease> {
         let mut st = state();
-        if st.lock.is_none() {
+        if !st.owned {
             bail!("the test network is not claimed (HostNet::claim)");
         }
         if !st.nat_ready {
