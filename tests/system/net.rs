@@ -30,7 +30,6 @@ pub const MAX_MACHINE_NAME: usize = 15 - VETH_PREFIX.len();
 const MACHINE_PREFIX: &str = "skiff-";
 const TOOL_TIMEOUT: Duration = Duration::from_secs(20);
 
-#[derive(Default)]
 struct State {
     /// Set while this run owns the test network (its PID is in the owner file), so two runs never share (or
     /// tear down) each other's.
