@@ -541,9 +541,14 @@ impl Container {
         Ok(())
     }
 
-    /// Prints one line of what a scenario measured or saw, prefixed with its label, whole.
+    /// Prints what a scenario measured or saw, every line prefixed with its label, all at once (so scenarios
+    /// running side by side do not mix their lines).
     pub fn note(&self, text: &str) {
-        eprintln!("  {}: {text}", self.label);
+        let lines: String = text
+            .lines()
+            .map(|l| format!("  {}: {l}\n", self.label))
+            .collect();
+        eprint!("{lines}");
     }
 
     fn nsenter(&self) -> Command {

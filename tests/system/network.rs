@@ -143,7 +143,7 @@ fn network_apps_are_isolated(c: &Container) {
             (gateway, "80"),
         ],
     );
-    eprintln!("    probes from beta's one-off dyno:\n{report}");
+    c.note(&format!("probes from beta's one-off dyno:\n{report}"));
     for closed in [
         format!("{alpha_addr}:{alpha_port} closed"),
         format!("{alpha_service}:10001 closed"),
