@@ -236,12 +236,13 @@ const WEB: &str = "python3 -m http.server $PORT --bind 0.0.0.0";
 
 /// Milliseconds from running `cmd` until some web dyno of `app` serves a page containing `mark`.
 fn time_until_served(c: &Container, cmd: &str, app: &str, mark: &str) -> f64 {
+    let addr = c.dyno_addr(app);
     let script = format!(
         r#"s=$(date +%s%N); {cmd} >/dev/null
 found=
 while [ -z "$found" ]; do
   for p in $(skiff ps -a {app} --json | grep -o '"port": [0-9]*' | grep -o '[0-9]*$'); do
-    curl -s --max-time 1 "http://127.0.0.1:$p/" | grep -q '{mark}' && found=1
+    curl -s --max-time 1 "http://{addr}:$p/" | grep -q '{mark}' && found=1
   done
   [ -n "$found" ] || sleep 0.01
 done
@@ -320,7 +321,7 @@ fn deploys(c: &Container) {
 /// (a closed or reset connection, a timeout, another status) is a failure and is not retried;
 /// the next request opens a new connection.
 const LOAD_PY: &str = r#"import sys, threading, time, http.client
-port, host, secs, threads = int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
+addr, port, host, secs, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
 lat, fails, lock = [], [0], threading.Lock()
 end = time.time() + secs
 def run():
@@ -329,7 +330,7 @@ def run():
         t = time.perf_counter()
         try:
             if conn is None:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn = http.client.HTTPConnection(addr, port, timeout=10)
             conn.request("GET", "/", headers={"Host": host})
             r = conn.getresponse(); r.read()
             ok = r.status == 200
@@ -348,8 +349,10 @@ pct = lambda p: lat[min(len(lat) - 1, int(len(lat) * p))] if lat else 0.0
 print(f"{len(lat) / secs:.1f} {pct(0.5):.2f} {pct(0.99):.2f} {fails[0]}")
 "#;
 
-fn load(c: &Container, port: u16, host: &str, secs: u32) -> (f64, f64, f64, u64) {
-    let out = c.ok(&format!("python3 /root/load.py {port} {host} {secs} 4"));
+fn load(c: &Container, addr: &str, port: u16, host: &str, secs: u32) -> (f64, f64, f64, u64) {
+    let out = c.ok(&format!(
+        "python3 /root/load.py {addr} {port} {host} {secs} 4"
+    ));
     let f: Vec<&str> = out.split_whitespace().collect();
     (
         f[0].parse().unwrap_or(0.0),
@@ -360,7 +363,8 @@ fn load(c: &Container, port: u16, host: &str, secs: u32) -> (f64, f64, f64, u64)
 }
 
 /// Throughput and latency through Caddy against the same dyno directly, then the failed
-/// requests a steady load sees during three deploys.
+/// requests a steady load sees during three deploys, then the same load through Caddy with the
+/// dynos on the host's network (`dyno_network = "host"`) against their own network namespace.
 fn proxy(c: &Container) {
     c.ok(&format!("cat > /root/load.py <<'EOF'\n{LOAD_PY}EOF"));
     let port: u16 = c
@@ -368,8 +372,8 @@ fn proxy(c: &Container) {
         .trim()
         .parse()
         .expect("quick's web port");
-    let direct = load(c, port, "quick.localhost", 5);
-    let proxied = load(c, 80, "quick.localhost", 5);
+    let direct = load(c, &c.dyno_addr("quick"), port, "quick.localhost", 5);
+    let proxied = load(c, "127.0.0.1", 80, "quick.localhost", 5);
     println!("bench: HTTP load, 4 client threads for 5 s (requests/s, p50, p99, failed requests):");
     println!(
         "bench:   direct to the dyno             {:8.0} req/s  p50 {:6.2} ms  p99 {:6.2} ms  failed {}",
@@ -385,7 +389,7 @@ fn proxy(c: &Container) {
         proxied.1 / direct.1.max(0.001),
         proxied.2 / direct.2.max(0.001)
     );
-    c.ok("(setsid python3 /root/load.py 80 quick.localhost 40 2 > /root/during.out 2>&1 &)");
+    c.ok("(setsid python3 /root/load.py 127.0.0.1 80 quick.localhost 40 2 > /root/during.out 2>&1 &)");
     for i in 1..=3 {
         c.ok(&format!(
             "cd /root/quick && echo during-{i} > index.html && skiff deploy -a quick"
@@ -404,5 +408,34 @@ fn proxy(c: &Container) {
         "bench: failed requests during 3 deploys under load  {:>8}   (of {:.0} served; must be 0)",
         during[3],
         during[0].parse::<f64>().unwrap_or(0.0) * 40.0
+    );
+    host_network(c, proxied);
+}
+
+/// Switches skiffd to the host's network, replaces the app's web dynos, and loads them through
+/// Caddy as before: the figure a private network is measured against.
+fn host_network(c: &Container, private: (f64, f64, f64, u64)) {
+    c.ok(
+        "printf 'dyno_network = \"host\"\\n' >> /etc/skiff/skiffd.toml && systemctl restart skiffd",
+    );
+    c.wait_active("skiffd", Duration::from_secs(30));
+    c.ok("skiff ps:restart -a quick");
+    let on_host = wait_until(Duration::from_secs(60), || {
+        c.sh("systemctl show -p NetworkNamespacePath --value 'skiff-quick.web.1.*'")
+            .stdout
+            .trim()
+            .is_empty()
+    });
+    assert!(on_host, "the web dyno runs on the host's network");
+    let host = load(c, "127.0.0.1", 80, "quick.localhost", 5);
+    println!(
+        "bench:   through Caddy, dynos on the host's network {:8.0} req/s  p50 {:6.2} ms  p99 {:6.2} ms  failed {}",
+        host.0, host.1, host.2, host.3
+    );
+    println!(
+        "bench:   private network / host network {:8.2} throughput, {:.2} p50, {:.2} p99 (aim: within 5 %)",
+        private.0 / host.0.max(1.0),
+        private.1 / host.1.max(0.001),
+        private.2 / host.2.max(0.001)
     );
 }

@@ -58,12 +58,11 @@ socketserver.TCPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
 #[track_caller]
 fn wait_served(c: &Container, app: &str, path: &str, needle: &str) -> String {
     let mut last = String::new();
+    let addr = c.dyno_addr(app);
     let ok = wait_until(Duration::from_secs(60), || {
         for (name, state, _, port) in ps(c, app) {
             if let (true, "up", Some(port)) = (name.starts_with("web."), state.as_str(), port) {
-                let out = c.sh(&format!(
-                    "curl -s --max-time 2 http://127.0.0.1:{port}{path}"
-                ));
+                let out = c.sh(&format!("curl -s --max-time 2 http://{addr}:{port}{path}"));
                 last = out.stdout.clone();
                 if last.contains(needle) {
                     return true;
@@ -309,7 +308,7 @@ fn deploys_node_and_buildpack(c: &Container) {
     let server = r#"const http = require("http");
 const isNumber = require("is-number");
 http.createServer((req, res) => res.end("node isNumber(5)=" + isNumber(5)))
-  .listen(process.env.PORT, "127.0.0.1");
+  .listen(process.env.PORT, "0.0.0.0");
 "#;
     c.ok(&format!(
         "mkdir -p /root/nodeapp && cd /root/nodeapp && cat > server.js <<'EOF'\n{server}EOF\nprintf '%s' '{{\"name\":\"nodeapp\",\"version\":\"1.0.0\",\"dependencies\":{{\"is-number\":\"7.0.0\"}}}}' > package.json && printf 'web: node server.js\\n' > Procfile"
@@ -333,7 +332,7 @@ EOF"#);
 cat <<'YAML'
 ---
 default_process_types:
-  web: python3 -m http.server $PORT --bind 127.0.0.1 --directory /app
+  web: python3 -m http.server $PORT --bind 0.0.0.0 --directory /app
 YAML
 EOF"#);
     c.ok("chmod +x /srv/bp/bin/*");

@@ -134,8 +134,9 @@ fn dynos_deploy_and_scale(c: &Container) {
         "first deploy runs one web dyno",
     );
     let port = ps(c, "hello")[0].3.expect("a web dyno has a port");
+    let addr = c.dyno_addr("hello");
     let body = c.ok(&format!(
-        "curl -sf --retry 10 --retry-connrefused --retry-delay 1 http://127.0.0.1:{port}/"
+        "curl -sf --retry 10 --retry-connrefused --retry-delay 1 http://{addr}:{port}/"
     ));
     assert_eq!(body, "hello from web.1\n");
 
@@ -161,7 +162,7 @@ fn dynos_deploy_and_scale(c: &Container) {
     for (name, _, pid, port) in rows.iter().filter(|r| r.0.starts_with("web.")) {
         assert!(pid.is_some(), "{name} has a pid");
         let body = c.ok(&format!(
-            "curl -sf --retry 10 --retry-connrefused --retry-delay 1 http://127.0.0.1:{}/",
+            "curl -sf --retry 10 --retry-connrefused --retry-delay 1 http://{addr}:{}/",
             port.expect("web dynos have ports")
         ));
         assert_eq!(

@@ -838,6 +838,17 @@ impl Container {
         parse_http(&out).unwrap_or_else(|e| panic!("curl {args}: {e}:\n{out}"))
     }
 
+    /// The address `app`'s dynos listen on inside their network namespace (what the proxy and
+    /// health checks reach; the container's own loopback is not theirs).
+    #[track_caller]
+    pub fn dyno_addr(&self, app: &str) -> String {
+        let network = self.json(&format!("skiff network -a {app} --json"));
+        network["address"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{app} has no network address yet: {network}"))
+            .to_owned()
+    }
+
     /// HTTP over the local API socket: `METHOD path` plus extra curl args.
     #[track_caller]
     pub fn api(&self, method: &str, path: &str, extra: &str) -> Http {

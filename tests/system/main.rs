@@ -442,7 +442,7 @@ fn wait_for_web_url(c: &Container, app: &str) -> String {
             .into_iter()
             .find(|(name, state, _, port)| name == "web.1" && state == "up" && port.is_some())
             .and_then(|(.., port)| port)
-            .map(|p| format!("http://127.0.0.1:{p}/"));
+            .map(|p| format!("http://{}:{p}/", c.dyno_addr(app)));
         url.is_some()
     });
     url.unwrap_or_else(|| panic!("the example app's web dyno did not come up"))
