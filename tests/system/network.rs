@@ -242,7 +242,10 @@ fn network_egress_and_recovery(c: &Container) {
         status.trim() != "000" && !status.trim().is_empty(),
         "a dyno resolves and reaches the internet: {status}"
     );
-    c.note(&format!("GET {url} from a dyno: HTTP {}", status.trim()));
+    c.note(&format!(
+        "the mirror's Release file from a dyno: HTTP {}",
+        status.trim()
+    ));
     let off = c.ok("skiff network:egress off -a gamma");
     assert_contains(
         &off,

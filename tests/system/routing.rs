@@ -301,7 +301,7 @@ while time.time() < deadline and not os.path.exists("/root/stop"):
     except Exception as e:
         failed += 1
         if len(errors) < 5:
-            errors.append(repr(e))
+            errors.append(f"{time.strftime('%H:%M:%S')}.{int(time.time() * 1000) % 1000:03d} {e!r}")
         conn.close()
         conn = None
     time.sleep(0.02)
@@ -321,6 +321,12 @@ fn routing_zero_downtime(c: &Container) {
             .count()
             == 2
     }));
+    // A scale changes the proxy's list of web dynos (a reload, which closes idle keep-alive
+    // connections): the loop starts once web.2 gets traffic.
+    let both_routed = wait_until(Duration::from_secs(30), || {
+        get(c, "hello.localhost", "/").1.contains("web.2")
+    });
+    assert!(both_routed, "web.2 gets traffic after the scale");
     c.ok(&format!(
         "cat > /root/loop.py <<'EOF'\n{LOOP_PY}EOF\nrm -f /root/stop; (setsid python3 /root/loop.py > /root/loop.out 2>&1 &)"
     ));
@@ -328,18 +334,20 @@ fn routing_zero_downtime(c: &Container) {
     let loads_before = proxy_loads(c);
     for version in ["v2", "v3", "v4"] {
         write_app(c, "hello", version, "web: python3 app.py");
-        let out = c.ok("cd /root/hello && skiff deploy -a hello");
+        let out = c.ok(&format!(
+            "logger -t zero-downtime deploy {version}; cd /root/hello && skiff deploy -a hello"
+        ));
         assert_contains(
             &out,
             "health check",
             "the deploy waits for the health check",
         );
     }
-    c.ok("skiff config:set GREETING=hi -a hello");
+    c.ok("logger -t zero-downtime config:set; skiff config:set GREETING=hi -a hello");
     std::thread::sleep(Duration::from_secs(4));
-    c.ok("skiff ps:restart -a hello");
+    c.ok("logger -t zero-downtime ps:restart; skiff ps:restart -a hello");
     std::thread::sleep(Duration::from_secs(4));
-    c.ok("systemctl restart skiffd");
+    c.ok("logger -t zero-downtime restart skiffd; systemctl restart skiffd");
     c.wait_active("skiffd", Duration::from_secs(30));
     let newest = wait_until(Duration::from_secs(30), || {
         let body = get(c, "hello.localhost", "/").1;
