@@ -227,6 +227,11 @@ impl Deployer {
         out: &Output,
     ) -> Result<ReleaseRecord, DeployError> {
         let started = Instant::now();
+        // Without a network for its dynos the deploy could never go live: it says why first.
+        self.reconciler
+            .networks()
+            .namespace_for(app, crate::model::NetworkKind::Dynos)
+            .await?;
         let intake = self.intake(app, ws).await?;
         say(
             out,

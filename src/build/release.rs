@@ -38,13 +38,13 @@ pub(super) struct Streamed<'a> {
 
 /// The start of the line a release-phase or postdeploy process prints last, after its command:
 /// its output in the deploy ends there, however late journald delivers the lines before it.
-fn end_line_prefix(dyno: &str, build_id: &str) -> String {
+pub(super) fn end_line_prefix(dyno: &str, build_id: &str) -> String {
     format!("-----> {dyno} of build {build_id} exited with status ")
 }
 
 /// `command` run in a subshell, then the end line with its exit status (the status stays the
 /// command's). The newline ends a trailing comment in the command.
-fn with_end_line(command: &str, end_line: &str) -> String {
+pub(super) fn with_end_line(command: &str, end_line: &str) -> String {
     format!("( {command}\n); status=$?; echo \"{end_line}$status\"; exit $status")
 }
 /// How many of the app's log lines a failed health check reports.

@@ -10,7 +10,7 @@ use super::pipeline::{blocking, say, DeployError, Deployer, Output, Workspace};
 use super::plan::{
     plan_build, plan_release, BuildPlan, ManifestFile, Manifests, ReleaseInputs, ReleasePlan,
 };
-use super::release::Streamed;
+use super::release::{end_line_prefix, with_end_line, Streamed};
 use crate::files::{make_dir_mode, open_tree, seal_tree, write_private};
 use crate::model::ConfigVars;
 use crate::model::{AppName, NetworkKind};
@@ -173,11 +173,14 @@ impl Deployer {
             .networks()
             .namespace_for(app, NetworkKind::Build)
             .await?;
+        // The build's own last line says it is done, so none of its output is cut off when
+        // journald is slow to deliver it.
+        let end = end_line_prefix("build", &ws.id);
         let spec = BuildSpec {
             unit_name: oneoff_unit_name(app, "build", &ws.id),
             app: app.clone(),
             build_id: ws.id.clone(),
-            script: script.clone(),
+            script: with_end_line(script, &end),
             app_dir: ws.source_dir(),
             cache_dir: self.layout.cache_dir(app),
             env_dir: ws.root.join("env"),
@@ -197,7 +200,7 @@ impl Deployer {
                 Streamed {
                     build_id: &ws.id,
                     dyno: None,
-                    end_line: None,
+                    end_line: Some(end),
                 },
                 out,
             )

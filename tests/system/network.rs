@@ -17,6 +17,10 @@ pub fn scenarios() -> Vec<Scenario> {
             name: "network_egress_and_recovery",
             run: network_egress_and_recovery,
         },
+        Scenario {
+            name: "network_refused_without_nftables",
+            run: network_refused_without_nftables,
+        },
     ]
 }
 
@@ -305,4 +309,45 @@ fn network_egress_and_recovery(c: &Container) {
             .contains("drop")
     });
     assert!(restored, "skiffd restores its rules");
+}
+
+/// On a host without nftables skiffd says so once and starts no dyno rather than run it exposed;
+/// `dyno_network = "host"` runs dynos on the host's network anyway.
+fn network_refused_without_nftables(c: &Container) {
+    c.install_deb();
+    c.ok("mv /usr/sbin/nft /usr/sbin/nft.away && systemctl restart skiffd");
+    c.wait_active("skiffd", Duration::from_secs(30));
+    let said = c.ok("journalctl -u skiffd -o cat --no-pager | grep -c 'private networks are unavailable on this host' || true");
+    assert_eq!(said.trim(), "1", "said once at start");
+    c.ok("skiff apps:create delta");
+    c.ok(&format!(
+        "mkdir -p /root/delta && cd /root/delta && cat > app.py <<'EOF'\n{APP_PY}EOF\nprintf 'web: python3 app.py\\n' > Procfile"
+    ));
+    c.ok("skiff config:set APP=delta -a delta");
+    let err = c.fails("cd /root/delta && skiff deploy -a delta");
+    assert_contains(&err, "/usr/sbin/nft is missing", "the deploy says why");
+    assert_contains(&err, "dyno_network = \"host\"", "and what to do");
+    assert!(
+        c.sh("systemctl list-units 'skiff-delta.*' --no-legend --plain")
+            .stdout
+            .trim()
+            .is_empty(),
+        "nothing of delta runs"
+    );
+    c.ok(
+        "printf 'dyno_network = \"host\"\\n' >> /etc/skiff/skiffd.toml && systemctl restart skiffd",
+    );
+    c.wait_active("skiffd", Duration::from_secs(30));
+    c.ok("cd /root/delta && skiff deploy -a delta");
+    assert_eq!(proxy_get(c, "delta.localhost"), "delta web.1\n");
+    assert_contains(
+        &c.ok("skiff network -a delta"),
+        "Mode:      host",
+        "network shows it",
+    );
+    assert_contains(
+        &c.ok("ss -ltnpH"),
+        "python3",
+        "on the host's network the dyno listens there",
+    );
 }
