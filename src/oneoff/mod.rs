@@ -253,9 +253,15 @@ impl Runner {
         let _ = client_out.shutdown().await;
     }
 
+    /// Stops a run whose client went away. A oneshot stopped during its start may end `failed`
+    /// (killed by the stop's signal); that is what was asked for, so the failure is reset and
+    /// the unit's name is free again.
     async fn stop(&self, unit: &str) {
         if let Err(e) = self.systemd.stop_unit(unit).await {
             tracing::warn!(%unit, "stopping a run whose client went away: {e}");
+        }
+        if let Err(e) = self.systemd.reset_failed(unit).await {
+            tracing::debug!(%unit, "nothing to reset after the stop: {e}");
         }
     }
 }
