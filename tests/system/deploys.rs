@@ -361,11 +361,9 @@ EOF"#);
     wait_served(c, "packed", "/built.txt", "cache runs 1");
 }
 
-fn deploys_unsafe_tarballs_and_retention(c: &Container) {
-    c.install_deb();
-    c.ok("skiff apps:create tarapp");
-    c.ok(r#"cat > /root/mktar.py <<'EOF'
-import io, tarfile
+/// A Python `tar(path, members)` that writes a tarball of `(name, "file"|"link", target)`
+/// members exactly as given, unsafe ones included; scenarios append their own calls.
+pub(crate) const TAR_PY: &str = r#"import io, tarfile
 def tar(path, members):
     with tarfile.open(path, "w") as t:
         for name, kind, target in members:
@@ -377,12 +375,19 @@ def tar(path, members):
                 data = b"evil\n"
                 info.size = len(data)
                 t.addfile(info, io.BytesIO(data))
-tar("/root/dotdot.tar", [("Procfile", "file", None), ("../../../../tmp/dotdot-evil", "file", None)])
+"#;
+
+fn deploys_unsafe_tarballs_and_retention(c: &Container) {
+    c.install_deb();
+    c.ok("skiff apps:create tarapp");
+    let make_tarballs = format!("cat > /root/mktar.py <<'EOF'\n{TAR_PY}")
+        + r#"tar("/root/dotdot.tar", [("Procfile", "file", None), ("../../../../tmp/dotdot-evil", "file", None)])
 tar("/root/absolute.tar", [("Procfile", "file", None), ("/tmp/absolute-evil", "file", None)])
 tar("/root/symlink.tar", [("Procfile", "file", None), ("etc", "link", "/etc"), ("etc/symlink-evil", "file", None)])
 tar("/root/outside.tar", [("Procfile", "file", None), ("escape", "link", "../../../../etc/passwd")])
 EOF
-python3 /root/mktar.py"#);
+python3 /root/mktar.py"#;
+    c.ok(&make_tarballs);
     for (tarball, message) in [
         ("dotdot", "unsafe path"),
         ("absolute", "unsafe path"),

@@ -839,13 +839,18 @@ impl Container {
     }
 
     /// The address `app`'s dynos listen on inside their network namespace (what the proxy and
-    /// health checks reach; the container's own loopback is not theirs).
+    /// health checks reach; the container's own loopback is not theirs). A new app gets it in
+    /// skiffd's next round, so this waits for it a little.
     #[track_caller]
     pub fn dyno_addr(&self, app: &str) -> String {
-        let network = self.json(&format!("skiff network -a {app} --json"));
+        let mut network = serde_json::Value::Null;
+        wait_until(Duration::from_secs(30), || {
+            network = self.json(&format!("skiff network -a {app} --json"));
+            network["address"].is_string()
+        });
         network["address"]
             .as_str()
-            .unwrap_or_else(|| panic!("{app} has no network address yet: {network}"))
+            .unwrap_or_else(|| panic!("{app} has no network address: {network}"))
             .to_owned()
     }
 

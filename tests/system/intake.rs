@@ -15,20 +15,7 @@ pub fn scenarios() -> Vec<Scenario> {
 /// Nine `..` from the unpacked tree (`/var/lib/skiff/apps/APP/builds/ID/app`) reach `/`:
 /// `chain.tar` climbs through `y -> .` and then writes through its link; in `reroute.tar` the
 /// link `a` stays inside until the later `b -> .` re-routes it.
-const MKTAR: &str = r#"cat > /root/mkchain.py <<'EOF'
-import io, tarfile
-def tar(path, members):
-    with tarfile.open(path, "w") as t:
-        for name, kind, target in members:
-            info = tarfile.TarInfo(name)
-            if kind == "link":
-                info.type, info.linkname = tarfile.SYMTYPE, target
-                t.addfile(info)
-            else:
-                data = b"evil\n"
-                info.size = len(data)
-                t.addfile(info, io.BytesIO(data))
-up = "/".join(["y"] * 9 + [".."] * 9)
+const CHAIN_CALLS: &str = r#"up = "/".join(["y"] * 9 + [".."] * 9)
 proc = ("Procfile", "file", None)
 tar("/root/chain.tar", [proc, ("y", "link", "."), ("x", "link", up),
     ("x/tmp/chain-evil", "file", None), ("x/var/lib/skiff/chain-evil", "file", None)])
@@ -39,7 +26,10 @@ python3 /root/mkchain.py"#;
 fn intake_chained_link_escape(c: &Container) {
     c.install_deb();
     c.ok("skiff apps:create chain");
-    c.ok(MKTAR);
+    c.ok(&format!(
+        "cat > /root/mkchain.py <<'EOF'\n{}{CHAIN_CALLS}",
+        crate::deploys::TAR_PY
+    ));
     for (tarball, message) in [
         ("chain", r#"symlink "x" points outside the app"#),
         ("reroute", r#"symlink "a" points outside the app"#),
