@@ -48,6 +48,8 @@ pub async fn create_app(
     let name = AppName::parse(&body.name)?;
     let record = state.store.create_app(name).await?;
     tracing::info!(app = %record.name, caller = %caller.describe(), "app created");
+    // The reconciler's next round gives the new app its network, before anything runs in it.
+    state.reconciler.poke();
     Ok((StatusCode::CREATED, Json(App::from_record(record, &state))))
 }
 
