@@ -1,12 +1,13 @@
 //! skiffd's configuration file: flat keys, documented defaults, validated values.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::model::NetworkRange;
+use crate::model::{AddonPlan, NetworkRange, PlanName, Plans};
 
 /// The commented example installed as `/etc/skiff/skiffd.toml`.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../packaging/skiffd.toml");
@@ -49,6 +50,23 @@ pub struct Config {
     pub log_level: LogLevel,
     pub state_dir: PathBuf,
     pub socket_path: PathBuf,
+    pub default_addon_plan: String,
+    pub addon_plans: BTreeMap<String, PlanConfig>,
+}
+
+/// One `[addon_plans.NAME]` table: what an add-on of that plan gets.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanConfig {
+    pub postgres_connections: u32,
+    pub redis_memory: ByteSize,
+}
+
+fn plan(connections: u32, redis_memory: u64) -> PlanConfig {
+    PlanConfig {
+        postgres_connections: connections,
+        redis_memory: ByteSize(redis_memory),
+    }
 }
 
 impl Default for Config {
@@ -81,16 +99,44 @@ impl Default for Config {
             log_level: LogLevel::Info,
             state_dir: PathBuf::from("/var/lib/skiff"),
             socket_path: PathBuf::from("/run/skiff/api.sock"),
+            default_addon_plan: "mini".into(),
+            addon_plans: BTreeMap::from([
+                ("mini".into(), plan(20, 25 << 20)),
+                ("basic".into(), plan(60, 100 << 20)),
+                ("standard".into(), plan(120, 512 << 20)),
+            ]),
         }
     }
 }
 
 impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let config: Self = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
             message: e.message().to_owned() + &span_hint(text, e.span()),
-        })
+        })?;
+        config.plans().map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// The add-on plans, validated: every name a plan name, the default one of them.
+    pub fn plans(&self) -> Result<Plans, String> {
+        let plans = self
+            .addon_plans
+            .iter()
+            .map(|(name, p)| {
+                Ok(AddonPlan {
+                    name: PlanName::parse(name).map_err(|e| e.to_string())?,
+                    postgres_connections: p.postgres_connections,
+                    redis_memory: p.redis_memory.0,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let default = PlanName::parse(&self.default_addon_plan).map_err(|e| e.to_string())?;
+        Plans::new(plans, default).map_err(|e| format!("default_addon_plan: {e}"))
     }
 
     /// Reads the file; a missing file at the default path means "all defaults".
@@ -384,7 +430,7 @@ mod tests {
             .lines()
             .map(|l| {
                 l.strip_prefix('#')
-                    .filter(|rest| rest.starts_with(|c: char| c.is_ascii_lowercase()))
+                    .filter(|rest| rest.starts_with(|c: char| c.is_ascii_lowercase() || c == '['))
                     .unwrap_or(l)
             })
             .collect::<Vec<_>>()

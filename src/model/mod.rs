@@ -1,7 +1,8 @@
 //! Pure domain types and rules: validated names, Procfiles, formations, config vars, domains,
 //! health checks, cron schedules, releases, dynos and their holds, routes, unit names, the
-//! desired state, SSH keys and API tokens. No I/O.
+//! desired state, SSH keys, API tokens and add-ons. No I/O.
 
+mod addon;
 mod app_name;
 mod config_var;
 mod cron;
@@ -21,6 +22,10 @@ mod ssh_key;
 mod token;
 mod unit_name;
 
+pub use addon::{
+    connection_url, AddonEndpoint, AddonError, AddonName, AddonPlan, AddonSecret, AddonService,
+    AttachmentName, MaxmemoryPolicy, PlanName, Plans, ADDON_UNIT_PREFIX,
+};
 pub use app_name::{AppName, AppNameError};
 pub use config_var::{check_config_value, describe_changes, ConfigChange, ConfigKey};
 pub use cron::{CronJob, CronSchedule};

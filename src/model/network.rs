@@ -4,7 +4,9 @@
 //!
 //! Each slot is a /28 of the range: its first /29 is the app's dyno network (host end `.1`, the
 //! namespace `.2`, the service address `.3`, which only the nftables rules answer), its second
-//! /29 the app's build network (host end `.9`, the namespace `.10`).
+//! /29 the app's build network (host end `.9`, the namespace `.10`). The range's last slot is no
+//! app's: its first address is the **add-on address**, where skiff's Postgres and Redis servers
+//! listen for the namespaces of the apps attached to them.
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -41,9 +43,18 @@ impl NetworkRange {
         self.prefix
     }
 
-    /// How many apps fit.
+    /// How many apps fit: one per slot, but for the last slot, which holds the add-on address.
     pub fn capacity(&self) -> u32 {
+        self.slots() - 1
+    }
+
+    fn slots(&self) -> u32 {
         1 << (32 - u32::from(self.prefix)) >> 4
+    }
+
+    /// Where add-on servers listen: the first address of the range's last slot.
+    pub fn addon_addr(&self) -> Ipv4Addr {
+        self.address(NetworkSlot(self.slots() - 1), 1)
     }
 
     /// Whether this range shares an address with `net/prefix`.
@@ -69,14 +80,14 @@ impl FromStr for NetworkRange {
     fn from_str(raw: &str) -> Result<Self, String> {
         let err = || {
             format!(
-                "dyno_network {raw:?} must be an IPv4 range like \"10.213.0.0/16\" (a /28 or wider, \
+                "dyno_network {raw:?} must be an IPv4 range like \"10.213.0.0/16\" (a /27 or wider, \
                  its base address aligned to its length) or \"host\""
             )
         };
         let (addr, prefix) = raw.trim().split_once('/').ok_or_else(err)?;
         let base: Ipv4Addr = addr.parse().map_err(|_| err())?;
         let prefix: u8 = prefix.parse().map_err(|_| err())?;
-        if !(8..=28).contains(&prefix) || mask(base, prefix) != u32::from(base) {
+        if !(8..=27).contains(&prefix) || mask(base, prefix) != u32::from(base) {
             return Err(err());
         }
         Ok(Self { base, prefix })
@@ -221,8 +232,8 @@ mod tests {
             ("10.213.0.0/16", true),
             (" 172.29.0.0/24 ", true),
             ("10.0.0.0/8", true),
-            ("10.213.0.16/28", true),
-            ("10.213.0.0/29", false),
+            ("10.213.0.32/27", true),
+            ("10.213.0.16/28", false),
             ("10.213.0.1/16", false),
             ("10.213.0.0", false),
             ("10.213.0.0/x", false),
@@ -237,11 +248,21 @@ mod tests {
     }
 
     #[test]
-    fn capacity_is_one_app_per_16_addresses() {
-        assert_eq!(range("10.213.0.0/16").capacity(), 4096);
-        assert_eq!(range("10.213.0.0/24").capacity(), 16);
-        assert_eq!(range("10.213.0.0/28").capacity(), 1);
+    fn capacity_is_one_app_per_16_addresses_but_the_last_which_holds_add_ons() {
+        assert_eq!(range("10.213.0.0/16").capacity(), 4095);
+        assert_eq!(range("10.213.0.0/24").capacity(), 15);
+        assert_eq!(range("10.213.0.0/27").capacity(), 1);
         assert_eq!(range("10.213.0.0/16").to_string(), "10.213.0.0/16");
+        let addon = range("10.213.0.0/16").addon_addr();
+        assert_eq!(addon, "10.213.255.241".parse::<Ipv4Addr>().unwrap());
+        let last_app = network("last", 4094, false);
+        for ns in last_app.namespaces(&range("10.213.0.0/16")) {
+            assert!(ns.namespace_addr < addon && ns.host_addr < addon, "{ns:?}");
+        }
+        assert_eq!(
+            range("10.213.0.0/27").addon_addr().to_string(),
+            "10.213.0.17"
+        );
     }
 
     #[test]
