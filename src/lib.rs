@@ -4,6 +4,7 @@
 //! `adapters`; every other module is the crate's own, so whatever nothing uses is reported.
 #![forbid(unsafe_code)]
 
+pub(crate) mod addons;
 pub(crate) mod api;
 pub(crate) mod build;
 pub mod cli;

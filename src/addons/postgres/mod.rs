@@ -1,0 +1,66 @@
+//! skiff's own PostgreSQL cluster (Debian's `pg_createcluster` conventions, never another
+//! cluster of the host): one database and one role per add-on, reachable only from the
+//! namespaces of the apps attached to it.
+
+use std::net::Ipv4Addr;
+
+use crate::model::{AddonName, AddonSecret};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PostgresError {
+    #[error("postgres add-ons need Debian's postgresql package: {0}")]
+    Unavailable(String),
+}
+
+/// One pg_hba grant: add-on `addon`'s database and role, from address `from`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PgAccess {
+    pub addon: AddonName,
+    pub from: Ipv4Addr,
+}
+
+/// Where skiff's cluster runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgCluster {
+    /// The server's major version, e.g. `15`.
+    pub version: String,
+    pub port: u16,
+}
+
+/// What one add-on's database and role should be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgDatabase {
+    pub name: AddonName,
+    pub secret: AddonSecret,
+    pub connection_limit: u32,
+}
+
+/// `pg:info` of one database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgInfo {
+    pub version: String,
+    pub size_bytes: u64,
+    pub connections: u32,
+}
+
+/// skiff's PostgreSQL cluster as the reconciler drives it.
+#[async_trait::async_trait]
+pub trait PostgresServer: Send + Sync {
+    /// Why postgres add-ons cannot be made on this host (no server installed), if so.
+    async fn unavailable(&self) -> Option<String>;
+    /// Makes skiff's cluster exist and run listening on `listen` with exactly `access` in its
+    /// pg_hba; cheap when nothing changed. Returns where it listens.
+    async fn ensure_cluster(
+        &self,
+        listen: Ipv4Addr,
+        access: &[PgAccess],
+    ) -> Result<PgCluster, PostgresError>;
+    /// Makes the add-on's role and database exist as `db` says (password, connection limit,
+    /// `CONNECT` only for its role). Idempotent.
+    async fn ensure_database(&self, db: &PgDatabase) -> Result<(), PostgresError>;
+    /// Drops the add-on's database and role (`addons:destroy`).
+    async fn drop_database(&self, name: &AddonName) -> Result<(), PostgresError>;
+    /// Every database of skiff's cluster named like an add-on's (`skiff_*`), to find orphans.
+    async fn databases(&self) -> Result<Vec<String>, PostgresError>;
+    async fn info(&self, name: &AddonName) -> Result<PgInfo, PostgresError>;
+}

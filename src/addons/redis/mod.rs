@@ -1,0 +1,46 @@
+//! One Redis server per add-on, from Debian's `redis-server`, as a sandboxed transient unit of
+//! skiff's (`skiff-addon-NAME.service`) with its data under `/var/lib/skiff/addons/redis/`.
+
+use crate::model::{AddonEndpoint, AddonName, AddonSecret, AppName, MaxmemoryPolicy};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RedisError {
+    #[error("redis add-ons need Debian's redis-server package: {0}")]
+    Unavailable(String),
+}
+
+/// What one Redis add-on's server should be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisInstance {
+    pub name: AddonName,
+    /// The app that owns the add-on: its lines in journald carry `SKIFF_APP=owner`.
+    pub owner: AppName,
+    pub listen: AddonEndpoint,
+    pub secret: AddonSecret,
+    /// `maxmemory` in bytes.
+    pub maxmemory: u64,
+    pub policy: MaxmemoryPolicy,
+}
+
+/// `redis:info` of one instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisInfo {
+    pub version: String,
+    pub used_memory: u64,
+    pub clients: u32,
+    pub keys: u64,
+}
+
+/// The Redis servers of add-ons as the reconciler drives them.
+#[async_trait::async_trait]
+pub trait RedisServer: Send + Sync {
+    /// Why redis add-ons cannot be made on this host (no server installed), if so.
+    async fn unavailable(&self) -> Option<String>;
+    /// Makes the instance run as `instance` says: data folder and config written, its unit
+    /// started when not running and changed when its config changed; Ok once it answers PING
+    /// with its password. Cheap when nothing changed.
+    async fn ensure(&self, instance: &RedisInstance) -> Result<(), RedisError>;
+    /// Stops the instance's unit and deletes its files (`addons:destroy`).
+    async fn remove(&self, name: &AddonName) -> Result<(), RedisError>;
+    async fn info(&self, instance: &RedisInstance) -> Result<RedisInfo, RedisError>;
+}
