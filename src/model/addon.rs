@@ -16,6 +16,8 @@ const PLAN_NAME_MAX_LEN: usize = 30;
 const SECRET_BYTES: usize = 24;
 /// Every unit of an add-on server skiff runs itself is named `skiff-addon-NAME.service`.
 pub const ADDON_UNIT_PREFIX: &str = "skiff-addon-";
+/// The ports Redis add-ons listen on at the add-on address, one each.
+pub const REDIS_PORTS: std::ops::RangeInclusive<u16> = 6379..=7378;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddonError {
@@ -321,6 +323,31 @@ impl AddonSecret {
 impl fmt::Debug for AddonSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("AddonSecret(<redacted>)")
+    }
+}
+
+/// Where an add-on is in its life: made by the reconciler after `creating` is recorded, and its
+/// data destroyed by it after `destroying` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddonState {
+    Creating,
+    Ready,
+    Destroying,
+}
+
+impl AddonState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Creating => "creating",
+            Self::Ready => "ready",
+            Self::Destroying => "destroying",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [Self::Creating, Self::Ready, Self::Destroying]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::db::{stored_app_name, Store, StoreError, NOW};
+use super::db::{app_id, destroy_owned_addons, stored_app_name, Store, StoreError, NOW};
 use crate::model::{AppName, TokenHash, TokenName};
 
 /// An app as stored.
@@ -61,10 +61,12 @@ impl Store {
     pub async fn delete_app(&self, name: &AppName) -> Result<(), StoreError> {
         let name = name.clone();
         self.call(move |conn| {
-            match conn.execute("DELETE FROM apps WHERE name = ?1", params![name.as_str()])? {
-                0 => Err(StoreError::AppNotFound(name.to_string())),
-                _ => Ok(()),
-            }
+            let tx = conn.transaction()?;
+            let id = app_id(&tx, &name)?;
+            destroy_owned_addons(&tx, id)?;
+            tx.execute("DELETE FROM apps WHERE id = ?1", params![id])?;
+            tx.commit()?;
+            Ok(())
         })
         .await
     }

@@ -4,6 +4,7 @@
 //! per table or aggregate above it, each importing only `db` and `crate::model`; `desired`, the
 //! one read of the whole desired state, at the top.
 
+mod addons;
 mod apps;
 mod db;
 mod desired;
@@ -14,7 +15,9 @@ mod networks;
 mod releases;
 mod routing;
 
+pub use addons::{AddonRecord, AttachmentRecord, NewAddon};
 pub use apps::{AppRecord, TokenRecord};
+pub use db::AppRelease;
 pub use db::{Store, StoreError};
 pub use dynos::FormationEntry;
 pub(crate) use intents::{RestartId, RestartRequest};

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use rusqlite::params;
 
 use super::db::{
-    app_config, app_id, config_json, current_formation, current_release, insert_release,
+    app_config, app_id, change_config, current_formation, current_release, insert_release,
     newest_release, pending_release, release, releases_of, write_formation, write_health_check,
     Store, StoreError,
 };
@@ -103,33 +103,9 @@ impl Store {
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
-            let mut config = app_config(&tx, id)?;
-            for change in changes {
-                match change.value {
-                    Some(v) => config.insert(change.key.to_string(), v),
-                    None => config.remove(change.key.as_str()),
-                };
-            }
-            let record = match newest_release(&tx, &app)? {
-                Some(base) => Some(insert_release(
-                    &tx,
-                    id,
-                    &base.procfile,
-                    &config,
-                    Some(base.slug_version),
-                    &base.cron,
-                    &description,
-                )?),
-                None => {
-                    tx.execute(
-                        "UPDATE apps SET config = ?1 WHERE id = ?2",
-                        params![config_json(&config)?, id],
-                    )?;
-                    None
-                }
-            };
+            let changed = change_config(&tx, id, &app, &changes, &description)?;
             tx.commit()?;
-            Ok((config, record))
+            Ok(changed)
         })
         .await
     }

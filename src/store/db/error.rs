@@ -49,6 +49,32 @@ pub enum StoreError {
     Scale(crate::model::ScaleError),
     #[error("no free port left in port_range {first}-{last}")]
     PortsExhausted { first: u16, last: u16 },
+    #[error("add-on {0} already exists")]
+    AddonExists(crate::model::AddonName),
+    #[error("add-on {0} not found")]
+    AddonNotFound(String),
+    #[error(
+        "app {app} already has an add-on attached as {name} ({key}); choose another name with --as"
+    )]
+    AttachmentTaken {
+        app: AppName,
+        name: crate::model::AttachmentName,
+        key: crate::model::ConfigKey,
+    },
+    #[error("add-on {addon} is already attached to app {app}")]
+    AlreadyAttached {
+        addon: crate::model::AddonName,
+        app: AppName,
+    },
+    #[error("add-on {addon} is not attached to app {app}")]
+    NotAttached {
+        addon: crate::model::AddonName,
+        app: AppName,
+    },
+    #[error("add-on {0} is being destroyed")]
+    AddonDestroying(crate::model::AddonName),
+    #[error("no free port left for redis add-ons ({first}-{last})")]
+    AddonPortsExhausted { first: u16, last: u16 },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("database task failed: {0}")]

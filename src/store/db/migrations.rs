@@ -120,6 +120,29 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE apps ADD COLUMN dyno_egress INTEGER;",
     // v8: whether the proxy compresses the app's responses (on unless turned off).
     "ALTER TABLE apps ADD COLUMN compression INTEGER NOT NULL DEFAULT 1;",
+    // v9: add-ons (their owner's row may go first: the add-on stays until its data is destroyed)
+    // and their attachments, each with the URL last set in the app's config.
+    "CREATE TABLE addons (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        service TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        owner_app_id INTEGER REFERENCES apps(id) ON DELETE SET NULL,
+        secret TEXT NOT NULL,
+        port INTEGER,
+        policy TEXT NOT NULL DEFAULT 'noeviction',
+        state TEXT NOT NULL CHECK (state IN ('creating', 'ready', 'destroying')),
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE addon_attachments (
+        addon_id INTEGER NOT NULL REFERENCES addons(id) ON DELETE CASCADE,
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        applied_url TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (addon_id, app_id),
+        UNIQUE (app_id, name)
+    );",
 ];
 
 pub fn known_version() -> i64 {

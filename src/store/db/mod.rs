@@ -1,18 +1,21 @@
 //! The bottom of the store: the one SQLite connection behind its mutex, running a closure on
 //! tokio's blocking pool, the store's error type and the row helpers every table module shares.
 
+mod addon_rows;
 mod dyno_rows;
 mod error;
 mod migrations;
 mod release_rows;
 mod routing_rows;
 
+pub use addon_rows::AppRelease;
+pub(crate) use addon_rows::{destroy_owned_addons, remove_attachments};
 pub(crate) use dyno_rows::{
     clear_holds, current_formation, formation_of, generations_of, holds_of, write_formation,
 };
 pub use error::StoreError;
 pub(crate) use release_rows::{
-    app_config, config_json, current_release, insert_release, newest_release, pending_release,
+    app_config, change_config, current_release, insert_release, newest_release, pending_release,
     release, releases_of,
 };
 pub(crate) use routing_rows::{

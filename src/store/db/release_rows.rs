@@ -5,7 +5,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use super::dyno_rows::clear_holds;
 use super::{corrupt, StoreError, NOW};
 use crate::model::{
-    AppName, ConfigVars, CronJob, HoldRelease, Procfile, ReleaseRecord, ReleaseStatus,
+    AppName, ConfigChange, ConfigVars, CronJob, HoldRelease, Procfile, ReleaseRecord, ReleaseStatus,
 };
 
 const RELEASE_COLUMNS: &str = "r.version, r.slug_version, r.procfile, r.config, r.description, \
@@ -66,7 +66,7 @@ fn parse_config(json: &str) -> Result<ConfigVars, StoreError> {
     serde_json::from_str(json).map_err(|e| corrupt("config vars", e))
 }
 
-pub(crate) fn config_json(config: &ConfigVars) -> Result<String, StoreError> {
+fn config_json(config: &ConfigVars) -> Result<String, StoreError> {
     serde_json::to_string(config).map_err(|e| StoreError::Task(e.to_string()))
 }
 
@@ -174,6 +174,43 @@ pub(crate) fn insert_release(
     )?;
     clear_holds(tx, app_id, &HoldRelease::NewRelease.dynos())?;
     release(tx, app_id, version)?.ok_or_else(|| StoreError::Task("release vanished".into()))
+}
+
+/// Applies config changes inside `tx`; when the app is deployed, makes a release with the newest
+/// slug and the new config so its dynos restart with it. Returns the config and that release.
+pub(crate) fn change_config(
+    tx: &Transaction,
+    app_id: i64,
+    app: &AppName,
+    changes: &[ConfigChange],
+    description: &str,
+) -> Result<(ConfigVars, Option<ReleaseRecord>), StoreError> {
+    let mut config = app_config(tx, app_id)?;
+    for change in changes {
+        match &change.value {
+            Some(v) => config.insert(change.key.to_string(), v.clone()),
+            None => config.remove(change.key.as_str()),
+        };
+    }
+    let record = match newest_release(tx, app)? {
+        Some(base) => Some(insert_release(
+            tx,
+            app_id,
+            &base.procfile,
+            &config,
+            Some(base.slug_version),
+            &base.cron,
+            description,
+        )?),
+        None => {
+            tx.execute(
+                "UPDATE apps SET config = ?1 WHERE id = ?2",
+                params![config_json(&config)?, app_id],
+            )?;
+            None
+        }
+    };
+    Ok((config, record))
 }
 
 /// Every release of the app, newest first.
