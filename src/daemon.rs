@@ -12,6 +12,9 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
+use crate::addons::postgres::{DebianPostgres, PostgresServer};
+use crate::addons::redis::{DebianRedis, RedisServer};
+use crate::addons::Addons;
 use crate::api::{self, AppState, LocalPolicy, Peer, UploadLimits};
 use crate::build::pipeline::{BuildSettings, Deployer};
 use crate::config::{Config, LogLevel};
@@ -150,19 +153,27 @@ pub struct Adapters {
     pub prober: Arc<dyn Prober>,
     /// The host's network namespaces, veths and nftables.
     pub host: Arc<dyn HostNetwork>,
+    /// skiff's Postgres cluster.
+    pub postgres: Arc<dyn PostgresServer>,
+    /// The add-ons' Redis servers.
+    pub redis: Arc<dyn RedisServer>,
     /// Relay the proxy's access lines as router lines to journald.
     pub relay_router_log: bool,
 }
 
 impl Adapters {
-    /// The real ones: PID 1 over the system bus, journalctl, skiff's Caddy, network probes.
-    pub async fn production() -> anyhow::Result<Self> {
+    /// The real ones: PID 1 over the system bus, journalctl, skiff's Caddy, network probes,
+    /// Debian's Postgres and Redis servers keeping their data under the state dir.
+    pub async fn production(config: &Config) -> anyhow::Result<Self> {
+        let systemd: Arc<dyn Systemd> = Arc::new(
+            DbusSystemd::connect_system()
+                .await
+                .context("cannot reach systemd over D-Bus")?,
+        );
         Ok(Self {
-            systemd: Arc::new(
-                DbusSystemd::connect_system()
-                    .await
-                    .context("cannot reach systemd over D-Bus")?,
-            ),
+            postgres: Arc::new(DebianPostgres::new(Arc::clone(&systemd), &config.state_dir)),
+            redis: Arc::new(DebianRedis::new(Arc::clone(&systemd), &config.state_dir)),
+            systemd,
             logs: Arc::new(Journalctl),
             proxy: Arc::new(CaddyAdmin::new(ADMIN_SOCKET)),
             prober: Arc::new(NetProber),
@@ -299,6 +310,8 @@ fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
         proxy,
         prober,
         host,
+        postgres,
+        redis,
         relay_router_log: _,
     } = adapters;
     let runtime_dir = config
@@ -325,6 +338,13 @@ fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
             drain: config.drain_timeout.0,
         },
         networks.clone(),
+        Addons::new(
+            postgres,
+            redis,
+            config
+                .plans()
+                .expect("plans are checked when the config is read"),
+        ),
     );
     let deployer = Deployer::new(
         store.clone(),

@@ -28,6 +28,12 @@ pub(crate) mod wire;
 /// the real ones), and with the `fakes` feature (tests only) an in-memory fake of each.
 pub mod adapters {
     #[cfg(any(test, feature = "fakes"))]
+    pub use crate::addons::postgres::FakePostgres;
+    pub use crate::addons::postgres::PostgresServer;
+    #[cfg(any(test, feature = "fakes"))]
+    pub use crate::addons::redis::FakeRedis;
+    pub use crate::addons::redis::RedisServer;
+    #[cfg(any(test, feature = "fakes"))]
     pub use crate::health::FakeProber;
     pub use crate::health::Prober;
     #[cfg(any(test, feature = "fakes"))]

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use skiff::adapters::{FakeHost, FakeLogs, FakeProber, FakeProxy, FakeSystemd};
+use skiff::adapters::{
+    FakeHost, FakeLogs, FakePostgres, FakeProber, FakeProxy, FakeRedis, FakeSystemd,
+};
 use skiff::cli::{self, Cli, CliError, Context, Endpoint};
 use skiff::config::Config;
 use skiff::daemon::{self, Adapters, Listeners};
@@ -54,6 +56,8 @@ impl Daemon {
             proxy: Arc::new(FakeProxy::default()),
             prober: Arc::new(FakeProber::default()),
             host: Arc::new(FakeHost::default()),
+            postgres: Arc::new(FakePostgres::default()),
+            redis: Arc::new(FakeRedis::default()),
             relay_router_log: false,
         };
         let task = tokio::spawn(daemon::run(config, listeners, adapters, async move {

@@ -83,6 +83,7 @@ pub async fn app_info(
     let formation = formation_items(state.store.formation(&name).await?, &state.dyno_defaults);
     let dynos = dynos_of(&state, &name).await?;
     let cron = cron_jobs(&state, &name).await?;
+    let addons = super::addons::addons_of(&state, &name).await?;
     let layout = state.layout.clone();
     let disk_app = name.clone();
     let disk = tokio::task::spawn_blocking(move || {
@@ -112,6 +113,7 @@ pub async fn app_info(
         dynos,
         cron,
         disk,
+        addons,
     }))
 }
 

@@ -1,6 +1,7 @@
 //! The API's one error type: a status, a stable code and a message, rendered as `{"error": {...}}`.
 
-use crate::model::{AppNameError, TokenNameError};
+use crate::addons::AddonsError;
+use crate::model::{AddonError, AppNameError, TokenNameError};
 use crate::network::NetworkError;
 use crate::store::StoreError;
 use crate::wire::{ErrorBody, ErrorDetail};
@@ -83,7 +84,16 @@ impl From<StoreError> for ApiError {
             StoreError::Scale(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_scale", message)
             }
-            StoreError::PortsExhausted { .. } => {
+            StoreError::AddonExists(_)
+            | StoreError::AttachmentTaken { .. }
+            | StoreError::AlreadyAttached { .. }
+            | StoreError::AddonDestroying(_) => {
+                Self::new(StatusCode::CONFLICT, "conflict", message)
+            }
+            StoreError::AddonNotFound(_) | StoreError::NotAttached { .. } => {
+                Self::not_found(message)
+            }
+            StoreError::AddonPortsExhausted { .. } | StoreError::PortsExhausted { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "ports_exhausted", message)
             }
             _ => Self::internal(message),
@@ -102,6 +112,26 @@ impl From<NetworkError> for ApiError {
                 message,
             ),
             _ => Self::internal(message),
+        }
+    }
+}
+
+impl From<AddonError> for ApiError {
+    fn from(e: AddonError) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_addon",
+            e.to_string(),
+        )
+    }
+}
+
+impl From<AddonsError> for ApiError {
+    fn from(e: AddonsError) -> Self {
+        let message = e.to_string();
+        match e {
+            AddonsError::NotReady(_) => Self::new(StatusCode::CONFLICT, "not_ready", message),
+            _ => Self::new(StatusCode::BAD_GATEWAY, "addon_server", message),
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::AppState;
 use crate::journal::{LogQuery, MAX_LINES};
-use crate::model::DynoName;
+use crate::model::{AddonService, DynoName};
 use crate::wire::{ErrorBody, LogsParams};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -40,9 +40,18 @@ pub async fn logs(
             "lines must be at most {MAX_LINES}"
         )));
     }
+    let addon_units = state
+        .store
+        .addons()
+        .await?
+        .into_iter()
+        .filter(|a| a.service == AddonService::Redis && a.owner.as_ref() == Some(&app))
+        .map(|a| a.name.unit_name())
+        .collect();
     let query = LogQuery {
         app,
         dyno,
+        addon_units,
         lines,
         follow: params.follow.unwrap_or(false),
     };

@@ -1,5 +1,6 @@
 //! The HTTP API under `/v1`: routes, shared state, middleware and the generated OpenAPI document.
 
+mod addons;
 mod apps;
 pub mod auth;
 mod cron;
@@ -115,6 +116,15 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             routing::get_health_check,
             routing::set_health_check
         ))
+        .routes(routes!(addons::list_addons, addons::create_addon))
+        .routes(routes!(addons::get_addon, addons::destroy_addon))
+        .routes(routes!(addons::attach_addon))
+        .routes(routes!(addons::detach_addon))
+        .routes(routes!(addons::rotate_credentials))
+        .routes(routes!(addons::credentials))
+        .routes(routes!(addons::server_info))
+        .routes(routes!(addons::set_policy))
+        .routes(routes!(addons::list_plans))
         .routes(routes!(network::get_network))
         .routes(routes!(network::set_egress))
         .routes(routes!(runs::run))

@@ -62,7 +62,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let adapters = daemon::Adapters::production().await?;
+        let adapters = daemon::Adapters::production(&config).await?;
         let listeners = daemon::Listeners::bind(&config).await?;
         daemon::run(config, listeners, adapters, daemon::termination_signal()).await
     })

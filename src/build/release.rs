@@ -184,6 +184,7 @@ impl Deployer {
         let query = LogQuery {
             app: app.clone(),
             dyno: None,
+            addon_units: Vec::new(),
             lines: LAST_LOG_LINES,
             follow: false,
         };

@@ -126,6 +126,29 @@ pub fn write_app_info(out: &mut dyn Write, info: &AppInfo) -> std::io::Result<()
     let maintenance = if info.maintenance { "on" } else { "off" };
     let compression = if info.compression { "on" } else { "off" };
     let jobs = info.cron.len().to_string();
+    let addons = if info.addons.is_empty() {
+        "-".to_owned()
+    } else {
+        info.addons
+            .iter()
+            .map(|a| {
+                let vars: Vec<&str> = a
+                    .attachments
+                    .iter()
+                    .filter(|t| t.app == info.app.name)
+                    .map(|t| t.config_var.as_str())
+                    .collect();
+                format!(
+                    "{} ({}, {}) as {}",
+                    a.name,
+                    a.plan,
+                    a.state,
+                    vars.join(", ")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     output::fields(
         out,
         &[
@@ -140,6 +163,7 @@ pub fn write_app_info(out: &mut dyn Write, info: &AppInfo) -> std::io::Result<()
             ("Maintenance", maintenance),
             ("Compression", compression),
             ("Scheduled jobs", &jobs),
+            ("Add-ons", &addons),
             ("Disk use", &disk),
         ],
     )?;

@@ -1,5 +1,6 @@
 //! The `skiff` command-line client: Heroku-style verbs that call skiffd's HTTP API.
 
+mod addons;
 mod apps;
 mod client;
 mod config;
@@ -68,6 +69,8 @@ pub struct Cli {
 pub enum Command {
     #[command(flatten)]
     Apps(apps::AppsVerb),
+    #[command(flatten)]
+    Addons(addons::AddonsVerb),
     #[command(flatten)]
     Cron(cron::CronVerb),
     #[command(flatten)]
@@ -157,6 +160,7 @@ pub async fn run(
     let s = &mut session;
     match cli.command {
         Command::Apps(verb) => apps::run(verb, s).await,
+        Command::Addons(verb) => addons::run(verb, s).await,
         Command::Cron(verb) => cron::run(verb, s).await,
         Command::Deploy(verb) => deploy::run(verb, s).await,
         Command::Config(verb) => config::run(verb, s).await,

@@ -23,6 +23,8 @@ pub const MAX_LINES: u32 = 10_000;
 pub struct LogQuery {
     pub app: AppName,
     pub dyno: Option<DynoName>,
+    /// The units of the app's add-on servers, whose lines come too when no dyno is asked for.
+    pub addon_units: Vec<String>,
     pub lines: u32,
     pub follow: bool,
 }
@@ -42,6 +44,9 @@ pub fn journalctl_args(q: &LogQuery) -> Vec<String> {
         format!("--lines={}", q.lines.min(MAX_LINES)),
         format!("--unit={units}"),
     ];
+    if q.dyno.is_none() {
+        args.extend(q.addon_units.iter().map(|u| format!("--unit={u}")));
+    }
     if q.follow {
         args.push("--follow".to_owned());
     }
@@ -88,13 +93,17 @@ fn field(entry: &Value, name: &str) -> Option<String> {
 }
 
 /// One journal entry (a `journalctl -o json` line) as Heroku prints it:
-/// `2026-11-21T10:00:00.123456Z app[web.1]: message`, or `skiff[web.1]: …` for systemd's own lines.
+/// `2026-11-21T10:00:00.123456Z app[web.1]: message`, or `skiff[web.1]: …` for systemd's own
+/// lines, and `app[redis]: …` for an add-on server's (tagged `SKIFF_ADDON`).
 pub fn render(entry: &Value) -> Option<String> {
     let usec: u64 = field(entry, "__REALTIME_TIMESTAMP")?.parse().ok()?;
     let when = humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(usec));
     let message = field(entry, "MESSAGE").unwrap_or_default();
     let source = if let Some(dyno) = field(entry, "SKIFF_DYNO") {
         format!("app[{dyno}]")
+    } else if field(entry, "SKIFF_ADDON").is_some() {
+        let server = field(entry, "SYSLOG_IDENTIFIER").unwrap_or_else(|| "addon".to_owned());
+        format!("app[{server}]")
     } else if field(entry, "SYSLOG_IDENTIFIER").as_deref() == Some(router::ROUTER_IDENTIFIER) {
         "skiff[router]".to_owned()
     } else {
@@ -130,9 +139,37 @@ mod tests {
         LogQuery {
             app: AppName::parse("my-app").unwrap(),
             dyno: dyno.map(|d| DynoName::parse(d).unwrap()),
+            addon_units: Vec::new(),
             lines: 50,
             follow,
         }
+    }
+
+    #[test]
+    fn the_apps_addon_servers_come_too_unless_one_dyno_is_asked_for() {
+        let with_addon = |dyno| LogQuery {
+            addon_units: vec!["skiff-addon-redis-my-app.service".into()],
+            ..query(dyno, false)
+        };
+        let args = journalctl_args(&with_addon(None));
+        assert!(
+            args.contains(&"--unit=skiff-addon-redis-my-app.service".to_owned()),
+            "{args:?}"
+        );
+        let args = journalctl_args(&with_addon(Some("web.1")));
+        assert!(!args.iter().any(|a| a.contains("addon")), "{args:?}");
+        let line = json!({
+            "__REALTIME_TIMESTAMP": "1763719200000000",
+            "MESSAGE": "Ready to accept connections tcp",
+            "SKIFF_APP": "my-app",
+            "SKIFF_ADDON": "redis-my-app",
+            "SYSLOG_IDENTIFIER": "redis",
+            "_SYSTEMD_UNIT": "skiff-addon-redis-my-app.service",
+        });
+        assert_eq!(
+            render(&line).unwrap(),
+            "2025-11-21T10:00:00.000000Z app[redis]: Ready to accept connections tcp"
+        );
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub trait HostNetwork: Send + Sync {
     /// Why private networks cannot work on this host, if they cannot.
     async fn unavailable(&self) -> Option<String>;
     async fn presence(&self, namespace: &Namespace) -> Presence;
+    /// Whether the host has a network interface called `name`.
+    async fn link_present(&self, name: &str) -> bool;
     /// Names of the network namespaces in `/run/netns`.
     async fn namespaces(&self) -> Vec<String>;
     /// Runs an nft script (one transaction).
@@ -137,6 +139,11 @@ impl HostNetwork for LinuxHost {
         .await
     }
 
+    async fn link_present(&self, name: &str) -> bool {
+        let link = Path::new("/sys/class/net").join(name);
+        blocking(move || link.exists()).await
+    }
+
     async fn namespaces(&self) -> Vec<String> {
         blocking(|| names_in(NETNS_DIR)).await
     }
@@ -181,7 +188,7 @@ impl HostNetwork for LinuxHost {
 #[derive(Default)]
 pub struct FakeHost {
     pub missing: Option<String>,
-    /// Namespaces (and their veths) reported missing.
+    /// Namespaces (and their veths) and interfaces reported missing.
     pub absent: std::sync::Mutex<Vec<String>>,
     /// What `/run/netns` lists.
     pub listed: std::sync::Mutex<Vec<String>>,
@@ -204,6 +211,10 @@ impl HostNetwork for FakeHost {
             namespace: there,
             veth: there,
         }
+    }
+
+    async fn link_present(&self, name: &str) -> bool {
+        !self.absent.lock().unwrap().iter().any(|a| a == name)
     }
 
     async fn namespaces(&self) -> Vec<String> {

@@ -13,6 +13,7 @@ mod setup;
 #[cfg(any(test, feature = "fakes"))]
 pub use host::FakeHost;
 pub use host::{HostError, HostNetwork, LinuxHost};
+pub use setup::ADDON_LINK;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -25,8 +26,11 @@ use crate::store::{EgressSetting, Store, StoreError};
 use crate::systemd::names::oneoff_unit_name;
 use crate::systemd::properties::{host_commands_properties, HostCommandsSpec};
 use crate::systemd::{Systemd, SystemdError};
-use rules::{render, RuleSet, ServiceRoute};
-use setup::{setup_commands, teardown_commands};
+use rules::{render, AddonGrant, RuleSet, ServiceRoute};
+use setup::{addon_address_commands, setup_commands, teardown_commands};
+
+/// The oneshot unit that makes the add-on address (its name is no add-on's and no app's).
+const ADDON_ADDRESS_UNIT: &str = "skiff-addon-address.net.service";
 
 /// The longest a setup or teardown unit may run.
 const SETUP_TIMEOUT_USEC: u64 = 30_000_000;
@@ -56,10 +60,22 @@ pub enum NetworkError {
         unit: String,
         source: SystemdError,
     },
+    #[error("making the add-on address {addr} on {ADDON_LINK} failed (journalctl -u {ADDON_ADDRESS_UNIT} says why): {source}")]
+    AddonAddress {
+        addr: std::net::Ipv4Addr,
+        source: SystemdError,
+    },
     #[error(transparent)]
     Host(#[from] HostError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// An app allowed to reach the add-on server listening on `port` at the add-on address.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AddonAccess {
+    pub app: AppName,
+    pub port: u16,
 }
 
 /// How apps' networks are set up here.
@@ -104,6 +120,8 @@ pub struct Networking {
     changing: Arc<tokio::sync::Mutex<()>>,
     /// The last script applied and how nft listed the table right after.
     applied: Arc<Mutex<Option<(String, String)>>>,
+    /// Whether the add-on address was made since skiffd started.
+    addon_address_made: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Networking {
@@ -121,7 +139,45 @@ impl Networking {
             unavailable: Arc::default(),
             changing: Arc::default(),
             applied: Arc::default(),
+            addon_address_made: Arc::default(),
         }
+    }
+
+    /// Where add-on servers listen: the add-on address of the range, or loopback on the host's
+    /// network (where nothing but their passwords keeps apps apart).
+    pub fn addon_addr(&self) -> std::net::Ipv4Addr {
+        match self.settings.range {
+            Some(range) => range.addon_addr(),
+            None => std::net::Ipv4Addr::LOCALHOST,
+        }
+    }
+
+    /// Makes the add-on address exist on its dummy interface: once after skiffd starts (which
+    /// also corrects an interface left with another address), then whenever the interface is
+    /// gone. Nothing to do on the host's network.
+    pub async fn ensure_addon_address(&self) -> Result<(), NetworkError> {
+        use std::sync::atomic::Ordering;
+        if self.usable_range()?.is_none() {
+            return Ok(());
+        }
+        if self.addon_address_made.load(Ordering::SeqCst)
+            && self.host.link_present(ADDON_LINK).await
+        {
+            return Ok(());
+        }
+        let addr = self.addon_addr();
+        let spec = HostCommandsSpec {
+            description: format!("skiff add-on address {addr}"),
+            commands: addon_address_commands(addr),
+            timeout_usec: SETUP_TIMEOUT_USEC,
+        };
+        tracing::info!(%addr, link = ADDON_LINK, "making the add-on address");
+        self.systemd
+            .start_transient(ADDON_ADDRESS_UNIT, host_commands_properties(&spec))
+            .await
+            .map_err(|source| NetworkError::AddonAddress { addr, source })?;
+        self.addon_address_made.store(true, Ordering::SeqCst);
+        Ok(())
     }
 
     /// The range apps' networks come from; none on the host's network.
@@ -357,11 +413,12 @@ impl Networking {
         &self,
         networks: &BTreeMap<AppName, AppNetwork>,
         apps: &[AppRoutes],
+        addons: &[AddonAccess],
     ) -> Result<bool, NetworkError> {
         let Some(range) = self.usable_range()? else {
             return Ok(false);
         };
-        let script = render(&rule_set(&self.settings, range, networks, apps));
+        let script = render(&rule_set(&self.settings, range, networks, apps, addons));
         let listed = self.host.listed_rules().await?;
         let current = self.applied.lock().expect("rules lock").clone();
         if current.is_some_and(|(s, l)| s == script && l == listed) {
@@ -380,6 +437,7 @@ fn rule_set(
     range: NetworkRange,
     networks: &BTreeMap<AppName, AppNetwork>,
     apps: &[AppRoutes],
+    addons: &[AddonAccess],
 ) -> RuleSet {
     let mut rules = RuleSet {
         proxy_ports: settings.proxy_ports.clone(),
@@ -402,6 +460,18 @@ fn rule_set(
                 dyno_addr: dynos.namespace_addr,
                 dyno_port: route.port,
             }));
+    }
+    for access in addons {
+        let Some(network) = networks.get(&access.app) else {
+            continue;
+        };
+        let dynos = network.namespace(&range, NetworkKind::Dynos);
+        rules.addon_grants.push(AddonGrant {
+            host_veth: dynos.host_veth,
+            from: dynos.namespace_addr,
+            addon_addr: range.addon_addr(),
+            port: access.port,
+        });
     }
     rules
 }

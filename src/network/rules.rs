@@ -1,7 +1,8 @@
 //! skiff's one nftables table, rendered from the DB (pure): every app's namespace reaches the
 //! internet (masqueraded) when its egress is on, never another app's namespace nor the host's
 //! own services (only the proxy's ports, as from anywhere); nothing from outside opens a
-//! connection into a namespace; and the proxy's connections to an app's service address are
+//! connection into a namespace; a namespace reaches the add-on servers of its app's add-ons at
+//! the add-on address, and no other; and the proxy's connections to an app's service address are
 //! mapped to the routed web dynos, so traffic switches here and the proxy's config stays.
 
 use std::fmt::Write;
@@ -21,6 +22,15 @@ pub struct ServiceRoute {
     pub dyno_port: u16,
 }
 
+/// A namespace allowed to reach one add-on server at the add-on address.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AddonGrant {
+    pub host_veth: String,
+    pub from: Ipv4Addr,
+    pub addon_addr: Ipv4Addr,
+    pub port: u16,
+}
+
 /// Everything the table is rendered from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleSet {
@@ -30,6 +40,8 @@ pub struct RuleSet {
     pub routes: Vec<ServiceRoute>,
     /// The proxy's HTTP and HTTPS ports on the host, which namespaces may reach.
     pub proxy_ports: Vec<u16>,
+    /// The add-on servers each namespace may reach: those of the add-ons its app is attached to.
+    pub addon_grants: Vec<AddonGrant>,
 }
 
 fn set<T: ToString>(items: impl IntoIterator<Item = T>) -> String {
@@ -116,6 +128,18 @@ fn render_table(rules: &RuleSet) -> String {
             set(&rules.proxy_ports)
         );
     }
+    let mut grants = rules.addon_grants.clone();
+    grants.sort();
+    grants.dedup();
+    for g in grants {
+        // By the host end of the veth and the source address together: a process inside can
+        // change neither its packets' interface nor (past the rp filter) pass as another app.
+        let _ = writeln!(
+            t,
+            "    iifname \"{}\" ip saddr {} ip daddr {} tcp dport {} accept",
+            g.host_veth, g.from, g.addon_addr, g.port
+        );
+    }
     let _ = writeln!(t, "    iifname {any} drop\n  }}\n}}");
     t
 }
@@ -131,6 +155,15 @@ mod tests {
             host_addr: "10.213.0.1".parse().unwrap(),
             namespace_addr: addr.parse().unwrap(),
             egress,
+        }
+    }
+
+    fn grant(veth: &str, from: &str, port: u16) -> AddonGrant {
+        AddonGrant {
+            host_veth: veth.into(),
+            from: from.parse().unwrap(),
+            addon_addr: "10.213.255.241".parse().unwrap(),
+            port,
         }
     }
 
@@ -160,6 +193,11 @@ mod tests {
                 route("10.213.0.3", 10001, "10.213.0.2", 20000),
             ],
             proxy_ports: vec![80, 443],
+            addon_grants: vec![
+                grant("skiff1", "10.213.0.18", 6379),
+                grant("skiff0", "10.213.0.2", 5433),
+                grant("skiff1", "10.213.0.18", 5433),
+            ],
         };
         let expected = r#"table inet skiff {}
 delete table inet skiff
@@ -193,6 +231,9 @@ table inet skiff {
     type filter hook input priority 0; policy accept;
     iifname "skiff*" ct state established,related accept
     iifname "skiff*" tcp dport { 80, 443 } accept
+    iifname "skiff0" ip saddr 10.213.0.2 ip daddr 10.213.255.241 tcp dport 5433 accept
+    iifname "skiff1" ip saddr 10.213.0.18 ip daddr 10.213.255.241 tcp dport 5433 accept
+    iifname "skiff1" ip saddr 10.213.0.18 ip daddr 10.213.255.241 tcp dport 6379 accept
     iifname "skiff*" drop
   }
 }

@@ -31,6 +31,24 @@ fn ip(args: &[&str]) -> HostCommand {
     }
 }
 
+/// The dummy interface that holds the add-on address. Its name starts with the veth prefix,
+/// but no packet has it as its input or output interface (traffic to an address of the host
+/// goes through `lo`), so the rules about `skiff*` interfaces never apply to it.
+pub const ADDON_LINK: &str = "skiff-addons";
+
+/// The commands that make the add-on address exist: idempotent, so they also correct an
+/// interface left from before (`replace` adds the address or keeps it).
+pub fn addon_address_commands(addr: std::net::Ipv4Addr) -> Vec<HostCommand> {
+    let mut link = ip(&["link", "add", ADDON_LINK, "type", "dummy"]);
+    // It may exist already.
+    link.ignore_failure = true;
+    vec![
+        link,
+        ip(&["addr", "replace", &format!("{addr}/32"), "dev", ADDON_LINK]),
+        ip(&["link", "set", ADDON_LINK, "up"]),
+    ]
+}
+
 /// The commands that complete `ns` from what is `present` (none when it is complete).
 pub fn setup_commands(ns: &Namespace, present: Presence) -> Vec<HostCommand> {
     let name = ns.name.as_str();
@@ -171,6 +189,30 @@ mod tests {
         assert_eq!(
             lines(&teardown_commands("skiff-shop")),
             ["-netns delete skiff-shop"]
+        );
+    }
+
+    #[test]
+    fn the_addon_address_is_one_idempotent_dummy_interface() {
+        let commands = addon_address_commands("10.213.255.241".parse().unwrap());
+        let lines: Vec<(String, bool)> = commands
+            .iter()
+            .map(|c| (c.argv.join(" "), c.ignore_failure))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("/sbin/ip link add skiff-addons type dummy".to_owned(), true),
+                (
+                    "/sbin/ip addr replace 10.213.255.241/32 dev skiff-addons".to_owned(),
+                    false
+                ),
+                ("/sbin/ip link set skiff-addons up".to_owned(), false),
+            ]
+        );
+        assert!(
+            ADDON_LINK.len() <= 15,
+            "interface names are at most 15 bytes"
         );
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{AppName, CronUnit, DynoUnit, UNIT_PREFIX};
+use crate::model::{AppName, CronUnit, DynoUnit, ADDON_UNIT_PREFIX, UNIT_PREFIX};
 use crate::systemd::names::{app_slice, oneoff_unit_app, PACKAGED_UNITS};
 
 /// A unit's `ActiveState` as systemd reports it.
@@ -99,7 +99,11 @@ pub fn plan(
     }
 
     for u in observed {
-        if !u.name.starts_with(UNIT_PREFIX) || PACKAGED_UNITS.contains(&u.name.as_str()) {
+        // Add-on servers and their setup units are the add-ons' own (reconciler/addons.rs).
+        if !u.name.starts_with(UNIT_PREFIX)
+            || PACKAGED_UNITS.contains(&u.name.as_str())
+            || u.name.starts_with(ADDON_UNIT_PREFIX)
+        {
             continue;
         }
         let cron = CronUnit::parse(&u.name);
@@ -276,10 +280,12 @@ mod tests {
                 want: Plan::default(),
             },
             Case {
-                name: "strays named skiff-* that skiff does not know are stopped",
+                name: "strays named skiff-* that skiff does not know are stopped, add-on servers are the add-ons' own",
                 desired: vec![],
                 observed: vec![
                     seen("skiff-stray.service", Active),
+                    seen("skiff-addon-redis-shop.service", Active),
+                    seen("skiff-addon-address.net.service", Failed),
                     seen("skiff-gone.web.1.v1.service", Active),
                     seen("skiff-gone.slice", Active),
                     seen("skiff-hello.slice", Active),

@@ -3,9 +3,11 @@
 //! at start, when the API pokes it, on every signal about a `skiff-*` unit, and when a drain
 //! ends. `run_loop.rs` is the loop, `round.rs` one round, `spec.rs` the pure dyno specs and slice
 //! totals, `cron.rs` the timers of scheduled jobs, `files.rs` env files and the files of
-//! destroyed apps, `intents.rs` restarts and resizes of running dynos, `traffic.rs` moves web traffic to healthy new dynos and keeps the proxy's
-//! config.
+//! destroyed apps, `intents.rs` restarts and resizes of running dynos, `traffic.rs` moves web
+//! traffic to healthy new dynos and keeps the proxy's config, `networks.rs` the apps' networks
+//! and `addons.rs` the add-ons' servers and URLs.
 
+mod addons;
 mod cron;
 mod dynos;
 mod error;
@@ -26,6 +28,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
+use crate::addons::Addons;
 use crate::model::{AppName, Limits};
 use crate::network::Networking;
 use crate::paths::Layout;
@@ -47,6 +50,9 @@ pub struct Reconciler {
     intents: Arc<intents::IntentState>,
     /// When the next drain ends (Unix seconds): the loop wakes then to stop the drained dynos.
     next_drain_end: Arc<std::sync::Mutex<Option<i64>>>,
+    addons: Addons,
+    /// Why add-ons failed in the last round.
+    addon_failures: Arc<std::sync::Mutex<BTreeMap<crate::model::AddonName, String>>>,
 }
 
 impl Reconciler {
@@ -57,6 +63,7 @@ impl Reconciler {
         defaults: DynoDefaults,
         traffic: Traffic,
         networks: Networking,
+        addons: Addons,
     ) -> Self {
         Self {
             store,
@@ -70,7 +77,14 @@ impl Reconciler {
             state: Arc::new(traffic::TrafficState::new()),
             intents: Arc::new(intents::IntentState::new()),
             next_drain_end: Arc::default(),
+            addons,
+            addon_failures: Arc::default(),
         }
+    }
+
+    /// The add-on servers and plans.
+    pub(crate) fn addons(&self) -> &Addons {
+        &self.addons
     }
 
     /// Apps' private networks, which deploys and one-off runs join too.

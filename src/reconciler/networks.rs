@@ -32,6 +32,18 @@ impl RoundNetworks {
         }
     }
 
+    /// The address `app`'s dynos connect from (to add-on servers): their namespace's, loopback on
+    /// the host's network; `None` while the app's network is not ready.
+    pub(super) fn dyno_addr(&self, app: &AppName) -> Option<std::net::Ipv4Addr> {
+        match self.range {
+            None => Some(std::net::Ipv4Addr::LOCALHOST),
+            Some(range) => self
+                .ready
+                .get(app)
+                .map(|n| n.namespace(&range, NetworkKind::Dynos).namespace_addr),
+        }
+    }
+
     /// The address `app`'s dynos listen on, as health checks reach them.
     pub(super) fn dyno_ip(&self, app: &AppName) -> IpAddr {
         match (self.range, self.ready.get(app)) {
@@ -84,9 +96,14 @@ impl Reconciler {
         &self,
         networks: &RoundNetworks,
         apps: &[AppRoutes],
+        addons: &[crate::network::AddonAccess],
         round: &mut Round,
     ) {
-        match self.networks.apply_rules(&networks.ready, apps).await {
+        match self
+            .networks
+            .apply_rules(&networks.ready, apps, addons)
+            .await
+        {
             Ok(true) => tracing::info!(apps = networks.ready.len(), "network rules loaded"),
             Ok(false) => {}
             Err(NetworkError::Unavailable(_)) => {}

@@ -32,12 +32,16 @@ pub struct Round {
 impl Round {
     /// Counts one action's outcome: true when it succeeded; otherwise an error, logged as
     /// "`what` failed".
-    fn count(&mut self, what: &str, result: Result<(), ReconcileError>) -> bool {
+    pub(super) fn count(&mut self, what: &str, result: Result<(), ReconcileError>) -> bool {
         self.count_ok(what, result).is_some()
     }
 
     /// The value of a step that worked; a failed one is counted and logged.
-    fn count_ok<T>(&mut self, what: &str, result: Result<T, ReconcileError>) -> Option<T> {
+    pub(super) fn count_ok<T>(
+        &mut self,
+        what: &str,
+        result: Result<T, ReconcileError>,
+    ) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(e) => {
@@ -75,6 +79,7 @@ impl Reconciler {
         let plan = plan_round(&desired, &units);
         let mut round = Round::default();
         let networks = self.converge_networks(&units, &mut round).await;
+        let addon_access = self.converge_addons(&networks, &units, &mut round).await;
         self.start_dynos(&desired, &plan.start, &networks, &mut round)
             .await;
         // Traffic moves after the starts and before the stops: a dyno stops only once the proxy
@@ -90,7 +95,8 @@ impl Reconciler {
         // The rules first: a route the proxy's new config dials must already lead somewhere.
         match self.store.proxy_state().await {
             Ok(apps) => {
-                self.apply_rules(&networks, &apps, &mut round).await;
+                self.apply_rules(&networks, &apps, &addon_access, &mut round)
+                    .await;
                 let proxied = self.apply_proxy(&apps).await;
                 round.count("applying the proxy config", proxied);
             }

@@ -22,6 +22,8 @@ struct Fixture {
     proxy: Arc<FakeProxy>,
     prober: Arc<FakeProber>,
     host: Arc<crate::network::FakeHost>,
+    postgres: Arc<crate::addons::postgres::FakePostgres>,
+    redis: Arc<crate::addons::redis::FakeRedis>,
 }
 
 async fn fixture() -> Fixture {
@@ -32,6 +34,8 @@ async fn fixture() -> Fixture {
     let proxy = Arc::new(FakeProxy::default());
     let prober = Arc::new(FakeProber::default());
     let host = Arc::new(crate::network::FakeHost::default());
+    let postgres = Arc::new(crate::addons::postgres::FakePostgres::default());
+    let redis = Arc::new(crate::addons::redis::FakeRedis::default());
     let reconciler = Reconciler::new(
         store.clone(),
         systemd.clone(),
@@ -49,6 +53,11 @@ async fn fixture() -> Fixture {
             systemd.clone(),
             host.clone(),
         ),
+        crate::addons::Addons::new(
+            postgres.clone(),
+            redis.clone(),
+            Config::default().plans().unwrap(),
+        ),
     );
     Fixture {
         _dir: dir,
@@ -59,6 +68,8 @@ async fn fixture() -> Fixture {
         proxy,
         prober,
         host,
+        postgres,
+        redis,
     }
 }
 
@@ -567,6 +578,7 @@ async fn dynos_adopted_at_start_get_their_limits_once() {
         DynoDefaults::from_config(&Config::default()),
         f.reconciler.traffic.clone(),
         f.reconciler.networks.clone(),
+        f.reconciler.addons.clone(),
     );
     assert_eq!(fresh.round().await.unwrap().resized, 1);
     assert_eq!(fresh.round().await.unwrap(), Round::default());

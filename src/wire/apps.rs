@@ -55,4 +55,6 @@ pub struct AppInfo {
     pub dynos: Vec<Dyno>,
     pub cron: Vec<CronJobInfo>,
     pub disk: DiskUse,
+    /// Add-ons the app owns or is attached to.
+    pub addons: Vec<super::Addon>,
 }

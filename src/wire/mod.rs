@@ -1,6 +1,7 @@
 //! The HTTP API's wire format: every body, query and frame skiffd and the CLI exchange, with its
 //! OpenAPI schema. No behaviour beyond (de)serialising; the API converts domain types to these.
 
+mod addons;
 mod apps;
 mod cron;
 mod deploys;
@@ -16,6 +17,10 @@ pub mod run_protocol;
 mod runs;
 mod tokens;
 
+pub use addons::{
+    Addon, AddonChanged, AddonCredentials, AddonRelease, AddonServerInfo, AddonsQuery, AttachAddon,
+    Attachment, CreateAddon, DestroyQuery, PlanInfo, PolicyRequest,
+};
 pub use apps::{App, AppInfo, CreateApp, DiskUse};
 pub use cron::CronJobInfo;
 pub use deploys::{BuildEvent, DeployQuery, Release};

@@ -1,0 +1,144 @@
+//! The reconciler's part in add-ons: each round, after the networks, every add-on's server side
+//! is made, changed or destroyed as its row says, attached apps get its URL in a release once
+//! they can reach it, and the rules let exactly the attached apps' namespaces through.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use super::networks::RoundNetworks;
+use super::round::Round;
+use super::Reconciler;
+use crate::model::{connection_url, AddonEndpoint, AddonName, AddonState};
+use crate::network::AddonAccess;
+use crate::store::AddonRecord;
+use crate::systemd::UnitStatus;
+
+impl Reconciler {
+    /// Converges the add-ons and returns who may reach which add-on server.
+    pub(super) async fn converge_addons(
+        &self,
+        networks: &RoundNetworks,
+        units: &[UnitStatus],
+        round: &mut Round,
+    ) -> Vec<AddonAccess> {
+        let Some(rows) = round.count_ok(
+            "reading the add-ons",
+            self.store.addons().await.map_err(Into::into),
+        ) else {
+            return Vec::new();
+        };
+        self.addons
+            .report_orphan_units(units.iter().map(|u| u.name.as_str()), &rows);
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        if let Err(e) = self.networks.ensure_addon_address().await {
+            round.errors += 1;
+            tracing::error!(error = %e, "add-ons wait for their address");
+            return Vec::new();
+        }
+        let listen = self.networks.addon_addr();
+        let access: BTreeMap<AddonName, Vec<Ipv4Addr>> = rows
+            .iter()
+            .map(|a| {
+                let from = a
+                    .attachments
+                    .iter()
+                    .filter_map(|t| networks.dyno_addr(&t.app))
+                    .collect();
+                (a.name.clone(), from)
+            })
+            .collect();
+        let converged = self.addons.converge(&rows, listen, &access).await;
+        {
+            let mut failures = self.addon_failures.lock().expect("add-on failures lock");
+            failures.clear();
+            for (name, e) in &converged.failures {
+                round.errors += 1;
+                tracing::error!(addon = %name, error = %e, "add-on server failed");
+                failures.insert(name.clone(), e.to_string());
+            }
+        }
+        for (name, port) in &converged.made {
+            if round.count(
+                "recording an add-on",
+                self.store.addon_made(name, *port).await.map_err(Into::into),
+            ) {
+                tracing::info!(addon = %name, %listen, port, "add-on ready");
+            }
+        }
+        for name in &converged.destroyed {
+            if round.count(
+                "forgetting an add-on",
+                self.store.forget_addon(name).await.map_err(Into::into),
+            ) {
+                tracing::info!(addon = %name, "add-on destroyed with its data");
+            }
+        }
+        let ready: Vec<(&AddonRecord, u16)> = rows
+            .iter()
+            .filter(|a| a.state != AddonState::Destroying)
+            .filter_map(|a| converged.ready.get(&a.name).map(|port| (a, *port)))
+            .collect();
+        self.apply_urls(&ready, listen, networks, round).await;
+        ready
+            .iter()
+            .flat_map(|(addon, port)| {
+                addon.attachments.iter().map(|t| AddonAccess {
+                    app: t.app.clone(),
+                    port: *port,
+                })
+            })
+            .collect()
+    }
+
+    /// Gives every attached app whose network is ready the add-on's current URL, each in a
+    /// release of its own; the rules that let it through are applied later in this round,
+    /// before the next round starts that release's dynos.
+    async fn apply_urls(
+        &self,
+        ready: &[(&AddonRecord, u16)],
+        listen: Ipv4Addr,
+        networks: &RoundNetworks,
+        round: &mut Round,
+    ) {
+        let mut released = false;
+        for (addon, port) in ready {
+            let endpoint = AddonEndpoint {
+                host: listen,
+                port: *port,
+            };
+            let url = connection_url(addon.service, &addon.name, &addon.secret, endpoint);
+            for attachment in &addon.attachments {
+                if attachment.applied_url.as_deref() == Some(url.as_str())
+                    || networks.dyno_addr(&attachment.app).is_none()
+                {
+                    continue;
+                }
+                let applied = self
+                    .store
+                    .apply_addon_url(&addon.name, &attachment.app, url.clone())
+                    .await;
+                if let Some(Some(change)) =
+                    round.count_ok("setting an add-on's URL", applied.map_err(Into::into))
+                {
+                    released = true;
+                    let release = change.release.map(|r| format!("v{}", r.version));
+                    tracing::info!(app = %change.app, addon = %addon.name, var = %attachment.name.config_key(), release = release.as_deref().unwrap_or("none yet"), "add-on URL set");
+                }
+            }
+        }
+        if released {
+            self.poke();
+        }
+    }
+
+    /// Why each add-on failed in the last round, for the API to report.
+    pub(crate) fn addon_failure(&self, name: &AddonName) -> Option<String> {
+        self.addon_failures
+            .lock()
+            .expect("add-on failures lock")
+            .get(name)
+            .cloned()
+    }
+}
