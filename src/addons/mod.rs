@@ -11,7 +11,7 @@ use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
 use crate::model::{
-    AddonEndpoint, AddonName, AddonPlan, AddonSecret, AddonService, AddonState, AppName,
+    AddonCredential, AddonEndpoint, AddonName, AddonPlan, AddonService, AddonState, AppName,
     MaxmemoryPolicy, Plans,
 };
 use crate::store::AddonRecord;
@@ -56,7 +56,8 @@ pub struct Addons {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Made {
-    secret: AddonSecret,
+    credential: AddonCredential,
+    previous: Option<AddonCredential>,
     plan: AddonPlan,
     policy: MaxmemoryPolicy,
 }
@@ -172,14 +173,17 @@ impl Addons {
                 }
             };
             let wanted = Made {
-                secret: addon.secret.clone(),
+                credential: addon.credential.clone(),
+                previous: addon.previous.clone(),
                 plan,
                 policy: addon.policy.clone(),
             };
             if !self.is_made(&addon.name, &wanted) {
                 let db = PgDatabase {
                     name: addon.name.clone(),
-                    secret: addon.secret.clone(),
+                    logins: std::iter::once(addon.credential.clone())
+                        .chain(addon.previous.clone())
+                        .collect(),
                     connection_limit: wanted.plan.postgres_connections,
                 };
                 if let Err(e) = self.postgres.ensure_database(&db).await {
@@ -240,7 +244,8 @@ impl Addons {
             name: addon.name.clone(),
             owner,
             listen: AddonEndpoint { host: listen, port },
-            secret: addon.secret.clone(),
+            secret: addon.credential.secret.clone(),
+            previous_secret: addon.previous.as_ref().map(|p| p.secret.clone()),
             maxmemory: self.plan_of(addon)?.redis_memory,
             policy: addon.policy.clone(),
         })

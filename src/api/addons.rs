@@ -109,7 +109,7 @@ fn url_applied(record: Option<&AddonRecord>, app: &AppName, listen: std::net::Ip
     let url = connection_url(
         record.service,
         &record.name,
-        &record.secret,
+        &record.credential,
         AddonEndpoint { host: listen, port },
     );
     record.state == AddonState::Ready && attachment.applied_url.as_deref() == Some(url.as_str())
@@ -393,7 +393,7 @@ pub async fn credentials(
         url: connection_url(
             record.service,
             &record.name,
-            &record.secret,
+            &record.credential,
             AddonEndpoint { host, port },
         ),
     }))

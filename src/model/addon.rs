@@ -124,6 +124,12 @@ impl AddonName {
         format!("skiff_{}", self.0.replace('-', "_"))
     }
 
+    /// The Postgres role that logs in with credentials of `generation`: a member of the
+    /// database's owner role [`AddonName::database`], which owns everything in it.
+    pub fn login_role(&self, generation: u32) -> String {
+        format!("{}_{generation}", self.database())
+    }
+
     /// The unit of a server skiff runs for this add-on (Redis): `skiff-addon-NAME.service`.
     pub fn unit_name(&self) -> String {
         format!("{ADDON_UNIT_PREFIX}{}.service", self.0)
@@ -351,6 +357,14 @@ impl AddonState {
     }
 }
 
+/// One set of credentials of an add-on. A rotation makes the next generation while the
+/// previous one still works, until every attached app runs with the new URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddonCredential {
+    pub generation: u32,
+    pub secret: AddonSecret,
+}
+
 /// Where an add-on's server listens for dynos.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AddonEndpoint {
@@ -358,20 +372,21 @@ pub struct AddonEndpoint {
     pub port: u16,
 }
 
-/// The URL an attached app gets: `postgres://ROLE:PASSWORD@HOST:PORT/DB` (role and database
-/// are the add-on's) or `redis://default:PASSWORD@HOST:PORT`.
+/// The URL an attached app gets: `postgres://ROLE:PASSWORD@HOST:PORT/DB` (the login role of
+/// the credential's generation, the add-on's database) or `redis://default:PASSWORD@HOST:PORT`.
 pub fn connection_url(
     service: AddonService,
     name: &AddonName,
-    secret: &AddonSecret,
+    credential: &AddonCredential,
     endpoint: AddonEndpoint,
 ) -> String {
     let AddonEndpoint { host, port } = endpoint;
-    let password = secret.expose();
+    let password = credential.secret.expose();
     match service {
         AddonService::Postgres => {
             let db = name.database();
-            format!("postgres://{db}:{password}@{host}:{port}/{db}")
+            let role = name.login_role(credential.generation);
+            format!("postgres://{role}:{password}@{host}:{port}/{db}")
         }
         AddonService::Redis => format!("redis://default:{password}@{host}:{port}"),
     }
@@ -417,7 +432,9 @@ mod tests {
         }
         let name = AddonName::parse("postgresql-my-shop").unwrap();
         assert_eq!(name.database(), "skiff_postgresql_my_shop");
-        assert!(AddonName::parse(&"x".repeat(50)).unwrap().database().len() <= 63);
+        let longest = AddonName::parse(&"x".repeat(50)).unwrap();
+        assert!(longest.login_role(999_999).len() <= 63);
+        assert_eq!(name.login_role(3), "skiff_postgresql_my_shop_3");
         assert_eq!(name.unit_name(), "skiff-addon-postgresql-my-shop.service");
         assert_eq!(
             AddonName::from_unit_name("skiff-addon-postgresql-my-shop.service"),
@@ -519,7 +536,10 @@ mod tests {
 
     #[test]
     fn urls_carry_role_password_address_and_database() {
-        let secret = AddonSecret::stored(&"ab".repeat(24)).unwrap();
+        let secret = AddonCredential {
+            generation: 2,
+            secret: AddonSecret::stored(&"ab".repeat(24)).unwrap(),
+        };
         let endpoint = AddonEndpoint {
             host: "10.213.255.241".parse().unwrap(),
             port: 5433,
@@ -528,7 +548,7 @@ mod tests {
         assert_eq!(
             connection_url(AddonService::Postgres, &pg, &secret, endpoint),
             format!(
-                "postgres://skiff_postgresql_shop:{}@10.213.255.241:5433/skiff_postgresql_shop",
+                "postgres://skiff_postgresql_shop_2:{}@10.213.255.241:5433/skiff_postgresql_shop",
                 "ab".repeat(24)
             )
         );

@@ -23,8 +23,9 @@ mod token;
 mod unit_name;
 
 pub use addon::{
-    connection_url, AddonEndpoint, AddonError, AddonName, AddonPlan, AddonSecret, AddonService,
-    AddonState, AttachmentName, MaxmemoryPolicy, PlanName, Plans, ADDON_UNIT_PREFIX, REDIS_PORTS,
+    connection_url, AddonCredential, AddonEndpoint, AddonError, AddonName, AddonPlan, AddonSecret,
+    AddonService, AddonState, AttachmentName, MaxmemoryPolicy, PlanName, Plans, ADDON_UNIT_PREFIX,
+    REDIS_PORTS,
 };
 pub use app_name::{AppName, AppNameError};
 pub use config_var::{check_config_value, describe_changes, ConfigChange, ConfigKey};

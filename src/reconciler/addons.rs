@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 use super::networks::RoundNetworks;
 use super::round::Round;
 use super::Reconciler;
-use crate::model::{connection_url, AddonEndpoint, AddonName, AddonState};
+use crate::model::{connection_url, AddonEndpoint, AddonName, AddonState, DynoUnit};
 use crate::network::AddonAccess;
 use crate::store::AddonRecord;
 use crate::systemd::UnitStatus;
@@ -81,6 +81,7 @@ impl Reconciler {
             .filter_map(|a| converged.ready.get(&a.name).map(|port| (a, *port)))
             .collect();
         self.apply_urls(&ready, listen, networks, round).await;
+        self.finish_rotations(&ready, listen, units, round).await;
         ready
             .iter()
             .flat_map(|(addon, port)| {
@@ -108,7 +109,7 @@ impl Reconciler {
                 host: listen,
                 port: *port,
             };
-            let url = connection_url(addon.service, &addon.name, &addon.secret, endpoint);
+            let url = connection_url(addon.service, &addon.name, &addon.credential, endpoint);
             for attachment in &addon.attachments {
                 if attachment.applied_url.as_deref() == Some(url.as_str())
                     || networks.dyno_addr(&attachment.app).is_none()
@@ -130,6 +131,53 @@ impl Reconciler {
         }
         if released {
             self.poke();
+        }
+    }
+
+    /// Ends the rotations whose new URL every attached app runs with: it is in the config of the
+    /// app's live release, no release is pending, and no dyno of an older release runs (drained
+    /// ones are gone). The previous credentials stop working in the next round.
+    async fn finish_rotations(
+        &self,
+        ready: &[(&AddonRecord, u16)],
+        listen: Ipv4Addr,
+        units: &[UnitStatus],
+        round: &mut Round,
+    ) {
+        for (addon, port) in ready.iter().filter(|(a, _)| a.previous.is_some()) {
+            let endpoint = AddonEndpoint {
+                host: listen,
+                port: *port,
+            };
+            let url = connection_url(addon.service, &addon.name, &addon.credential, endpoint);
+            let mut done = true;
+            for attachment in &addon.attachments {
+                let key = attachment.name.config_key();
+                let live = self.store.current_release(&attachment.app).await;
+                let pending = self.store.pending_release(&attachment.app).await;
+                done &= match (live, pending) {
+                    (Ok(live), Ok(None)) => match live {
+                        // Not deployed yet: its first release gets the URL from its config.
+                        None => attachment.applied_url.as_deref() == Some(url.as_str()),
+                        Some(live) => {
+                            live.config.get(key.as_str()) == Some(&url)
+                                && !units.iter().any(|u| {
+                                    DynoUnit::parse(&u.name).is_some_and(|d| {
+                                        d.app == attachment.app && d.release < live.version
+                                    })
+                                })
+                        }
+                    },
+                    _ => false,
+                };
+            }
+            if done {
+                let finished = self.store.finish_rotation(&addon.name).await;
+                if round.count("ending a rotation", finished.map_err(Into::into)) {
+                    tracing::info!(addon = %addon.name, "rotation done: the previous credentials stop working");
+                    self.poke();
+                }
+            }
         }
     }
 

@@ -9,8 +9,8 @@ use super::db::{
     StoreError, NOW,
 };
 use crate::model::{
-    AddonName, AddonSecret, AddonService, AddonState, AppName, AttachmentName, ConfigChange,
-    MaxmemoryPolicy, PlanName, REDIS_PORTS,
+    AddonCredential, AddonName, AddonSecret, AddonService, AddonState, AppName, AttachmentName,
+    ConfigChange, MaxmemoryPolicy, PlanName, REDIS_PORTS,
 };
 
 /// What `addons:create` records.
@@ -41,7 +41,11 @@ pub struct AddonRecord {
     pub plan: PlanName,
     /// `None` once the owner app is destroyed (the add-on is then being destroyed too).
     pub owner: Option<AppName>,
-    pub secret: AddonSecret,
+    /// The credentials attached apps get now.
+    pub credential: AddonCredential,
+    /// The credentials before a rotation, still accepted until every attached app runs with the
+    /// new ones.
+    pub previous: Option<AddonCredential>,
     /// Where the server listens: Redis's own port from the start, Postgres's cluster port once
     /// the cluster exists.
     pub port: Option<u16>,
@@ -84,7 +88,7 @@ fn read_addons(
 ) -> Result<Vec<AddonRecord>, StoreError> {
     let mut stmt = conn.prepare(
         "SELECT d.id, d.name, d.service, d.plan, o.name, d.secret, d.port, d.policy, d.state,
-                d.created_at
+                d.created_at, d.generation, d.previous_secret
          FROM addons d LEFT JOIN apps o ON o.id = d.owner_app_id
          WHERE ?1 IS NULL OR d.name = ?1 ORDER BY d.name",
     )?;
@@ -100,6 +104,8 @@ fn read_addons(
         String,
         String,
         String,
+        u32,
+        Option<String>,
     )> = stmt
         .query_map(params![only], |r| {
             Ok((
@@ -113,6 +119,8 @@ fn read_addons(
                 r.get(7)?,
                 r.get(8)?,
                 r.get(9)?,
+                r.get(10)?,
+                r.get(11)?,
             ))
         })?
         .collect::<Result<_, _>>()?;
@@ -121,7 +129,23 @@ fn read_addons(
          JOIN apps a ON a.id = t.app_id WHERE t.addon_id = ?1 ORDER BY t.created_at, a.name",
     )?;
     let mut out = Vec::with_capacity(rows.len());
-    for (id, name, service, plan, owner, secret, port, policy, state, created_at) in rows {
+    let stored_secret =
+        |raw: &str| AddonSecret::stored(raw).ok_or_else(|| corrupt("add-on secret", "not hex"));
+    for (
+        id,
+        name,
+        service,
+        plan,
+        owner,
+        secret,
+        port,
+        policy,
+        state,
+        created_at,
+        generation,
+        previous,
+    ) in rows
+    {
         let attached: Vec<(String, String, Option<String>)> = attachments
             .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
@@ -140,8 +164,18 @@ fn read_addons(
             service: AddonService::parse(&service).map_err(|e| corrupt("add-on", e))?,
             plan: PlanName::parse(&plan).map_err(|e| corrupt("add-on plan", e))?,
             owner: owner.as_deref().map(stored_app_name).transpose()?,
-            secret: AddonSecret::stored(&secret)
-                .ok_or_else(|| corrupt("add-on secret", "not hex"))?,
+            credential: AddonCredential {
+                generation,
+                secret: stored_secret(&secret)?,
+            },
+            previous: previous
+                .map(|p| {
+                    Ok::<_, StoreError>(AddonCredential {
+                        generation: generation - 1,
+                        secret: stored_secret(&p)?,
+                    })
+                })
+                .transpose()?,
             port,
             policy: MaxmemoryPolicy::parse(&policy).map_err(|e| corrupt("add-on", e))?,
             state: AddonState::parse(&state).ok_or_else(|| corrupt("add-on state", &state))?,
@@ -328,7 +362,9 @@ impl Store {
         .await
     }
 
-    /// Gives the add-on a new secret; the reconciler applies it and sets the new URL everywhere.
+    /// Gives the add-on credentials of the next generation, keeping the current ones as the
+    /// previous; the reconciler makes both work, sets the new URL everywhere, and ends the
+    /// rotation once every attached app runs with it. One rotation at a time.
     pub async fn rotate_addon_secret(
         &self,
         addon: &AddonName,
@@ -338,8 +374,17 @@ impl Store {
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = live_addon_id(&tx, &addon)?;
+            let rotating: bool = tx.query_row(
+                "SELECT previous_secret IS NOT NULL FROM addons WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )?;
+            if rotating {
+                return Err(StoreError::RotationInProgress(addon.clone()));
+            }
             tx.execute(
-                "UPDATE addons SET secret = ?1 WHERE id = ?2",
+                "UPDATE addons SET previous_secret = secret, secret = ?1, generation = generation + 1
+                 WHERE id = ?2",
                 params![secret.expose(), id],
             )?;
             let record = one_addon(&tx, addon.as_str())?;
@@ -428,6 +473,19 @@ impl Store {
             )?;
             tx.commit()?;
             Ok(Some(AppRelease { app, release }))
+        })
+        .await
+    }
+
+    /// Ends a rotation: the previous credentials stop working with the next round.
+    pub async fn finish_rotation(&self, addon: &AddonName) -> Result<(), StoreError> {
+        let addon = addon.clone();
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE addons SET previous_secret = NULL WHERE name = ?1",
+                params![addon.as_str()],
+            )?;
+            Ok(())
         })
         .await
     }
@@ -616,7 +674,17 @@ mod tests {
             .rotate_addon_secret(&pg.name, AddonSecret::generate())
             .await
             .unwrap();
-        assert_ne!(rotated.secret, pg.secret);
+        assert_eq!(rotated.credential.generation, 2);
+        assert_ne!(rotated.credential.secret, pg.credential.secret);
+        assert_eq!(rotated.previous, Some(pg.credential.clone()));
+        let twice = store
+            .rotate_addon_secret(&pg.name, AddonSecret::generate())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(twice, StoreError::RotationInProgress(_)),
+            "{twice}"
+        );
         let updated = store
             .apply_addon_url(&pg.name, &app("shop"), "postgres://two".into())
             .await
@@ -626,6 +694,9 @@ mod tests {
             updated.release.unwrap().description,
             "Update DATABASE_URL by postgresql-shop"
         );
+        store.finish_rotation(&pg.name).await.unwrap();
+        let done = store.addon(pg.name.as_str()).await.unwrap();
+        assert_eq!((done.previous, done.credential), (None, rotated.credential));
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@ mod networks;
 mod releases;
 mod routing;
 
-pub use addons::{AddonRecord, AttachmentRecord, NewAddon};
+pub use addons::{AddonRecord, NewAddon};
 pub use apps::{AppRecord, TokenRecord};
 pub use db::AppRelease;
 pub use db::{Store, StoreError};

@@ -4,7 +4,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::model::{AddonName, AddonSecret};
+use crate::model::{AddonCredential, AddonName};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PostgresError {
@@ -27,11 +27,16 @@ pub struct PgCluster {
     pub port: u16,
 }
 
-/// What one add-on's database and role should be.
+/// What one add-on's database and roles should be: the database owned by a role that cannot
+/// log in (`AddonName::database`), and one login role per credential (`AddonName::login_role`),
+/// each a member of the owner whose sessions act as the owner; login roles of other
+/// generations are dropped (their sessions ended).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgDatabase {
     pub name: AddonName,
-    pub secret: AddonSecret,
+    /// The current credential first; during a rotation the previous one too.
+    pub logins: Vec<AddonCredential>,
+    /// Per login role.
     pub connection_limit: u32,
 }
 

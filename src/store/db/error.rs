@@ -71,6 +71,8 @@ pub enum StoreError {
         addon: crate::model::AddonName,
         app: AppName,
     },
+    #[error("the credentials of add-on {0} are being rotated; wait until the attached apps run with the new ones")]
+    RotationInProgress(crate::model::AddonName),
     #[error("add-on {0} is being destroyed")]
     AddonDestroying(crate::model::AddonName),
     #[error("no free port left for redis add-ons ({first}-{last})")]

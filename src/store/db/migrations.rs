@@ -129,6 +129,8 @@ const MIGRATIONS: &[&str] = &[
         plan TEXT NOT NULL,
         owner_app_id INTEGER REFERENCES apps(id) ON DELETE SET NULL,
         secret TEXT NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 1 CHECK (generation > 0),
+        previous_secret TEXT,
         port INTEGER,
         policy TEXT NOT NULL DEFAULT 'noeviction',
         state TEXT NOT NULL CHECK (state IN ('creating', 'ready', 'destroying')),
