@@ -1,12 +1,38 @@
 //! One Redis server per add-on, from Debian's `redis-server`, as a sandboxed transient unit of
 //! skiff's (`skiff-addon-NAME.service`) with its data under `/var/lib/skiff/addons/redis/`.
+//! `config.rs` and `info.rs` are pure, `cli.rs` talks to a server, `debian.rs` is the adapter.
+
+mod cli;
+mod config;
+mod debian;
+#[cfg(any(test, feature = "fakes"))]
+mod fake;
+mod info;
+
+pub use debian::DebianRedis;
+#[cfg(any(test, feature = "fakes"))]
+pub use fake::FakeRedis;
 
 use crate::model::{AddonEndpoint, AddonName, AddonSecret, AppName, MaxmemoryPolicy};
+use crate::systemd::SystemdError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RedisError {
     #[error("redis add-ons need Debian's redis-server package: {0}")]
     Unavailable(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Systemd(#[from] SystemdError),
+    #[error("redis {command} failed: {message}")]
+    Cli { command: String, message: String },
+    #[error("redis add-on {name} does not answer: {message}")]
+    NotAnswering { name: AddonName, message: String },
+    #[error("redis add-on {name} was still running {waited}s after it was stopped")]
+    NotStopped { name: AddonName, waited: u64 },
 }
 
 /// What one Redis add-on's server should be.

@@ -1,6 +1,7 @@
-//! Pure specs → transient unit properties: dynos, builds, one-offs and cron timers, each in its
-//! own file over the shared value helpers, sandbox and limits.
+//! Pure specs → transient unit properties: dynos, builds, one-offs, cron timers and add-ons'
+//! Redis servers, each in its own file over the shared value helpers, sandbox and limits.
 
+mod addon;
 mod build;
 mod dyno;
 mod limits;
@@ -13,6 +14,7 @@ mod values;
 #[cfg(test)]
 mod signatures;
 
+pub use addon::{redis_unit_properties, RedisUnitSpec, REDIS_DATA_MOUNT, REDIS_SERVER, REDIS_USER};
 pub use build::{build_properties, BuildSpec};
 #[cfg(test)]
 pub use dyno::DYNO_PATH;

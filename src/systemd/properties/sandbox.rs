@@ -3,10 +3,17 @@
 
 use super::values::{b, s, strs, Property, PropertyValue};
 
-/// The sandbox properties, appended after every unit's own.
+/// The sandbox properties, appended after every unit's own: a dynamic user in the confinement.
 pub fn sandbox_properties() -> Vec<Property> {
+    let mut props = vec![("DynamicUser", b(true))];
+    props.extend(confinement_properties());
+    props
+}
+
+/// Everything of the sandbox but the user, for units that run as a fixed system user (an
+/// add-on's Redis, whose data keeps one owner across restarts).
+pub(super) fn confinement_properties() -> Vec<Property> {
     vec![
-        ("DynamicUser", b(true)),
         ("PrivateUsers", b(true)),
         ("NoNewPrivileges", b(true)),
         ("ProtectSystem", s("strict")),

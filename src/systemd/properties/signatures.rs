@@ -5,14 +5,15 @@ use std::collections::BTreeMap;
 
 use zbus::zvariant::Value;
 
+use super::addon::tests::redis_spec;
 use super::build::tests::build_spec;
 use super::dyno::tests::spec as dyno_spec;
 use super::network::tests::commands_spec;
 use super::oneoff::tests::run_spec;
 use super::{
     build_properties, dyno_properties, host_commands_properties, limit_properties,
-    oneoff_properties, timer_properties, OneOffCommand, OneOffLifetime, OneOffStdio, Property,
-    SharedFd,
+    oneoff_properties, redis_unit_properties, timer_properties, OneOffCommand, OneOffLifetime,
+    OneOffStdio, Property, SharedFd,
 };
 use crate::model::CronUnit;
 use crate::model::{AppName, CronSchedule};
@@ -48,6 +49,9 @@ const SIGNATURES: &[(&str, &str)] = &[
     ("Environment", "as"),
     ("EnvironmentFiles", "a(sb)"),
     ("UMask", "u"),
+    ("User", "s"),
+    ("Group", "s"),
+    ("LoadCredential", "a(ss)"),
     // logging and standard streams
     ("SyslogIdentifier", "s"),
     ("LogExtraFields", "aay"),
@@ -145,6 +149,7 @@ fn every_kind_of_unit() -> Vec<(&'static str, Vec<Property>)> {
         ("cron timer", timer_properties(&cron, &schedule)),
         ("cron service", oneoff_properties(&cron_job)),
         ("network setup", host_commands_properties(&commands_spec())),
+        ("redis add-on", redis_unit_properties(&redis_spec())),
     ]
 }
 

@@ -1,0 +1,78 @@
+//! An in-memory `RedisServer` for tests: it records the instances it was asked to run.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use super::{RedisError, RedisInfo, RedisInstance, RedisServer};
+use crate::model::AddonName;
+
+/// Behaves like a host with Redis installed where every server answers at once.
+#[derive(Default)]
+pub struct FakeRedis {
+    /// What `unavailable` says (no server installed).
+    pub missing: Option<String>,
+    instances: Mutex<BTreeMap<AddonName, RedisInstance>>,
+    calls: Mutex<Vec<String>>,
+}
+
+impl FakeRedis {
+    /// The instances running now, by name.
+    pub fn instances(&self) -> BTreeMap<AddonName, RedisInstance> {
+        self.instances.lock().expect("fake redis lock").clone()
+    }
+
+    /// Every call that changed something, like "start redis-shop", "change redis-shop",
+    /// "remove redis-shop".
+    pub fn calls(&self) -> Vec<String> {
+        self.calls.lock().expect("fake redis lock").clone()
+    }
+
+    fn record(&self, call: String) {
+        self.calls.lock().expect("fake redis lock").push(call);
+    }
+}
+
+#[async_trait::async_trait]
+impl RedisServer for FakeRedis {
+    async fn unavailable(&self) -> Option<String> {
+        self.missing.clone()
+    }
+
+    async fn ensure(&self, instance: &RedisInstance) -> Result<(), RedisError> {
+        if let Some(why) = &self.missing {
+            return Err(RedisError::Unavailable(why.clone()));
+        }
+        let previous = self
+            .instances
+            .lock()
+            .expect("fake redis lock")
+            .insert(instance.name.clone(), instance.clone());
+        match previous {
+            None => self.record(format!("start {}", instance.name)),
+            Some(old) if old != *instance => self.record(format!("change {}", instance.name)),
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, name: &AddonName) -> Result<(), RedisError> {
+        self.instances.lock().expect("fake redis lock").remove(name);
+        self.record(format!("remove {name}"));
+        Ok(())
+    }
+
+    async fn info(&self, instance: &RedisInstance) -> Result<RedisInfo, RedisError> {
+        if !self.instances().contains_key(&instance.name) {
+            return Err(RedisError::NotAnswering {
+                name: instance.name.clone(),
+                message: "not running".to_owned(),
+            });
+        }
+        Ok(RedisInfo {
+            version: "7.0.15".to_owned(),
+            used_memory: 1 << 20,
+            clients: 1,
+            keys: 0,
+        })
+    }
+}
