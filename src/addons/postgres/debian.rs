@@ -194,9 +194,7 @@ impl DebianPostgres {
 
     /// The cluster, which must have been made.
     async fn cluster(&self) -> Result<PgCluster, PostgresError> {
-        self.made()
-            .await?
-            .ok_or_else(|| PostgresError::Unavailable("skiff's cluster is not made yet".to_owned()))
+        self.made().await?.ok_or(PostgresError::NotMade)
     }
 
     /// `pg_createcluster`, run by PID 1 as root (it writes `/etc/postgresql`).

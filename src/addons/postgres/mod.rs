@@ -44,6 +44,8 @@ pub enum PostgresError {
     },
     #[error("skiff's PostgreSQL cluster did not {0} in time")]
     Timeout(&'static str),
+    #[error("skiff's PostgreSQL cluster is not made yet: the reconciler makes it first")]
+    NotMade,
     #[error("skiff's PostgreSQL cluster has no database {0}")]
     NoDatabase(String),
 }
