@@ -172,7 +172,7 @@ impl Adapters {
         );
         Ok(Self {
             postgres: Arc::new(DebianPostgres::new(Arc::clone(&systemd), &config.state_dir)),
-            redis: Arc::new(DebianRedis::new(Arc::clone(&systemd), &config.state_dir)),
+            redis: Arc::new(DebianRedis::new(Arc::clone(&systemd), &layout(config))),
             systemd,
             logs: Arc::new(Journalctl),
             proxy: Arc::new(CaddyAdmin::new(ADMIN_SOCKET)),
@@ -181,6 +181,15 @@ impl Adapters {
             relay_router_log: true,
         })
     }
+}
+
+/// Where skiffd's files are: the state dir, and the runtime dir beside the API socket.
+fn layout(config: &Config) -> Layout {
+    let runtime_dir = config
+        .socket_path
+        .parent()
+        .unwrap_or(Path::new("/run/skiff"));
+    Layout::new(&config.state_dir, runtime_dir)
 }
 
 /// What the proxy config is rendered with.
@@ -314,11 +323,7 @@ fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
         redis,
         relay_router_log: _,
     } = adapters;
-    let runtime_dir = config
-        .socket_path
-        .parent()
-        .unwrap_or(Path::new("/run/skiff"));
-    let layout = Layout::new(&config.state_dir, runtime_dir);
+    let layout = layout(config);
     let dyno_defaults = DynoDefaults::from_config(config);
     let networks = Networking::new(
         network_settings(config),

@@ -245,7 +245,6 @@ impl Addons {
             owner,
             listen: AddonEndpoint { host: listen, port },
             secret: addon.credential.secret.clone(),
-            previous_secret: addon.previous.as_ref().map(|p| p.secret.clone()),
             maxmemory: self.plan_of(addon)?.redis_memory,
             policy: addon.policy.clone(),
         })

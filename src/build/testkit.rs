@@ -55,6 +55,11 @@ pub(super) async fn kit() -> Kit {
             systemd.clone(),
             Arc::new(crate::network::FakeHost::default()),
         ),
+        crate::addons::Addons::new(
+            Arc::new(crate::addons::postgres::FakePostgres::default()),
+            Arc::new(crate::addons::redis::FakeRedis::default()),
+            config.plans().unwrap(),
+        ),
     );
     let logs = Arc::new(FakeLogs {
         build_lines: vec!["building".into()],

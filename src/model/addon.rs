@@ -125,9 +125,16 @@ impl AddonName {
     }
 
     /// The Postgres role that logs in with credentials of `generation`: a member of the
-    /// database's owner role [`AddonName::database`], which owns everything in it.
+    /// database's owner role [`AddonName::database`], which owns everything in it. The double
+    /// underscore never occurs in an owner's name (add-on names have no `--`), so no login role
+    /// is another add-on's owner.
     pub fn login_role(&self, generation: u32) -> String {
-        format!("{}_{generation}", self.database())
+        format!("{}{generation}", self.login_prefix())
+    }
+
+    /// What every login role of this add-on starts with.
+    pub fn login_prefix(&self) -> String {
+        format!("{}__", self.database())
     }
 
     /// The unit of a server skiff runs for this add-on (Redis): `skiff-addon-NAME.service`.
@@ -433,8 +440,10 @@ mod tests {
         let name = AddonName::parse("postgresql-my-shop").unwrap();
         assert_eq!(name.database(), "skiff_postgresql_my_shop");
         let longest = AddonName::parse(&"x".repeat(50)).unwrap();
-        assert!(longest.login_role(999_999).len() <= 63);
-        assert_eq!(name.login_role(3), "skiff_postgresql_my_shop_3");
+        assert!(longest.login_role(99_999).len() <= 63);
+        assert_eq!(name.login_role(3), "skiff_postgresql_my_shop__3");
+        let other = AddonName::parse("postgresql-my-shop-3").unwrap();
+        assert_ne!(name.login_role(3), other.database());
         assert_eq!(name.unit_name(), "skiff-addon-postgresql-my-shop.service");
         assert_eq!(
             AddonName::from_unit_name("skiff-addon-postgresql-my-shop.service"),
@@ -548,7 +557,7 @@ mod tests {
         assert_eq!(
             connection_url(AddonService::Postgres, &pg, &secret, endpoint),
             format!(
-                "postgres://skiff_postgresql_shop_2:{}@10.213.255.241:5433/skiff_postgresql_shop",
+                "postgres://skiff_postgresql_shop__2:{}@10.213.255.241:5433/skiff_postgresql_shop",
                 "ab".repeat(24)
             )
         );

@@ -117,19 +117,19 @@ async fn rules_are_applied_when_they_change_or_drift_and_not_otherwise() {
     let scripts = |f: &Fixture| f.host.scripts.lock().unwrap().clone();
     assert!(f
         .networks
-        .apply_rules(&ready, &[routes("shop", 20000)])
+        .apply_rules(&ready, &[routes("shop", 20000)], &[])
         .await
         .unwrap());
     assert!(scripts(&f)[0].contains("10.213.0.3 . 10001 : 10.213.0.2 . 20000"));
     assert!(!f
         .networks
-        .apply_rules(&ready, &[routes("shop", 20000)])
+        .apply_rules(&ready, &[routes("shop", 20000)], &[])
         .await
         .unwrap());
     // A deploy moves web.1 to a new port: only the rules change.
     assert!(f
         .networks
-        .apply_rules(&ready, &[routes("shop", 20001)])
+        .apply_rules(&ready, &[routes("shop", 20001)], &[])
         .await
         .unwrap());
     assert!(scripts(&f)[1].contains("10.213.0.3 . 10001 : 10.213.0.2 . 20001"));
@@ -137,7 +137,7 @@ async fn rules_are_applied_when_they_change_or_drift_and_not_otherwise() {
     *f.host.listing.lock().unwrap() = String::new();
     assert!(f
         .networks
-        .apply_rules(&ready, &[routes("shop", 20001)])
+        .apply_rules(&ready, &[routes("shop", 20001)], &[])
         .await
         .unwrap());
     assert_eq!(scripts(&f).len(), 3);
@@ -149,7 +149,7 @@ async fn rules_are_applied_when_they_change_or_drift_and_not_otherwise() {
     let ready = f.networks.converge(&BTreeSet::new()).await.ready;
     assert!(f
         .networks
-        .apply_rules(&ready, &[routes("shop", 20001)])
+        .apply_rules(&ready, &[routes("shop", 20001)], &[])
         .await
         .unwrap());
     let last = scripts(&f).last().cloned().unwrap();
@@ -233,7 +233,7 @@ async fn on_the_hosts_network_nothing_is_set_up() {
     );
     assert!(networks.converge(&BTreeSet::new()).await.ready.is_empty());
     assert!(!networks
-        .apply_rules(&Default::default(), &[])
+        .apply_rules(&Default::default(), &[], &[])
         .await
         .unwrap());
     assert!(systemd.calls().is_empty() && host.scripts.lock().unwrap().is_empty());

@@ -674,3 +674,213 @@ async fn a_round_that_changed_no_unit_hands_its_listing_on() {
         ]
     );
 }
+
+mod addons {
+    use super::*;
+    use crate::model::{AddonName, AddonSecret, AddonService, AddonState, PlanName};
+    use crate::store::NewAddon;
+
+    async fn create(f: &Fixture, service: AddonService, app: &str) -> AddonName {
+        f.store
+            .create_addon(NewAddon {
+                name: None,
+                service,
+                plan: PlanName::parse("mini").unwrap(),
+                owner: AppName::parse(app).unwrap(),
+                attach_as: service.default_attachment(),
+                secret: AddonSecret::generate(),
+            })
+            .await
+            .unwrap()
+            .name
+    }
+
+    fn last_rules(f: &Fixture) -> String {
+        f.host
+            .scripts
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    async fn url(f: &Fixture, app: &str, key: &str) -> Option<String> {
+        let config = f.store.config(&AppName::parse(app).unwrap()).await.unwrap();
+        config.get(key).cloned()
+    }
+
+    #[tokio::test]
+    async fn without_addons_no_server_is_asked_anything() {
+        let f = fixture().await;
+        deploy(&f, "shop", "web: a").await;
+        settle(&f).await;
+        assert!(f.postgres.calls().is_empty(), "{:?}", f.postgres.calls());
+        assert!(f.redis.calls().is_empty(), "{:?}", f.redis.calls());
+        assert!(
+            !names(&f).iter().any(|n| n.contains("addon")),
+            "{:?}",
+            names(&f)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_addon_is_made_reachable_from_its_app_and_only_then_its_url_is_set() {
+        let f = fixture().await;
+        deploy(&f, "shop", "web: a").await;
+        deploy(&f, "blog", "web: a").await;
+        settle(&f).await;
+        let pg = create(&f, AddonService::Postgres, "shop").await;
+        let redis = create(&f, AddonService::Redis, "shop").await;
+        settle(&f).await;
+        let shop_addr = f
+            .reconciler
+            .networks()
+            .describe(&AppName::parse("shop").unwrap())
+            .await
+            .unwrap()
+            .placed
+            .unwrap()
+            .0
+            .namespace_addr;
+        assert_eq!(f.postgres.listen(), Some("10.213.255.241".parse().unwrap()));
+        assert_eq!(
+            f.postgres
+                .access()
+                .iter()
+                .map(|a| (a.addon.clone(), a.from))
+                .collect::<Vec<_>>(),
+            [(pg.clone(), shop_addr)]
+        );
+        let record = f.store.addon(pg.as_str()).await.unwrap();
+        assert_eq!((record.state, record.port), (AddonState::Ready, Some(5433)));
+        let database_url = url(&f, "shop", "DATABASE_URL").await.unwrap();
+        assert!(
+            database_url.starts_with("postgres://skiff_postgresql_shop__1:")
+                && database_url.ends_with("@10.213.255.241:5433/skiff_postgresql_shop"),
+            "{database_url}"
+        );
+        let redis_url = url(&f, "shop", "REDIS_URL").await.unwrap();
+        assert!(redis_url.ends_with("@10.213.255.241:6379"), "{redis_url}");
+        assert!(f.redis.instances().contains_key(&redis));
+        let rules = last_rules(&f);
+        for port in [5433, 6379] {
+            let line =
+                format!("ip saddr {shop_addr} ip daddr 10.213.255.241 tcp dport {port} accept");
+            assert!(rules.contains(&line), "{line} in {rules}");
+        }
+        assert_eq!(
+            rules.matches("ip daddr 10.213.255.241").count(),
+            2,
+            "blog gets nothing: {rules}"
+        );
+        assert_eq!(url(&f, "blog", "DATABASE_URL").await, None);
+        // The release that set the URLs went live: the units run it.
+        let live = f
+            .store
+            .current_release(&AppName::parse("shop").unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(live.config.contains_key("DATABASE_URL") && live.config.contains_key("REDIS_URL"));
+        assert!(names(&f)
+            .iter()
+            .any(|n| n.ends_with(&format!(".v{}.service", live.version))));
+    }
+
+    #[tokio::test]
+    async fn a_rotation_keeps_the_previous_login_until_the_app_runs_with_the_new_one() {
+        let f = fixture().await;
+        deploy(&f, "shop", "web: a").await;
+        let pg = create(&f, AddonService::Postgres, "shop").await;
+        settle(&f).await;
+        let before = url(&f, "shop", "DATABASE_URL").await.unwrap();
+        f.store
+            .rotate_addon_secret(&pg, AddonSecret::generate())
+            .await
+            .unwrap();
+        f.reconciler.round().await.unwrap();
+        let logins = f.postgres.logins(&pg);
+        assert_eq!(
+            logins.iter().map(|l| l.generation).collect::<Vec<_>>(),
+            [2, 1],
+            "both work meanwhile"
+        );
+        settle(&f).await;
+        let after = url(&f, "shop", "DATABASE_URL").await.unwrap();
+        assert!(
+            after.starts_with("postgres://skiff_postgresql_shop__2:"),
+            "{after}"
+        );
+        assert_ne!(before, after);
+        assert_eq!(
+            f.postgres
+                .logins(&pg)
+                .iter()
+                .map(|l| l.generation)
+                .collect::<Vec<_>>(),
+            [2]
+        );
+        assert_eq!(f.store.addon(pg.as_str()).await.unwrap().previous, None);
+    }
+
+    #[tokio::test]
+    async fn destroying_removes_the_data_the_url_and_the_access() {
+        let f = fixture().await;
+        deploy(&f, "shop", "web: a").await;
+        let pg = create(&f, AddonService::Postgres, "shop").await;
+        let redis = create(&f, AddonService::Redis, "shop").await;
+        settle(&f).await;
+        f.store.destroy_addon(&redis).await.unwrap();
+        settle(&f).await;
+        assert!(
+            f.redis.calls().contains(&format!("remove {redis}")),
+            "{:?}",
+            f.redis.calls()
+        );
+        assert_eq!(url(&f, "shop", "REDIS_URL").await, None);
+        assert!(!last_rules(&f).contains("dport 6379"), "{}", last_rules(&f));
+        f.store
+            .delete_app(&AppName::parse("shop").unwrap())
+            .await
+            .unwrap();
+        settle(&f).await;
+        assert!(
+            f.postgres.calls().contains(&format!("drop_database {pg}")),
+            "{:?}",
+            f.postgres.calls()
+        );
+        assert!(f.store.addons().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_missing_server_is_reported_for_the_addon_and_nothing_is_set() {
+        let mut f = fixture().await;
+        deploy(&f, "shop", "web: a").await;
+        let reconciler = Reconciler::new(
+            f.store.clone(),
+            f.systemd.clone(),
+            f.layout.clone(),
+            DynoDefaults::from_config(&Config::default()),
+            f.reconciler.traffic.clone(),
+            f.reconciler.networks.clone(),
+            crate::addons::Addons::new(
+                Arc::new(crate::addons::postgres::FakePostgres::without_server(
+                    "postgresql is not installed",
+                )),
+                f.redis.clone(),
+                Config::default().plans().unwrap(),
+            ),
+        );
+        f.reconciler = reconciler;
+        let pg = create(&f, AddonService::Postgres, "shop").await;
+        settle(&f).await;
+        let failure = f.reconciler.addon_failure(&pg).unwrap();
+        assert!(failure.contains("postgresql is not installed"), "{failure}");
+        assert_eq!(
+            f.store.addon(pg.as_str()).await.unwrap().state,
+            AddonState::Creating
+        );
+        assert_eq!(url(&f, "shop", "DATABASE_URL").await, None);
+    }
+}

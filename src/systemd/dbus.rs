@@ -52,6 +52,10 @@ trait Manager {
 
     fn restart_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
 
+    fn start_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+
+    fn reload_unit(&self, name: &str, mode: &str) -> zbus::Result<OwnedObjectPath>;
+
     fn reset_failed_unit(&self, name: &str) -> zbus::Result<()>;
 
     fn list_units_by_patterns(
@@ -164,20 +168,37 @@ impl DbusSystemd {
         aux: &[(&str, &[Property])],
         timeout: Duration,
     ) -> Result<String, SystemdError> {
+        let main = values(properties);
+        let aux: Vec<(&str, Vec<(&str, Value<'_>)>)> =
+            aux.iter().map(|(n, props)| (*n, values(props))).collect();
+        let enqueue = self.manager.start_transient_unit(name, "fail", &main, &aux);
+        self.enqueue_and_wait(
+            enqueue,
+            "Manager.StartTransientUnit",
+            "starting",
+            name,
+            timeout,
+        )
+        .await
+    }
+
+    /// Sends the call that enqueues a job (`enqueue`, not yet polled) and waits for the job's
+    /// result (`done`, `failed`, …).
+    async fn enqueue_and_wait(
+        &self,
+        enqueue: impl std::future::Future<Output = zbus::Result<OwnedObjectPath>>,
+        call: &'static str,
+        job_name: &'static str,
+        unit: &str,
+        timeout: Duration,
+    ) -> Result<String, SystemdError> {
         // Listen for the job's end before asking for it, so the signal cannot be missed.
         let mut removed = self
             .manager
             .receive_job_removed()
             .await
             .map_err(call_err("Manager.JobRemoved"))?;
-        let main = values(properties);
-        let aux: Vec<(&str, Vec<(&str, Value<'_>)>)> =
-            aux.iter().map(|(n, props)| (*n, values(props))).collect();
-        let job = self
-            .manager
-            .start_transient_unit(name, "fail", &main, &aux)
-            .await
-            .map_err(call_err("Manager.StartTransientUnit"))?;
+        let job = enqueue.await.map_err(call_err(call))?;
         let wait = async {
             while let Some(signal) = removed.next().await {
                 let Ok(args) = signal.args() else { continue };
@@ -190,7 +211,29 @@ impl DbusSystemd {
         match tokio::time::timeout(timeout, wait).await {
             Ok(Some(result)) => Ok(result),
             Ok(None) | Err(_) => Err(SystemdError::JobTimeout {
-                unit: name.to_owned(),
+                job: job_name,
+                unit: unit.to_owned(),
+            }),
+        }
+    }
+
+    /// A start, reload or restart of a unit (mode `replace`), done when its job is.
+    async fn unit_job(
+        &self,
+        enqueue: impl std::future::Future<Output = zbus::Result<OwnedObjectPath>>,
+        call: &'static str,
+        job: &'static str,
+        unit: &str,
+    ) -> Result<(), SystemdError> {
+        match self
+            .enqueue_and_wait(enqueue, call, job, unit, START_JOB_TIMEOUT)
+            .await?
+        {
+            result if result == "done" => Ok(()),
+            result => Err(SystemdError::JobFailed {
+                job,
+                unit: unit.to_owned(),
+                result,
             }),
         }
     }
@@ -297,6 +340,7 @@ impl Systemd for DbusSystemd {
         {
             result if result == "done" => Ok(()),
             result => Err(SystemdError::JobFailed {
+                job: "starting",
                 unit: name.to_owned(),
                 result,
             }),
@@ -350,6 +394,7 @@ impl Systemd for DbusSystemd {
         {
             result if result == "done" => Ok(()),
             result => Err(SystemdError::JobFailed {
+                job: "starting",
                 unit: timer.to_owned(),
                 result,
             }),
@@ -413,6 +458,24 @@ impl Systemd for DbusSystemd {
             .await
             .map(drop)
             .map_err(call_err("Manager.RestartUnit"))
+    }
+
+    async fn start_unit(&self, name: &str) -> Result<(), SystemdError> {
+        let enqueue = self.manager.start_unit(name, "replace");
+        self.unit_job(enqueue, "Manager.StartUnit", "starting", name)
+            .await
+    }
+
+    async fn reload_unit(&self, name: &str) -> Result<(), SystemdError> {
+        let enqueue = self.manager.reload_unit(name, "replace");
+        self.unit_job(enqueue, "Manager.ReloadUnit", "reloading", name)
+            .await
+    }
+
+    async fn restart_unit_and_wait(&self, name: &str) -> Result<(), SystemdError> {
+        let enqueue = self.manager.restart_unit(name, "replace");
+        self.unit_job(enqueue, "Manager.RestartUnit", "restarting", name)
+            .await
     }
 
     async fn reset_failed(&self, name: &str) -> Result<(), SystemdError> {
@@ -511,6 +574,32 @@ mod tests {
     struct FakeManager {
         started: Arc<Mutex<Vec<StartedUnit>>>,
         subscribed: Arc<Mutex<bool>>,
+        jobs: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl FakeManager {
+        /// Records a start, reload or restart job and ends it at once (`failed` for a unit
+        /// named `broken`).
+        async fn job(
+            &self,
+            emitter: &SignalEmitter<'_>,
+            kind: &str,
+            name: String,
+            mode: String,
+        ) -> zbus::fdo::Result<OwnedObjectPath> {
+            self.jobs
+                .lock()
+                .unwrap()
+                .push(format!("{kind} {name} {mode}"));
+            let job = OwnedObjectPath::try_from("/org/freedesktop/systemd1/job/8").unwrap();
+            let result = if name.contains("broken") {
+                "failed"
+            } else {
+                "done"
+            };
+            Self::job_removed(emitter, 8, job.clone(), name, result.to_owned()).await?;
+            Ok(job)
+        }
     }
 
     #[zbus::interface(name = "org.freedesktop.systemd1.Manager")]
@@ -545,6 +634,33 @@ mod tests {
             };
             Self::job_removed(&emitter, 7, job.clone(), name, result.to_owned()).await?;
             Ok(job)
+        }
+
+        async fn start_unit(
+            &self,
+            #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+            name: String,
+            mode: String,
+        ) -> zbus::fdo::Result<OwnedObjectPath> {
+            self.job(&emitter, "start", name, mode).await
+        }
+
+        async fn reload_unit(
+            &self,
+            #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+            name: String,
+            mode: String,
+        ) -> zbus::fdo::Result<OwnedObjectPath> {
+            self.job(&emitter, "reload", name, mode).await
+        }
+
+        async fn restart_unit(
+            &self,
+            #[zbus(signal_emitter)] emitter: SignalEmitter<'_>,
+            name: String,
+            mode: String,
+        ) -> zbus::fdo::Result<OwnedObjectPath> {
+            self.job(&emitter, "restart", name, mode).await
         }
 
         fn list_units_by_patterns(
@@ -686,6 +802,29 @@ mod tests {
         assert!(
             matches!(err, SystemdError::JobFailed { ref result, .. } if result == "failed"),
             "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn starts_reloads_and_restarts_units_waiting_for_their_jobs() {
+        let fake = FakeManager::default();
+        let systemd = connect(fake.clone()).await;
+        let unit = "postgresql@15-skiff.service";
+        systemd.start_unit(unit).await.unwrap();
+        systemd.reload_unit(unit).await.unwrap();
+        systemd.restart_unit_and_wait(unit).await.unwrap();
+        assert_eq!(
+            *fake.jobs.lock().unwrap(),
+            [
+                format!("start {unit} replace"),
+                format!("reload {unit} replace"),
+                format!("restart {unit} replace"),
+            ]
+        );
+        let err = systemd.reload_unit("broken.service").await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "reloading broken.service failed: job result failed"
         );
     }
 

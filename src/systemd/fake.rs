@@ -267,6 +267,35 @@ impl Systemd for FakeSystemd {
         Ok(())
     }
 
+    async fn start_unit(&self, name: &str) -> Result<(), SystemdError> {
+        self.with(|i| {
+            i.calls.push(format!("start {name}"));
+            i.next_pid += 1;
+            let pid = i.next_pid;
+            let unit = i.units.entry(name.to_owned()).or_insert(FakeUnit {
+                active_state: "inactive".into(),
+                properties: vec![],
+                main_pid: 0,
+                n_restarts: 0,
+            });
+            if unit.active_state != "active" {
+                unit.active_state = "active".into();
+                unit.main_pid = pid;
+            }
+            Self::notify(i, name);
+        });
+        Ok(())
+    }
+
+    async fn reload_unit(&self, name: &str) -> Result<(), SystemdError> {
+        self.with(|i| i.calls.push(format!("reload {name}")));
+        Ok(())
+    }
+
+    async fn restart_unit_and_wait(&self, name: &str) -> Result<(), SystemdError> {
+        self.restart_unit(name).await
+    }
+
     async fn reset_failed(&self, name: &str) -> Result<(), SystemdError> {
         self.with(|i| {
             i.calls.push(format!("reset-failed {name}"));

@@ -21,10 +21,15 @@ pub enum SystemdError {
         call: &'static str,
         source: Box<zbus::Error>,
     },
-    #[error("starting {unit} failed: job result {result}")]
-    JobFailed { unit: String, result: String },
-    #[error("starting {unit} timed out waiting for its job")]
-    JobTimeout { unit: String },
+    /// `job` is what was asked: "starting", "reloading", "restarting".
+    #[error("{job} {unit} failed: job result {result}")]
+    JobFailed {
+        job: &'static str,
+        unit: String,
+        result: String,
+    },
+    #[error("{job} {unit} timed out waiting for its job")]
+    JobTimeout { job: &'static str, unit: String },
 }
 
 /// A unit as `ListUnitsByPatterns` reports it.
@@ -139,6 +144,12 @@ pub trait Systemd: Send + Sync {
     async fn stop_unit(&self, name: &str) -> Result<(), SystemdError>;
     /// Enqueues a restart of a running unit.
     async fn restart_unit(&self, name: &str) -> Result<(), SystemdError>;
+    /// Starts a unit that has a unit file (a packaged one) and waits for its start job.
+    async fn start_unit(&self, name: &str) -> Result<(), SystemdError>;
+    /// Reloads a running unit (its `ExecReload=`) and waits for the reload job.
+    async fn reload_unit(&self, name: &str) -> Result<(), SystemdError>;
+    /// Restarts a unit and waits for the restart job, so it runs again when this returns.
+    async fn restart_unit_and_wait(&self, name: &str) -> Result<(), SystemdError>;
     /// Forgets a failed unit so its name can be used again.
     async fn reset_failed(&self, name: &str) -> Result<(), SystemdError>;
     /// Live details of a service unit; `None` when it is not loaded.

@@ -2,14 +2,52 @@
 //! cluster of the host): one database and one role per add-on, reachable only from the
 //! namespaces of the apps attached to it.
 
+mod conf;
+mod debian;
+#[cfg(any(test, feature = "fakes"))]
+mod fake;
+mod sql;
+
 use std::net::Ipv4Addr;
 
+pub(crate) use debian::DebianPostgres;
+#[cfg(any(test, feature = "fakes"))]
+pub use fake::FakePostgres;
+
 use crate::model::{AddonCredential, AddonName};
+use crate::systemd::SystemdError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PostgresError {
     #[error("postgres add-ons need Debian's postgresql package: {0}")]
     Unavailable(String),
+    #[error("cannot write {path} of skiff's PostgreSQL cluster: {source}")]
+    Files {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("creating skiff's PostgreSQL cluster ({unit}) {outcome}; see journalctl -u {unit}")]
+    Setup { unit: String, outcome: String },
+    #[error("skiff's PostgreSQL {version} cluster has no port in {path}")]
+    NoPort {
+        version: String,
+        path: std::path::PathBuf,
+    },
+    #[error("skiff's PostgreSQL cluster: {0}")]
+    Systemd(#[from] SystemdError),
+    #[error("cannot connect to skiff's PostgreSQL cluster: {0}")]
+    Connect(tokio_postgres::Error),
+    #[error("skiff's PostgreSQL cluster refused to {what}: {source}")]
+    Sql {
+        what: &'static str,
+        source: tokio_postgres::Error,
+    },
+    #[error("skiff's PostgreSQL cluster did not {0} in time")]
+    Timeout(&'static str),
+    #[error("skiff's PostgreSQL cluster is not made yet: the reconciler makes it first")]
+    NotMade,
+    #[error("skiff's PostgreSQL cluster has no database {0}")]
+    NoDatabase(String),
 }
 
 /// One pg_hba grant: add-on `addon`'s database and role, from address `from`.

@@ -42,10 +42,9 @@ pub struct RedisInstance {
     /// The app that owns the add-on: its lines in journald carry `SKIFF_APP=owner`.
     pub owner: AppName,
     pub listen: AddonEndpoint,
-    /// The password of the `default` user.
+    /// The password of the `default` user. A new one takes effect at once for new
+    /// connections; connections already open stay (Redis clients keep theirs).
     pub secret: AddonSecret,
-    /// During a rotation, the previous password, still accepted.
-    pub previous_secret: Option<AddonSecret>,
     /// `maxmemory` in bytes.
     pub maxmemory: u64,
     pub policy: MaxmemoryPolicy,

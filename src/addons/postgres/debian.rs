@@ -1,0 +1,394 @@
+//! `DebianPostgres`: skiff's cluster of Debian's `postgresql`, the thin I/O shell. Files on the
+//! blocking pool, `pg_createcluster` as a oneshot PID 1 runs (skiffd cannot write `/etc`), the
+//! packaged unit `postgresql@VERSION-skiff.service` started, reloaded or restarted over D-Bus,
+//! and SQL as the superuser over the unix socket (peer auth through skiff's ident map).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::Ipv4Addr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+
+use super::conf::{self, Layout};
+use super::sql;
+use super::{PgAccess, PgCluster, PgDatabase, PgInfo, PostgresError, PostgresServer};
+use crate::model::{AddonCredential, AddonName};
+use crate::systemd::properties::{host_commands_properties, HostCommand, HostCommandsSpec};
+use crate::systemd::Systemd;
+
+/// The oneshot that runs `pg_createcluster` (named so the reconciler leaves it alone).
+const SETUP_UNIT: &str = "skiff-addon-postgresql.setup.service";
+/// initdb syncs a new cluster to disk: seconds, more on a slow one.
+const SETUP_TIMEOUT: Duration = Duration::from_secs(120);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The server ends any statement of skiffd's that runs longer.
+const STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Every exchange with the server, connecting included, ends by then.
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What this skiffd knows it applied since it started.
+#[derive(Default)]
+struct Applied {
+    /// The settings and pg_hba the running server has read; `None` until known.
+    server: Option<(String, String)>,
+    /// Add-ons whose role and database were made as said here.
+    databases: BTreeMap<AddonName, (Vec<AddonCredential>, u32)>,
+}
+
+/// The real cluster. `state_dir` is skiff's (`/var/lib/skiff`).
+pub(crate) struct DebianPostgres {
+    systemd: Arc<dyn Systemd>,
+    layout: Layout,
+    applied: Mutex<Applied>,
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("blocking postgres task panicked")
+}
+
+/// The major versions whose server is installed.
+fn installed_versions() -> Vec<String> {
+    std::fs::read_dir(conf::SERVER_ROOT)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|v| {
+                    Path::new(conf::SERVER_ROOT)
+                        .join(v)
+                        .join("bin/postgres")
+                        .is_file()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Replaces `path` with `contents` (root:postgres 0640, so the server reads it and no one
+/// else), unless it holds them already.
+fn write_readable_by_server(path: &Path, contents: &str, gid: u32) -> std::io::Result<()> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == contents) {
+        return Ok(());
+    }
+    let tmp = path.with_extension(format!("tmp-{:016x}", rand::random::<u64>()));
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(contents.as_bytes())?;
+        std::os::unix::fs::fchown(&file, None, Some(gid))?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o640))?;
+        std::fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
+}
+
+/// Writes skiff's settings, pg_hba and pg_ident into the cluster's folder (made traversable for
+/// the server, which runs as postgres).
+fn write_files(layout: &Layout, files: [(PathBuf, String); 3]) -> Result<(), PostgresError> {
+    let fail = |path: &Path| {
+        let path = path.to_owned();
+        move |source| PostgresError::Files { path, source }
+    };
+    let group = nix::unistd::Group::from_name("postgres")
+        .ok()
+        .flatten()
+        .ok_or_else(|| PostgresError::Unavailable("there is no postgres group".to_owned()))?;
+    let addons = layout.root.parent().unwrap_or(&layout.root);
+    if !addons.exists() {
+        crate::files::make_dir_mode(addons, 0o755).map_err(fail(addons))?;
+    }
+    crate::files::make_dir_mode(&layout.root, 0o755).map_err(fail(&layout.root))?;
+    for (path, contents) in files {
+        write_readable_by_server(&path, &contents, group.gid.as_raw()).map_err(fail(&path))?;
+    }
+    Ok(())
+}
+
+/// The cluster's port from its `postgresql.conf`; `None` when the cluster was never made.
+fn read_port(version: &str) -> Result<Option<u16>, PostgresError> {
+    let path = conf::postgresql_conf(version);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => conf::parse_port(&text)
+            .map(Some)
+            .ok_or_else(|| PostgresError::NoPort {
+                version: version.to_owned(),
+                path,
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(PostgresError::Files { path, source }),
+    }
+}
+
+/// Runs `call` on a fresh superuser connection, all of it within [`CALL_TIMEOUT`].
+/// The add-on's login roles, by their prefix.
+async fn logins_of(
+    c: &tokio_postgres::Client,
+    prefix: &str,
+) -> Result<Vec<String>, tokio_postgres::Error> {
+    c.query(sql::LOGINS, &[&prefix])
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect()
+}
+
+async fn with_client<T, F>(port: u16, what: &'static str, call: F) -> Result<T, PostgresError>
+where
+    F: AsyncFnOnce(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
+{
+    let exchange = async {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host_path(conf::SOCKET_DIR)
+            .port(port)
+            .user("postgres")
+            .dbname("postgres")
+            .application_name("skiffd")
+            .connect_timeout(CONNECT_TIMEOUT)
+            .options(format!(
+                "-c statement_timeout={}",
+                STATEMENT_TIMEOUT.as_millis()
+            ));
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(PostgresError::Connect)?;
+        let connection = tokio::spawn(connection);
+        let result = call(&client)
+            .await
+            .map_err(|source| PostgresError::Sql { what, source });
+        drop(client);
+        let _ = connection.await;
+        result
+    };
+    tokio::time::timeout(CALL_TIMEOUT, exchange)
+        .await
+        .map_err(|_| PostgresError::Timeout(what))?
+}
+
+impl DebianPostgres {
+    pub(crate) fn new(systemd: Arc<dyn Systemd>, state_dir: &Path) -> Self {
+        Self {
+            systemd,
+            layout: Layout::under(state_dir),
+            applied: Mutex::new(Applied::default()),
+        }
+    }
+
+    async fn version(&self) -> Result<String, PostgresError> {
+        let installed = blocking(installed_versions).await;
+        conf::newest_version(&installed).ok_or_else(|| {
+            PostgresError::Unavailable(format!("no server in {}/*/bin", conf::SERVER_ROOT))
+        })
+    }
+
+    /// The cluster as it is on disk; `None` when it was never made.
+    async fn made(&self) -> Result<Option<PgCluster>, PostgresError> {
+        let version = self.version().await?;
+        let port = blocking({
+            let version = version.clone();
+            move || read_port(&version)
+        })
+        .await?;
+        Ok(port.map(|port| PgCluster { version, port }))
+    }
+
+    /// The cluster, which must have been made.
+    async fn cluster(&self) -> Result<PgCluster, PostgresError> {
+        self.made().await?.ok_or(PostgresError::NotMade)
+    }
+
+    /// `pg_createcluster`, run by PID 1 as root (it writes `/etc/postgresql`).
+    async fn create(&self, version: &str) -> Result<PgCluster, PostgresError> {
+        let spec = HostCommandsSpec {
+            description: format!("skiff's PostgreSQL {version} cluster"),
+            commands: vec![HostCommand {
+                argv: conf::createcluster_argv(&self.layout, version),
+                ignore_failure: false,
+            }],
+            timeout_usec: SETUP_TIMEOUT.as_micros() as u64,
+        };
+        let outcome = self
+            .systemd
+            .run_to_completion(
+                SETUP_UNIT,
+                host_commands_properties(&spec),
+                SETUP_TIMEOUT + CONNECT_TIMEOUT,
+            )
+            .await?;
+        if !outcome.succeeded() {
+            return Err(PostgresError::Setup {
+                unit: SETUP_UNIT.to_owned(),
+                outcome: outcome.describe(),
+            });
+        }
+        self.made().await?.ok_or_else(|| PostgresError::Setup {
+            unit: SETUP_UNIT.to_owned(),
+            outcome: format!("left no {}", conf::postgresql_conf(version).display()),
+        })
+    }
+
+    /// Starts the server, or makes the running one read what changed: a restart for new
+    /// settings (the address), a reload for a new pg_hba. Right after skiffd started, it asks
+    /// the server where it listens and reloads once.
+    async fn converge_server(
+        &self,
+        cluster: &PgCluster,
+        listen: Ipv4Addr,
+        wanted: (String, String),
+    ) -> Result<(), PostgresError> {
+        let unit = conf::unit_name(&cluster.version);
+        let mut applied = self.applied.lock().await;
+        let running = self
+            .systemd
+            .service_details(&unit)
+            .await?
+            .is_some_and(|d| d.active_state == "active");
+        if !running {
+            self.systemd.start_unit(&unit).await?;
+        } else {
+            let restart = match &applied.server {
+                Some((settings, _)) => *settings != wanted.0,
+                None => {
+                    let query = async |c: &tokio_postgres::Client| {
+                        c.query_one(sql::LISTEN, &[]).await?.try_get::<_, String>(0)
+                    };
+                    with_client(cluster.port, "say where it listens", query).await?
+                        != listen.to_string()
+                }
+            };
+            if restart {
+                self.systemd.restart_unit_and_wait(&unit).await?;
+            } else if applied.server.as_ref() != Some(&wanted) {
+                self.systemd.reload_unit(&unit).await?;
+            }
+        }
+        applied.server = Some(wanted);
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl PostgresServer for DebianPostgres {
+    async fn unavailable(&self) -> Option<String> {
+        self.version().await.err().map(|e| e.to_string())
+    }
+
+    async fn ensure_cluster(
+        &self,
+        listen: Ipv4Addr,
+        access: &[PgAccess],
+    ) -> Result<PgCluster, PostgresError> {
+        let version = self.version().await?;
+        let settings = conf::render_settings(&self.layout, listen);
+        let hba = conf::render_hba(listen, access);
+        let files = [
+            (self.layout.settings(), settings.clone()),
+            (self.layout.hba(), hba.clone()),
+            (self.layout.ident(), conf::render_ident()),
+        ];
+        let layout = self.layout.clone();
+        blocking(move || write_files(&layout, files)).await?;
+        let cluster = match self.made().await? {
+            Some(cluster) => cluster,
+            None => {
+                let cluster = self.create(&version).await?;
+                *self.applied.lock().await = Applied::default();
+                cluster
+            }
+        };
+        self.converge_server(&cluster, listen, (settings, hba))
+            .await?;
+        Ok(cluster)
+    }
+
+    async fn ensure_database(&self, db: &PgDatabase) -> Result<(), PostgresError> {
+        let wanted = (db.logins.clone(), db.connection_limit);
+        if self.applied.lock().await.databases.get(&db.name) == Some(&wanted) {
+            return Ok(());
+        }
+        let cluster = self.cluster().await?;
+        let verifiers: Vec<String> = db
+            .logins
+            .iter()
+            .map(|l| postgres_protocol::password::scram_sha_256(l.secret.expose().as_bytes()))
+            .collect();
+        let owner = db.name.database();
+        let prefix = db.name.login_prefix();
+        let ensure = async |c: &tokio_postgres::Client| {
+            let row = c.query_one(sql::EXISTING, &[&owner]).await?;
+            let (owner_exists, database_exists) = (row.try_get(0)?, row.try_get(1)?);
+            let logins = logins_of(c, &prefix).await?;
+            let statements =
+                sql::ensure_statements(db, &verifiers, owner_exists, database_exists, &logins);
+            for statement in statements {
+                c.batch_execute(&statement).await?;
+            }
+            Ok(())
+        };
+        with_client(cluster.port, "make an add-on's role and database", ensure).await?;
+        self.applied
+            .lock()
+            .await
+            .databases
+            .insert(db.name.clone(), wanted);
+        Ok(())
+    }
+
+    async fn drop_database(&self, name: &AddonName) -> Result<(), PostgresError> {
+        let cluster = self.cluster().await?;
+        self.applied.lock().await.databases.remove(name);
+        let (database, prefix) = (name.database(), name.login_prefix());
+        let drop = async |c: &tokio_postgres::Client| {
+            let logins = logins_of(c, &prefix).await?;
+            for statement in sql::drop_statements(&database, &logins) {
+                c.batch_execute(&statement).await?;
+            }
+            Ok(())
+        };
+        with_client(cluster.port, "drop an add-on's database", drop).await
+    }
+
+    async fn databases(&self) -> Result<Vec<String>, PostgresError> {
+        let cluster = self.cluster().await?;
+        let list = async |c: &tokio_postgres::Client| {
+            c.query(sql::DATABASES, &[])
+                .await?
+                .iter()
+                .map(|row| row.try_get(0))
+                .collect()
+        };
+        with_client(cluster.port, "list its databases", list).await
+    }
+
+    async fn info(&self, name: &AddonName) -> Result<PgInfo, PostgresError> {
+        let cluster = self.cluster().await?;
+        let db = name.database();
+        let info = async |c: &tokio_postgres::Client| {
+            let Some(row) = c.query_opt(sql::INFO, &[&db]).await? else {
+                return Ok(None);
+            };
+            let size: i64 = row.try_get(0)?;
+            let connections: i64 = row.try_get(1)?;
+            Ok(Some(PgInfo {
+                version: row.try_get(2)?,
+                size_bytes: u64::try_from(size).unwrap_or(0),
+                connections: u32::try_from(connections).unwrap_or(u32::MAX),
+            }))
+        };
+        with_client(cluster.port, "describe a database", info)
+            .await?
+            .ok_or(PostgresError::NoDatabase(db))
+    }
+}
