@@ -222,6 +222,26 @@ fn attachment(app: &str, name: &str) -> Value {
     json!({"app": app, "name": name, "config_var": format!("{name}_URL")})
 }
 
+/// The keys of an add-on object the tests rely on (the server may show more, such as when it was
+/// made); attachments sorted by app and name, so lists compare whatever their order.
+fn spec_view(v: &Value) -> Value {
+    let mut attachments: Vec<Value> = v["attachments"]
+        .as_array()
+        .unwrap_or_else(|| panic!("an add-on without attachments: {v}"))
+        .iter()
+        .map(|a| json!({"app": a["app"], "name": a["name"], "config_var": a["config_var"]}))
+        .collect();
+    attachments.sort_by_key(|x| format!("{}/{}", x["app"], x["name"]));
+    json!({
+        "name": v["name"],
+        "service": v["service"],
+        "plan": v["plan"],
+        "owner": v["owner"],
+        "state": v["state"],
+        "attachments": attachments,
+    })
+}
+
 /// `v` without its `release` key, and the release it named.
 fn split_release(v: &Value) -> (Value, Value) {
     let mut v = v.clone();
@@ -232,17 +252,14 @@ fn split_release(v: &Value) -> (Value, Value) {
     (v, release)
 }
 
-/// Sorted by name, attachments sorted by app and name, so lists compare whatever their order.
+/// Each add-on's [`spec_view`], sorted by name.
 fn normalized(list: &Value) -> Vec<Value> {
     let mut items: Vec<Value> = list
         .as_array()
         .unwrap_or_else(|| panic!("not a JSON array: {list}"))
-        .clone();
-    for item in &mut items {
-        if let Some(a) = item["attachments"].as_array_mut() {
-            a.sort_by_key(|x| format!("{}/{}", x["app"], x["name"]));
-        }
-    }
+        .iter()
+        .map(spec_view)
+        .collect();
     items.sort_by_key(|x| x["name"].to_string());
     items
 }
@@ -287,16 +304,23 @@ fn psql_numbers(out: &str) -> Vec<u64> {
     out.lines().filter_map(|l| l.trim().parse().ok()).collect()
 }
 
-/// The port of skiff's cluster, from `pg_lsclusters`.
-#[track_caller]
-fn skiff_cluster_port(c: &Container) -> String {
-    let listing = c.ok("pg_lsclusters -h");
-    listing
+/// The port of skiff's cluster, from `pg_lsclusters`; None when there is no such cluster.
+fn cluster_port(c: &Container) -> Option<String> {
+    c.ok("pg_lsclusters -h")
         .lines()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
         .find(|f| f.get(1) == Some(&"skiff"))
         .and_then(|f| f.get(2).map(|p| p.to_string()))
-        .unwrap_or_else(|| panic!("no skiff cluster in pg_lsclusters:\n{listing}"))
+}
+
+#[track_caller]
+fn skiff_cluster_port(c: &Container) -> String {
+    cluster_port(c).unwrap_or_else(|| {
+        panic!(
+            "no skiff cluster in pg_lsclusters:\n{}",
+            c.ok("pg_lsclusters")
+        )
+    })
 }
 
 /// One column of a query as the postgres superuser on skiff's cluster, over its Unix socket.
@@ -457,10 +481,10 @@ fn addons_postgres_django(c: &Container) {
         "shop",
         &[attachment("shop", "DATABASE")],
     );
-    assert_eq!(addon, want, "addons:create --json");
+    assert_eq!(spec_view(&addon), want, "addons:create --json");
     assert_eq!(release, Value::Null, "no deploy yet, so no release");
     assert_eq!(
-        c.json("skiff addons:info postgresql-shop --json"),
+        spec_view(&c.json("skiff addons:info postgresql-shop --json")),
         want,
         "addons:info"
     );
@@ -646,7 +670,7 @@ fn addons_redis_counter(c: &Container) {
         "counter",
         &[attachment("counter", "REDIS")],
     );
-    assert_eq!(addon, want, "addons:create --json");
+    assert_eq!(spec_view(&addon), want, "addons:create --json");
     assert_eq!(release, Value::Null, "no deploy yet, so no release");
     let url = config_var(c, "counter", "REDIS_URL");
     let redis_url = parse_url(&url, "redis");
@@ -938,7 +962,12 @@ fn addons_isolation_and_sharing(c: &Container) {
     let port = skiff_cluster_port(c);
     let databases = || cluster_rows(c, &port, "select datname from pg_database");
     let roles = || cluster_rows(c, &port, "select rolname from pg_roles");
-    assert!(databases().contains(&b.path) && roles().contains(&b.user));
+    assert!(
+        databases().contains(&b.path) && roles().contains(&b.user),
+        "beta's database and role are in skiff's cluster: {:?}, {:?}",
+        databases(),
+        roles()
+    );
     c.ok("skiff apps:destroy beta --confirm beta");
     let gone = wait_until(Duration::from_secs(60), || {
         !databases().contains(&b.path)
@@ -977,9 +1006,9 @@ fn addons_isolation_and_sharing(c: &Container) {
 }
 
 /// Everything a refused add-on command must leave as it was.
-fn snapshot(c: &Container, app: &str) -> (Value, Value, usize) {
+fn snapshot(c: &Container, app: &str) -> (Vec<Value>, Value, usize) {
     (
-        c.json("skiff addons --json"),
+        normalized(&c.json("skiff addons --json")),
         config(c, app),
         releases(c, app).len(),
     )
@@ -1000,16 +1029,25 @@ fn owned_postgres(c: &Container, app: &str) -> Option<Vec<Value>> {
     )
 }
 
+/// The add-on databases (`skiff…`) of skiff's cluster: none when there is no cluster yet (the
+/// first postgres add-on makes it); None while the cluster does not answer.
+fn addon_databases(c: &Container) -> Option<Vec<String>> {
+    let Some(port) = cluster_port(c) else {
+        return Some(Vec::new());
+    };
+    let o = c.sh(&format!(
+        "runuser -u postgres -- psql -X -p {port} -At -c \"select datname from pg_database where datname like 'skiff%'\""
+    ));
+    o.success()
+        .then(|| o.stdout.lines().map(str::to_owned).collect())
+}
+
 /// After a crash during `addons:create postgres -a APP`: nothing at all (no add-on, no var, no
 /// database in the cluster), or one ready add-on, attached with its var, whose database answers
 /// from the app's dyno. None while things are still settling.
-fn crash_outcome(c: &Container, app: &str, port: &str) -> Option<String> {
+fn crash_outcome(c: &Container, app: &str) -> Option<String> {
     let owned = owned_postgres(c, app)?;
-    let databases: Vec<String> = cluster_rows(
-        c,
-        port,
-        "select datname from pg_database where datname like 'skiff%'",
-    );
+    let databases = addon_databases(c)?;
     let url = config(c, app)
         .get("DATABASE_URL")
         .and_then(Value::as_str)
@@ -1018,7 +1056,7 @@ fn crash_outcome(c: &Container, app: &str, port: &str) -> Option<String> {
         ([], None) if databases.is_empty() => Some("none".into()),
         ([one], Some(url)) if one["state"] == "ready" => {
             let name = one["name"].as_str()?.to_owned();
-            let attached = one["attachments"] == json!([attachment(app, "DATABASE")]);
+            let attached = spec_view(one)["attachments"] == json!([attachment(app, "DATABASE")]);
             let db = parse_url(&url, "postgres");
             let answers = sql_in_dyno(c, app, "DATABASE_URL", "select 1")
                 .stdout
@@ -1081,8 +1119,8 @@ fn addons_bad_input_and_crash(c: &Container) {
     }
     c.wait_active("skiff-addon-redis-crash.service", Duration::from_secs(5));
 
-    // skiffd killed while it makes a database: afterwards all of it or none of it.
-    let port = skiff_cluster_port(c);
+    // skiffd killed while it makes the first database (perhaps skiff's cluster too): afterwards
+    // all of it or none of it.
     c.ok(
         "(setsid sh -c 'skiff addons:create postgres -a crash --json > /root/create.out 2>&1; echo $? >> /root/create.out' > /dev/null 2>&1 &); \
          sleep 0.3; kill -9 \"$(systemctl show -p MainPID --value skiffd)\"",
@@ -1090,10 +1128,10 @@ fn addons_bad_input_and_crash(c: &Container) {
     c.wait_active("skiffd", Duration::from_secs(30));
     let mut outcome = None;
     let settled = wait_until(Duration::from_secs(60), || {
-        outcome = crash_outcome(c, "crash", &port);
+        outcome = crash_outcome(c, "crash");
         outcome.is_some() && {
             std::thread::sleep(Duration::from_secs(2));
-            crash_outcome(c, "crash", &port) == outcome
+            crash_outcome(c, "crash") == outcome
         }
     });
     assert!(
@@ -1101,7 +1139,7 @@ fn addons_bad_input_and_crash(c: &Container) {
         "a minute after the crash: add-ons {:?}, config {}, databases {:?}; the client said: {}",
         owned_postgres(c, "crash"),
         config(c, "crash"),
-        cluster_rows(c, &port, "select datname from pg_database"),
+        addon_databases(c),
         c.sh("cat /root/create.out").stdout
     );
     let outcome = outcome.expect("settled");
@@ -1118,7 +1156,7 @@ fn addons_bad_input_and_crash(c: &Container) {
     };
     assert_eq!(next["name"], want_name, "{next}");
     assert_eq!(
-        next["attachments"],
+        spec_view(&next)["attachments"],
         json!([attachment("crash", "AFTER")]),
         "{next}"
     );
