@@ -992,6 +992,14 @@ fn addons_isolation_and_sharing(c: &Container) {
             .contains("redis-beta"),
         "redis-beta's files are gone"
     );
+    assert_eq!(
+        c.sh("systemctl is-active postgresql@15-main redis-server")
+            .stdout
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["active", "active"],
+        "the host's own cluster and Redis are none of skiff's business"
+    );
     assert_addons(
         c,
         "",
