@@ -37,8 +37,15 @@ pub const PACKAGES: &[&str] = &[
     "nftables",
 ];
 /// Installed with apt after debootstrap, whose own resolver cannot handle npm's dependencies: the
-/// toolchains the builders use (the .deb recommends them).
-pub const APT_PACKAGES: &[&str] = &["python3-venv", "python3-pip", "nodejs", "npm"];
+/// toolchains the builders use (the .deb recommends them) and the servers add-ons run on.
+pub const APT_PACKAGES: &[&str] = &[
+    "python3-venv",
+    "python3-pip",
+    "nodejs",
+    "npm",
+    "postgresql",
+    "redis-server",
+];
 /// Bump when the way the rootfs is prepared changes, so old caches are not reused.
 const ROOTFS_RECIPE: &str = "v3: minbase + /etc/hosts + /etc/hostname + the host's extra CAs";
 /// Hostname inside the containers (debootstrap copies the host's, which makes the shells look alike).

@@ -14,9 +14,11 @@
 //! debootstrap one).
 
 mod access;
+mod addons;
 mod api;
 mod apps;
 mod bench;
+mod bench_addons;
 mod bench_net;
 mod cgroup;
 mod compression;
@@ -66,6 +68,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(network::scenarios());
     all.extend(compression::scenarios());
     all.extend(oneoff::scenarios());
+    all.extend(addons::scenarios());
     all.extend(install::purge_scenarios());
     all
 }
@@ -368,6 +371,7 @@ fn bench_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
         let c = Container::boot(rootfs, deb, "bench")
             .unwrap_or_else(|e| panic!("container did not boot: {e:#}"));
         bench::run(&c);
+        bench_addons::run(&c);
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
