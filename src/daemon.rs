@@ -183,6 +183,13 @@ impl Adapters {
     }
 }
 
+/// The add-on plans, checked when the config was read.
+fn plans(config: &Config) -> crate::model::Plans {
+    config
+        .plans()
+        .expect("plans are checked when the config is read")
+}
+
 /// Where skiffd's files are: the state dir, and the runtime dir beside the API socket.
 fn layout(config: &Config) -> Layout {
     let runtime_dir = config
@@ -343,13 +350,7 @@ fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
             drain: config.drain_timeout.0,
         },
         networks.clone(),
-        Addons::new(
-            postgres,
-            redis,
-            config
-                .plans()
-                .expect("plans are checked when the config is read"),
-        ),
+        Addons::new(postgres, redis, plans(config)),
     );
     let deployer = Deployer::new(
         store.clone(),

@@ -108,42 +108,17 @@ const REDIS: &str = "redis";
 
 pub(super) async fn run(verb: AddonsVerb, s: &mut Session<'_>) -> Result<(), CliError> {
     match verb {
-        AddonsVerb::List => {
-            let path = match s.app() {
-                Ok(app) => format!("/v1/addons?app={}", path_segment(&app)?),
-                Err(_) => "/v1/addons".to_owned(),
-            };
-            let addons: Vec<Addon> = s.client.get(&path).await?;
-            s.output
-                .show(&addons, |out, _| write_addons(out, &addons))?;
-        }
+        AddonsVerb::List => list(s).await,
         AddonsVerb::Create {
             service,
             attach_as,
             plan,
             name,
-        } => {
-            let (service, plan) = match service.split_once(':') {
-                Some((service, suffix)) if plan.is_none() => {
-                    (service.to_owned(), Some(suffix.to_owned()))
-                }
-                _ => (service, plan),
-            };
-            let app = s.app()?;
-            writeln!(s.output.progress(), "Creating {service} on {app}…")?;
-            let body = CreateAddon {
-                service,
-                app,
-                attach_as,
-                plan,
-                name,
-            };
-            let changed: AddonChanged = s.client.post("/v1/addons", &body).await?;
-            show_changed(s, &changed, "Created")?;
-        }
+        } => create(s, service, attach_as, plan, name).await,
         AddonsVerb::Info { addon } => {
             let addon: Addon = s.client.get(&addon_path(&addon)?).await?;
             s.output.show(&addon, |out, _| write_addon(out, &addon))?;
+            Ok(())
         }
         AddonsVerb::Attach { addon, attach_as } => {
             let body = AttachAddon {
@@ -152,7 +127,7 @@ pub(super) async fn run(verb: AddonsVerb, s: &mut Session<'_>) -> Result<(), Cli
             };
             let path = format!("{}/attachments", addon_path(&addon)?);
             let changed: AddonChanged = s.client.post(&path, &body).await?;
-            show_changed(s, &changed, "Attached")?;
+            show_changed(s, &changed, "Attached")
         }
         AddonsVerb::Detach { addon } => {
             let app = s.app()?;
@@ -162,62 +137,101 @@ pub(super) async fn run(verb: AddonsVerb, s: &mut Session<'_>) -> Result<(), Cli
                 path_segment(&app)?
             );
             let changed: AddonChanged = s.client.delete_json(&path).await?;
-            show_changed(s, &changed, "Detached")?;
+            show_changed(s, &changed, "Detached")
         }
-        AddonsVerb::Destroy { addon, confirm } => {
-            let record: Addon = s.client.get(&addon_path(&addon)?).await?;
-            let owner = record.owner.clone().unwrap_or_default();
-            if confirm.as_deref() != Some(owner.as_str()) {
-                return Err(CliError::Usage(format!(
-                    "destroying {addon} deletes its data for good; to proceed, pass --confirm {owner}"
-                )));
-            }
-            let path = format!("{}?confirm={}", addon_path(&addon)?, path_segment(&owner)?);
-            let releases: Vec<AddonRelease> = s.client.delete_json(&path).await?;
-            s.output.show(&releases, |out, _| {
-                writeln!(out, "Destroyed {addon}")?;
-                write_releases(out, &releases)
-            })?;
-        }
+        AddonsVerb::Destroy { addon, confirm } => destroy(s, &addon, confirm).await,
         AddonsVerb::Plans => {
             let plans: Vec<PlanInfo> = s.client.get("/v1/addon-plans").await?;
             s.output.show(&plans, |out, _| write_plans(out, &plans))?;
+            Ok(())
         }
-        AddonsVerb::PgInfo { addon } => server_info(s, POSTGRES, addon).await?,
-        AddonsVerb::RedisInfo { addon } => server_info(s, REDIS, addon).await?,
+        AddonsVerb::PgInfo { addon } => server_info(s, POSTGRES, addon).await,
+        AddonsVerb::RedisInfo { addon } => server_info(s, REDIS, addon).await,
         AddonsVerb::PgPsql { addon, command } => {
             let url = credentials(s, POSTGRES, addon).await?;
             let mut psql = psql_command(&url)?;
             if let Some(sql) = command {
                 psql.args(["-c", &sql]);
             }
-            return Err(exec(psql, "psql", "postgresql-client"));
+            Err(exec(psql, "psql", "postgresql-client"))
         }
         AddonsVerb::RedisCli { addon, command } => {
             let url = credentials(s, REDIS, addon).await?;
             let mut cli = redis_cli_command(&url)?;
             cli.args(command);
-            return Err(exec(cli, "redis-cli", "redis-tools"));
+            Err(exec(cli, "redis-cli", "redis-tools"))
         }
-        AddonsVerb::PgRotate { addon } => rotate(s, POSTGRES, addon).await?,
-        AddonsVerb::RedisRotate { addon } => rotate(s, REDIS, addon).await?,
+        AddonsVerb::PgRotate { addon } => rotate(s, POSTGRES, addon).await,
+        AddonsVerb::RedisRotate { addon } => rotate(s, REDIS, addon).await,
         AddonsVerb::RedisMaxmemory { addon, policy } => {
             let addon = pick(s, REDIS, addon).await?;
             let path = format!("{}/policy", addon_path(&addon.name)?);
-            let record: Addon = s
-                .client
-                .put(
-                    &path,
-                    &PolicyRequest {
-                        policy: policy.clone(),
-                    },
-                )
-                .await?;
+            let body = PolicyRequest {
+                policy: policy.clone(),
+            };
+            let record: Addon = s.client.put(&path, &body).await?;
             s.output.show(&record, |out, _| {
                 writeln!(out, "Set maxmemory-policy of {} to {policy}", record.name)
             })?;
+            Ok(())
         }
     }
+}
+
+async fn list(s: &mut Session<'_>) -> Result<(), CliError> {
+    let path = match s.app() {
+        Ok(app) => format!("/v1/addons?app={}", path_segment(&app)?),
+        Err(_) => "/v1/addons".to_owned(),
+    };
+    let addons: Vec<Addon> = s.client.get(&path).await?;
+    s.output
+        .show(&addons, |out, _| write_addons(out, &addons))?;
+    Ok(())
+}
+
+async fn create(
+    s: &mut Session<'_>,
+    service: String,
+    attach_as: Option<String>,
+    plan: Option<String>,
+    name: Option<String>,
+) -> Result<(), CliError> {
+    // `heroku-postgresql:essential-0` style: the plan after the service.
+    let (service, plan) = match service.split_once(':') {
+        Some((service, suffix)) if plan.is_none() => (service.to_owned(), Some(suffix.to_owned())),
+        _ => (service, plan),
+    };
+    let app = s.app()?;
+    writeln!(s.output.progress(), "Creating {service} on {app}…")?;
+    let body = CreateAddon {
+        service,
+        app,
+        attach_as,
+        plan,
+        name,
+    };
+    let changed: AddonChanged = s.client.post("/v1/addons", &body).await?;
+    show_changed(s, &changed, "Created")
+}
+
+async fn destroy(
+    s: &mut Session<'_>,
+    addon: &str,
+    confirm: Option<String>,
+) -> Result<(), CliError> {
+    let record: Addon = s.client.get(&addon_path(addon)?).await?;
+    let owner = record.owner.clone().unwrap_or_default();
+    if confirm.as_deref() != Some(owner.as_str()) {
+        return Err(CliError::Usage(format!(
+            "destroying {addon} deletes its data for good; to proceed, pass --confirm {owner}"
+        )));
+    }
+    let path = format!("{}?confirm={}", addon_path(addon)?, path_segment(&owner)?);
+    let releases: Vec<AddonRelease> = s.client.delete_json(&path).await?;
+    s.output.show(&releases, |out, _| {
+        writeln!(out, "Destroyed {addon}")?;
+        write_releases(out, &releases)
+    })?;
     Ok(())
 }
 

@@ -92,6 +92,32 @@ fn human_bytes(bytes: u64) -> String {
 }
 
 /// `skiff apps:info`: Heroku's `=== APP` block of fields, then the dynos and jobs.
+/// `postgresql-shop (mini, ready) as DATABASE_URL; …`, or `-`.
+fn addons_summary(info: &AppInfo) -> String {
+    if info.addons.is_empty() {
+        return "-".to_owned();
+    }
+    info.addons
+        .iter()
+        .map(|a| {
+            let vars: Vec<&str> = a
+                .attachments
+                .iter()
+                .filter(|t| t.app == info.app.name)
+                .map(|t| t.config_var.as_str())
+                .collect();
+            format!(
+                "{} ({}, {}) as {}",
+                a.name,
+                a.plan,
+                a.state,
+                vars.join(", ")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 pub fn write_app_info(out: &mut dyn Write, info: &AppInfo) -> std::io::Result<()> {
     writeln!(out, "=== {}", info.app.name)?;
     let release = match &info.release {
@@ -126,29 +152,7 @@ pub fn write_app_info(out: &mut dyn Write, info: &AppInfo) -> std::io::Result<()
     let maintenance = if info.maintenance { "on" } else { "off" };
     let compression = if info.compression { "on" } else { "off" };
     let jobs = info.cron.len().to_string();
-    let addons = if info.addons.is_empty() {
-        "-".to_owned()
-    } else {
-        info.addons
-            .iter()
-            .map(|a| {
-                let vars: Vec<&str> = a
-                    .attachments
-                    .iter()
-                    .filter(|t| t.app == info.app.name)
-                    .map(|t| t.config_var.as_str())
-                    .collect();
-                format!(
-                    "{} ({}, {}) as {}",
-                    a.name,
-                    a.plan,
-                    a.state,
-                    vars.join(", ")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
+    let addons = addons_summary(info);
     output::fields(
         out,
         &[

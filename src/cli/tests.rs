@@ -155,6 +155,60 @@ const VERBS: &[(&[&str], &str)] = &[
     (&["tokens:create", "ci"], r#"Tokens(Create { name: "ci" })"#),
     (&["tokens:revoke", "ci"], r#"Tokens(Revoke { name: "ci" })"#),
     (&["version"], "Version(Show)"),
+    (&["addons"], "Addons(List)"),
+    (
+        &[
+            "addons:create",
+            "heroku-postgresql",
+            "--as",
+            "FOLLOWER",
+            "--plan",
+            "basic",
+        ],
+        r#"Addons(Create { service: "heroku-postgresql", attach_as: Some("FOLLOWER"), plan: Some("basic"), name: None })"#,
+    ),
+    (
+        &["addons:info", "redis-shop"],
+        r#"Addons(Info { addon: "redis-shop" })"#,
+    ),
+    (
+        &["addons:attach", "postgresql-shop", "--as", "SHARED"],
+        r#"Addons(Attach { addon: "postgresql-shop", attach_as: Some("SHARED") })"#,
+    ),
+    (
+        &["addons:detach", "postgresql-shop"],
+        r#"Addons(Detach { addon: "postgresql-shop" })"#,
+    ),
+    (
+        &["addons:destroy", "redis-shop", "--confirm", "shop"],
+        r#"Addons(Destroy { addon: "redis-shop", confirm: Some("shop") })"#,
+    ),
+    (&["addons:plans"], "Addons(Plans)"),
+    (&["pg:info"], "Addons(PgInfo { addon: None })"),
+    (
+        &["pg:psql", "-c", "select 1"],
+        r#"Addons(PgPsql { addon: None, command: Some("select 1") })"#,
+    ),
+    (
+        &["pg:credentials:rotate"],
+        "Addons(PgRotate { addon: None })",
+    ),
+    (
+        &["redis:info", "redis-shop"],
+        r#"Addons(RedisInfo { addon: Some("redis-shop") })"#,
+    ),
+    (
+        &["redis:cli", "--", "INCR", "visits"],
+        r#"Addons(RedisCli { addon: None, command: ["INCR", "visits"] })"#,
+    ),
+    (
+        &["redis:maxmemory", "--policy", "allkeys-lru"],
+        r#"Addons(RedisMaxmemory { addon: None, policy: "allkeys-lru" })"#,
+    ),
+    (
+        &["redis:credentials:rotate"],
+        "Addons(RedisRotate { addon: None })",
+    ),
 ];
 
 fn parse(args: &[&str]) -> Result<Cli, clap::Error> {

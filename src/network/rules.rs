@@ -116,14 +116,22 @@ fn render_table(rules: &RuleSet) -> String {
         let _ = writeln!(t, "    iifname {} accept", set(&egress));
     }
     let _ = writeln!(t, "    iifname {any} drop\n  }}");
+    render_input(&mut t, rules);
+    t.push_str("}\n");
+    t
+}
+
+/// The input chain: what a namespace may reach on the host (the proxy, its add-on servers).
+fn render_input(t: &mut String, rules: &RuleSet) {
+    let any = format!("\"{VETH_PREFIX}*\"");
     let _ = write!(
-        t,
+        *t,
         "  chain input {{\n    type filter hook input priority 0; policy accept;\n    \
          iifname {any} ct state established,related accept\n"
     );
     if !rules.proxy_ports.is_empty() {
         let _ = writeln!(
-            t,
+            *t,
             "    iifname {any} tcp dport {} accept",
             set(&rules.proxy_ports)
         );
@@ -135,13 +143,12 @@ fn render_table(rules: &RuleSet) -> String {
         // By the host end of the veth and the source address together: a process inside can
         // change neither its packets' interface nor (past the rp filter) pass as another app.
         let _ = writeln!(
-            t,
+            *t,
             "    iifname \"{}\" ip saddr {} ip daddr {} tcp dport {} accept",
             g.host_veth, g.from, g.addon_addr, g.port
         );
     }
-    let _ = writeln!(t, "    iifname {any} drop\n  }}\n}}");
-    t
+    let _ = writeln!(t, "    iifname {any} drop\n  }}");
 }
 
 #[cfg(test)]

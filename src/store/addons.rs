@@ -82,6 +82,92 @@ fn live_addon_id(tx: &rusqlite::Connection, name: &AddonName) -> Result<i64, Sto
     }
 }
 
+/// An `addons` row as SQLite holds it.
+struct AddonRow {
+    id: i64,
+    name: String,
+    service: String,
+    plan: String,
+    owner: Option<String>,
+    secret: String,
+    port: Option<u16>,
+    policy: String,
+    state: String,
+    created_at: String,
+    generation: u32,
+    previous: Option<String>,
+}
+
+impl AddonRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            service: r.get(2)?,
+            plan: r.get(3)?,
+            owner: r.get(4)?,
+            secret: r.get(5)?,
+            port: r.get(6)?,
+            policy: r.get(7)?,
+            state: r.get(8)?,
+            created_at: r.get(9)?,
+            generation: r.get(10)?,
+            previous: r.get(11)?,
+        })
+    }
+
+    fn record(self, attachments: Vec<AttachmentRecord>) -> Result<AddonRecord, StoreError> {
+        let secret =
+            |raw: &str| AddonSecret::stored(raw).ok_or_else(|| corrupt("add-on secret", "not hex"));
+        let previous = match &self.previous {
+            Some(p) => Some(AddonCredential {
+                generation: self.generation - 1,
+                secret: secret(p)?,
+            }),
+            None => None,
+        };
+        Ok(AddonRecord {
+            name: AddonName::parse(&self.name).map_err(|e| corrupt("add-on", e))?,
+            service: AddonService::parse(&self.service).map_err(|e| corrupt("add-on", e))?,
+            plan: PlanName::parse(&self.plan).map_err(|e| corrupt("add-on plan", e))?,
+            owner: self.owner.as_deref().map(stored_app_name).transpose()?,
+            credential: AddonCredential {
+                generation: self.generation,
+                secret: secret(&self.secret)?,
+            },
+            previous,
+            port: self.port,
+            policy: MaxmemoryPolicy::parse(&self.policy).map_err(|e| corrupt("add-on", e))?,
+            state: AddonState::parse(&self.state)
+                .ok_or_else(|| corrupt("add-on state", &self.state))?,
+            attachments,
+            created_at: self.created_at,
+        })
+    }
+}
+
+fn attachments_of(
+    conn: &rusqlite::Connection,
+    addon_id: i64,
+) -> Result<Vec<AttachmentRecord>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.name, t.name, t.applied_url FROM addon_attachments t
+         JOIN apps a ON a.id = t.app_id WHERE t.addon_id = ?1 ORDER BY t.created_at, a.name",
+    )?;
+    let rows: Vec<(String, String, Option<String>)> = stmt
+        .query_map(params![addon_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    rows.into_iter()
+        .map(|(app, as_name, applied_url)| {
+            Ok(AttachmentRecord {
+                app: stored_app_name(&app)?,
+                name: AttachmentName::parse(&as_name).map_err(|e| corrupt("attachment", e))?,
+                applied_url,
+            })
+        })
+        .collect()
+}
+
 fn read_addons(
     conn: &rusqlite::Connection,
     only: Option<&str>,
@@ -92,98 +178,15 @@ fn read_addons(
          FROM addons d LEFT JOIN apps o ON o.id = d.owner_app_id
          WHERE ?1 IS NULL OR d.name = ?1 ORDER BY d.name",
     )?;
-    #[allow(clippy::type_complexity)]
-    let rows: Vec<(
-        i64,
-        String,
-        String,
-        String,
-        Option<String>,
-        String,
-        Option<u16>,
-        String,
-        String,
-        String,
-        u32,
-        Option<String>,
-    )> = stmt
-        .query_map(params![only], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-                r.get(10)?,
-                r.get(11)?,
-            ))
-        })?
+    let rows: Vec<AddonRow> = stmt
+        .query_map(params![only], AddonRow::read)?
         .collect::<Result<_, _>>()?;
-    let mut attachments = conn.prepare(
-        "SELECT a.name, t.name, t.applied_url FROM addon_attachments t
-         JOIN apps a ON a.id = t.app_id WHERE t.addon_id = ?1 ORDER BY t.created_at, a.name",
-    )?;
-    let mut out = Vec::with_capacity(rows.len());
-    let stored_secret =
-        |raw: &str| AddonSecret::stored(raw).ok_or_else(|| corrupt("add-on secret", "not hex"));
-    for (
-        id,
-        name,
-        service,
-        plan,
-        owner,
-        secret,
-        port,
-        policy,
-        state,
-        created_at,
-        generation,
-        previous,
-    ) in rows
-    {
-        let attached: Vec<(String, String, Option<String>)> = attachments
-            .query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<_, _>>()?;
-        let attachments = attached
-            .into_iter()
-            .map(|(app, as_name, applied_url)| {
-                Ok(AttachmentRecord {
-                    app: stored_app_name(&app)?,
-                    name: AttachmentName::parse(&as_name).map_err(|e| corrupt("attachment", e))?,
-                    applied_url,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
-        out.push(AddonRecord {
-            name: AddonName::parse(&name).map_err(|e| corrupt("add-on", e))?,
-            service: AddonService::parse(&service).map_err(|e| corrupt("add-on", e))?,
-            plan: PlanName::parse(&plan).map_err(|e| corrupt("add-on plan", e))?,
-            owner: owner.as_deref().map(stored_app_name).transpose()?,
-            credential: AddonCredential {
-                generation,
-                secret: stored_secret(&secret)?,
-            },
-            previous: previous
-                .map(|p| {
-                    Ok::<_, StoreError>(AddonCredential {
-                        generation: generation - 1,
-                        secret: stored_secret(&p)?,
-                    })
-                })
-                .transpose()?,
-            port,
-            policy: MaxmemoryPolicy::parse(&policy).map_err(|e| corrupt("add-on", e))?,
-            state: AddonState::parse(&state).ok_or_else(|| corrupt("add-on state", &state))?,
-            attachments,
-            created_at,
-        });
-    }
-    Ok(out)
+    rows.into_iter()
+        .map(|row| {
+            let attachments = attachments_of(conn, row.id)?;
+            row.record(attachments)
+        })
+        .collect()
 }
 
 fn one_addon(conn: &rusqlite::Connection, name: &str) -> Result<AddonRecord, StoreError> {
