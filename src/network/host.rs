@@ -42,8 +42,8 @@ pub trait HostNetwork: Send + Sync {
     /// Why private networks cannot work on this host, if they cannot.
     async fn unavailable(&self) -> Option<String>;
     async fn presence(&self, namespace: &Namespace) -> Presence;
-    /// Whether the host has a network interface called `name`.
-    async fn link_present(&self, name: &str) -> bool;
+    /// Whether `addr` is one of the host's own addresses.
+    async fn has_address(&self, addr: std::net::Ipv4Addr) -> bool;
     /// Names of the network namespaces in `/run/netns`.
     async fn namespaces(&self) -> Vec<String>;
     /// Runs an nft script (one transaction).
@@ -139,9 +139,9 @@ impl HostNetwork for LinuxHost {
         .await
     }
 
-    async fn link_present(&self, name: &str) -> bool {
-        let link = Path::new("/sys/class/net").join(name);
-        blocking(move || link.exists()).await
+    async fn has_address(&self, addr: std::net::Ipv4Addr) -> bool {
+        let trie = blocking(|| std::fs::read_to_string("/proc/net/fib_trie")).await;
+        trie.is_ok_and(|t| super::setup::is_local_address(&t, addr))
     }
 
     async fn namespaces(&self) -> Vec<String> {
@@ -188,7 +188,7 @@ impl HostNetwork for LinuxHost {
 #[derive(Default)]
 pub struct FakeHost {
     pub missing: Option<String>,
-    /// Namespaces (and their veths) and interfaces reported missing.
+    /// Namespaces (and their veths) and addresses reported missing.
     pub absent: std::sync::Mutex<Vec<String>>,
     /// What `/run/netns` lists.
     pub listed: std::sync::Mutex<Vec<String>>,
@@ -213,8 +213,9 @@ impl HostNetwork for FakeHost {
         }
     }
 
-    async fn link_present(&self, name: &str) -> bool {
-        !self.absent.lock().unwrap().iter().any(|a| a == name)
+    async fn has_address(&self, addr: std::net::Ipv4Addr) -> bool {
+        let addr = addr.to_string();
+        !self.absent.lock().unwrap().contains(&addr)
     }
 
     async fn namespaces(&self) -> Vec<String> {

@@ -13,7 +13,7 @@ mod setup;
 #[cfg(any(test, feature = "fakes"))]
 pub use host::FakeHost;
 pub use host::{HostError, HostNetwork, LinuxHost};
-pub use setup::ADDON_LINK;
+use setup::ADDON_LINK;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -120,8 +120,6 @@ pub struct Networking {
     changing: Arc<tokio::sync::Mutex<()>>,
     /// The last script applied and how nft listed the table right after.
     applied: Arc<Mutex<Option<(String, String)>>>,
-    /// Whether the add-on address was made since skiffd started.
-    addon_address_made: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Networking {
@@ -139,7 +137,6 @@ impl Networking {
             unavailable: Arc::default(),
             changing: Arc::default(),
             applied: Arc::default(),
-            addon_address_made: Arc::default(),
         }
     }
 
@@ -152,20 +149,16 @@ impl Networking {
         }
     }
 
-    /// Makes the add-on address exist on its dummy interface: once after skiffd starts (which
-    /// also corrects an interface left with another address), then whenever the interface is
-    /// gone. Nothing to do on the host's network.
+    /// Makes the add-on address exist on loopback whenever the host does not have it (after a
+    /// reboot, or if someone removed it). Nothing to do on the host's network.
     pub async fn ensure_addon_address(&self) -> Result<(), NetworkError> {
-        use std::sync::atomic::Ordering;
         if self.usable_range()?.is_none() {
             return Ok(());
         }
-        if self.addon_address_made.load(Ordering::SeqCst)
-            && self.host.link_present(ADDON_LINK).await
-        {
+        let addr = self.addon_addr();
+        if self.host.has_address(addr).await {
             return Ok(());
         }
-        let addr = self.addon_addr();
         let spec = HostCommandsSpec {
             description: format!("skiff add-on address {addr}"),
             commands: addon_address_commands(addr),
@@ -175,9 +168,7 @@ impl Networking {
         self.systemd
             .start_transient(ADDON_ADDRESS_UNIT, host_commands_properties(&spec))
             .await
-            .map_err(|source| NetworkError::AddonAddress { addr, source })?;
-        self.addon_address_made.store(true, Ordering::SeqCst);
-        Ok(())
+            .map_err(|source| NetworkError::AddonAddress { addr, source })
     }
 
     /// The range apps' networks come from; none on the host's network.

@@ -31,22 +31,37 @@ fn ip(args: &[&str]) -> HostCommand {
     }
 }
 
-/// The dummy interface that holds the add-on address. Its name starts with the veth prefix,
-/// but no packet has it as its input or output interface (traffic to an address of the host
-/// goes through `lo`), so the rules about `skiff*` interfaces never apply to it.
-pub const ADDON_LINK: &str = "skiff-addons";
+/// The interface that holds the add-on address: loopback, which every host has (a dummy
+/// interface would need a kernel module a container cannot load). Packets from a namespace to
+/// an address of the host are delivered locally whichever interface holds it.
+pub const ADDON_LINK: &str = "lo";
 
-/// The commands that make the add-on address exist: idempotent, so they also correct an
-/// interface left from before (`replace` adds the address or keeps it).
+/// The command that makes the add-on address exist: idempotent (`replace` adds the address or
+/// keeps it).
 pub fn addon_address_commands(addr: std::net::Ipv4Addr) -> Vec<HostCommand> {
-    let mut link = ip(&["link", "add", ADDON_LINK, "type", "dummy"]);
-    // It may exist already.
-    link.ignore_failure = true;
-    vec![
-        link,
-        ip(&["addr", "replace", &format!("{addr}/32"), "dev", ADDON_LINK]),
-        ip(&["link", "set", ADDON_LINK, "up"]),
-    ]
+    vec![ip(&[
+        "addr",
+        "replace",
+        &format!("{addr}/32"),
+        "dev",
+        ADDON_LINK,
+    ])]
+}
+
+/// Whether `/proc/net/fib_trie` (its text) lists `addr` as a local address of the host.
+pub fn is_local_address(fib_trie: &str, addr: std::net::Ipv4Addr) -> bool {
+    let entry = format!("|-- {addr}");
+    let mut lines = fib_trie.lines().map(str::trim);
+    while let Some(line) = lines.next() {
+        if line == entry
+            && lines
+                .next()
+                .is_some_and(|next| next.ends_with("host LOCAL"))
+        {
+            return true;
+        }
+    }
+    false
 }
 
 /// The commands that complete `ns` from what is `present` (none when it is complete).
@@ -193,26 +208,23 @@ mod tests {
     }
 
     #[test]
-    fn the_addon_address_is_one_idempotent_dummy_interface() {
+    fn the_addon_address_is_one_idempotent_loopback_address() {
         let commands = addon_address_commands("10.213.255.241".parse().unwrap());
-        let lines: Vec<(String, bool)> = commands
-            .iter()
-            .map(|c| (c.argv.join(" "), c.ignore_failure))
-            .collect();
-        assert_eq!(
-            lines,
-            [
-                ("/sbin/ip link add skiff-addons type dummy".to_owned(), true),
-                (
-                    "/sbin/ip addr replace 10.213.255.241/32 dev skiff-addons".to_owned(),
-                    false
-                ),
-                ("/sbin/ip link set skiff-addons up".to_owned(), false),
-            ]
-        );
+        let lines: Vec<String> = commands.iter().map(|c| c.argv.join(" ")).collect();
+        assert_eq!(lines, ["/sbin/ip addr replace 10.213.255.241/32 dev lo"]);
+        assert!(!commands[0].ignore_failure);
+    }
+
+    #[test]
+    fn local_addresses_are_read_from_the_fib_trie() {
+        let trie = "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 10.213.255.241\n        /32 host LOCAL\n\
+                    \x20    |-- 10.213.0.1\n        /29 link UNICAST\n     |-- 127.0.0.1\n        /32 host LOCAL\n";
+        assert!(is_local_address(trie, "10.213.255.241".parse().unwrap()));
+        assert!(is_local_address(trie, "127.0.0.1".parse().unwrap()));
         assert!(
-            ADDON_LINK.len() <= 15,
-            "interface names are at most 15 bytes"
+            !is_local_address(trie, "10.213.0.1".parse().unwrap()),
+            "a route, not an address"
         );
+        assert!(!is_local_address(trie, "10.213.255.24".parse().unwrap()));
     }
 }

@@ -35,6 +35,12 @@ impl Reconciler {
         if let Err(e) = self.networks.ensure_addon_address().await {
             round.errors += 1;
             tracing::error!(error = %e, "add-ons wait for their address");
+            // Every add-on waits for it; the API says why to whoever waits for one.
+            let mut failures = self.addon_failures.lock().expect("add-on failures lock");
+            *failures = rows
+                .iter()
+                .map(|a| (a.name.clone(), e.to_string()))
+                .collect();
             return Vec::new();
         }
         let listen = self.networks.addon_addr();
