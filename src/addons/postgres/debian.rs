@@ -381,8 +381,14 @@ impl PostgresServer for DebianPostgres {
             };
             let size: i64 = row.try_get(0)?;
             let connections: i64 = row.try_get(1)?;
+            // `15.18 (Debian 15.18-0+deb12u1)`: the release, without the packager's words.
+            let version: String = row.try_get(2)?;
             Ok(Some(PgInfo {
-                version: row.try_get(2)?,
+                version: version
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
                 size_bytes: u64::try_from(size).unwrap_or(0),
                 connections: u32::try_from(connections).unwrap_or(u32::MAX),
             }))
