@@ -8,6 +8,7 @@ use std::net::Ipv4Addr;
 use super::networks::RoundNetworks;
 use super::round::Round;
 use super::Reconciler;
+use crate::addons::Converged;
 use crate::model::{connection_url, AddonEndpoint, AddonName, AddonState, DynoUnit};
 use crate::network::AddonAccess;
 use crate::store::AddonRecord;
@@ -56,31 +57,7 @@ impl Reconciler {
             })
             .collect();
         let converged = self.addons.converge(&rows, listen, &access).await;
-        {
-            let mut failures = self.addon_failures.lock().expect("add-on failures lock");
-            failures.clear();
-            for (name, e) in &converged.failures {
-                round.errors += 1;
-                tracing::error!(addon = %name, error = %e, "add-on server failed");
-                failures.insert(name.clone(), e.to_string());
-            }
-        }
-        for (name, port) in &converged.made {
-            if round.count(
-                "recording an add-on",
-                self.store.addon_made(name, *port).await.map_err(Into::into),
-            ) {
-                tracing::info!(addon = %name, %listen, port, "add-on ready");
-            }
-        }
-        for name in &converged.destroyed {
-            if round.count(
-                "forgetting an add-on",
-                self.store.forget_addon(name).await.map_err(Into::into),
-            ) {
-                tracing::info!(addon = %name, "add-on destroyed with its data");
-            }
-        }
+        self.record(&converged, listen, round).await;
         let ready: Vec<(&AddonRecord, u16)> = rows
             .iter()
             .filter(|a| a.state != AddonState::Destroying)
@@ -97,6 +74,32 @@ impl Reconciler {
                 })
             })
             .collect()
+    }
+
+    /// Keeps what the servers said: failures for the API, made add-ons ready, destroyed ones
+    /// forgotten.
+    async fn record(&self, converged: &Converged, listen: Ipv4Addr, round: &mut Round) {
+        {
+            let mut failures = self.addon_failures.lock().expect("add-on failures lock");
+            failures.clear();
+            for (name, e) in &converged.failures {
+                round.errors += 1;
+                tracing::error!(addon = %name, error = %e, "add-on server failed");
+                failures.insert(name.clone(), e.to_string());
+            }
+        }
+        for (name, port) in &converged.made {
+            let made = self.store.addon_made(name, *port).await;
+            if round.count("recording an add-on", made.map_err(Into::into)) {
+                tracing::info!(addon = %name, %listen, port, "add-on ready");
+            }
+        }
+        for name in &converged.destroyed {
+            let forgotten = self.store.forget_addon(name).await;
+            if round.count("forgetting an add-on", forgotten.map_err(Into::into)) {
+                tracing::info!(addon = %name, "add-on destroyed with its data");
+            }
+        }
     }
 
     /// Gives every attached app whose network is ready the add-on's current URL, each in a
