@@ -15,7 +15,7 @@ use crate::model::{
     MaxmemoryPolicy, Plans,
 };
 use crate::store::AddonRecord;
-use postgres::{PgAccess, PgDatabase, PgInfo, PostgresError, PostgresServer};
+use postgres::{PgAccess, PgDatabase, PgInfo, PgSession, PostgresError, PostgresServer};
 use redis::{RedisError, RedisInfo, RedisInstance, RedisServer};
 
 #[derive(Debug, thiserror::Error)]
@@ -305,10 +305,47 @@ impl Addons {
     }
 
     pub async fn postgres_info(&self, addon: &AddonRecord) -> Result<PgInfo, AddonsError> {
-        if addon.state != AddonState::Ready {
+        self.ready_postgres(addon)?;
+        Ok(self.postgres.info(&addon.name).await?)
+    }
+
+    /// The sessions on a ready Postgres add-on's database.
+    pub async fn postgres_sessions(
+        &self,
+        addon: &AddonRecord,
+    ) -> Result<Vec<PgSession>, AddonsError> {
+        self.ready_postgres(addon)?;
+        Ok(self.postgres.sessions(&addon.name).await?)
+    }
+
+    /// Ends one session on a ready Postgres add-on's database; whether there was one.
+    pub async fn postgres_kill(&self, addon: &AddonRecord, pid: i32) -> Result<bool, AddonsError> {
+        self.ready_postgres(addon)?;
+        Ok(self.postgres.kill(&addon.name, pid).await?)
+    }
+
+    /// `pg:reset`: the database dropped (its sessions ended) and made again, empty, with the
+    /// same roles and credentials.
+    pub async fn postgres_reset(&self, addon: &AddonRecord) -> Result<(), AddonsError> {
+        self.ready_postgres(addon)?;
+        let plan = self.plan_of(addon)?;
+        self.postgres.drop_database(&addon.name).await?;
+        self.made.lock().expect("add-ons lock").remove(&addon.name);
+        let db = PgDatabase {
+            name: addon.name.clone(),
+            logins: std::iter::once(addon.credential.clone())
+                .chain(addon.previous.clone())
+                .collect(),
+            connection_limit: plan.postgres_connections,
+        };
+        Ok(self.postgres.ensure_database(&db).await?)
+    }
+
+    fn ready_postgres(&self, addon: &AddonRecord) -> Result<(), AddonsError> {
+        if addon.service != AddonService::Postgres || addon.state != AddonState::Ready {
             return Err(AddonsError::NotReady(addon.name.clone()));
         }
-        Ok(self.postgres.info(&addon.name).await?)
+        Ok(())
     }
 
     pub async fn redis_info(

@@ -19,7 +19,7 @@ use crate::model::{
 use crate::store::{AddonRecord, AppRelease, NewAddon, StoreError};
 use crate::wire::{
     Addon, AddonChanged, AddonCredentials, AddonRelease, AddonServerInfo, AddonsQuery, AttachAddon,
-    Attachment, CreateAddon, DestroyQuery, ErrorBody, PlanInfo, PolicyRequest,
+    Attachment, CreateAddon, DestroyQuery, ErrorBody, PgSessionInfo, PlanInfo, PolicyRequest,
 };
 
 /// The longest a request waits for the reconciler to make an add-on or set its URL (making
@@ -451,6 +451,85 @@ pub async fn server_info(
         }
     }
     Ok(Json(info))
+}
+
+#[utoipa::path(get, path = "/v1/addons/{addon}/sessions", tag = "addons",
+    params(("addon" = String, Path, description = "add-on name")),
+    responses(
+        (status = 200, description = "the sessions on a Postgres add-on's database", body = [PgSessionInfo]),
+        (status = 409, description = "not a ready Postgres add-on", body = ErrorBody)))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    Path(addon): Path<String>,
+) -> Result<Json<Vec<PgSessionInfo>>, ApiError> {
+    let record = find(&state, &addon).await?;
+    let sessions = state.reconciler.addons().postgres_sessions(&record).await?;
+    Ok(Json(
+        sessions
+            .into_iter()
+            .map(|s| PgSessionInfo {
+                pid: s.pid,
+                state: s.state,
+                since: s.since,
+                query: s.query,
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(delete, path = "/v1/addons/{addon}/sessions/{pid}", tag = "addons",
+    params(("addon" = String, Path, description = "add-on name"), ("pid" = i32, Path, description = "the session's process id")),
+    responses(
+        (status = 204, description = "the session was ended"),
+        (status = 404, description = "no such session on the add-on's database", body = ErrorBody)))]
+pub async fn kill_session(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((addon, pid)): Path<(String, i32)>,
+) -> Result<StatusCode, ApiError> {
+    let record = find(&state, &addon).await?;
+    if !state
+        .reconciler
+        .addons()
+        .postgres_kill(&record, pid)
+        .await?
+    {
+        return Err(ApiError::not_found(format!(
+            "no session {pid} on the database of {}; skiff pg:ps lists them",
+            record.name
+        )));
+    }
+    tracing::info!(addon = %record.name, pid, caller = %caller.describe(), "add-on session ended");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/addons/{addon}/reset", tag = "addons",
+    params(("addon" = String, Path, description = "add-on name"), DestroyQuery),
+    responses(
+        (status = 200, description = "the database is empty again, with the same credentials", body = Addon),
+        (status = 400, description = "confirm does not name the owner app", body = ErrorBody),
+        (status = 409, description = "not a ready Postgres add-on", body = ErrorBody)))]
+pub async fn reset_database(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(addon): Path<String>,
+    Query(query): Query<DestroyQuery>,
+) -> Result<Json<Addon>, ApiError> {
+    let record = find(&state, &addon).await?;
+    let owner = record
+        .owner
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    if query.confirm.as_deref() != Some(owner.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "resetting add-on {} deletes all its data; confirm with --confirm {owner}",
+            record.name
+        )));
+    }
+    state.reconciler.addons().postgres_reset(&record).await?;
+    tracing::info!(addon = %record.name, caller = %caller.describe(), "add-on database reset");
+    Ok(Json(addon_body(&state, &record)))
 }
 
 #[utoipa::path(put, path = "/v1/addons/{addon}/policy", tag = "addons",

@@ -124,6 +124,9 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(addons::credentials))
         .routes(routes!(addons::server_info))
         .routes(routes!(addons::set_policy))
+        .routes(routes!(addons::list_sessions))
+        .routes(routes!(addons::kill_session))
+        .routes(routes!(addons::reset_database))
         .routes(routes!(addons::list_plans))
         .routes(routes!(network::get_network))
         .routes(routes!(network::set_egress))
@@ -222,6 +225,7 @@ mod tests {
                 "Key",
                 "Maintenance",
                 "NetworkInfo",
+                "PgSessionInfo",
                 "PlanInfo",
                 "PolicyRequest",
                 "Release",

@@ -13,7 +13,7 @@ use super::output;
 use super::{path_segment, CliError, Session};
 use crate::wire::{
     Addon, AddonChanged, AddonCredentials, AddonRelease, AddonServerInfo, AttachAddon, CreateAddon,
-    PlanInfo, PolicyRequest,
+    PgSessionInfo, PlanInfo, PolicyRequest,
 };
 
 #[derive(Debug, Subcommand)]
@@ -73,6 +73,20 @@ pub enum AddonsVerb {
     /// Give the database a new password; every attached app gets it with a new release.
     #[command(name = "pg:credentials:rotate")]
     PgRotate { addon: Option<String> },
+    /// The sessions on the app's database: pid, state, since when, query.
+    #[command(name = "pg:ps")]
+    PgPs { addon: Option<String> },
+    /// End one session on the app's database (a pid from pg:ps).
+    #[command(name = "pg:kill")]
+    PgKill { pid: i32, addon: Option<String> },
+    /// Empty the app's database: every table and row is gone, the credentials stay.
+    #[command(name = "pg:reset")]
+    PgReset {
+        addon: Option<String>,
+        /// The owner app's name, to confirm; the data is gone for good.
+        #[arg(long)]
+        confirm: Option<String>,
+    },
     /// The app's Redis servers: version, memory, clients, keys.
     #[command(name = "redis:info")]
     RedisInfo { addon: Option<String> },
@@ -162,6 +176,25 @@ pub(super) async fn run(verb: AddonsVerb, s: &mut Session<'_>) -> Result<(), Cli
             Err(exec(cli, "redis-cli", "redis-tools"))
         }
         AddonsVerb::PgRotate { addon } => rotate(s, POSTGRES, addon).await,
+        AddonsVerb::PgPs { addon } => {
+            let addon = pick(s, POSTGRES, addon).await?;
+            let path = format!("{}/sessions", addon_path(&addon.name)?);
+            let sessions: Vec<PgSessionInfo> = s.client.get(&path).await?;
+            s.output
+                .show(&sessions, |out, _| write_sessions(out, &sessions))?;
+            Ok(())
+        }
+        AddonsVerb::PgKill { pid, addon } => {
+            let addon = pick(s, POSTGRES, addon).await?;
+            let path = format!("{}/sessions/{pid}", addon_path(&addon.name)?);
+            s.client.delete(&path).await?;
+            s.output
+                .show(&serde_json::json!({ "killed": pid }), |out, _| {
+                    writeln!(out, "Ended session {pid} on {}", addon.name)
+                })?;
+            Ok(())
+        }
+        AddonsVerb::PgReset { addon, confirm } => reset(s, addon, confirm).await,
         AddonsVerb::RedisRotate { addon } => rotate(s, REDIS, addon).await,
         AddonsVerb::RedisMaxmemory { addon, policy } => {
             let addon = pick(s, REDIS, addon).await?;
@@ -176,6 +209,31 @@ pub(super) async fn run(verb: AddonsVerb, s: &mut Session<'_>) -> Result<(), Cli
             Ok(())
         }
     }
+}
+
+async fn reset(
+    s: &mut Session<'_>,
+    addon: Option<String>,
+    confirm: Option<String>,
+) -> Result<(), CliError> {
+    let addon = pick(s, POSTGRES, addon).await?;
+    let owner = addon.owner.clone().unwrap_or_default();
+    if confirm.as_deref() != Some(owner.as_str()) {
+        return Err(CliError::Usage(format!(
+            "resetting {} deletes all its data for good; to proceed, pass --confirm {owner}",
+            addon.name
+        )));
+    }
+    let path = format!(
+        "{}/reset?confirm={}",
+        addon_path(&addon.name)?,
+        path_segment(&owner)?
+    );
+    let record: Addon = s.client.post(&path, &serde_json::json!({})).await?;
+    s.output.show(&record, |out, _| {
+        writeln!(out, "Reset {}: its database is empty", record.name)
+    })?;
+    Ok(())
 }
 
 async fn list(s: &mut Session<'_>) -> Result<(), CliError> {
@@ -515,6 +573,24 @@ fn write_addon(out: &mut dyn Write, addon: &Addon) -> std::io::Result<()> {
         writeln!(out, "Failing:     {failure}")?;
     }
     Ok(())
+}
+
+fn write_sessions(out: &mut dyn Write, sessions: &[PgSessionInfo]) -> std::io::Result<()> {
+    if sessions.is_empty() {
+        return writeln!(out, "No sessions.");
+    }
+    output::table(
+        out,
+        &["PID", "STATE", "SINCE", "QUERY"],
+        sessions.iter().map(|s| {
+            vec![
+                s.pid.to_string(),
+                s.state.clone(),
+                s.since.clone(),
+                s.query.replace('\n', " "),
+            ]
+        }),
+    )
 }
 
 fn write_plans(out: &mut dyn Write, plans: &[PlanInfo]) -> std::io::Result<()> {

@@ -193,6 +193,15 @@ const VERBS: &[(&[&str], &str)] = &[
         &["pg:credentials:rotate"],
         "Addons(PgRotate { addon: None })",
     ),
+    (&["pg:ps"], "Addons(PgPs { addon: None })"),
+    (
+        &["pg:kill", "4242"],
+        "Addons(PgKill { pid: 4242, addon: None })",
+    ),
+    (
+        &["pg:reset", "--confirm", "shop"],
+        r#"Addons(PgReset { addon: None, confirm: Some("shop") })"#,
+    ),
     (
         &["redis:info", "redis-shop"],
         r#"Addons(RedisInfo { addon: Some("redis-shop") })"#,

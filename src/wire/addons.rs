@@ -129,6 +129,18 @@ pub struct AddonServerInfo {
     pub keys: Option<u64>,
 }
 
+/// One session on a Postgres add-on's database (`pg:ps`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PgSessionInfo {
+    pub pid: i32,
+    pub state: String,
+    /// When its current or last query started (UTC), empty if it ran none.
+    pub since: String,
+    /// Its current or last query, cut at 200 characters.
+    pub query: String,
+}
+
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct AddonsQuery {
     /// Only add-ons owned by or attached to this app.

@@ -19,7 +19,7 @@ mod tokens;
 
 pub use addons::{
     Addon, AddonChanged, AddonCredentials, AddonRelease, AddonServerInfo, AddonsQuery, AttachAddon,
-    Attachment, CreateAddon, DestroyQuery, PlanInfo, PolicyRequest,
+    Attachment, CreateAddon, DestroyQuery, PgSessionInfo, PlanInfo, PolicyRequest,
 };
 pub use apps::{App, AppInfo, CreateApp, DiskUse};
 pub use cron::CronJobInfo;

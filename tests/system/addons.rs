@@ -667,6 +667,55 @@ fn addons_postgres_django(c: &Container) {
         get_number(c, "shop", "/count", "after the rotation") >= third + total as u64,
         "every request of the loop made its row"
     );
+    sessions_are_listed_and_ended(c);
+    // pg:reset empties the database and keeps the credentials.
+    let refused = c.fails("skiff pg:reset -a shop");
+    assert_contains(&refused, "--confirm shop", "pg:reset without --confirm");
+    let tables = "select count(*) from pg_tables where schemaname = 'public'";
+    let before = c.ok(&format!("skiff pg:psql -a shop -c {}", shell_quote(tables)));
+    assert!(
+        !before.contains(" 0\n"),
+        "the app has tables before the reset: {before}"
+    );
+    c.ok("skiff pg:reset -a shop --confirm shop");
+    let after = c.ok(&format!("skiff pg:psql -a shop -c {}", shell_quote(tables)));
+    assert_contains(&after, " 0\n", "no table is left after pg:reset");
+}
+
+/// A session that sleeps shows in `pg:ps`; `pg:kill` ends it, and its client says so.
+fn sessions_are_listed_and_ended(c: &Container) {
+    // The redirections are the background process's own, so `c.ok` does not wait for it.
+    c.ok("(setsid skiff pg:psql -a shop -c 'select pg_sleep(60)' > /root/sleep.out 2>&1 < /dev/null &)");
+    let mut pid = None;
+    let listed = wait_until(Duration::from_secs(15), || {
+        let sessions = c.json("skiff pg:ps -a shop --json");
+        pid = sessions.as_array().and_then(|all| {
+            all.iter()
+                .find(|s| s["query"].as_str().is_some_and(|q| q.contains("pg_sleep")))
+                .and_then(|s| s["pid"].as_i64())
+        });
+        pid.is_some()
+    });
+    assert!(
+        listed,
+        "pg:ps lists the sleeping session: {} (its client: {})",
+        c.sh("skiff pg:ps -a shop").stdout,
+        c.sh("cat /root/sleep.out").describe()
+    );
+    let pid = pid.unwrap();
+    c.ok(&format!("skiff pg:kill {pid} -a shop"));
+    let ended = wait_until(Duration::from_secs(15), || {
+        c.sh("cat /root/sleep.out")
+            .stdout
+            .contains("terminating connection")
+    });
+    assert!(
+        ended,
+        "the killed session's client was told: {}",
+        c.sh("cat /root/sleep.out").stdout
+    );
+    let gone = c.fails(&format!("skiff pg:kill {pid} -a shop"));
+    assert_contains(&gone, "no session", "pg:kill of a session that is gone");
 }
 
 /// Counts visits in Redis: `/` increments `visits` and answers it, `/count` only reads it.

@@ -15,7 +15,7 @@ use tokio::sync::Mutex;
 
 use super::conf::{self, Layout};
 use super::sql;
-use super::{PgAccess, PgCluster, PgDatabase, PgInfo, PostgresError, PostgresServer};
+use super::{PgAccess, PgCluster, PgDatabase, PgInfo, PgSession, PostgresError, PostgresServer};
 use crate::model::{AddonCredential, AddonName};
 use crate::systemd::properties::{host_commands_properties, HostCommand, HostCommandsSpec};
 use crate::systemd::Systemd;
@@ -396,5 +396,37 @@ impl PostgresServer for DebianPostgres {
         with_client(cluster.port, "describe a database", info)
             .await?
             .ok_or(PostgresError::NoDatabase(db))
+    }
+
+    async fn sessions(&self, name: &AddonName) -> Result<Vec<PgSession>, PostgresError> {
+        let cluster = self.cluster().await?;
+        let db = name.database();
+        let list = async |c: &tokio_postgres::Client| {
+            c.query(sql::SESSIONS, &[&db])
+                .await?
+                .iter()
+                .map(|row| {
+                    Ok(PgSession {
+                        pid: row.try_get(0)?,
+                        state: row.try_get(1)?,
+                        since: row.try_get(2)?,
+                        query: row.try_get(3)?,
+                    })
+                })
+                .collect()
+        };
+        with_client(cluster.port, "list a database's sessions", list).await
+    }
+
+    async fn kill(&self, name: &AddonName, pid: i32) -> Result<bool, PostgresError> {
+        let cluster = self.cluster().await?;
+        let db = name.database();
+        let kill = async |c: &tokio_postgres::Client| {
+            let rows = c.query(sql::KILL, &[&pid, &db]).await?;
+            rows.iter()
+                .map(|row| row.try_get::<_, bool>(0))
+                .try_fold(false, |any, ended| Ok(any || ended?))
+        };
+        with_client(cluster.port, "end a session", kill).await
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::Mutex;
 
-use super::{PgAccess, PgCluster, PgDatabase, PgInfo, PostgresError, PostgresServer};
+use super::{PgAccess, PgCluster, PgDatabase, PgInfo, PgSession, PostgresError, PostgresServer};
 use crate::model::{AddonCredential, AddonName};
 
 /// The port the fake's cluster listens on.
@@ -139,6 +139,20 @@ impl PostgresServer for FakePostgres {
                 })
                 .ok_or_else(|| PostgresError::NoDatabase(name.database()))
         })
+    }
+
+    async fn sessions(&self, name: &AddonName) -> Result<Vec<PgSession>, PostgresError> {
+        self.refuse()?;
+        self.with(|i| {
+            i.calls.push(format!("sessions {name}"));
+            Ok(Vec::new())
+        })
+    }
+
+    async fn kill(&self, name: &AddonName, pid: i32) -> Result<bool, PostgresError> {
+        self.refuse()?;
+        self.with(|i| i.calls.push(format!("kill {name} {pid}")));
+        Ok(false)
     }
 }
 

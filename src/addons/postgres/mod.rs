@@ -86,6 +86,18 @@ pub struct PgInfo {
     pub connections: u32,
 }
 
+/// One session on an add-on's database (`pg:ps`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgSession {
+    pub pid: i32,
+    /// `active`, `idle`, `idle in transaction`, …
+    pub state: String,
+    /// When its current or last query started (UTC, RFC 3339), if it ran one.
+    pub since: String,
+    /// Its current or last query, cut at 200 characters.
+    pub query: String,
+}
+
 /// skiff's PostgreSQL cluster as the reconciler drives it.
 #[async_trait::async_trait]
 pub trait PostgresServer: Send + Sync {
@@ -106,4 +118,8 @@ pub trait PostgresServer: Send + Sync {
     /// Every database of skiff's cluster named like an add-on's (`skiff_*`), to find orphans.
     async fn databases(&self) -> Result<Vec<String>, PostgresError>;
     async fn info(&self, name: &AddonName) -> Result<PgInfo, PostgresError>;
+    /// The sessions on the add-on's database (`pg:ps`).
+    async fn sessions(&self, name: &AddonName) -> Result<Vec<PgSession>, PostgresError>;
+    /// Ends session `pid` if it is one on the add-on's database (`pg:kill`); whether it was.
+    async fn kill(&self, name: &AddonName, pid: i32) -> Result<bool, PostgresError>;
 }

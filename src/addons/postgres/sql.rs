@@ -23,6 +23,16 @@ pub(crate) const INFO: &str = "select pg_database_size(d.datname), \
      (select count(*) from pg_stat_activity a where a.datname = d.datname), \
      current_setting('server_version') from pg_database d where d.datname = $1::name";
 
+/// `pg:ps` of the database named `$1`: every session but skiffd's own.
+pub(crate) const SESSIONS: &str = "select pid, coalesce(state, ''), \
+     coalesce(to_char(query_start at time zone 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), \
+     left(coalesce(query, ''), 200) from pg_stat_activity \
+     where datname = $1::name and pid <> pg_backend_pid() order by pid";
+
+/// `pg:kill`: ends session `$1` if it is one on the database named `$2`; a row when it was.
+pub(crate) const KILL: &str = "select pg_terminate_backend(pid) from pg_stat_activity \
+     where pid = $1 and datname = $2::name";
+
 /// The address the running server listens on.
 pub(crate) const LISTEN: &str = "select current_setting('listen_addresses')";
 
