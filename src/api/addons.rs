@@ -137,6 +137,42 @@ async fn url_release(
     })
 }
 
+/// The answer to a create or attach: once `app`'s config carries the add-on's URL, the add-on
+/// and the release that set it.
+async fn attached(
+    state: &AppState,
+    record: AddonRecord,
+    app: &AppName,
+) -> Result<(StatusCode, Json<AddonChanged>), ApiError> {
+    let listen = state.reconciler.networks().addon_addr();
+    let made = wait_for(state, &record.name, |r| url_applied(r, app, listen)).await?;
+    let record = made.unwrap_or(record);
+    let release = url_release(state, &record.name, app).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(AddonChanged {
+            addon: addon_body(state, &record),
+            releases: vec![release],
+        }),
+    ))
+}
+
+/// Refuses a destructive request whose `confirm` does not name the add-on's owner app.
+fn confirmed(record: &AddonRecord, confirm: Option<&str>, what: &str) -> Result<(), ApiError> {
+    let owner = record
+        .owner
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    if confirm == Some(owner.as_str()) {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(format!(
+        "{what} add-on {} deletes its data; confirm with --confirm {owner}",
+        record.name
+    )))
+}
+
 async fn refuse_unavailable(state: &AppState, service: AddonService) -> Result<(), ApiError> {
     match state.reconciler.addons().unavailable(service).await {
         Some(reason) => Err(ApiError::new(
@@ -225,17 +261,7 @@ pub async fn create_addon(
         })
         .await?;
     tracing::info!(addon = %record.name, app = %owner, plan = %record.plan, caller = %caller.describe(), "add-on created");
-    let listen = state.reconciler.networks().addon_addr();
-    let made = wait_for(&state, &record.name, |r| url_applied(r, &owner, listen)).await?;
-    let record = made.unwrap_or(record);
-    let release = url_release(&state, &record.name, &owner).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AddonChanged {
-            addon: addon_body(&state, &record),
-            releases: vec![release],
-        }),
-    ))
+    attached(&state, record, &owner).await
 }
 
 #[utoipa::path(get, path = "/v1/addons/{addon}", tag = "addons",
@@ -264,17 +290,7 @@ pub async fn destroy_addon(
     Query(query): Query<DestroyQuery>,
 ) -> Result<Json<Vec<AddonRelease>>, ApiError> {
     let record = find(&state, &addon).await?;
-    let owner = record
-        .owner
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    if query.confirm.as_deref() != Some(owner.as_str()) {
-        return Err(ApiError::bad_request(format!(
-            "destroying add-on {} deletes its data; confirm with --confirm {owner}",
-            record.name
-        )));
-    }
+    confirmed(&record, query.confirm.as_deref(), "destroying")?;
     let released = state.store.destroy_addon(&record.name).await?;
     tracing::info!(addon = %record.name, caller = %caller.describe(), "add-on destroyed");
     wait_for(&state, &record.name, |r| r.is_none()).await?;
@@ -306,17 +322,7 @@ pub async fn attach_addon(
         .attach_addon(&record.name, &app, attach_as)
         .await?;
     tracing::info!(addon = %record.name, %app, caller = %caller.describe(), "add-on attached");
-    let listen = state.reconciler.networks().addon_addr();
-    let made = wait_for(&state, &record.name, |r| url_applied(r, &app, listen)).await?;
-    let record = made.unwrap_or(record);
-    let release = url_release(&state, &record.name, &app).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AddonChanged {
-            addon: addon_body(&state, &record),
-            releases: vec![release],
-        }),
-    ))
+    attached(&state, record, &app).await
 }
 
 #[utoipa::path(delete, path = "/v1/addons/{addon}/attachments/{app}", tag = "addons",
@@ -516,17 +522,7 @@ pub async fn reset_database(
     Query(query): Query<DestroyQuery>,
 ) -> Result<Json<Addon>, ApiError> {
     let record = find(&state, &addon).await?;
-    let owner = record
-        .owner
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    if query.confirm.as_deref() != Some(owner.as_str()) {
-        return Err(ApiError::bad_request(format!(
-            "resetting add-on {} deletes all its data; confirm with --confirm {owner}",
-            record.name
-        )));
-    }
+    confirmed(&record, query.confirm.as_deref(), "resetting")?;
     state.reconciler.addons().postgres_reset(&record).await?;
     tracing::info!(addon = %record.name, caller = %caller.describe(), "add-on database reset");
     Ok(Json(addon_body(&state, &record)))
