@@ -16,8 +16,10 @@ const PLAN_NAME_MAX_LEN: usize = 30;
 const SECRET_BYTES: usize = 24;
 /// Every unit of an add-on server skiff runs itself is named `skiff-addon-NAME.service`.
 pub const ADDON_UNIT_PREFIX: &str = "skiff-addon-";
-/// The ports Redis add-ons listen on at the add-on address, one each.
-pub const REDIS_PORTS: std::ops::RangeInclusive<u16> = 6379..=7378;
+/// The ports Redis add-ons listen on at the add-on address, one each: from 6380, so none takes
+/// 6379 from Debian's own redis-server, which listens on loopback (where add-ons listen too when
+/// `dyno_network = "host"`).
+pub const REDIS_PORTS: std::ops::RangeInclusive<u16> = 6380..=7379;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddonError {

@@ -761,10 +761,10 @@ mod addons {
             "{database_url}"
         );
         let redis_url = url(&f, "shop", "REDIS_URL").await.unwrap();
-        assert!(redis_url.ends_with("@10.213.255.241:6379"), "{redis_url}");
+        assert!(redis_url.ends_with("@10.213.255.241:6380"), "{redis_url}");
         assert!(f.redis.instances().contains_key(&redis));
         let rules = last_rules(&f);
-        for port in [5433, 6379] {
+        for port in [5433, 6380] {
             let line =
                 format!("ip saddr {shop_addr} ip daddr 10.213.255.241 tcp dport {port} accept");
             assert!(rules.contains(&line), "{line} in {rules}");
@@ -839,7 +839,7 @@ mod addons {
             f.redis.calls()
         );
         assert_eq!(url(&f, "shop", "REDIS_URL").await, None);
-        assert!(!last_rules(&f).contains("dport 6379"), "{}", last_rules(&f));
+        assert!(!last_rules(&f).contains("dport 6380"), "{}", last_rules(&f));
         f.store
             .delete_app(&AppName::parse("shop").unwrap())
             .await

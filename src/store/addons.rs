@@ -573,8 +573,8 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(redis.port, Some(6379));
-        assert_eq!(redis2.port, Some(6380));
+        assert_eq!(redis.port, Some(6380));
+        assert_eq!(redis2.port, Some(6381));
         assert_eq!(store.addons().await.unwrap().len(), 4);
     }
 
