@@ -22,6 +22,7 @@ pub(crate) mod reconcile;
 pub(crate) mod reconciler;
 pub(crate) mod store;
 pub(crate) mod systemd;
+pub(crate) mod volume_dirs;
 pub(crate) mod wire;
 
 /// The outside systems skiffd talks to, each behind a narrow trait (`daemon::Adapters` holds

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::model::AppName;
+use crate::model::{AppName, VolumeMount, VolumeName, VolumeRecord};
 
 /// The on-disk layout under the state dir (`/var/lib/skiff`) and runtime dir (`/run/skiff`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +87,26 @@ impl Layout {
             .join(format!("run-{index}.env"))
     }
 
+    /// The app's persistent volumes, one directory each (`root:skiff-volumes`, mode 2770).
+    pub fn volumes_dir(&self, app: &AppName) -> PathBuf {
+        self.app_dir(app).join("volumes")
+    }
+
+    pub fn volume_dir(&self, app: &AppName, volume: &VolumeName) -> PathBuf {
+        self.volumes_dir(app).join(volume.as_str())
+    }
+
+    /// What every process of the app binds: each volume's directory at its mount path.
+    pub fn volume_mounts(&self, app: &AppName, volumes: &[VolumeRecord]) -> Vec<VolumeMount> {
+        volumes
+            .iter()
+            .map(|v| VolumeMount {
+                source: self.volume_dir(app, &v.name),
+                target: v.mount.clone(),
+            })
+            .collect()
+    }
+
     /// Paths a dyno must not see: skiff's state (DB, other slugs) and runtime files (env files).
     pub fn hidden_from_dynos(&self) -> Vec<PathBuf> {
         vec![self.state_dir.clone(), self.runtime_dir.clone()]
@@ -117,5 +137,17 @@ mod tests {
             l.repo_dir(&app),
             Path::new("/var/lib/skiff/repos/hello.git")
         );
+        let data = VolumeRecord {
+            name: VolumeName::parse("data").unwrap(),
+            mount: crate::model::MountPath::parse("/srv/data").unwrap(),
+            size: None,
+            created_at: String::new(),
+        };
+        let mounts = l.volume_mounts(&app, std::slice::from_ref(&data));
+        assert_eq!(
+            mounts[0].source,
+            Path::new("/var/lib/skiff/apps/hello/volumes/data")
+        );
+        assert_eq!(mounts[0].target, data.mount);
     }
 }

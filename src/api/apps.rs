@@ -84,6 +84,7 @@ pub async fn app_info(
     let dynos = dynos_of(&state, &name).await?;
     let cron = cron_jobs(&state, &name).await?;
     let addons = super::addons::addons_of(&state, &name).await?;
+    let volumes = super::volumes::volumes_of(&state, &name).await?;
     let layout = state.layout.clone();
     let disk_app = name.clone();
     let disk = tokio::task::spawn_blocking(move || {
@@ -114,6 +115,7 @@ pub async fn app_info(
         cron,
         disk,
         addons,
+        volumes,
     }))
 }
 

@@ -90,6 +90,12 @@ impl From<StoreError> for ApiError {
             | StoreError::AddonDestroying(_) => {
                 Self::new(StatusCode::CONFLICT, "conflict", message)
             }
+            StoreError::VolumeExists { .. }
+            | StoreError::VolumeDestroying { .. }
+            | StoreError::MountOverlaps { .. } => {
+                Self::new(StatusCode::CONFLICT, "conflict", message)
+            }
+            StoreError::VolumeNotFound { .. } => Self::not_found(message),
             StoreError::AddonNotFound(_) | StoreError::NotAttached { .. } => {
                 Self::not_found(message)
             }

@@ -16,6 +16,7 @@ mod routing;
 mod runs;
 pub mod shutdown;
 mod tokens;
+mod volumes;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -128,6 +129,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(addons::kill_session))
         .routes(routes!(addons::reset_database))
         .routes(routes!(addons::list_plans))
+        .routes(routes!(volumes::list_volumes, volumes::create_volume))
+        .routes(routes!(volumes::destroy_volume))
         .routes(routes!(network::get_network))
         .routes(routes!(network::set_egress))
         .routes(routes!(runs::run))
@@ -210,6 +213,7 @@ mod tests {
                 "CreateAddon",
                 "CreateApp",
                 "CreateToken",
+                "CreateVolume",
                 "CreatedToken",
                 "CronJobInfo",
                 "DiskUse",
@@ -239,6 +243,8 @@ mod tests {
                 "ScaleRequest",
                 "TerminalBody",
                 "Token",
+                "Volume",
+                "VolumeChanged",
             ]
         );
     }

@@ -33,7 +33,7 @@ impl From<RunError> for ApiError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_run", message)
             }
             RunError::Network(e) => e.into(),
-            RunError::Io(_) | RunError::Systemd(_) => Self::internal(message),
+            RunError::Io(_) | RunError::Systemd(_) | RunError::Volume(_) => Self::internal(message),
         }
     }
 }

@@ -47,6 +47,8 @@ pub enum DeployError {
     Systemd(#[from] SystemdError),
     #[error(transparent)]
     Network(#[from] crate::network::NetworkError),
+    #[error(transparent)]
+    Volume(#[from] crate::volume_dirs::VolumeDirError),
     #[error("following the build's output: {0}")]
     Logs(#[from] LogError),
     #[error("{action}: {source}")]

@@ -297,6 +297,8 @@ impl Deployer {
             .networks()
             .namespace_for(app, NetworkKind::Dynos)
             .await?;
+        let volumes = self.store.volumes(app).await?;
+        let volumes = crate::volume_dirs::prepare(&self.layout, app, &volumes).await?;
         let spec = OneOffSpec {
             unit_name: oneoff_unit_name(app, kind, &ws.id),
             app: app.clone(),
@@ -313,6 +315,7 @@ impl Deployer {
             lifetime: OneOffLifetime::Oneshot { part_of: None },
             extra_env: Vec::new(),
             network_namespace,
+            volumes,
         };
         let streamed = Streamed {
             build_id: &ws.id,

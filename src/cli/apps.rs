@@ -81,16 +81,6 @@ fn write_apps(out: &mut dyn Write, apps: &[App]) -> std::io::Result<()> {
     )
 }
 
-/// `1.5 MiB`
-fn human_bytes(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 30 => format!("{:.1} GiB", b as f64 / (1u64 << 30) as f64),
-        b if b >= 1 << 20 => format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64),
-        b if b >= 1 << 10 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{b} B"),
-    }
-}
-
 /// `skiff apps:info`: Heroku's `=== APP` block of fields, then the dynos and jobs.
 /// `postgresql-shop (mini, ready) as DATABASE_URL; …`, or `-`.
 fn addons_summary(info: &AppInfo) -> String {
@@ -113,6 +103,25 @@ fn addons_summary(info: &AppInfo) -> String {
                 a.state,
                 vars.join(", ")
             )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// `data at /data (12.0 KiB of 1.0 GiB); …`, or `-`.
+fn volumes_summary(info: &AppInfo) -> String {
+    if info.volumes.is_empty() {
+        return "-".to_owned();
+    }
+    info.volumes
+        .iter()
+        .map(|v| {
+            let used = output::human_bytes(v.used);
+            let of = v
+                .size
+                .map(|s| format!(" of {}", output::human_bytes(s)))
+                .unwrap_or_default();
+            format!("{} at {} ({used}{of} used)", v.name, v.mount)
         })
         .collect::<Vec<_>>()
         .join("; ")
@@ -143,16 +152,17 @@ pub fn write_app_info(out: &mut dyn Write, info: &AppInfo) -> std::io::Result<()
     let d = &info.disk;
     let disk = format!(
         "{} (slugs {}, build cache {}, repository {}, builds {})",
-        human_bytes(d.total),
-        human_bytes(d.slugs),
-        human_bytes(d.cache),
-        human_bytes(d.repo),
-        human_bytes(d.builds)
+        output::human_bytes(d.total),
+        output::human_bytes(d.slugs),
+        output::human_bytes(d.cache),
+        output::human_bytes(d.repo),
+        output::human_bytes(d.builds)
     );
     let maintenance = if info.maintenance { "on" } else { "off" };
     let compression = if info.compression { "on" } else { "off" };
     let jobs = info.cron.len().to_string();
     let addons = addons_summary(info);
+    let volumes = volumes_summary(info);
     output::fields(
         out,
         &[
@@ -168,6 +178,7 @@ pub fn write_app_info(out: &mut dyn Write, info: &AppInfo) -> std::io::Result<()
             ("Compression", compression),
             ("Scheduled jobs", &jobs),
             ("Add-ons", &addons),
+            ("Volumes", &volumes),
             ("Disk use", &disk),
         ],
     )?;

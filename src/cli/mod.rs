@@ -19,6 +19,7 @@ mod routing;
 mod run;
 mod tokens;
 mod version;
+mod volumes;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -97,6 +98,8 @@ pub enum Command {
     Tokens(tokens::TokensVerb),
     #[command(flatten)]
     Version(version::VersionVerb),
+    #[command(flatten)]
+    Volumes(volumes::VolumesVerb),
 }
 
 /// What the CLI takes from its environment, gathered once so tests can supply their own.
@@ -174,6 +177,7 @@ pub async fn run(
         Command::Routing(verb) => routing::run(verb, s).await,
         Command::Tokens(verb) => tokens::run(verb, s).await,
         Command::Version(verb) => version::run(verb, s).await,
+        Command::Volumes(verb) => volumes::run(verb, s).await,
     }
 }
 

@@ -155,6 +155,15 @@ const VERBS: &[(&[&str], &str)] = &[
     (&["tokens:create", "ci"], r#"Tokens(Create { name: "ci" })"#),
     (&["tokens:revoke", "ci"], r#"Tokens(Revoke { name: "ci" })"#),
     (&["version"], "Version(Show)"),
+    (&["volumes"], "Volumes(List)"),
+    (
+        &["volumes:create", "data", "--mount", "/data", "--size", "1G"],
+        r#"Volumes(Create { name: "data", mount: "/data", size: Some("1G") })"#,
+    ),
+    (
+        &["volumes:destroy", "data", "--confirm", "shop"],
+        r#"Volumes(Destroy { name: "data", confirm: Some("shop") })"#,
+    ),
     (&["addons"], "Addons(List)"),
     (
         &[

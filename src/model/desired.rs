@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{
     AppName, AppRouting, ConfigVars, CronJob, CronUnit, DynoName, DynoSize, DynoUnit, ProcessType,
-    ReleaseRecord,
+    ReleaseRecord, VolumeRecord,
 };
 
 /// A dyno the DB wants running, with what it takes to start it.
@@ -18,6 +18,8 @@ pub struct DesiredDyno {
     pub command: String,
     pub size: DynoSize,
     pub config: Arc<ConfigVars>,
+    /// The app's volumes, mounted read-write.
+    pub volumes: Arc<Vec<VolumeRecord>>,
 }
 
 /// A scheduled job of a live release, as the reconciler sets it up.
@@ -27,6 +29,7 @@ pub struct DesiredCron {
     pub job: CronJob,
     pub slug_version: u32,
     pub config: Arc<ConfigVars>,
+    pub volumes: Arc<Vec<VolumeRecord>>,
 }
 
 /// Everything the reconciler needs from the DB, read in one transaction.
@@ -52,6 +55,7 @@ pub struct AppSnapshot {
     /// How many times `ps:restart` replaced a dyno within the live release.
     pub generations: BTreeMap<DynoName, u32>,
     pub routing: AppRouting,
+    pub volumes: Vec<VolumeRecord>,
 }
 
 /// Which release a process type's dynos run, and whether restart generations apply: web dynos
@@ -89,8 +93,10 @@ impl DesiredState {
 
 /// The scheduled jobs of the app's live release, numbered from 1.
 fn desired_cron(snapshot: &AppSnapshot) -> impl Iterator<Item = DesiredCron> + '_ {
+    let volumes = Arc::new(snapshot.volumes.clone());
     snapshot.live.iter().flat_map(move |live| {
         let config = Arc::new(live.config.clone());
+        let volumes = Arc::clone(&volumes);
         live.cron
             .iter()
             .enumerate()
@@ -103,12 +109,14 @@ fn desired_cron(snapshot: &AppSnapshot) -> impl Iterator<Item = DesiredCron> + '
                 job: job.clone(),
                 slug_version: live.slug_version,
                 config: Arc::clone(&config),
+                volumes: Arc::clone(&volumes),
             })
     })
 }
 
 /// The app's dynos that should run.
 fn desired_dynos(snapshot: &AppSnapshot) -> impl Iterator<Item = DesiredDyno> + '_ {
+    let volumes = Arc::new(snapshot.volumes.clone());
     snapshot
         .formation
         .iter()
@@ -120,6 +128,7 @@ fn desired_dynos(snapshot: &AppSnapshot) -> impl Iterator<Item = DesiredDyno> + 
             )?;
             let command = release.procfile.command(process_type)?.to_owned();
             let config = Arc::new(release.config.clone());
+            let volumes = Arc::clone(&volumes);
             Some((1..=*quantity).filter_map(move |index| {
                 let dyno = DynoName {
                     process_type: process_type.clone(),
@@ -145,6 +154,7 @@ fn desired_dynos(snapshot: &AppSnapshot) -> impl Iterator<Item = DesiredDyno> + 
                     command: command.clone(),
                     size: *size,
                     config: Arc::clone(&config),
+                    volumes: Arc::clone(&volumes),
                 })
             }))
         })
@@ -187,6 +197,7 @@ mod tests {
             held: BTreeSet::new(),
             generations: BTreeMap::new(),
             routing: AppRouting::default(),
+            volumes: Vec::new(),
         }
     }
 
@@ -291,5 +302,30 @@ mod tests {
             let state = DesiredState::from_snapshot(vec![app]);
             assert_eq!(unit_names(&state), want, "pending {pending:?}");
         }
+    }
+
+    #[test]
+    fn every_dyno_and_job_carries_the_apps_volumes() {
+        let volume = VolumeRecord {
+            name: crate::model::VolumeName::parse("data").unwrap(),
+            mount: crate::model::MountPath::parse("/data").unwrap(),
+            size: None,
+            created_at: String::new(),
+        };
+        let mut with = snapshot(Some(1), Some(2));
+        with.volumes = vec![volume.clone()];
+        let mut without = snapshot(Some(1), None);
+        without.app = AppName::parse("other").unwrap();
+        let state = DesiredState::from_snapshot(vec![with, without]);
+        for dyno in state.dynos.values() {
+            let want = if dyno.unit.app.as_str() == "hello" {
+                vec![volume.clone()]
+            } else {
+                Vec::new()
+            };
+            assert_eq!(*dyno.volumes, want, "{}", dyno.unit.unit_name());
+        }
+        let jobs: Vec<_> = state.cron.values().map(|c| c.volumes.len()).collect();
+        assert_eq!(jobs, [1, 0]);
     }
 }

@@ -1,6 +1,6 @@
 //! Pure domain types and rules: validated names, Procfiles, formations, config vars, domains,
 //! health checks, cron schedules, releases, dynos and their holds, routes, unit names, the
-//! desired state, SSH keys, API tokens and add-ons. No I/O.
+//! desired state, SSH keys, API tokens, add-ons and volumes. No I/O.
 
 mod addon;
 mod app_name;
@@ -21,6 +21,7 @@ mod routing;
 mod ssh_key;
 mod token;
 mod unit_name;
+mod volume;
 
 pub use addon::{
     connection_url, AddonCredential, AddonEndpoint, AddonError, AddonName, AddonPlan, AddonSecret,
@@ -52,3 +53,7 @@ pub use ssh_key::{render_authorized_keys, SshPublicKey};
 pub use token::{ApiToken, TokenHash, TokenName, TokenNameError};
 pub(crate) use unit_name::parse_positive;
 pub use unit_name::{CronUnit, DynoUnit, UNIT_PREFIX};
+pub use volume::{
+    volume_unmounted, MountPath, VolumeMount, VolumeName, VolumeRecord, VOLUME_DIR_MODE,
+    VOLUME_GROUP, VOLUME_UMASK,
+};

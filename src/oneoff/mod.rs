@@ -52,6 +52,8 @@ pub enum RunError {
     Systemd(#[from] SystemdError),
     #[error(transparent)]
     Network(#[from] NetworkError),
+    #[error(transparent)]
+    Volume(#[from] crate::volume_dirs::VolumeDirError),
 }
 
 /// How one-offs are run on this server.
@@ -183,6 +185,8 @@ impl Runner {
             .map_err(|e| RunError::Io(e.to_string()))?
             .map_err(|e| RunError::Io(format!("writing the run's environment: {e}")))?;
         let network_namespace = self.networks.namespace_for(app, NetworkKind::Dynos).await?;
+        let volumes = self.store.volumes(app).await?;
+        let volumes = crate::volume_dirs::prepare(&self.layout, app, &volumes).await?;
         let spec = OneOffSpec {
             unit_name: run_unit_name(app, index),
             app: app.clone(),
@@ -199,6 +203,7 @@ impl Runner {
             lifetime: OneOffLifetime::Detached,
             extra_env: checked.extra_env,
             network_namespace,
+            volumes,
         };
         Ok(PreparedRun {
             spec,

@@ -25,6 +25,7 @@ impl Reconciler {
         write_env_file(env_file.clone(), &cron.config).await?;
         let mut spec = job_spec(cron, &self.defaults, &self.layout, env_file);
         spec.network_namespace = network_namespace;
+        spec.volumes = crate::volume_dirs::prepare(&self.layout, &unit.app, &cron.volumes).await?;
         tracing::info!(app = %unit.app, job = %unit.dyno(), release = unit.release, schedule = %cron.job.schedule, "scheduling job");
         self.systemd
             .start_timer(
@@ -62,6 +63,7 @@ fn job_spec(
         lifetime: OneOffLifetime::Oneshot { part_of: None },
         extra_env: Vec::new(),
         network_namespace: None,
+        volumes: Vec::new(),
     }
 }
 
@@ -94,6 +96,7 @@ mod tests {
                 job: CronJob::new("rake tick", "*/5 * * * *").unwrap(),
                 slug_version,
                 config: Arc::default(),
+                volumes: Arc::default(),
             };
             let spec = job_spec(&cron, &defaults, &layout, "/env".into());
             assert_eq!(spec.unit_name, cron.unit.service_name());

@@ -39,6 +39,7 @@ impl Reconciler {
             .expect("slice cache lock")
             .remove(&unit.app);
         let env_file = self.layout.env_file(&unit.app, unit.release);
+        let volumes = crate::volume_dirs::prepare(&self.layout, &unit.app, &dyno.volumes).await?;
         let spec = dyno_spec(
             dyno,
             &self.defaults,
@@ -46,6 +47,7 @@ impl Reconciler {
             env_file,
             port,
             namespace,
+            volumes,
         );
         tracing::info!(app = %unit.app, dyno = %unit.dyno, release = unit.release, unit = %name, "starting dyno");
         self.systemd

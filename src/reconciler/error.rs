@@ -18,6 +18,8 @@ pub enum ReconcileError {
     },
     #[error("{0}")]
     Restart(String),
+    #[error(transparent)]
+    Volume(#[from] crate::volume_dirs::VolumeDirError),
     #[error("file task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }

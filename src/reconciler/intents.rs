@@ -309,6 +309,7 @@ mod tests {
                 command: "run".into(),
                 size,
                 config: Arc::default(),
+                volumes: Arc::default(),
             };
             desired.dynos.insert(unit, dyno);
         }

@@ -18,6 +18,7 @@ mod round;
 mod run_loop;
 mod spec;
 mod traffic;
+mod volumes;
 
 pub use error::ReconcileError;
 pub use spec::DynoDefaults;

@@ -117,6 +117,7 @@ impl Reconciler {
         self.store.release_ports_except(keep).await?;
         self.apply_slice_totals(desired.dynos.values()).await;
         self.remove_files_of_gone_apps(&units).await?;
+        self.remove_destroyed_volumes(&units, &mut round).await;
         if traffic_changed {
             self.poke();
         }

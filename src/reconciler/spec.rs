@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::model::{AppName, DesiredDyno, DynoSize, Limits};
+use crate::model::{AppName, DesiredDyno, DynoSize, Limits, VolumeMount};
 use crate::paths::Layout;
 use crate::systemd::properties::{DynoSpec, RestartPolicy};
 
@@ -58,6 +58,7 @@ pub(super) fn dyno_spec(
     env_file: PathBuf,
     port: Option<u16>,
     network_namespace: Option<String>,
+    volumes: Vec<VolumeMount>,
 ) -> DynoSpec {
     DynoSpec {
         unit: dyno.unit.clone(),
@@ -70,6 +71,7 @@ pub(super) fn dyno_spec(
         hidden_paths: layout.hidden_from_dynos(),
         stop_timeout_usec: STOP_TIMEOUT_USEC,
         network_namespace,
+        volumes,
     }
 }
 
@@ -108,6 +110,7 @@ mod tests {
             command: "run".into(),
             size,
             config: Arc::default(),
+            volumes: Arc::default(),
         }
     }
 
@@ -142,7 +145,15 @@ mod tests {
         ];
         for (size, limits) in cases {
             let dyno = desired("skiff-hello.web.1.v2.service", size);
-            let spec = dyno_spec(&dyno, &defaults, &layout, "/env".into(), Some(20000), None);
+            let spec = dyno_spec(
+                &dyno,
+                &defaults,
+                &layout,
+                "/env".into(),
+                Some(20000),
+                None,
+                Vec::new(),
+            );
             assert_eq!(spec.limits, limits, "{size:?}");
             assert_eq!(spec.port, Some(20000));
             assert_eq!(spec.slug_dir, layout.slug_dir(&dyno.unit.app, 1));

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use super::db::{
     current_release, draining_of, formation_of, generations_of, health_check_of, holds_of,
-    pending_release, routes_of, stored_app_name, Store, StoreError,
+    pending_release, routes_of, stored_app_name, volumes_of, Store, StoreError,
 };
 use crate::model::{AppRouting, AppSnapshot, DesiredState};
 
@@ -51,6 +51,7 @@ fn app_snapshot(conn: &Connection, id: i64, name: &str) -> Result<AppSnapshot, S
         formation: formation_of(conn, id)?,
         held: holds_of(conn, id)?.into_iter().map(|h| h.dyno).collect(),
         generations: generations_of(conn, id)?,
+        volumes: volumes_of(conn, id)?,
         app,
     })
 }

@@ -14,6 +14,7 @@ mod keys;
 mod networks;
 mod releases;
 mod routing;
+mod volumes;
 
 pub use addons::{AddonRecord, NewAddon};
 pub use apps::{AppRecord, TokenRecord};

@@ -57,4 +57,5 @@ pub struct AppInfo {
     pub disk: DiskUse,
     /// Add-ons the app owns or is attached to.
     pub addons: Vec<super::Addon>,
+    pub volumes: Vec<super::Volume>,
 }

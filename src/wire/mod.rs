@@ -16,6 +16,7 @@ mod routing;
 pub mod run_protocol;
 mod runs;
 mod tokens;
+mod volumes;
 
 pub use addons::{
     Addon, AddonChanged, AddonCredentials, AddonRelease, AddonServerInfo, AddonsQuery, AttachAddon,
@@ -34,6 +35,7 @@ pub use releases::{ConfigChanged, ConfigMap, ReleaseInfo, RollbackRequest};
 pub use routing::{CompressionBody, DomainRequest, Domains, HealthCheckBody, Maintenance};
 pub use runs::{RunBody, RunStarted, TerminalBody};
 pub use tokens::{CreateToken, CreatedToken, Token};
+pub use volumes::{CreateVolume, Volume, VolumeChanged, VolumeDestroyQuery};
 
 #[cfg(test)]
 mod tests {

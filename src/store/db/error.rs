@@ -77,6 +77,25 @@ pub enum StoreError {
     AddonDestroying(crate::model::AddonName),
     #[error("no free port left for redis add-ons ({first}-{last})")]
     AddonPortsExhausted { first: u16, last: u16 },
+    #[error("app {app} already has a volume named {name}")]
+    VolumeExists {
+        app: AppName,
+        name: crate::model::VolumeName,
+    },
+    #[error("app {app} has no volume named {name}")]
+    VolumeNotFound { app: AppName, name: String },
+    #[error("volume {name} of app {app} is still being destroyed; wait until its dynos have restarted without it")]
+    VolumeDestroying {
+        app: AppName,
+        name: crate::model::VolumeName,
+    },
+    #[error("app {app}'s volume {other} is mounted at {other_mount}, which overlaps {mount}; choose another mount path")]
+    MountOverlaps {
+        app: AppName,
+        mount: crate::model::MountPath,
+        other: crate::model::VolumeName,
+        other_mount: crate::model::MountPath,
+    },
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("database task failed: {0}")]

@@ -145,6 +145,19 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (addon_id, app_id),
         UNIQUE (app_id, name)
     );",
+    // v10: apps' persistent volumes. A destroyed one stays, marked with the release that took it
+    // away, until no dyno of an older release runs; then its directory is removed and so is the row.
+    "CREATE TABLE volumes (
+        id INTEGER PRIMARY KEY,
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        mount TEXT NOT NULL,
+        size_bytes INTEGER CHECK (size_bytes > 0),
+        state TEXT NOT NULL DEFAULT 'ready' CHECK (state IN ('ready', 'destroying')),
+        destroyed_in INTEGER,
+        created_at TEXT NOT NULL,
+        UNIQUE (app_id, name)
+    );",
 ];
 
 pub fn known_version() -> i64 {

@@ -7,6 +7,7 @@ mod error;
 mod migrations;
 mod release_rows;
 mod routing_rows;
+mod volume_rows;
 
 pub use addon_rows::AppRelease;
 pub(crate) use addon_rows::{destroy_owned_addons, remove_attachments};
@@ -21,6 +22,7 @@ pub(crate) use release_rows::{
 pub(crate) use routing_rows::{
     domains_of, draining_of, health_check_of, routes_of, write_health_check,
 };
+pub(crate) use volume_rows::volumes_of;
 
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;

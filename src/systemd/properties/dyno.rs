@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use super::limits::limit_properties;
-use super::sandbox::sandbox_properties;
+use super::sandbox::app_sandbox_properties;
 use super::values::{binds, env_file, exec_sh, hidden, log_fields, s, Property, PropertyValue};
-use crate::model::DynoUnit;
-use crate::model::Limits;
+use crate::model::{DynoUnit, Limits, VolumeMount};
 use crate::systemd::names::app_slice;
 
 /// `PATH` in dynos: what the builders install (virtualenv, node_modules, bin/) comes first.
@@ -52,6 +51,8 @@ pub struct DynoSpec {
     pub stop_timeout_usec: u64,
     /// The app's network namespace (`/run/netns/…`); none on the host's network.
     pub network_namespace: Option<String>,
+    /// The app's volumes, bound read-write.
+    pub volumes: Vec<VolumeMount>,
 }
 
 /// Heroku restarts a dyno whenever its process exits, whatever the status; systemd's start limit
@@ -78,10 +79,11 @@ pub(super) fn process_environment(dyno: &str) -> Vec<String> {
 }
 
 /// How any process of an app runs: in `/app`, the release's slug mounted there read-only,
-/// skiff's own paths hidden, `environment` in the open and the config vars from the root-only
-/// `env_file`, inside the app's network namespace when it has one.
+/// the app's volumes read-write, skiff's own paths hidden, `environment` in the open and the
+/// config vars from the root-only `env_file`, inside the app's network namespace when it has one.
 pub(super) fn app_process_properties(
     slug_dir: &Path,
+    volumes: &[VolumeMount],
     hidden_paths: &[PathBuf],
     environment: Vec<String>,
     env_file_path: &Path,
@@ -90,11 +92,20 @@ pub(super) fn app_process_properties(
     let mut props = vec![
         ("WorkingDirectory", s("/app")),
         ("BindReadOnlyPaths", binds(&[(slug_dir, "/app")])),
+    ];
+    if !volumes.is_empty() {
+        let list: Vec<(&Path, &str)> = volumes
+            .iter()
+            .map(|v| (v.source.as_path(), v.target.as_str()))
+            .collect();
+        props.push(("BindPaths", binds(&list)));
+    }
+    props.extend([
         ("InaccessiblePaths", hidden(hidden_paths)),
         // Not secret: visible to `systemctl show`. Config vars go only in the root-only file.
         ("Environment", PropertyValue::StrList(environment)),
         ("EnvironmentFiles", env_file(env_file_path)),
-    ];
+    ]);
     props.extend(network_namespace_property(network_namespace));
     props
 }
@@ -123,6 +134,7 @@ pub fn dyno_properties(spec: &DynoSpec) -> Vec<Property> {
     ];
     props.extend(app_process_properties(
         &spec.slug_dir,
+        &spec.volumes,
         &spec.hidden_paths,
         environment,
         &spec.env_file,
@@ -145,7 +157,7 @@ pub fn dyno_properties(spec: &DynoSpec) -> Vec<Property> {
         ),
     ]);
     props.extend(limit_properties(&spec.limits));
-    props.extend(sandbox_properties());
+    props.extend(app_sandbox_properties(!spec.volumes.is_empty()));
     props
 }
 
@@ -177,6 +189,7 @@ pub(super) mod tests {
             hidden_paths: vec!["/var/lib/skiff".into(), "/run/skiff".into()],
             stop_timeout_usec: 10_000_000,
             network_namespace: Some("/run/netns/skiff-my-app".into()),
+            volumes: Vec::new(),
         }
     }
 
@@ -264,6 +277,46 @@ pub(super) mod tests {
             one(&p, "InaccessiblePaths"),
             &strs(["-/var/lib/skiff", "-/run/skiff"])
         );
+    }
+
+    #[test]
+    fn volumes_are_bound_read_write_and_shared_through_their_group() {
+        let plain = dyno_properties(&spec(Some(20001)));
+        assert!(get(&plain, "BindPaths").is_empty());
+        assert!(get(&plain, "SupplementaryGroups").is_empty());
+        assert_eq!(one(&plain, "UMask"), &PropertyValue::U32(0o077));
+        let mut with = spec(Some(20001));
+        with.volumes = vec![
+            VolumeMount {
+                source: "/var/lib/skiff/apps/my-app/volumes/data".into(),
+                target: crate::model::MountPath::parse("/data").unwrap(),
+            },
+            VolumeMount {
+                source: "/var/lib/skiff/apps/my-app/volumes/up".into(),
+                target: crate::model::MountPath::parse("/srv/uploads").unwrap(),
+            },
+        ];
+        let p = dyno_properties(&with);
+        assert_eq!(
+            one(&p, "BindPaths"),
+            &PropertyValue::Binds(vec![
+                (
+                    "/var/lib/skiff/apps/my-app/volumes/data".into(),
+                    "/data".into(),
+                    false,
+                    MS_REC
+                ),
+                (
+                    "/var/lib/skiff/apps/my-app/volumes/up".into(),
+                    "/srv/uploads".into(),
+                    false,
+                    MS_REC
+                ),
+            ])
+        );
+        assert_eq!(one(&p, "SupplementaryGroups"), &strs(["skiff-volumes"]));
+        assert_eq!(one(&p, "UMask"), &PropertyValue::U32(0o007));
+        assert_eq!(one(&p, "DynamicUser"), &b(true));
     }
 
     #[test]

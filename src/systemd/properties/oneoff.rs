@@ -5,10 +5,9 @@ use std::path::PathBuf;
 
 use super::dyno::{app_process_properties, process_environment};
 use super::limits::limit_properties;
-use super::sandbox::sandbox_properties;
+use super::sandbox::app_sandbox_properties;
 use super::values::{exec_argv, exec_sh, log_fields, s, strs, Property, PropertyValue, SharedFd};
-use crate::model::AppName;
-use crate::model::Limits;
+use crate::model::{AppName, Limits, VolumeMount};
 use crate::systemd::names::app_slice;
 
 /// What a one-off runs: a shell command line, or an exact argument vector.
@@ -68,6 +67,8 @@ pub struct OneOffSpec {
     pub extra_env: Vec<String>,
     /// The app's network namespace (`/run/netns/…`); none on the host's network.
     pub network_namespace: Option<String>,
+    /// The app's volumes, bound read-write.
+    pub volumes: Vec<VolumeMount>,
 }
 
 fn stdio_properties(stdio: &OneOffStdio) -> Vec<Property> {
@@ -149,6 +150,7 @@ pub fn oneoff_properties(spec: &OneOffSpec) -> Vec<Property> {
     ];
     props.extend(app_process_properties(
         &spec.slug_dir,
+        &spec.volumes,
         &spec.hidden_paths,
         environment,
         &spec.env_file,
@@ -161,7 +163,7 @@ pub fn oneoff_properties(spec: &OneOffSpec) -> Vec<Property> {
     props.extend(lifetime_properties(&spec.lifetime, spec.timeout_usec));
     props.extend(stdio_properties(&spec.stdio));
     props.extend(limit_properties(&spec.limits));
-    props.extend(sandbox_properties());
+    props.extend(app_sandbox_properties(!spec.volumes.is_empty()));
     props
 }
 
@@ -194,6 +196,7 @@ pub(super) mod tests {
             lifetime: OneOffLifetime::Oneshot { part_of: None },
             extra_env: Vec::new(),
             network_namespace: Some("/run/netns/skiff-my-app".into()),
+            volumes: Vec::new(),
         };
         let p = oneoff_properties(&spec);
         assert_eq!(one(&p, "Type"), &s("oneshot"));
@@ -238,6 +241,7 @@ pub(super) mod tests {
             lifetime,
             extra_env: vec!["TERM=xterm-256color".into()],
             network_namespace: Some("/run/netns/skiff-my-app".into()),
+            volumes: Vec::new(),
         }
     }
 

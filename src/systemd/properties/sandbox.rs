@@ -2,11 +2,30 @@
 //! system, no access to skiff's state or other apps, private tmp and devices, a system-call filter.
 
 use super::values::{b, s, strs, Property, PropertyValue};
+use crate::model::{VOLUME_GROUP, VOLUME_UMASK};
 
 /// The sandbox properties, appended after every unit's own: a dynamic user in the confinement.
 pub fn sandbox_properties() -> Vec<Property> {
     let mut props = vec![("DynamicUser", b(true))];
     props.extend(confinement_properties());
+    props
+}
+
+/// The sandbox of an app's processes (never builds'). Each runs as a dynamic user of its own,
+/// so processes of an app with volumes share them through a group instead: every volume is
+/// `root:skiff-volumes` with mode 2770, these processes get that group and a umask that keeps
+/// what they write writable by it. Only the app's own volumes are mounted in its processes, and
+/// skiff's state directory stays hidden, so the group reaches no other app's files.
+pub(super) fn app_sandbox_properties(has_volumes: bool) -> Vec<Property> {
+    let mut props = sandbox_properties();
+    if has_volumes {
+        for (name, value) in props.iter_mut() {
+            if *name == "UMask" {
+                *value = PropertyValue::U32(VOLUME_UMASK);
+            }
+        }
+        props.push(("SupplementaryGroups", strs([VOLUME_GROUP])));
+    }
     props
 }
 

@@ -16,7 +16,7 @@ use super::{
     OneOffStdio, Property, SharedFd,
 };
 use crate::model::CronUnit;
-use crate::model::{AppName, CronSchedule};
+use crate::model::{AppName, CronSchedule, MountPath, VolumeMount};
 use crate::systemd::dbus::to_value;
 
 /// Property name → D-Bus signature, as systemd reads them in a transient unit.
@@ -49,6 +49,7 @@ const SIGNATURES: &[(&str, &str)] = &[
     ("Environment", "as"),
     ("EnvironmentFiles", "a(sb)"),
     ("UMask", "u"),
+    ("SupplementaryGroups", "as"),
     ("User", "s"),
     ("Group", "s"),
     ("LoadCredential", "a(ss)"),
@@ -128,8 +129,14 @@ fn every_kind_of_unit() -> Vec<(&'static str, Vec<Property>)> {
     );
     cron_job.command = OneOffCommand::Shell("python3 report.py".into());
     let dyno = dyno_spec(Some(20001));
+    let mut with_volume = dyno_spec(None);
+    with_volume.volumes = vec![VolumeMount {
+        source: "/var/lib/skiff/apps/my-app/volumes/data".into(),
+        target: MountPath::parse("/data").unwrap(),
+    }];
     vec![
         ("web dyno", dyno_properties(&dyno)),
+        ("dyno with a volume", dyno_properties(&with_volume)),
         ("worker dyno", dyno_properties(&dyno_spec(None))),
         ("app slice", limit_properties(&dyno.limits)),
         ("build", build_properties(&build_spec())),
