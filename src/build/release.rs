@@ -298,7 +298,8 @@ impl Deployer {
             .namespace_for(app, NetworkKind::Dynos)
             .await?;
         let volumes = self.store.volumes(app).await?;
-        let volumes = crate::volume_dirs::prepare(&self.layout, app, &volumes).await?;
+        let volumes =
+            crate::volume_dirs::prepare(&self.layout, self.systemd.as_ref(), app, &volumes).await?;
         let spec = OneOffSpec {
             unit_name: oneoff_unit_name(app, kind, &ws.id),
             app: app.clone(),

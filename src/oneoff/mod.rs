@@ -186,7 +186,8 @@ impl Runner {
             .map_err(|e| RunError::Io(format!("writing the run's environment: {e}")))?;
         let network_namespace = self.networks.namespace_for(app, NetworkKind::Dynos).await?;
         let volumes = self.store.volumes(app).await?;
-        let volumes = crate::volume_dirs::prepare(&self.layout, app, &volumes).await?;
+        let volumes =
+            crate::volume_dirs::prepare(&self.layout, self.systemd.as_ref(), app, &volumes).await?;
         let spec = OneOffSpec {
             unit_name: run_unit_name(app, index),
             app: app.clone(),

@@ -25,7 +25,13 @@ impl Reconciler {
         write_env_file(env_file.clone(), &cron.config).await?;
         let mut spec = job_spec(cron, &self.defaults, &self.layout, env_file);
         spec.network_namespace = network_namespace;
-        spec.volumes = crate::volume_dirs::prepare(&self.layout, &unit.app, &cron.volumes).await?;
+        spec.volumes = crate::volume_dirs::prepare(
+            &self.layout,
+            self.systemd.as_ref(),
+            &unit.app,
+            &cron.volumes,
+        )
+        .await?;
         tracing::info!(app = %unit.app, job = %unit.dyno(), release = unit.release, schedule = %cron.job.schedule, "scheduling job");
         self.systemd
             .start_timer(

@@ -39,7 +39,13 @@ impl Reconciler {
             .expect("slice cache lock")
             .remove(&unit.app);
         let env_file = self.layout.env_file(&unit.app, unit.release);
-        let volumes = crate::volume_dirs::prepare(&self.layout, &unit.app, &dyno.volumes).await?;
+        let volumes = crate::volume_dirs::prepare(
+            &self.layout,
+            self.systemd.as_ref(),
+            &unit.app,
+            &dyno.volumes,
+        )
+        .await?;
         let spec = dyno_spec(
             dyno,
             &self.defaults,

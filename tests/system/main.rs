@@ -34,6 +34,7 @@ mod network;
 mod oneoff;
 mod routing;
 mod state;
+mod volumes;
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -69,6 +70,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(compression::scenarios());
     all.extend(oneoff::scenarios());
     all.extend(addons::scenarios());
+    all.extend(volumes::scenarios());
     all.extend(install::purge_scenarios());
     all
 }
