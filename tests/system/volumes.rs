@@ -61,9 +61,11 @@ fn deploy_files_app(c: &Container, app: &str, version: &str) {
     assert_contains(&out, "Released v", "skiff deploy");
 }
 
-/// Each web dyno's port, by dyno name, once `count` of them are up on release `release`.
+/// Each web dyno's port, by dyno name, once `count` of them are up on release `release` and
+/// answer HTTP.
 #[track_caller]
 fn web_ports(c: &Container, app: &str, count: usize, release: u64) -> Vec<(String, u64)> {
+    let addr = c.dyno_addr(app);
     let mut ports = Vec::new();
     let up = wait_until(Duration::from_secs(60), || {
         let rows = c.json(&format!("skiff ps -a {app} --json"));
@@ -79,7 +81,14 @@ fn web_ports(c: &Container, app: &str, count: usize, release: u64) -> Vec<(Strin
             .filter_map(|r| Some((r["name"].as_str()?.to_owned(), r["port"].as_u64()?)))
             .collect();
         ports.sort();
+        // Up is the unit running; the app may not listen yet.
         ports.len() == count
+            && ports.iter().all(|(_, port)| {
+                c.sh(&format!(
+                    "curl -s -o /dev/null --max-time 5 http://{addr}:{port}/read/-"
+                ))
+                .success()
+            })
     });
     assert!(
         up,
