@@ -56,6 +56,10 @@ pub enum RunError {
     Volume(#[from] crate::volume_dirs::VolumeDirError),
 }
 
+/// How long a stopped run is watched for its end, and how often.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+const STOP_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// How one-offs are run on this server.
 #[derive(Debug, Clone)]
 pub struct RunSettings {
@@ -260,14 +264,36 @@ impl Runner {
     }
 
     /// Stops a run whose client went away. A oneshot stopped during its start may end `failed`
-    /// (killed by the stop's signal); that is what was asked for, so the failure is reset and
-    /// the unit's name is free again.
+    /// (killed by the stop's signal); that is what was asked for, so once the stop is done the
+    /// failure is reset and the unit's name is free again. A stop only enqueues a job, so the
+    /// unit is watched until it is gone or failed, for at most `STOP_WAIT`.
     async fn stop(&self, unit: &str) {
         if let Err(e) = self.systemd.stop_unit(unit).await {
             tracing::warn!(%unit, "stopping a run whose client went away: {e}");
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + STOP_WAIT;
+        loop {
+            let state = match self.systemd.list_units(unit).await {
+                Ok(units) => units.into_iter().find(|u| u.name == unit),
+                Err(e) => {
+                    tracing::warn!(%unit, "watching a stopped run: {e}");
+                    return;
+                }
+            };
+            match state {
+                None => return,
+                Some(u) if u.active_state == "failed" => break,
+                Some(u) if u.active_state == "inactive" => return,
+                Some(_) if tokio::time::Instant::now() >= deadline => {
+                    tracing::warn!(%unit, "a run whose client went away is still stopping");
+                    return;
+                }
+                Some(_) => tokio::time::sleep(STOP_POLL).await,
+            }
         }
         if let Err(e) = self.systemd.reset_failed(unit).await {
-            tracing::debug!(%unit, "nothing to reset after the stop: {e}");
+            tracing::warn!(%unit, "resetting a stopped run: {e}");
         }
     }
 }
