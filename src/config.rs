@@ -52,6 +52,8 @@ pub struct Config {
     pub socket_path: PathBuf,
     pub default_addon_plan: String,
     pub addon_plans: BTreeMap<String, PlanConfig>,
+    /// A backup is refused when it would leave less free on the backup disk.
+    pub backup_free_space_floor: ByteSize,
 }
 
 /// One `[addon_plans.NAME]` table: what an add-on of that plan gets.
@@ -105,6 +107,7 @@ impl Default for Config {
                 ("basic".into(), plan(60, 100 << 20)),
                 ("standard".into(), plan(120, 512 << 20)),
             ]),
+            backup_free_space_floor: ByteSize(1 << 30),
         }
     }
 }

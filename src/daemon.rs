@@ -235,6 +235,16 @@ pub async fn run(
     let relay_router_log = adapters.relay_router_log;
     let db_path = config.db_path();
     let store = tokio::task::spawn_blocking(move || Store::open(&db_path)).await??;
+    // No backup survives its skiffd: one still in progress was interrupted and is not good.
+    let interrupted = store.fail_interrupted_backups().await?;
+    if interrupted > 0 {
+        tracing::warn!(
+            count = interrupted,
+            "backups interrupted when skiffd last stopped are marked failed"
+        );
+    }
+    let backup_layout = layout(&config);
+    tokio::task::spawn_blocking(move || crate::addons::remove_temporaries(&backup_layout)).await?;
     let state = app_state(&config, store, adapters);
     let reconciler = state.reconciler.clone();
     reconciler.networks().check_host().await?;
@@ -390,6 +400,7 @@ fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
             max_slug_size: config.max_slug_size.0,
         },
         dyno_defaults,
+        backup_floor: config.backup_free_space_floor.0,
         started: Instant::now(),
         base_domain: config.base_domain.clone(),
         local_policy: LocalPolicy {

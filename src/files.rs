@@ -51,6 +51,32 @@ pub fn disk_usage(path: &Path) -> u64 {
     own + children
 }
 
+/// Syncs a written file to disk and returns its size and SHA-256 (hex).
+pub fn sync_and_hash(path: &Path) -> std::io::Result<(u64, String)> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path)?;
+    file.sync_all()?;
+    let mut hasher = Sha256::new();
+    let size = std::io::copy(&mut file, &mut hasher)?;
+    let digest = hasher.finalize();
+    let hex = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok((size, hex))
+}
+
+/// Renames `from` to `to` in the same directory and syncs the directory, so the new name
+/// survives a power cut.
+pub fn rename_durably(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::rename(from, to)?;
+    let dir = to.parent().expect("a renamed file lives in a directory");
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// Bytes free for an unprivileged writer on the file system holding `path`.
+pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
+    let stat = nix::sys::statvfs::statvfs(path).map_err(std::io::Error::from)?;
+    Ok(stat.blocks_available() as u64 * stat.fragment_size() as u64)
+}
+
 /// Creates `dir` (and parents) and sets its mode exactly, whatever the umask.
 pub fn make_dir_mode(dir: &Path, mode: u32) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;

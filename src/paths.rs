@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::model::{AppName, VolumeMount, VolumeName, VolumeRecord};
+use crate::model::{AddonName, AppName, BackupId, VolumeMount, VolumeName, VolumeRecord};
 
 /// The on-disk layout under the state dir (`/var/lib/skiff`) and runtime dir (`/run/skiff`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +85,27 @@ impl Layout {
         self.env_root()
             .join(app.as_str())
             .join(format!("run-{index}.env"))
+    }
+
+    /// Add-on backups, one root-only directory per add-on: `backups/ADDON/b001.dump`.
+    pub fn backups_root(&self) -> PathBuf {
+        self.state_dir.join("backups")
+    }
+
+    pub fn backup_dir(&self, addon: &AddonName) -> PathBuf {
+        self.backups_root().join(addon.as_str())
+    }
+
+    /// A backup's file once checked; `extension` is the server's format (`dump`, `rdb`).
+    pub fn backup_file(&self, addon: &AddonName, id: BackupId, extension: &str) -> PathBuf {
+        self.backup_dir(addon).join(format!("{id}.{extension}"))
+    }
+
+    /// Where a backup is written before it is checked: in its own directory (the same file
+    /// system, so the rename that makes it good is atomic), hidden by its leading dot.
+    pub fn backup_temporary(&self, addon: &AddonName, id: BackupId, extension: &str) -> PathBuf {
+        self.backup_dir(addon)
+            .join(format!(".{id}.{extension}.tmp"))
     }
 
     /// The app's persistent volumes, one directory each (`root:skiff-volumes`, mode 2770).

@@ -3,6 +3,7 @@
 //! both servers, the plans, and what was already made since skiffd started, so a round that
 //! changes nothing costs no call to either server.
 
+mod backups;
 pub(crate) mod postgres;
 pub(crate) mod redis;
 
@@ -15,6 +16,7 @@ use crate::model::{
     MaxmemoryPolicy, Plans,
 };
 use crate::store::AddonRecord;
+pub use backups::{remove_temporaries, BackupError};
 use postgres::{PgAccess, PgDatabase, PgInfo, PgSession, PostgresError, PostgresServer};
 use redis::{RedisError, RedisInfo, RedisInstance, RedisServer};
 
@@ -52,6 +54,8 @@ pub struct Addons {
     made: Arc<Mutex<BTreeMap<AddonName, Made>>>,
     /// Orphans already reported, so each is said once.
     reported: Arc<Mutex<BTreeSet<String>>>,
+    /// Held while a backup is checked: one scratch restore at a time on this server.
+    checks: Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +78,7 @@ impl Addons {
             plans,
             made: Arc::default(),
             reported: Arc::default(),
+            checks: Arc::default(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! The API's one error type: a status, a stable code and a message, rendered as `{"error": {...}}`.
 
-use crate::addons::AddonsError;
-use crate::model::{AddonError, AppNameError, TokenNameError};
+use crate::addons::{AddonsError, BackupError};
+use crate::model::{AddonError, AppNameError, BackupIdError, TokenNameError};
 use crate::network::NetworkError;
 use crate::store::StoreError;
 use crate::wire::{ErrorBody, ErrorDetail};
@@ -87,7 +87,8 @@ impl From<StoreError> for ApiError {
             StoreError::AddonExists(_)
             | StoreError::AttachmentTaken { .. }
             | StoreError::AlreadyAttached { .. }
-            | StoreError::AddonDestroying(_) => {
+            | StoreError::AddonDestroying(_)
+            | StoreError::BackupInProgress { .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", message)
             }
             StoreError::VolumeExists { .. }
@@ -95,7 +96,9 @@ impl From<StoreError> for ApiError {
             | StoreError::MountOverlaps { .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", message)
             }
-            StoreError::VolumeNotFound { .. } => Self::not_found(message),
+            StoreError::VolumeNotFound { .. } | StoreError::BackupNotFound { .. } => {
+                Self::not_found(message)
+            }
             StoreError::AddonNotFound(_) | StoreError::NotAttached { .. } => {
                 Self::not_found(message)
             }
@@ -139,6 +142,33 @@ impl From<AddonsError> for ApiError {
             AddonsError::NotReady(_) => Self::new(StatusCode::CONFLICT, "not_ready", message),
             _ => Self::new(StatusCode::BAD_GATEWAY, "addon_server", message),
         }
+    }
+}
+
+impl From<BackupError> for ApiError {
+    fn from(e: BackupError) -> Self {
+        let message = e.to_string();
+        match e {
+            BackupError::Store(s) => s.into(),
+            BackupError::Addons(a) => a.into(),
+            BackupError::NoSpace(_) => {
+                Self::new(StatusCode::INSUFFICIENT_STORAGE, "no_space", message)
+            }
+            BackupError::Unsupported(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unsupported", message)
+            }
+            _ => Self::internal(message),
+        }
+    }
+}
+
+impl From<BackupIdError> for ApiError {
+    fn from(e: BackupIdError) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_backup",
+            e.to_string(),
+        )
     }
 }
 

@@ -3,6 +3,7 @@
 mod addons;
 mod apps;
 pub mod auth;
+mod backups;
 mod cron;
 mod deploys;
 pub mod dynos;
@@ -57,6 +58,8 @@ pub struct AppState {
     pub dyno_defaults: DynoDefaults,
     pub deployer: Deployer,
     pub runner: Runner,
+    /// `backup_free_space_floor`, in bytes.
+    pub backup_floor: u64,
 }
 
 /// Bounds on `skiff deploy` uploads.
@@ -129,6 +132,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(addons::kill_session))
         .routes(routes!(addons::reset_database))
         .routes(routes!(addons::list_plans))
+        .routes(routes!(backups::list_backups, backups::capture_backup))
+        .routes(routes!(backups::get_backup))
         .routes(routes!(volumes::list_volumes, volumes::create_volume))
         .routes(routes!(volumes::destroy_volume))
         .routes(routes!(network::get_network))
@@ -207,6 +212,8 @@ mod tests {
                 "AttachAddon",
                 "Attachment",
                 "BTreeMap",
+                "Backup",
+                "BackupList",
                 "BuildEvent",
                 "CompressionBody",
                 "ConfigChanged",

@@ -42,6 +42,9 @@ pub enum CliError {
     Usage(String),
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
+    /// What the verb asked for happened and failed (a backup that did not pass its check).
+    #[error("{0}")]
+    Failed(String),
     /// A one-off dyno ended with a non-zero status; the client exits with it.
     #[error("{message}")]
     DynoExit { status: i32, message: String },
@@ -72,6 +75,8 @@ pub enum Command {
     Apps(apps::AppsVerb),
     #[command(flatten)]
     Addons(addons::AddonsVerb),
+    #[command(flatten)]
+    Backups(addons::backups::BackupsVerb),
     #[command(flatten)]
     Cron(cron::CronVerb),
     #[command(flatten)]
@@ -164,6 +169,7 @@ pub async fn run(
     match cli.command {
         Command::Apps(verb) => apps::run(verb, s).await,
         Command::Addons(verb) => addons::run(verb, s).await,
+        Command::Backups(verb) => addons::backups::run(verb, s).await,
         Command::Cron(verb) => cron::run(verb, s).await,
         Command::Deploy(verb) => deploy::run(verb, s).await,
         Command::Config(verb) => config::run(verb, s).await,

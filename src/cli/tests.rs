@@ -203,6 +203,15 @@ const VERBS: &[(&[&str], &str)] = &[
         "Addons(PgRotate { addon: None })",
     ),
     (&["pg:ps"], "Addons(PgPs { addon: None })"),
+    (&["pg:backups"], "Backups(List { addon: None })"),
+    (
+        &["pg:backups:capture", "pg-shop"],
+        r#"Backups(Capture { addon: Some("pg-shop") })"#,
+    ),
+    (
+        &["pg:backups:info", "b002"],
+        r#"Backups(Info { id: Some("b002"), addon: None })"#,
+    ),
     (
         &["pg:kill", "4242"],
         "Addons(PgKill { pid: 4242, addon: None })",

@@ -4,6 +4,7 @@
 
 mod addon;
 mod app_name;
+mod backup;
 mod config_var;
 mod cron;
 mod desired;
@@ -29,6 +30,10 @@ pub use addon::{
     REDIS_PORTS,
 };
 pub use app_name::{AppName, AppNameError};
+pub use backup::{
+    check_free_space, compare_exact, BackupId, BackupIdError, BackupKind, BackupStatus, Census,
+    CheckMismatch,
+};
 pub use config_var::{check_config_value, describe_changes, ConfigChange, ConfigKey};
 pub use cron::{CronJob, CronSchedule};
 pub use desired::{AppSnapshot, DesiredCron, DesiredDyno, DesiredState};

@@ -5,8 +5,8 @@
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::db::{
-    app_id, change_config, corrupt, remove_attachments, stored_app_name, AppRelease, Store,
-    StoreError, NOW,
+    addon_id, app_id, change_config, corrupt, live_addon_id, remove_attachments, stored_app_name,
+    AppRelease, Store, StoreError, NOW,
 };
 use crate::model::{
     AddonCredential, AddonName, AddonSecret, AddonService, AddonState, AppName, AttachmentName,
@@ -58,27 +58,6 @@ pub struct AddonRecord {
 impl AddonRecord {
     pub fn attachment(&self, app: &AppName) -> Option<&AttachmentRecord> {
         self.attachments.iter().find(|a| &a.app == app)
-    }
-}
-
-fn addon_id(tx: &rusqlite::Connection, name: &str) -> Result<(i64, AddonState), StoreError> {
-    let row: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT id, state FROM addons WHERE name = ?1",
-            params![name],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let (id, state) = row.ok_or_else(|| StoreError::AddonNotFound(name.to_owned()))?;
-    let state = AddonState::parse(&state).ok_or_else(|| corrupt("add-on state", &state))?;
-    Ok((id, state))
-}
-
-/// The add-on's id, refusing one that is being destroyed.
-fn live_addon_id(tx: &rusqlite::Connection, name: &AddonName) -> Result<i64, StoreError> {
-    match addon_id(tx, name.as_str())? {
-        (_, AddonState::Destroying) => Err(StoreError::AddonDestroying(name.clone())),
-        (id, _) => Ok(id),
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod addons;
 mod apps;
+mod backups;
 mod db;
 mod desired;
 mod dynos;
@@ -18,6 +19,7 @@ mod volumes;
 
 pub use addons::{AddonRecord, NewAddon};
 pub use apps::{AppRecord, TokenRecord};
+pub use backups::{BackupRecord, CheckedBackup};
 pub use db::AppRelease;
 pub use db::{Store, StoreError};
 pub use dynos::FormationEntry;

@@ -3,6 +3,7 @@
 
 mod addons;
 mod apps;
+mod backups;
 mod cron;
 mod deploys;
 mod dynos;
@@ -23,6 +24,7 @@ pub use addons::{
     Attachment, CreateAddon, DestroyQuery, PgSessionInfo, PlanInfo, PolicyRequest,
 };
 pub use apps::{App, AppInfo, CreateApp, DiskUse};
+pub use backups::{Backup, BackupList};
 pub use cron::CronJobInfo;
 pub use deploys::{BuildEvent, DeployQuery, Release};
 pub use dynos::{Dyno, FormationItem, ResizeRequest, RestartRequest, Restarted, ScaleRequest};

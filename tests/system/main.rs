@@ -17,6 +17,7 @@ mod access;
 mod addons;
 mod api;
 mod apps;
+mod backups;
 mod bench;
 mod bench_addons;
 mod bench_net;
@@ -71,6 +72,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(oneoff::scenarios());
     all.extend(addons::scenarios());
     all.extend(volumes::scenarios());
+    all.extend(backups::scenarios());
     all.extend(install::purge_scenarios());
     all
 }

@@ -14,9 +14,10 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 use super::conf::{self, Layout};
+use super::dump;
 use super::sql;
 use super::{PgAccess, PgCluster, PgDatabase, PgInfo, PgSession, PostgresError, PostgresServer};
-use crate::model::{AddonCredential, AddonName};
+use crate::model::{AddonCredential, AddonName, Census};
 use crate::systemd::properties::{host_commands_properties, HostCommand, HostCommandsSpec};
 use crate::systemd::Systemd;
 
@@ -130,7 +131,6 @@ fn read_port(version: &str) -> Result<Option<u16>, PostgresError> {
     }
 }
 
-/// Runs `call` on a fresh superuser connection, all of it within [`CALL_TIMEOUT`].
 /// The add-on's login roles, by their prefix.
 async fn logins_of(
     c: &tokio_postgres::Client,
@@ -143,22 +143,40 @@ async fn logins_of(
         .collect()
 }
 
+/// Runs `call` on a fresh superuser connection, all of it within [`CALL_TIMEOUT`].
 async fn with_client<T, F>(port: u16, what: &'static str, call: F) -> Result<T, PostgresError>
 where
     F: AsyncFnOnce(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
 {
+    let limits = (STATEMENT_TIMEOUT, CALL_TIMEOUT);
+    with_client_on(port, "postgres", limits, what, call).await
+}
+
+/// Runs `call` on a fresh superuser connection to `database`; the server ends a statement
+/// after `limits.0`, and all of it ends after `limits.1`.
+async fn with_client_on<T, F>(
+    port: u16,
+    database: &str,
+    limits: (Duration, Duration),
+    what: &'static str,
+    call: F,
+) -> Result<T, PostgresError>
+where
+    F: AsyncFnOnce(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
+{
+    let (statement_timeout, call_timeout) = limits;
     let exchange = async {
         let mut config = tokio_postgres::Config::new();
         config
             .host_path(conf::SOCKET_DIR)
             .port(port)
             .user("postgres")
-            .dbname("postgres")
+            .dbname(database)
             .application_name("skiffd")
             .connect_timeout(CONNECT_TIMEOUT)
             .options(format!(
                 "-c statement_timeout={}",
-                STATEMENT_TIMEOUT.as_millis()
+                statement_timeout.as_millis()
             ));
         let (client, connection) = config
             .connect(tokio_postgres::NoTls)
@@ -172,7 +190,7 @@ where
         let _ = connection.await;
         result
     };
-    tokio::time::timeout(CALL_TIMEOUT, exchange)
+    tokio::time::timeout(call_timeout, exchange)
         .await
         .map_err(|_| PostgresError::Timeout(what))?
 }
@@ -428,5 +446,65 @@ impl PostgresServer for DebianPostgres {
                 .try_fold(false, |any, ended| Ok(any || ended?))
         };
         with_client(cluster.port, "end a session", kill).await
+    }
+
+    async fn dump(&self, name: &AddonName, file: &Path) -> Result<Census, PostgresError> {
+        let cluster = self.cluster().await?;
+        let database = name.database();
+        let file = file.to_owned();
+        // The rows are counted in the snapshot pg_dump dumps, which lives as long as this
+        // transaction: the census is exactly what the dump holds.
+        let dump = async |c: &tokio_postgres::Client| {
+            c.batch_execute("begin isolation level repeatable read read only")
+                .await?;
+            let snapshot: String = c
+                .query_one("select pg_export_snapshot()", &[])
+                .await?
+                .try_get(0)?;
+            let census = dump::count_rows(c).await?;
+            let argv = dump::dump_argv(&cluster.version, cluster.port, &database, &snapshot, &file);
+            let dumped = dump::run_tool(&argv).await;
+            c.batch_execute("commit").await?;
+            Ok((census, dumped))
+        };
+        let limits = (dump::TOOL_TIMEOUT, dump::TOOL_TIMEOUT + CALL_TIMEOUT);
+        let (census, dumped) =
+            with_client_on(cluster.port, &database, limits, "dump a database", dump).await?;
+        dumped.map(|()| census)
+    }
+
+    async fn check_dump(&self, file: &Path) -> Result<Census, PostgresError> {
+        let cluster = self.cluster().await?;
+        let scratch = dump::scratch_database();
+        let create = async |c: &tokio_postgres::Client| {
+            let leftovers = c.query(dump::SCRATCH_DATABASES, &[]).await?;
+            for row in leftovers {
+                let name: String = row.try_get(0)?;
+                let drop = format!(
+                    "drop database if exists {} with (force)",
+                    dump::ident(&name)
+                );
+                c.batch_execute(&drop).await?;
+            }
+            c.batch_execute(&format!("create database {}", dump::ident(&scratch)))
+                .await
+        };
+        with_client(cluster.port, "make a scratch database", create).await?;
+        let argv = dump::restore_argv(&cluster.version, cluster.port, &scratch, None, false, file);
+        let checked = match dump::run_tool(&argv).await {
+            Ok(()) => {
+                let limits = (dump::TOOL_TIMEOUT, dump::TOOL_TIMEOUT + CALL_TIMEOUT);
+                let count = async |c: &tokio_postgres::Client| dump::count_rows(c).await;
+                with_client_on(cluster.port, &scratch, limits, "count restored rows", count).await
+            }
+            Err(e) => Err(e),
+        };
+        let drop = format!(
+            "drop database if exists {} with (force)",
+            dump::ident(&scratch)
+        );
+        let dropped = async |c: &tokio_postgres::Client| c.batch_execute(&drop).await;
+        with_client(cluster.port, "drop a scratch database", dropped).await?;
+        checked
     }
 }

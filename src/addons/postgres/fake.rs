@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
+use std::path::Path;
 use std::sync::Mutex;
 
 use super::{PgAccess, PgCluster, PgDatabase, PgInfo, PgSession, PostgresError, PostgresServer};
-use crate::model::{AddonCredential, AddonName};
+use crate::model::{AddonCredential, AddonName, Census};
 
 /// The port the fake's cluster listens on.
 pub const FAKE_PORT: u16 = 5433;
@@ -16,6 +17,8 @@ struct Inner {
     listen: Option<Ipv4Addr>,
     access: Vec<PgAccess>,
     databases: BTreeMap<AddonName, PgDatabase>,
+    rows: BTreeMap<AddonName, Census>,
+    check: Option<Result<Census, String>>,
     calls: Vec<String>,
 }
 
@@ -68,6 +71,17 @@ impl FakePostgres {
     /// Every call, like "ensure_database postgresql-shop" or "drop_database postgresql-shop".
     pub fn calls(&self) -> Vec<String> {
         self.with(|i| i.calls.clone())
+    }
+
+    /// Makes the add-on's database hold `census` (what a dump of it will count).
+    pub fn set_rows(&self, name: &AddonName, census: Census) {
+        self.with(|i| i.rows.insert(name.clone(), census));
+    }
+
+    /// Makes every later `check_dump` answer `check` (a census, or pg_restore's error) instead
+    /// of reading the dump back.
+    pub fn override_check(&self, check: Result<Census, String>) {
+        self.with(|i| i.check = Some(check));
     }
 
     fn refuse(&self) -> Result<(), PostgresError> {
@@ -153,6 +167,46 @@ impl PostgresServer for FakePostgres {
         self.refuse()?;
         self.with(|i| i.calls.push(format!("kill {name} {pid}")));
         Ok(false)
+    }
+
+    /// Writes the database's census as JSON: what `check_dump` reads back.
+    async fn dump(&self, name: &AddonName, file: &Path) -> Result<Census, PostgresError> {
+        self.refuse()?;
+        let census = self.with(|i| {
+            i.calls.push(format!("dump {name}"));
+            i.databases
+                .contains_key(name)
+                .then(|| i.rows.get(name).cloned().unwrap_or_default())
+                .ok_or_else(|| PostgresError::NoDatabase(name.database()))
+        })?;
+        let json = serde_json::to_vec(&census).expect("a census is JSON");
+        std::fs::write(file, json).map_err(|source| PostgresError::Files {
+            path: file.to_owned(),
+            source,
+        })?;
+        Ok(census)
+    }
+
+    async fn check_dump(&self, file: &Path) -> Result<Census, PostgresError> {
+        self.refuse()?;
+        let check = self.with(|i| {
+            i.calls.push("check_dump".to_owned());
+            i.check.clone()
+        });
+        if let Some(check) = check {
+            return check.map_err(|message| PostgresError::Tool {
+                tool: "pg_restore".to_owned(),
+                message,
+            });
+        }
+        let bytes = std::fs::read(file).map_err(|source| PostgresError::Files {
+            path: file.to_owned(),
+            source,
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| PostgresError::Tool {
+            tool: "pg_restore".to_owned(),
+            message: format!("not a dump: {e}"),
+        })
     }
 }
 

@@ -4,17 +4,19 @@
 
 mod conf;
 mod debian;
+mod dump;
 #[cfg(any(test, feature = "fakes"))]
 mod fake;
 mod sql;
 
 use std::net::Ipv4Addr;
+use std::path::Path;
 
 pub(crate) use debian::DebianPostgres;
 #[cfg(any(test, feature = "fakes"))]
 pub use fake::FakePostgres;
 
-use crate::model::{AddonCredential, AddonName};
+use crate::model::{AddonCredential, AddonName, Census};
 use crate::systemd::SystemdError;
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,8 @@ pub enum PostgresError {
     NotMade,
     #[error("skiff's PostgreSQL cluster has no database {0}")]
     NoDatabase(String),
+    #[error("{tool} failed: {message}")]
+    Tool { tool: String, message: String },
 }
 
 /// One pg_hba grant: add-on `addon`'s database and role, from address `from`.
@@ -122,4 +126,9 @@ pub trait PostgresServer: Send + Sync {
     async fn sessions(&self, name: &AddonName) -> Result<Vec<PgSession>, PostgresError>;
     /// Ends session `pid` if it is one on the add-on's database (`pg:kill`); whether it was.
     async fn kill(&self, name: &AddonName, pid: i32) -> Result<bool, PostgresError>;
+    /// Dumps the add-on's database into `file` (pg_dump's custom format) in one snapshot, and
+    /// returns the rows each table held in that snapshot.
+    async fn dump(&self, name: &AddonName, file: &Path) -> Result<Census, PostgresError>;
+    /// Restores `file` into a scratch database of the cluster, counts its rows, and drops it.
+    async fn check_dump(&self, file: &Path) -> Result<Census, PostgresError>;
 }

@@ -1,6 +1,7 @@
 //! `addons*`, `pg:*` and `redis:*`: managed Postgres and Redis add-ons. `pg:psql` and
 //! `redis:cli` run Debian's `psql` and `redis-cli` on the server (`tools.rs`).
 
+pub(crate) mod backups;
 mod tools;
 
 use std::io::Write;

@@ -1,11 +1,11 @@
 //! Rows of `addon_attachments` that change apps' config: taking attachments away (detach,
 //! destroy, an owner app destroyed), each with a new release of the app whose URL went.
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::release_rows::change_config;
 use super::{corrupt, stored_app_name, StoreError};
-use crate::model::{AddonName, AppName, AttachmentName, ConfigChange, ReleaseRecord};
+use crate::model::{AddonName, AddonState, AppName, AttachmentName, ConfigChange, ReleaseRecord};
 
 /// An app's release after one of its config vars changed because of an add-on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,4 +79,31 @@ pub(crate) fn destroy_owned_addons(
         )?;
     }
     Ok(out)
+}
+
+pub(crate) fn addon_id(
+    tx: &rusqlite::Connection,
+    name: &str,
+) -> Result<(i64, AddonState), StoreError> {
+    let row: Option<(i64, String)> = tx
+        .query_row(
+            "SELECT id, state FROM addons WHERE name = ?1",
+            params![name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (id, state) = row.ok_or_else(|| StoreError::AddonNotFound(name.to_owned()))?;
+    let state = AddonState::parse(&state).ok_or_else(|| corrupt("add-on state", &state))?;
+    Ok((id, state))
+}
+
+/// The add-on's id, refusing one that is being destroyed.
+pub(crate) fn live_addon_id(
+    tx: &rusqlite::Connection,
+    name: &AddonName,
+) -> Result<i64, StoreError> {
+    match addon_id(tx, name.as_str())? {
+        (_, AddonState::Destroying) => Err(StoreError::AddonDestroying(name.clone())),
+        (id, _) => Ok(id),
+    }
 }

@@ -53,6 +53,16 @@ pub enum StoreError {
     AddonExists(crate::model::AddonName),
     #[error("add-on {0} not found")]
     AddonNotFound(String),
+    #[error("backup {id} of add-on {addon} is still in progress; wait for it to end")]
+    BackupInProgress {
+        addon: crate::model::AddonName,
+        id: crate::model::BackupId,
+    },
+    #[error("add-on {addon} has no backup {id}; skiff pg:backups lists them")]
+    BackupNotFound {
+        addon: crate::model::AddonName,
+        id: crate::model::BackupId,
+    },
     #[error(
         "app {app} already has an add-on attached as {name} ({key}); choose another name with --as"
     )]

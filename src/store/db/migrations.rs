@@ -158,6 +158,23 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL,
         UNIQUE (app_id, name)
     );",
+    // v11: add-on backups, numbered per add-on. Only `checked` is a good backup; skiffd marks
+    // rows it finds `running` or `checking` at start as `failed` (a crash interrupted them).
+    "CREATE TABLE backups (
+        id INTEGER PRIMARY KEY,
+        addon_id INTEGER NOT NULL REFERENCES addons(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL CHECK (number > 0),
+        kind TEXT NOT NULL CHECK (kind IN ('manual', 'scheduled', 'safety')),
+        status TEXT NOT NULL CHECK (status IN ('running', 'checking', 'checked', 'failed')),
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        size_bytes INTEGER,
+        sha256 TEXT,
+        tables INTEGER,
+        rows INTEGER,
+        reason TEXT,
+        UNIQUE (addon_id, number)
+    );",
 ];
 
 pub fn known_version() -> i64 {

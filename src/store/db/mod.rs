@@ -10,7 +10,7 @@ mod routing_rows;
 mod volume_rows;
 
 pub use addon_rows::AppRelease;
-pub(crate) use addon_rows::{destroy_owned_addons, remove_attachments};
+pub(crate) use addon_rows::{addon_id, destroy_owned_addons, live_addon_id, remove_attachments};
 pub(crate) use dyno_rows::{
     clear_holds, current_formation, formation_of, generations_of, holds_of, write_formation,
 };

@@ -1,0 +1,370 @@
+//! Taking an add-on backup: refuse it when the disk would fall under the free-space floor,
+//! dump into a temporary file in the backup's own directory, sync and checksum it, restore it
+//! somewhere else and compare what it holds with what the database held, and only then give it
+//! its name and mark it `checked`. Any failure marks it `failed` with the reason and removes the
+//! temporary file; a crash leaves a row skiffd fails at its next start.
+
+use std::path::{Path, PathBuf};
+
+use super::{Addons, AddonsError};
+use crate::model::{
+    check_free_space, compare_exact, AddonService, BackupKind, Census, CheckMismatch,
+};
+use crate::paths::Layout;
+use crate::store::{AddonRecord, BackupRecord, CheckedBackup, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0}")]
+    NoSpace(String),
+    #[error("backups of {0} add-ons are not supported yet")]
+    Unsupported(AddonService),
+    #[error(transparent)]
+    Addons(#[from] AddonsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot {what} {path}: {source}")]
+    Files {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the dump is empty (0 bytes)")]
+    EmptyFile,
+    #[error("the check found the dump incomplete: {0}")]
+    Mismatch(#[from] CheckMismatch),
+}
+
+/// The file name extension of a service's backups.
+fn extension(service: AddonService) -> &'static str {
+    match service {
+        AddonService::Postgres => "dump",
+        AddonService::Redis => "rdb",
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("blocking backup task panicked")
+}
+
+fn files_error(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BackupError {
+    let path = path.to_owned();
+    move |source| BackupError::Files { what, path, source }
+}
+
+impl Addons {
+    /// Starts a backup of `addon`: refused (nothing recorded) when the disk would keep less
+    /// than `floor` bytes free, or when one is in progress; otherwise recorded as `running` and
+    /// carried on in a task of its own. Returns the new row.
+    pub async fn start_backup(
+        &self,
+        store: &Store,
+        layout: &Layout,
+        addon: &AddonRecord,
+        kind: BackupKind,
+        floor: u64,
+    ) -> Result<BackupRecord, BackupError> {
+        if addon.service != AddonService::Postgres {
+            return Err(BackupError::Unsupported(addon.service));
+        }
+        let estimate = self.postgres_info(addon).await?.size_bytes;
+        let dir = layout.backup_dir(&addon.name);
+        let free = blocking({
+            let dir = dir.clone();
+            move || {
+                crate::files::make_dir_mode(&dir, 0o700)?;
+                crate::files::free_bytes(&dir)
+            }
+        })
+        .await
+        .map_err(files_error("measure the free space of", &dir))?;
+        check_free_space(free, estimate, floor).map_err(BackupError::NoSpace)?;
+        let record = store.begin_backup(&addon.name, kind).await?;
+        let (addons, store, layout, addon) =
+            (self.clone(), store.clone(), layout.clone(), addon.clone());
+        let started = record.clone();
+        tokio::spawn(async move {
+            addons
+                .finish_backup(&store, &layout, &addon, &started)
+                .await;
+        });
+        Ok(record)
+    }
+
+    /// Carries a started backup to `checked`, or records why it `failed`.
+    async fn finish_backup(
+        &self,
+        store: &Store,
+        layout: &Layout,
+        addon: &AddonRecord,
+        record: &BackupRecord,
+    ) {
+        let ext = extension(addon.service);
+        let temporary = layout.backup_temporary(&addon.name, record.id, ext);
+        let done = layout.backup_file(&addon.name, record.id, ext);
+        let result = self
+            .dump_and_check(store, addon, record, &temporary, &done)
+            .await;
+        let outcome = match result {
+            Ok(checked) => store.backup_checked(&addon.name, record.id, checked).await,
+            Err(e) => {
+                let reason = e.to_string();
+                blocking(move || {
+                    let _ = std::fs::remove_file(&temporary);
+                })
+                .await;
+                tracing::warn!(addon = %addon.name, backup = %record.id, %reason, "backup failed");
+                store.backup_failed(&addon.name, record.id, &reason).await
+            }
+        };
+        match outcome {
+            Ok(r) if r.status == crate::model::BackupStatus::Checked => {
+                tracing::info!(addon = %addon.name, backup = %record.id, size = r.size_bytes, "backup checked");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(addon = %addon.name, backup = %record.id, error = %e, "cannot record the end of a backup");
+            }
+        }
+    }
+
+    async fn dump_and_check(
+        &self,
+        store: &Store,
+        addon: &AddonRecord,
+        record: &BackupRecord,
+        temporary: &Path,
+        done: &Path,
+    ) -> Result<CheckedBackup, BackupError> {
+        let stale = temporary.to_owned();
+        blocking(move || match std::fs::remove_file(&stale) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        })
+        .await
+        .map_err(files_error("remove", temporary))?;
+        let census = self
+            .postgres
+            .dump(&addon.name, temporary)
+            .await
+            .map_err(AddonsError::from)?;
+        let (size_bytes, sha256) = blocking({
+            let path = temporary.to_owned();
+            move || crate::files::sync_and_hash(&path)
+        })
+        .await
+        .map_err(files_error("sync", temporary))?;
+        if size_bytes == 0 {
+            return Err(BackupError::EmptyFile);
+        }
+        store.backup_checking(&addon.name, record.id).await?;
+        let restored = {
+            let _one_check_at_a_time = self.checks.lock().await;
+            self.postgres
+                .check_dump(temporary)
+                .await
+                .map_err(AddonsError::from)?
+        };
+        compare_exact(&census, &restored)?;
+        blocking({
+            let (from, to) = (temporary.to_owned(), done.to_owned());
+            move || crate::files::rename_durably(&from, &to)
+        })
+        .await
+        .map_err(files_error("name", done))?;
+        Ok(summary(size_bytes, sha256, &census))
+    }
+}
+
+/// At start: removes the temporary files of backups a crash interrupted (their rows are failed
+/// by then). Returns how many went.
+pub fn remove_temporaries(layout: &Layout) -> usize {
+    let Ok(addons) = std::fs::read_dir(layout.backups_root()) else {
+        return 0;
+    };
+    let temporaries = addons
+        .filter_map(Result::ok)
+        .filter_map(|dir| std::fs::read_dir(dir.path()).ok())
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|f| {
+            let name = f.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with('.') && name.ends_with(".tmp")
+        });
+    temporaries
+        .filter(|f| std::fs::remove_file(f.path()).is_ok())
+        .count()
+}
+
+fn summary(size_bytes: u64, sha256: String, census: &Census) -> CheckedBackup {
+    CheckedBackup {
+        size_bytes,
+        sha256,
+        tables: census.len() as u64,
+        rows: census.values().sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::addons::postgres::FakePostgres;
+    use crate::addons::redis::FakeRedis;
+    use crate::model::{AddonName, AddonSecret, AppName, BackupStatus, PlanName};
+    use crate::store::NewAddon;
+
+    struct Setup {
+        addons: Addons,
+        pg: Arc<FakePostgres>,
+        store: Store,
+        layout: Layout,
+        addon: AddonRecord,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let pg = Arc::new(FakePostgres::default());
+        let plans = crate::config::Config::default().plans().unwrap();
+        let addons = Addons::new(pg.clone(), Arc::new(FakeRedis::default()), plans);
+        let store = Store::open_in_memory().unwrap();
+        let app = AppName::parse("shop").unwrap();
+        store.create_app(app.clone()).await.unwrap();
+        let made = store
+            .create_addon(NewAddon {
+                name: Some(AddonName::parse("pg-shop").unwrap()),
+                service: AddonService::Postgres,
+                plan: PlanName::parse("mini").unwrap(),
+                owner: app,
+                attach_as: AddonService::Postgres.default_attachment(),
+                secret: AddonSecret::generate(),
+            })
+            .await
+            .unwrap();
+        store.addon_made(&made.name, 5433).await.unwrap();
+        let addon = store.addon(made.name.as_str()).await.unwrap();
+        addons
+            .converge(
+                std::slice::from_ref(&addon),
+                "10.0.0.1".parse().unwrap(),
+                &Default::default(),
+            )
+            .await;
+        let layout = Layout::new(dir.path(), &dir.path().join("run"));
+        Setup {
+            addons,
+            pg,
+            store,
+            layout,
+            addon,
+            _dir: dir,
+        }
+    }
+
+    async fn settled(s: &Setup, id: crate::model::BackupId) -> BackupRecord {
+        for _ in 0..200 {
+            let record = s.store.backup(&s.addon.name, id).await.unwrap();
+            if matches!(record.status, BackupStatus::Checked | BackupStatus::Failed) {
+                return record;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("backup {id} never ended");
+    }
+
+    #[tokio::test]
+    async fn a_checked_backup_has_its_file_its_checksum_and_its_census() {
+        let s = setup().await;
+        s.pg.set_rows(&s.addon.name, [("public.t".to_owned(), 3)].into());
+        let started = s
+            .addons
+            .start_backup(&s.store, &s.layout, &s.addon, BackupKind::Manual, 0)
+            .await
+            .unwrap();
+        assert_eq!(started.status, BackupStatus::Running);
+        let done = settled(&s, started.id).await;
+        assert_eq!(done.status, BackupStatus::Checked, "{:?}", done.reason);
+        assert_eq!((done.tables, done.rows), (Some(1), Some(3)));
+        let file = s.layout.backup_file(&s.addon.name, done.id, "dump");
+        let (size, sha) = crate::files::sync_and_hash(&file).unwrap();
+        assert_eq!((Some(size), Some(sha)), (done.size_bytes, done.sha256));
+        assert!(!s
+            .layout
+            .backup_temporary(&s.addon.name, done.id, "dump")
+            .exists());
+    }
+
+    #[tokio::test]
+    async fn a_full_disk_refuses_the_backup_and_records_nothing() {
+        let s = setup().await;
+        let refused = s
+            .addons
+            .start_backup(&s.store, &s.layout, &s.addon, BackupKind::Manual, u64::MAX)
+            .await;
+        assert!(
+            matches!(refused, Err(BackupError::NoSpace(_))),
+            "{refused:?}"
+        );
+        assert!(s.store.backups(&s.addon.name).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_dump_that_does_not_restore_whole_is_failed_and_leaves_no_file() {
+        let s = setup().await;
+        s.pg.set_rows(&s.addon.name, [("public.t".to_owned(), 2)].into());
+        let cases = [
+            (Err("input file is too short".to_owned()), "too short"),
+            (Ok(Census::new()), "restored nothing"),
+            (
+                Ok([("public.t".to_owned(), 1)].into()),
+                "holds 1 in the restored dump",
+            ),
+        ];
+        for (check, why) in cases {
+            s.pg.override_check(check);
+            let started = s
+                .addons
+                .start_backup(&s.store, &s.layout, &s.addon, BackupKind::Manual, 0)
+                .await
+                .unwrap();
+            let failed = settled(&s, started.id).await;
+            assert_eq!(failed.status, BackupStatus::Failed);
+            assert!(
+                failed.reason.as_deref().unwrap_or("").contains(why),
+                "{failed:?}"
+            );
+            assert!(!s
+                .layout
+                .backup_file(&s.addon.name, started.id, "dump")
+                .exists());
+            assert!(!s
+                .layout
+                .backup_temporary(&s.addon.name, started.id, "dump")
+                .exists());
+        }
+    }
+
+    #[test]
+    fn only_temporaries_are_removed_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path(), &dir.path().join("run"));
+        assert_eq!(remove_temporaries(&layout), 0, "no backups directory yet");
+        let addon = AddonName::parse("pg-shop").unwrap();
+        std::fs::create_dir_all(layout.backup_dir(&addon)).unwrap();
+        let id = crate::model::BackupId::new(1);
+        let (kept, gone) = (
+            layout.backup_file(&addon, id, "dump"),
+            layout.backup_temporary(&addon, id, "dump"),
+        );
+        std::fs::write(&kept, "x").unwrap();
+        std::fs::write(&gone, "x").unwrap();
+        assert_eq!(remove_temporaries(&layout), 1);
+        assert!(kept.exists() && !gone.exists());
+    }
+}

@@ -1,0 +1,346 @@
+//! Add-on backups' rows: one per attempt, numbered per add-on, moving from `running` through
+//! `checking` to `checked` or `failed`. A row is `checked` only once its file was written,
+//! synced, checksummed and restored somewhere else and found whole.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::db::{addon_id, corrupt, live_addon_id, Store, StoreError, NOW};
+use crate::model::{AddonName, BackupId, BackupKind, BackupStatus};
+
+/// One backup as the store holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupRecord {
+    pub addon: AddonName,
+    pub id: BackupId,
+    pub kind: BackupKind,
+    pub status: BackupStatus,
+    /// UTC, RFC 3339.
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub size_bytes: Option<u64>,
+    pub sha256: Option<String>,
+    /// What the check counted in the restored copy.
+    pub tables: Option<u64>,
+    pub rows: Option<u64>,
+    /// Why a failed backup failed.
+    pub reason: Option<String>,
+}
+
+/// What a backup that passed its check records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedBackup {
+    pub size_bytes: u64,
+    pub sha256: String,
+    pub tables: u64,
+    pub rows: u64,
+}
+
+const COLUMNS: &str = "b.number, b.kind, b.status, b.started_at, b.finished_at, b.size_bytes, \
+                       b.sha256, b.tables, b.rows, b.reason";
+
+fn read_row(addon: &AddonName, r: &rusqlite::Row<'_>) -> Result<BackupRecord, StoreError> {
+    let kind: String = r.get(1)?;
+    let status: String = r.get(2)?;
+    Ok(BackupRecord {
+        addon: addon.clone(),
+        id: BackupId::new(r.get(0)?),
+        kind: BackupKind::parse(&kind).ok_or_else(|| corrupt("backup kind", &kind))?,
+        status: BackupStatus::parse(&status).ok_or_else(|| corrupt("backup status", &status))?,
+        started_at: r.get(3)?,
+        finished_at: r.get(4)?,
+        size_bytes: r.get(5)?,
+        sha256: r.get(6)?,
+        tables: r.get(7)?,
+        rows: r.get(8)?,
+        reason: r.get(9)?,
+    })
+}
+
+fn backups_of(
+    conn: &Connection,
+    addon: &AddonName,
+    only: Option<BackupId>,
+) -> Result<Vec<BackupRecord>, StoreError> {
+    let (id, _) = addon_id(conn, addon.as_str())?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM backups b WHERE b.addon_id = ?1 AND (?2 IS NULL OR b.number = ?2)
+         ORDER BY b.number DESC"
+    ))?;
+    let mut rows = stmt.query(params![id, only.map(BackupId::number)])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(read_row(addon, row)?);
+    }
+    Ok(out)
+}
+
+fn one_backup(
+    conn: &Connection,
+    addon: &AddonName,
+    id: BackupId,
+) -> Result<BackupRecord, StoreError> {
+    backups_of(conn, addon, Some(id))?
+        .pop()
+        .ok_or_else(|| StoreError::BackupNotFound {
+            addon: addon.clone(),
+            id,
+        })
+}
+
+/// Moves a backup that is still in progress to `status`, with the given columns set.
+fn finish(
+    conn: &Connection,
+    addon: &AddonName,
+    id: BackupId,
+    set: &str,
+    values: &[&dyn rusqlite::ToSql],
+) -> Result<BackupRecord, StoreError> {
+    let (addon_row, _) = addon_id(conn, addon.as_str())?;
+    let sql = format!(
+        "UPDATE backups SET {set} WHERE addon_id = ? AND number = ? \
+         AND status IN ('running', 'checking')"
+    );
+    let mut all: Vec<&dyn rusqlite::ToSql> = values.to_vec();
+    let number = id.number();
+    all.push(&addon_row);
+    all.push(&number);
+    if conn.execute(&sql, all.as_slice())? == 0 {
+        return Err(StoreError::Task(format!(
+            "backup {id} of {addon} is no longer in progress"
+        )));
+    }
+    one_backup(conn, addon, id)
+}
+
+impl Store {
+    /// Records a new backup of `addon`, `running`; refused while another one of it is in
+    /// progress or the add-on is being destroyed.
+    pub async fn begin_backup(
+        &self,
+        addon: &AddonName,
+        kind: BackupKind,
+    ) -> Result<BackupRecord, StoreError> {
+        let addon = addon.clone();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let id = live_addon_id(&tx, &addon)?;
+            let busy: Option<u32> = tx
+                .query_row(
+                    "SELECT number FROM backups WHERE addon_id = ?1
+                     AND status IN ('running', 'checking')",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(number) = busy {
+                return Err(StoreError::BackupInProgress {
+                    addon: addon.clone(),
+                    id: BackupId::new(number),
+                });
+            }
+            let number: u32 = tx.query_row(
+                "SELECT coalesce(max(number), 0) + 1 FROM backups WHERE addon_id = ?1",
+                params![id],
+                |r| r.get(0),
+            )?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO backups (addon_id, number, kind, status, started_at)
+                     VALUES (?1, ?2, ?3, 'running', {NOW})"
+                ),
+                params![id, number, kind.as_str()],
+            )?;
+            let record = one_backup(&tx, &addon, BackupId::new(number))?;
+            tx.commit()?;
+            Ok(record)
+        })
+        .await
+    }
+
+    /// The backup's file is written and synced; its check starts.
+    pub async fn backup_checking(
+        &self,
+        addon: &AddonName,
+        id: BackupId,
+    ) -> Result<BackupRecord, StoreError> {
+        let addon = addon.clone();
+        self.call(move |conn| finish(conn, &addon, id, "status = 'checking'", &[]))
+            .await
+    }
+
+    /// The backup restored whole: it is a good backup.
+    pub async fn backup_checked(
+        &self,
+        addon: &AddonName,
+        id: BackupId,
+        checked: CheckedBackup,
+    ) -> Result<BackupRecord, StoreError> {
+        let addon = addon.clone();
+        self.call(move |conn| {
+            let set = format!(
+                "status = 'checked', finished_at = {NOW}, size_bytes = ?, sha256 = ?, \
+                 tables = ?, rows = ?"
+            );
+            finish(
+                conn,
+                &addon,
+                id,
+                &set,
+                &[
+                    &checked.size_bytes,
+                    &checked.sha256,
+                    &checked.tables,
+                    &checked.rows,
+                ],
+            )
+        })
+        .await
+    }
+
+    /// The backup failed for `reason`; it is never a good backup.
+    pub async fn backup_failed(
+        &self,
+        addon: &AddonName,
+        id: BackupId,
+        reason: &str,
+    ) -> Result<BackupRecord, StoreError> {
+        let (addon, reason) = (addon.clone(), reason.to_owned());
+        self.call(move |conn| {
+            let set = format!("status = 'failed', finished_at = {NOW}, reason = ?");
+            finish(conn, &addon, id, &set, &[&reason])
+        })
+        .await
+    }
+
+    /// The add-on's backups, newest first.
+    pub async fn backups(&self, addon: &AddonName) -> Result<Vec<BackupRecord>, StoreError> {
+        let addon = addon.clone();
+        self.call(move |conn| backups_of(conn, &addon, None)).await
+    }
+
+    pub async fn backup(
+        &self,
+        addon: &AddonName,
+        id: BackupId,
+    ) -> Result<BackupRecord, StoreError> {
+        let addon = addon.clone();
+        self.call(move |conn| one_backup(conn, &addon, id)).await
+    }
+
+    /// At start: every backup still `running` or `checking` was interrupted (skiffd stopped or
+    /// crashed meanwhile) and is marked `failed`. Returns how many.
+    pub async fn fail_interrupted_backups(&self) -> Result<usize, StoreError> {
+        self.call(|conn| {
+            Ok(conn.execute(
+                &format!(
+                    "UPDATE backups SET status = 'failed', finished_at = {NOW}, \
+                     reason = 'interrupted: skiffd stopped before the backup was checked' \
+                     WHERE status IN ('running', 'checking')"
+                ),
+                [],
+            )?)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AddonSecret, AddonService, AppName, PlanName};
+    use crate::store::NewAddon;
+
+    async fn store_with_addon() -> (Store, AddonName) {
+        let store = Store::open_in_memory().unwrap();
+        let app = AppName::parse("shop").unwrap();
+        store.create_app(app.clone()).await.unwrap();
+        let addon = store
+            .create_addon(NewAddon {
+                name: None,
+                service: AddonService::Postgres,
+                plan: PlanName::parse("mini").unwrap(),
+                owner: app,
+                attach_as: AddonService::Postgres.default_attachment(),
+                secret: AddonSecret::generate(),
+            })
+            .await
+            .unwrap();
+        (store, addon.name)
+    }
+
+    fn checked() -> CheckedBackup {
+        CheckedBackup {
+            size_bytes: 4096,
+            sha256: "ab".repeat(32),
+            tables: 2,
+            rows: 10,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_backup_moves_from_running_to_checked_and_is_numbered_per_addon() {
+        let (store, addon) = store_with_addon().await;
+        let first = store
+            .begin_backup(&addon, BackupKind::Manual)
+            .await
+            .unwrap();
+        assert_eq!(
+            (first.id.to_string(), first.status),
+            ("b001".to_owned(), BackupStatus::Running)
+        );
+        let busy = store.begin_backup(&addon, BackupKind::Scheduled).await;
+        assert!(
+            matches!(busy, Err(StoreError::BackupInProgress { .. })),
+            "{busy:?}"
+        );
+        store.backup_checking(&addon, first.id).await.unwrap();
+        let done = store
+            .backup_checked(&addon, first.id, checked())
+            .await
+            .unwrap();
+        assert_eq!(done.status, BackupStatus::Checked);
+        assert_eq!((done.size_bytes, done.rows), (Some(4096), Some(10)));
+        assert!(done.finished_at.is_some());
+        let again = store.backup_failed(&addon, first.id, "late").await;
+        assert!(again.is_err(), "a finished backup cannot fail afterwards");
+        let second = store
+            .begin_backup(&addon, BackupKind::Scheduled)
+            .await
+            .unwrap();
+        assert_eq!(second.id, BackupId::new(2));
+        let failed = store
+            .backup_failed(&addon, second.id, "pg_dump: boom")
+            .await
+            .unwrap();
+        assert_eq!(failed.reason.as_deref(), Some("pg_dump: boom"));
+        let listed: Vec<BackupId> = store
+            .backups(&addon)
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| b.id)
+            .collect();
+        assert_eq!(listed, [BackupId::new(2), BackupId::new(1)]);
+        let missing = store.backup(&addon, BackupId::new(9)).await;
+        assert!(matches!(missing, Err(StoreError::BackupNotFound { .. })));
+    }
+
+    #[tokio::test]
+    async fn backups_interrupted_by_a_crash_are_failed_at_start() {
+        let (store, addon) = store_with_addon().await;
+        let running = store
+            .begin_backup(&addon, BackupKind::Manual)
+            .await
+            .unwrap();
+        assert_eq!(store.fail_interrupted_backups().await.unwrap(), 1);
+        let record = store.backup(&addon, running.id).await.unwrap();
+        assert_eq!(record.status, BackupStatus::Failed);
+        assert!(record.reason.unwrap().contains("interrupted"));
+        assert_eq!(store.fail_interrupted_backups().await.unwrap(), 0);
+        let next = store
+            .begin_backup(&addon, BackupKind::Manual)
+            .await
+            .unwrap();
+        assert_eq!(next.id, BackupId::new(2));
+    }
+}
