@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use super::{Addons, AddonsError};
 use crate::model::{
-    check_free_space, compare_exact, AddonService, BackupKind, Census, CheckMismatch,
+    check_free_space, compare_exact, AddonService, BackupId, BackupKind, BackupStatus, Census,
+    CheckMismatch,
 };
 use crate::paths::Layout;
 use crate::store::{AddonRecord, BackupRecord, CheckedBackup, Store, StoreError};
@@ -29,6 +30,8 @@ pub enum BackupError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    NotRestorable(String),
     #[error("the dump is empty (0 bytes)")]
     EmptyFile,
     #[error("the check found the dump incomplete: {0}")]
@@ -41,6 +44,11 @@ fn extension(service: AddonService) -> &'static str {
         AddonService::Postgres => "dump",
         AddonService::Redis => "rdb",
     }
+}
+
+/// Where the checked backup `id` of `addon` is.
+pub fn backup_file(layout: &Layout, addon: &AddonRecord, id: BackupId) -> PathBuf {
+    layout.backup_file(&addon.name, id, extension(addon.service))
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -66,6 +74,40 @@ impl Addons {
         kind: BackupKind,
         floor: u64,
     ) -> Result<BackupRecord, BackupError> {
+        let record = self.begin_backup(store, layout, addon, kind, floor).await?;
+        let (addons, store, layout, addon) =
+            (self.clone(), store.clone(), layout.clone(), addon.clone());
+        let started = record.clone();
+        tokio::spawn(async move {
+            addons
+                .finish_backup(&store, &layout, &addon, &started)
+                .await;
+        });
+        Ok(record)
+    }
+
+    /// Takes a backup of `addon` and waits for its end; the row says whether it is checked.
+    pub async fn take_backup(
+        &self,
+        store: &Store,
+        layout: &Layout,
+        addon: &AddonRecord,
+        kind: BackupKind,
+        floor: u64,
+    ) -> Result<BackupRecord, BackupError> {
+        let record = self.begin_backup(store, layout, addon, kind, floor).await?;
+        self.finish_backup(store, layout, addon, &record).await;
+        Ok(store.backup(&addon.name, record.id).await?)
+    }
+
+    async fn begin_backup(
+        &self,
+        store: &Store,
+        layout: &Layout,
+        addon: &AddonRecord,
+        kind: BackupKind,
+        floor: u64,
+    ) -> Result<BackupRecord, BackupError> {
         if addon.service != AddonService::Postgres {
             return Err(BackupError::Unsupported(addon.service));
         }
@@ -81,15 +123,81 @@ impl Addons {
         .await
         .map_err(files_error("measure the free space of", &dir))?;
         check_free_space(free, estimate, floor).map_err(BackupError::NoSpace)?;
-        let record = store.begin_backup(&addon.name, kind).await?;
-        let (addons, store, layout, addon) =
-            (self.clone(), store.clone(), layout.clone(), addon.clone());
-        let started = record.clone();
-        tokio::spawn(async move {
-            addons
-                .finish_backup(&store, &layout, &addon, &started)
-                .await;
-        });
+        Ok(store.begin_backup(&addon.name, kind).await?)
+    }
+
+    /// `pg:backups:restore`: the checked backup `id`, its file still matching its checksum,
+    /// replaces the database, after a safety backup of what the database holds now. Nothing
+    /// changes when any step before the swap fails. Returns the safety backup.
+    pub async fn restore_backup(
+        &self,
+        store: &Store,
+        layout: &Layout,
+        addon: &AddonRecord,
+        id: BackupId,
+        floor: u64,
+    ) -> Result<BackupRecord, BackupError> {
+        let record = store.backup(&addon.name, id).await?;
+        if record.status != BackupStatus::Checked {
+            return Err(BackupError::NotRestorable(format!(
+                "backup {id} is {}; only a checked backup is restored",
+                record.status.as_str()
+            )));
+        }
+        let file = backup_file(layout, addon, id);
+        let (_, sha256) = blocking({
+            let file = file.clone();
+            move || crate::files::sync_and_hash(&file)
+        })
+        .await
+        .map_err(files_error("read", &file))?;
+        if Some(&sha256) != record.sha256.as_ref() {
+            return Err(BackupError::NotRestorable(format!(
+                "the file of backup {id} no longer matches its checksum; it is not restored"
+            )));
+        }
+        let safety = self
+            .take_backup(store, layout, addon, BackupKind::Safety, floor)
+            .await?;
+        if safety.status != BackupStatus::Checked {
+            return Err(BackupError::NotRestorable(format!(
+                "the safety backup {} failed ({}); nothing was restored",
+                safety.id,
+                safety.reason.as_deref().unwrap_or("no reason recorded")
+            )));
+        }
+        {
+            let _one_restore_at_a_time = self.checks.lock().await;
+            self.postgres
+                .restore(&addon.name, &file, &record.census)
+                .await
+                .map_err(AddonsError::from)?;
+        }
+        self.postgres_reapply(addon).await?;
+        tracing::info!(addon = %addon.name, backup = %id, safety = %safety.id, "backup restored");
+        Ok(safety)
+    }
+
+    /// `pg:backups:delete`: the row goes first, then the file, so a crash between the two
+    /// leaves a file no row claims rather than a good backup without its file.
+    pub async fn delete_backup(
+        &self,
+        store: &Store,
+        layout: &Layout,
+        addon: &AddonRecord,
+        id: BackupId,
+    ) -> Result<BackupRecord, BackupError> {
+        let record = store.delete_backup(&addon.name, id).await?;
+        let file = backup_file(layout, addon, id);
+        blocking({
+            let file = file.clone();
+            move || match std::fs::remove_file(&file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            }
+        })
+        .await
+        .map_err(files_error("remove", &file))?;
         Ok(record)
     }
 
@@ -120,7 +228,7 @@ impl Addons {
             }
         };
         match outcome {
-            Ok(r) if r.status == crate::model::BackupStatus::Checked => {
+            Ok(r) if r.status == BackupStatus::Checked => {
                 tracing::info!(addon = %addon.name, backup = %record.id, size = r.size_bytes, "backup checked");
             }
             Ok(_) => {}
@@ -174,7 +282,7 @@ impl Addons {
         })
         .await
         .map_err(files_error("name", done))?;
-        Ok(summary(size_bytes, sha256, &census))
+        Ok(summary(size_bytes, sha256, census))
     }
 }
 
@@ -199,12 +307,11 @@ pub fn remove_temporaries(layout: &Layout) -> usize {
         .count()
 }
 
-fn summary(size_bytes: u64, sha256: String, census: &Census) -> CheckedBackup {
+fn summary(size_bytes: u64, sha256: String, census: Census) -> CheckedBackup {
     CheckedBackup {
         size_bytes,
         sha256,
-        tables: census.len() as u64,
-        rows: census.values().sum(),
+        census,
     }
 }
 
@@ -216,7 +323,7 @@ mod tests {
     use super::*;
     use crate::addons::postgres::FakePostgres;
     use crate::addons::redis::FakeRedis;
-    use crate::model::{AddonName, AddonSecret, AppName, BackupStatus, PlanName};
+    use crate::model::{AddonName, AddonSecret, AppName, PlanName};
     use crate::store::NewAddon;
 
     struct Setup {
@@ -366,5 +473,60 @@ mod tests {
         std::fs::write(&gone, "x").unwrap();
         assert_eq!(remove_temporaries(&layout), 1);
         assert!(kept.exists() && !gone.exists());
+    }
+
+    #[tokio::test]
+    async fn a_restore_takes_a_safety_backup_first_and_refuses_bad_files() {
+        let s = setup().await;
+        s.pg.set_rows(&s.addon.name, [("public.t".to_owned(), 3)].into());
+        let first = s
+            .addons
+            .take_backup(&s.store, &s.layout, &s.addon, BackupKind::Manual, 0)
+            .await
+            .unwrap();
+        assert_eq!(first.status, BackupStatus::Checked);
+        s.pg.set_rows(&s.addon.name, [("public.t".to_owned(), 9)].into());
+        let safety = s
+            .addons
+            .restore_backup(&s.store, &s.layout, &s.addon, first.id, 0)
+            .await
+            .unwrap();
+        assert_eq!(
+            (safety.kind, safety.status, safety.rows),
+            (BackupKind::Safety, BackupStatus::Checked, Some(9))
+        );
+        assert!(s.pg.calls().contains(&"restore pg-shop".to_owned()));
+
+        let file = backup_file(&s.layout, &s.addon, first.id);
+        std::fs::write(&file, "{}").unwrap();
+        let tampered = s
+            .addons
+            .restore_backup(&s.store, &s.layout, &s.addon, first.id, 0)
+            .await;
+        assert!(
+            matches!(&tampered, Err(BackupError::NotRestorable(m)) if m.contains("checksum")),
+            "{tampered:?}"
+        );
+        let backups = s.store.backups(&s.addon.name).await.unwrap();
+        assert_eq!(backups.len(), 2, "a refused restore takes no safety backup");
+
+        let deleted = s
+            .addons
+            .delete_backup(&s.store, &s.layout, &s.addon, first.id)
+            .await
+            .unwrap();
+        assert_eq!(deleted.id, first.id);
+        assert!(!file.exists());
+        let gone = s
+            .addons
+            .restore_backup(&s.store, &s.layout, &s.addon, first.id, 0)
+            .await;
+        assert!(
+            matches!(
+                gone,
+                Err(BackupError::Store(StoreError::BackupNotFound { .. }))
+            ),
+            "{gone:?}"
+        );
     }
 }

@@ -16,7 +16,7 @@ use crate::model::{
     MaxmemoryPolicy, Plans,
 };
 use crate::store::AddonRecord;
-pub use backups::{remove_temporaries, BackupError};
+pub use backups::{backup_file, remove_temporaries, BackupError};
 use postgres::{PgAccess, PgDatabase, PgInfo, PgSession, PostgresError, PostgresServer};
 use redis::{RedisError, RedisInfo, RedisInstance, RedisServer};
 
@@ -333,8 +333,14 @@ impl Addons {
     /// same roles and credentials.
     pub async fn postgres_reset(&self, addon: &AddonRecord) -> Result<(), AddonsError> {
         self.ready_postgres(addon)?;
-        let plan = self.plan_of(addon)?;
         self.postgres.drop_database(&addon.name).await?;
+        self.postgres_reapply(addon).await
+    }
+
+    /// Makes the add-on's database, roles and grants what its row says again, after its
+    /// database was replaced or dropped behind the reconciler's back.
+    async fn postgres_reapply(&self, addon: &AddonRecord) -> Result<(), AddonsError> {
+        let plan = self.plan_of(addon)?;
         self.made.lock().expect("add-ons lock").remove(&addon.name);
         let db = PgDatabase {
             name: addon.name.clone(),

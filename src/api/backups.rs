@@ -2,15 +2,19 @@
 //! recorded when the disk is too full or another backup runs; otherwise it answers at once with
 //! the `running` row, and the client follows it until it is `checked` or `failed`.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::Response;
 use axum::{Extension, Json};
 
 use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::model::{AddonState, BackupId, BackupKind};
 use crate::store::{AddonRecord, BackupRecord, StoreError};
-use crate::wire::{Backup, BackupList, ErrorBody};
+use crate::wire::{
+    Backup, BackupList, BackupRestored, DestroyQuery, ErrorBody, BACKUP_SHA256_HEADER,
+};
 
 pub(super) fn backup_body(record: BackupRecord) -> Backup {
     Backup {
@@ -103,4 +107,111 @@ pub async fn get_backup(
     Ok(Json(backup_body(
         state.store.backup(&record.name, id).await?,
     )))
+}
+
+/// Refuses a destructive request whose `confirm` does not name the add-on's owner app.
+fn confirmed(record: &AddonRecord, confirm: Option<&str>, what: &str) -> Result<(), ApiError> {
+    let owner = record
+        .owner
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    if confirm == Some(owner.as_str()) {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(format!(
+        "{what}; confirm with --confirm {owner}"
+    )))
+}
+
+#[utoipa::path(delete, path = "/v1/addons/{addon}/backups/{id}", tag = "backups",
+    params(("addon" = String, Path, description = "add-on name"), ("id" = String, Path, description = "backup id, like b001"), DestroyQuery),
+    responses(
+        (status = 200, description = "the backup and its file are gone", body = Backup),
+        (status = 400, description = "confirm does not name the owner app", body = ErrorBody),
+        (status = 409, description = "the backup is in progress", body = ErrorBody)))]
+pub async fn delete_backup(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((addon, id)): Path<(String, String)>,
+    Query(query): Query<DestroyQuery>,
+) -> Result<Json<Backup>, ApiError> {
+    let id = BackupId::parse(&id)?;
+    let record = live_addon(&state, &addon).await?;
+    state.store.backup(&record.name, id).await?;
+    let what = format!("deleting backup {id} of {} removes its file", record.name);
+    confirmed(&record, query.confirm.as_deref(), &what)?;
+    let addons = state.reconciler.addons();
+    let deleted = addons
+        .delete_backup(&state.store, &state.layout, &record, id)
+        .await?;
+    tracing::info!(addon = %record.name, backup = %id, caller = %caller.describe(), "backup deleted");
+    Ok(Json(backup_body(deleted)))
+}
+
+#[utoipa::path(post, path = "/v1/addons/{addon}/backups/{id}/restore", tag = "backups",
+    params(("addon" = String, Path, description = "add-on name"), ("id" = String, Path, description = "backup id, like b001"), DestroyQuery),
+    responses(
+        (status = 200, description = "the database holds the backup; the safety backup holds what it held before", body = BackupRestored),
+        (status = 400, description = "confirm does not name the owner app", body = ErrorBody),
+        (status = 422, description = "the backup is not checked, or its file no longer matches its checksum", body = ErrorBody)))]
+pub async fn restore_backup(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((addon, id)): Path<(String, String)>,
+    Query(query): Query<DestroyQuery>,
+) -> Result<Json<BackupRestored>, ApiError> {
+    let id = BackupId::parse(&id)?;
+    let record = live_addon(&state, &addon).await?;
+    let backup = state.store.backup(&record.name, id).await?;
+    let what = format!(
+        "restoring {id} replaces everything in the database of {}",
+        record.name
+    );
+    confirmed(&record, query.confirm.as_deref(), &what)?;
+    tracing::info!(addon = %record.name, backup = %id, caller = %caller.describe(), "restore started");
+    let safety = state
+        .reconciler
+        .addons()
+        .restore_backup(&state.store, &state.layout, &record, id, state.backup_floor)
+        .await?;
+    Ok(Json(BackupRestored {
+        restored: backup_body(backup),
+        safety: backup_body(safety),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/addons/{addon}/backups/{id}/download", tag = "backups",
+    params(("addon" = String, Path, description = "add-on name"), ("id" = String, Path, description = "backup id, like b001")),
+    responses(
+        (status = 200, description = "the backup's file, streamed; its SHA-256 in X-Skiff-Sha256", content_type = "application/octet-stream"),
+        (status = 409, description = "the backup is not checked", body = ErrorBody)))]
+pub async fn download_backup(
+    State(state): State<AppState>,
+    Path((addon, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let id = BackupId::parse(&id)?;
+    let record = live_addon(&state, &addon).await?;
+    let backup = state.store.backup(&record.name, id).await?;
+    let (Some(sha256), Some(size)) = (backup.sha256.clone(), backup.size_bytes) else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_checked",
+            format!(
+                "backup {id} is {}; only a checked backup has a file",
+                backup.status.as_str()
+            ),
+        ));
+    };
+    let path = crate::addons::backup_file(&state.layout, &record, id);
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| ApiError::internal(format!("cannot open {}: {e}", path.display())))?;
+    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_LENGTH, size)
+        .header(BACKUP_SHA256_HEADER, sha256)
+        .body(body)
+        .map_err(|e| ApiError::internal(e.to_string()))
 }

@@ -133,7 +133,9 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(addons::reset_database))
         .routes(routes!(addons::list_plans))
         .routes(routes!(backups::list_backups, backups::capture_backup))
-        .routes(routes!(backups::get_backup))
+        .routes(routes!(backups::get_backup, backups::delete_backup))
+        .routes(routes!(backups::restore_backup))
+        .routes(routes!(backups::download_backup))
         .routes(routes!(volumes::list_volumes, volumes::create_volume))
         .routes(routes!(volumes::destroy_volume))
         .routes(routes!(network::get_network))
@@ -214,6 +216,7 @@ mod tests {
                 "BTreeMap",
                 "Backup",
                 "BackupList",
+                "BackupRestored",
                 "BuildEvent",
                 "CompressionBody",
                 "ConfigChanged",

@@ -209,6 +209,18 @@ const VERBS: &[(&[&str], &str)] = &[
         r#"Backups(Capture { addon: Some("pg-shop") })"#,
     ),
     (
+        &["pg:backups:download", "-o", "/tmp/x.dump"],
+        r#"Backups(Download { id: None, addon: None, output: "/tmp/x.dump" })"#,
+    ),
+    (
+        &["pg:backups:restore", "b001", "--confirm", "shop"],
+        r#"Backups(Restore { id: Some("b001"), addon: None, confirm: Some("shop") })"#,
+    ),
+    (
+        &["pg:backups:delete", "b003", "--confirm", "shop"],
+        r#"Backups(Delete { id: "b003", addon: None, confirm: Some("shop") })"#,
+    ),
+    (
         &["pg:backups:info", "b002"],
         r#"Backups(Info { id: Some("b002"), addon: None })"#,
     ),

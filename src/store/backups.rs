@@ -5,7 +5,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::db::{addon_id, corrupt, live_addon_id, Store, StoreError, NOW};
-use crate::model::{AddonName, BackupId, BackupKind, BackupStatus};
+use crate::model::{AddonName, BackupId, BackupKind, BackupStatus, Census};
 
 /// One backup as the store holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,8 @@ pub struct BackupRecord {
     /// What the check counted in the restored copy.
     pub tables: Option<u64>,
     pub rows: Option<u64>,
+    /// Rows per table of a checked backup (what a restore of it must hold); empty otherwise.
+    pub census: Census,
     /// Why a failed backup failed.
     pub reason: Option<String>,
 }
@@ -31,16 +33,20 @@ pub struct BackupRecord {
 pub struct CheckedBackup {
     pub size_bytes: u64,
     pub sha256: String,
-    pub tables: u64,
-    pub rows: u64,
+    pub census: Census,
 }
 
 const COLUMNS: &str = "b.number, b.kind, b.status, b.started_at, b.finished_at, b.size_bytes, \
-                       b.sha256, b.tables, b.rows, b.reason";
+                       b.sha256, b.tables, b.rows, b.reason, b.census";
 
 fn read_row(addon: &AddonName, r: &rusqlite::Row<'_>) -> Result<BackupRecord, StoreError> {
     let kind: String = r.get(1)?;
     let status: String = r.get(2)?;
+    let census: Option<String> = r.get(10)?;
+    let census = match census {
+        Some(json) => serde_json::from_str(&json).map_err(|e| corrupt("backup census", e))?,
+        None => Census::new(),
+    };
     Ok(BackupRecord {
         addon: addon.clone(),
         id: BackupId::new(r.get(0)?),
@@ -53,6 +59,7 @@ fn read_row(addon: &AddonName, r: &rusqlite::Row<'_>) -> Result<BackupRecord, St
         tables: r.get(7)?,
         rows: r.get(8)?,
         reason: r.get(9)?,
+        census,
     })
 }
 
@@ -139,7 +146,7 @@ impl Store {
                 });
             }
             let number: u32 = tx.query_row(
-                "SELECT coalesce(max(number), 0) + 1 FROM backups WHERE addon_id = ?1",
+                "UPDATE addons SET last_backup = last_backup + 1 WHERE id = ?1 RETURNING last_backup",
                 params![id],
                 |r| r.get(0),
             )?;
@@ -179,8 +186,11 @@ impl Store {
         self.call(move |conn| {
             let set = format!(
                 "status = 'checked', finished_at = {NOW}, size_bytes = ?, sha256 = ?, \
-                 tables = ?, rows = ?"
+                 tables = ?, rows = ?, census = ?"
             );
+            let tables = checked.census.len() as u64;
+            let rows: u64 = checked.census.values().sum();
+            let census = serde_json::to_string(&checked.census).expect("a census is JSON");
             finish(
                 conn,
                 &addon,
@@ -189,8 +199,9 @@ impl Store {
                 &[
                     &checked.size_bytes,
                     &checked.sha256,
-                    &checked.tables,
-                    &checked.rows,
+                    &tables,
+                    &rows,
+                    &census,
                 ],
             )
         })
@@ -225,6 +236,32 @@ impl Store {
     ) -> Result<BackupRecord, StoreError> {
         let addon = addon.clone();
         self.call(move |conn| one_backup(conn, &addon, id)).await
+    }
+
+    /// Forgets a finished backup (its file is the caller's to remove first); refused while it
+    /// is in progress.
+    pub async fn delete_backup(
+        &self,
+        addon: &AddonName,
+        id: BackupId,
+    ) -> Result<BackupRecord, StoreError> {
+        let addon = addon.clone();
+        self.call(move |conn| {
+            let record = one_backup(conn, &addon, id)?;
+            if matches!(
+                record.status,
+                BackupStatus::Running | BackupStatus::Checking
+            ) {
+                return Err(StoreError::BackupInProgress { addon, id });
+            }
+            let (addon_row, _) = addon_id(conn, addon.as_str())?;
+            conn.execute(
+                "DELETE FROM backups WHERE addon_id = ?1 AND number = ?2",
+                params![addon_row, id.number()],
+            )?;
+            Ok(record)
+        })
+        .await
     }
 
     /// At start: every backup still `running` or `checking` was interrupted (skiffd stopped or
@@ -272,8 +309,7 @@ mod tests {
         CheckedBackup {
             size_bytes: 4096,
             sha256: "ab".repeat(32),
-            tables: 2,
-            rows: 10,
+            census: [("public.a".to_owned(), 4), ("public.b".to_owned(), 6)].into(),
         }
     }
 
@@ -299,7 +335,11 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(done.status, BackupStatus::Checked);
-        assert_eq!((done.size_bytes, done.rows), (Some(4096), Some(10)));
+        assert_eq!(
+            (done.size_bytes, done.tables, done.rows),
+            (Some(4096), Some(2), Some(10))
+        );
+        assert_eq!(done.census, checked().census);
         assert!(done.finished_at.is_some());
         let again = store.backup_failed(&addon, first.id, "late").await;
         assert!(again.is_err(), "a finished backup cannot fail afterwards");
@@ -323,6 +363,25 @@ mod tests {
         assert_eq!(listed, [BackupId::new(2), BackupId::new(1)]);
         let missing = store.backup(&addon, BackupId::new(9)).await;
         assert!(matches!(missing, Err(StoreError::BackupNotFound { .. })));
+        store.delete_backup(&addon, first.id).await.unwrap();
+        assert!(matches!(
+            store.backup(&addon, first.id).await,
+            Err(StoreError::BackupNotFound { .. })
+        ));
+        let third = store
+            .begin_backup(&addon, BackupKind::Manual)
+            .await
+            .unwrap();
+        assert_eq!(
+            third.id,
+            BackupId::new(3),
+            "numbers are never reused while a later one exists"
+        );
+        let busy = store.delete_backup(&addon, third.id).await;
+        assert!(
+            matches!(busy, Err(StoreError::BackupInProgress { .. })),
+            "{busy:?}"
+        );
     }
 
     #[tokio::test]

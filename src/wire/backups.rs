@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// The header a download carries the file's SHA-256 (hex) in, to check what arrived.
+pub const BACKUP_SHA256_HEADER: &str = "x-skiff-sha256";
+
 /// One backup of an add-on. Only a `checked` backup is good: its file was synced, checksummed,
 /// restored somewhere else and found to hold what the database held.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -40,4 +43,12 @@ pub struct BackupList {
     /// Bytes the add-on's backup directory takes on disk.
     pub used: u64,
     pub backups: Vec<Backup>,
+}
+
+/// What `pg:backups:restore` did: the backup now in the database, and the safety backup of what
+/// the database held just before.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BackupRestored {
+    pub restored: Backup,
+    pub safety: Backup,
 }

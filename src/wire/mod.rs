@@ -24,7 +24,7 @@ pub use addons::{
     Attachment, CreateAddon, DestroyQuery, PgSessionInfo, PlanInfo, PolicyRequest,
 };
 pub use apps::{App, AppInfo, CreateApp, DiskUse};
-pub use backups::{Backup, BackupList};
+pub use backups::{Backup, BackupList, BackupRestored, BACKUP_SHA256_HEADER};
 pub use cron::CronJobInfo;
 pub use deploys::{BuildEvent, DeployQuery, Release};
 pub use dynos::{Dyno, FormationItem, ResizeRequest, RestartRequest, Restarted, ScaleRequest};

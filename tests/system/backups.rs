@@ -135,6 +135,69 @@ fn backups_postgres_checked(c: &Container) {
     c.wait_active("skiffd.service", Duration::from_secs(30));
 
     crash_mid_backup(c);
+    download_restore_delete(c);
+}
+
+/// b001 downloaded and checked against its checksum; restored over changed data (a safety
+/// backup of the change first), after which the app's role uses the tables as before; deleted
+/// with its file.
+fn download_restore_delete(c: &Container) {
+    let got = c.ok("cd /root && skiff pg:backups:download b001 -a shop -o /root/b001.dump");
+    assert_contains(&got, "SHA-256 checked", "download");
+    let sums = c.ok(&format!(
+        "sha256sum /root/b001.dump {BACKUPS}/b001.dump | cut -d' ' -f1 | uniq | wc -l"
+    ));
+    assert_eq!(sums.trim(), "1", "the download is the backup's file");
+
+    psql(
+        c,
+        "delete from orders where id > 10; drop table tags; create table later (x int)",
+    );
+    let refused = c.fails("skiff pg:backups:restore b001 -a shop");
+    assert_contains(&refused, "--confirm shop", "a restore wants confirming");
+    let restored = c.json("skiff pg:backups:restore b001 -a shop --confirm shop --json");
+    assert_eq!(restored["restored"]["id"], "b001", "{restored}");
+    let safety = &restored["safety"];
+    assert_eq!(
+        (safety["kind"].as_str(), safety["status"].as_str()),
+        (Some("safety"), Some("checked")),
+        "{restored}"
+    );
+    assert_eq!(
+        safety["rows"].as_u64(),
+        Some(10),
+        "the safety backup holds the changed data: {safety}"
+    );
+    let counts = psql(
+        c,
+        "select (select count(*) from orders), (select count(*) from tags), \
+         (select count(*) from information_schema.tables where table_name = 'later')",
+    );
+    assert_contains(
+        &counts,
+        "1000 |     2 |     0",
+        "the database holds b001 again",
+    );
+    psql(
+        c,
+        "insert into orders values (5000, 'after the restore'); insert into tags values ('c')",
+    );
+
+    let files = || c.ok(&format!("ls -A {BACKUPS}"));
+    assert_contains(&files(), "b001.dump", "b001's file before the delete");
+    c.fails("skiff pg:backups:delete b001 -a shop");
+    c.ok("skiff pg:backups:delete b001 -a shop --confirm shop");
+    assert!(
+        !files().contains("b001.dump"),
+        "b001's file is gone: {}",
+        files()
+    );
+    let missing = c.fails("skiff pg:backups:info b001 -a shop");
+    assert_contains(&missing, "no backup b001", "a deleted backup");
+    assert!(
+        !databases(c).contains("skiffcheck_"),
+        "no scratch database is left by the restore"
+    );
 }
 
 /// skiffd killed while a backup runs: the backup is failed at the next start, its file and

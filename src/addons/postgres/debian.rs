@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tokio::sync::Mutex;
 
+use super::client::{with_client, with_client_on, CALL_TIMEOUT, CONNECT_TIMEOUT};
 use super::conf::{self, Layout};
 use super::dump;
 use super::sql;
@@ -25,11 +26,6 @@ use crate::systemd::Systemd;
 const SETUP_UNIT: &str = "skiff-addon-postgresql.setup.service";
 /// initdb syncs a new cluster to disk: seconds, more on a slow one.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(120);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// The server ends any statement of skiffd's that runs longer.
-const STATEMENT_TIMEOUT: Duration = Duration::from_secs(20);
-/// Every exchange with the server, connecting included, ends by then.
-const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What this skiffd knows it applied since it started.
 #[derive(Default)]
@@ -141,58 +137,6 @@ async fn logins_of(
         .iter()
         .map(|row| row.try_get(0))
         .collect()
-}
-
-/// Runs `call` on a fresh superuser connection, all of it within [`CALL_TIMEOUT`].
-async fn with_client<T, F>(port: u16, what: &'static str, call: F) -> Result<T, PostgresError>
-where
-    F: AsyncFnOnce(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
-{
-    let limits = (STATEMENT_TIMEOUT, CALL_TIMEOUT);
-    with_client_on(port, "postgres", limits, what, call).await
-}
-
-/// Runs `call` on a fresh superuser connection to `database`; the server ends a statement
-/// after `limits.0`, and all of it ends after `limits.1`.
-async fn with_client_on<T, F>(
-    port: u16,
-    database: &str,
-    limits: (Duration, Duration),
-    what: &'static str,
-    call: F,
-) -> Result<T, PostgresError>
-where
-    F: AsyncFnOnce(&tokio_postgres::Client) -> Result<T, tokio_postgres::Error>,
-{
-    let (statement_timeout, call_timeout) = limits;
-    let exchange = async {
-        let mut config = tokio_postgres::Config::new();
-        config
-            .host_path(conf::SOCKET_DIR)
-            .port(port)
-            .user("postgres")
-            .dbname(database)
-            .application_name("skiffd")
-            .connect_timeout(CONNECT_TIMEOUT)
-            .options(format!(
-                "-c statement_timeout={}",
-                statement_timeout.as_millis()
-            ));
-        let (client, connection) = config
-            .connect(tokio_postgres::NoTls)
-            .await
-            .map_err(PostgresError::Connect)?;
-        let connection = tokio::spawn(connection);
-        let result = call(&client)
-            .await
-            .map_err(|source| PostgresError::Sql { what, source });
-        drop(client);
-        let _ = connection.await;
-        result
-    };
-    tokio::time::timeout(call_timeout, exchange)
-        .await
-        .map_err(|_| PostgresError::Timeout(what))?
 }
 
 impl DebianPostgres {
@@ -506,5 +450,105 @@ impl PostgresServer for DebianPostgres {
         let dropped = async |c: &tokio_postgres::Client| c.batch_execute(&drop).await;
         with_client(cluster.port, "drop a scratch database", dropped).await?;
         checked
+    }
+
+    async fn restore(
+        &self,
+        name: &AddonName,
+        file: &Path,
+        expected: &Census,
+    ) -> Result<(), PostgresError> {
+        let cluster = self.cluster().await?;
+        let (database, scratch) = (name.database(), dump::scratch_database());
+        let create = format!(
+            "create database {} owner {}",
+            dump::ident(&scratch),
+            dump::ident(&database)
+        );
+        let make = async |c: &tokio_postgres::Client| c.batch_execute(&create).await;
+        with_client(cluster.port, "make a scratch database", make).await?;
+        let argv = dump::restore_argv(
+            &cluster.version,
+            cluster.port,
+            &scratch,
+            Some(&database),
+            false,
+            file,
+        );
+        let restored = match dump::run_tool(&argv).await {
+            Ok(()) => {
+                self.compare_restored(cluster.port, &scratch, expected)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let result = match restored {
+            Ok(()) => self.swap_in(cluster.port, &database, &scratch).await,
+            Err(e) => Err(e),
+        };
+        let leftover = if result.is_ok() { None } else { Some(scratch) };
+        if let Some(scratch) = leftover {
+            let drop = format!(
+                "drop database if exists {} with (force)",
+                dump::ident(&scratch)
+            );
+            let dropped = async |c: &tokio_postgres::Client| c.batch_execute(&drop).await;
+            with_client(cluster.port, "drop a scratch database", dropped).await?;
+        }
+        self.applied.lock().await.databases.remove(name);
+        result
+    }
+}
+
+impl DebianPostgres {
+    async fn compare_restored(
+        &self,
+        port: u16,
+        scratch: &str,
+        expected: &Census,
+    ) -> Result<(), PostgresError> {
+        let limits = (dump::TOOL_TIMEOUT, dump::TOOL_TIMEOUT + CALL_TIMEOUT);
+        let count = async |c: &tokio_postgres::Client| dump::count_rows(c).await;
+        let census = with_client_on(port, scratch, limits, "count restored rows", count).await?;
+        crate::model::compare_exact(expected, &census).map_err(PostgresError::Mismatch)
+    }
+
+    /// Puts the restored `scratch` in the place of `database`: no new sessions, the open ones
+    /// ended, both renamed in one transaction (retried while ended sessions are still leaving),
+    /// then the old database dropped.
+    async fn swap_in(&self, port: u16, database: &str, scratch: &str) -> Result<(), PostgresError> {
+        let old = dump::scratch_database();
+        let swap = dump::swap_statements(database, scratch, &old);
+        let lock_out = format!(
+            "alter database {} allow_connections false",
+            dump::ident(database)
+        );
+        let drop = format!("drop database if exists {} with (force)", dump::ident(&old));
+        let call = async |c: &tokio_postgres::Client| {
+            c.batch_execute(&lock_out).await?;
+            let mut attempt = 0;
+            loop {
+                c.execute(dump::END_SESSIONS, &[&database]).await?;
+                match c.batch_execute(&swap).await {
+                    Ok(()) => break,
+                    Err(_) if attempt < 50 => {
+                        let _ = c.batch_execute("rollback").await;
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(e) => {
+                        let _ = c.batch_execute("rollback").await;
+                        let unlock = format!(
+                            "alter database {} allow_connections true",
+                            dump::ident(database)
+                        );
+                        let _ = c.batch_execute(&unlock).await;
+                        return Err(e);
+                    }
+                }
+            }
+            c.batch_execute(&drop).await
+        };
+        with_client(port, "swap in a restored database", call).await
     }
 }

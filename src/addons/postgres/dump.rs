@@ -31,6 +31,20 @@ pub(crate) const TABLES: &str = "select n.nspname::text, c.relname::text from pg
 pub(crate) const SCRATCH_DATABASES: &str =
     "select datname::text from pg_database where starts_with(datname, 'skiffcheck_')";
 
+/// Ends every other session on the database named `$1`.
+pub(crate) const END_SESSIONS: &str = "select pg_terminate_backend(pid) from pg_stat_activity \
+     where datname = $1::name and pid <> pg_backend_pid()";
+
+/// The statements that put `scratch` in the place of `database`, in one transaction: the old
+/// one moves aside as `old` (dropped afterwards), no one may connect to either meanwhile.
+pub(crate) fn swap_statements(database: &str, scratch: &str, old: &str) -> String {
+    let (database, scratch, old) = (ident(database), ident(scratch), ident(old));
+    format!(
+        "begin; alter database {database} rename to {old}; \
+         alter database {scratch} rename to {database}; commit"
+    )
+}
+
 /// `"name"`: an identifier quoted as SQL wants.
 pub(crate) fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -243,6 +257,15 @@ mod tests {
         ] {
             assert!(restore.iter().any(|a| a == part), "{part} in {restore:?}");
         }
+    }
+
+    #[test]
+    fn a_restore_swaps_the_databases_in_one_transaction() {
+        assert_eq!(
+            swap_statements("skiff_a", "skiffcheck_1", "skiffcheck_2"),
+            "begin; alter database \"skiff_a\" rename to \"skiffcheck_2\"; \
+             alter database \"skiffcheck_1\" rename to \"skiff_a\"; commit"
+        );
     }
 
     #[test]

@@ -169,6 +169,22 @@ impl PostgresServer for FakePostgres {
         Ok(false)
     }
 
+    /// Makes the database hold what `file` (a fake dump) holds, if it holds `expected`.
+    async fn restore(
+        &self,
+        name: &AddonName,
+        file: &Path,
+        expected: &Census,
+    ) -> Result<(), PostgresError> {
+        let restored = self.check_dump(file).await?;
+        crate::model::compare_exact(expected, &restored).map_err(PostgresError::Mismatch)?;
+        self.with(|i| {
+            i.calls.push(format!("restore {name}"));
+            i.rows.insert(name.clone(), restored);
+        });
+        Ok(())
+    }
+
     /// Writes the database's census as JSON: what `check_dump` reads back.
     async fn dump(&self, name: &AddonName, file: &Path) -> Result<Census, PostgresError> {
         self.refuse()?;

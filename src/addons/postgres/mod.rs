@@ -2,6 +2,7 @@
 //! cluster of the host): one database and one role per add-on, reachable only from the
 //! namespaces of the apps attached to it.
 
+mod client;
 mod conf;
 mod debian;
 mod dump;
@@ -52,6 +53,8 @@ pub enum PostgresError {
     NoDatabase(String),
     #[error("{tool} failed: {message}")]
     Tool { tool: String, message: String },
+    #[error("the restored copy does not hold what the backup held: {0}")]
+    Mismatch(crate::model::CheckMismatch),
 }
 
 /// One pg_hba grant: add-on `addon`'s database and role, from address `from`.
@@ -131,4 +134,14 @@ pub trait PostgresServer: Send + Sync {
     async fn dump(&self, name: &AddonName, file: &Path) -> Result<Census, PostgresError>;
     /// Restores `file` into a scratch database of the cluster, counts its rows, and drops it.
     async fn check_dump(&self, file: &Path) -> Result<Census, PostgresError>;
+    /// Replaces the add-on's database with what `file` holds: restored into a scratch database
+    /// as the add-on's owner role, counted and compared with `expected`, then swapped in under
+    /// the database's name in one transaction (its sessions ended); the old one is dropped.
+    /// Nothing changes when the restore or the comparison fails.
+    async fn restore(
+        &self,
+        name: &AddonName,
+        file: &Path,
+        expected: &Census,
+    ) -> Result<(), PostgresError>;
 }

@@ -158,7 +158,7 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL,
         UNIQUE (app_id, name)
     );",
-    // v11: add-on backups, numbered per add-on. Only `checked` is a good backup; skiffd marks
+    // v11: add-on backups, numbered per add-on, with the rows per table a checked one holds (JSON); numbers are never reused (addons.last_backup). Only `checked` is a good backup; skiffd marks
     // rows it finds `running` or `checking` at start as `failed` (a crash interrupted them).
     "CREATE TABLE backups (
         id INTEGER PRIMARY KEY,
@@ -172,9 +172,11 @@ const MIGRATIONS: &[&str] = &[
         sha256 TEXT,
         tables INTEGER,
         rows INTEGER,
+        census TEXT,
         reason TEXT,
         UNIQUE (addon_id, number)
-    );",
+    );
+    ALTER TABLE addons ADD COLUMN last_backup INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub fn known_version() -> i64 {
