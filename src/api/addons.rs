@@ -157,8 +157,13 @@ async fn attached(
     ))
 }
 
-/// Refuses a destructive request whose `confirm` does not name the add-on's owner app.
-fn confirmed(record: &AddonRecord, confirm: Option<&str>, what: &str) -> Result<(), ApiError> {
+/// Refuses a destructive request whose `confirm` does not name the add-on's owner app; `what`
+/// says what the request would do.
+pub(super) fn confirmed(
+    record: &AddonRecord,
+    confirm: Option<&str>,
+    what: &str,
+) -> Result<(), ApiError> {
     let owner = record
         .owner
         .as_ref()
@@ -168,8 +173,7 @@ fn confirmed(record: &AddonRecord, confirm: Option<&str>, what: &str) -> Result<
         return Ok(());
     }
     Err(ApiError::bad_request(format!(
-        "{what} add-on {} deletes its data; confirm with --confirm {owner}",
-        record.name
+        "{what}; confirm with --confirm {owner}"
     )))
 }
 
@@ -290,7 +294,8 @@ pub async fn destroy_addon(
     Query(query): Query<DestroyQuery>,
 ) -> Result<Json<Vec<AddonRelease>>, ApiError> {
     let record = find(&state, &addon).await?;
-    confirmed(&record, query.confirm.as_deref(), "destroying")?;
+    let what = format!("destroying add-on {} deletes its data", record.name);
+    confirmed(&record, query.confirm.as_deref(), &what)?;
     let released = state.store.destroy_addon(&record.name).await?;
     tracing::info!(addon = %record.name, caller = %caller.describe(), "add-on destroyed");
     wait_for(&state, &record.name, |r| r.is_none()).await?;
@@ -522,7 +527,8 @@ pub async fn reset_database(
     Query(query): Query<DestroyQuery>,
 ) -> Result<Json<Addon>, ApiError> {
     let record = find(&state, &addon).await?;
-    confirmed(&record, query.confirm.as_deref(), "resetting")?;
+    let what = format!("resetting add-on {} deletes its data", record.name);
+    confirmed(&record, query.confirm.as_deref(), &what)?;
     state.reconciler.addons().postgres_reset(&record).await?;
     tracing::info!(addon = %record.name, caller = %caller.describe(), "add-on database reset");
     Ok(Json(addon_body(&state, &record)))

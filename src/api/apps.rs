@@ -87,17 +87,27 @@ pub async fn app_info(
     let volumes = super::volumes::volumes_of(&state, &name).await?;
     let layout = state.layout.clone();
     let disk_app = name.clone();
+    let owned: Vec<_> = addons
+        .iter()
+        .filter(|a| a.owner.as_deref() == Some(name.as_str()))
+        .filter_map(|a| crate::model::AddonName::parse(&a.name).ok())
+        .collect();
     let disk = tokio::task::spawn_blocking(move || {
         let slugs = disk_usage(&layout.slugs_dir(&disk_app));
         let cache = disk_usage(&layout.cache_dir(&disk_app));
         let builds = disk_usage(&layout.builds_dir(&disk_app));
         let repo = disk_usage(&layout.repo_dir(&disk_app));
+        let backups = owned
+            .iter()
+            .map(|a| disk_usage(&layout.backup_dir(a)))
+            .sum();
         DiskUse {
             slugs,
             cache,
             builds,
             repo,
-            total: slugs + cache + builds + repo,
+            backups,
+            total: slugs + cache + builds + repo + backups,
         }
     })
     .await

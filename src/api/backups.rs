@@ -8,6 +8,7 @@ use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Json};
 
+use super::addons::confirmed;
 use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::model::{AddonState, BackupId, BackupKind};
@@ -106,21 +107,6 @@ pub async fn get_backup(
     let record = state.store.addon(&addon).await?;
     Ok(Json(backup_body(
         state.store.backup(&record.name, id).await?,
-    )))
-}
-
-/// Refuses a destructive request whose `confirm` does not name the add-on's owner app.
-fn confirmed(record: &AddonRecord, confirm: Option<&str>, what: &str) -> Result<(), ApiError> {
-    let owner = record
-        .owner
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
-    if confirm == Some(owner.as_str()) {
-        return Ok(());
-    }
-    Err(ApiError::bad_request(format!(
-        "{what}; confirm with --confirm {owner}"
     )))
 }
 

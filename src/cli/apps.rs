@@ -151,12 +151,13 @@ pub fn write_app_info(out: &mut dyn Write, info: &AppInfo) -> std::io::Result<()
     let dynos = format!("{up} up of {}", info.dynos.len());
     let d = &info.disk;
     let disk = format!(
-        "{} (slugs {}, build cache {}, repository {}, builds {})",
+        "{} (slugs {}, build cache {}, repository {}, builds {}, add-on backups {})",
         output::human_bytes(d.total),
         output::human_bytes(d.slugs),
         output::human_bytes(d.cache),
         output::human_bytes(d.repo),
-        output::human_bytes(d.builds)
+        output::human_bytes(d.builds),
+        output::human_bytes(d.backups)
     );
     let maintenance = if info.maintenance { "on" } else { "off" };
     let compression = if info.compression { "on" } else { "off" };

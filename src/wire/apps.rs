@@ -32,6 +32,8 @@ pub struct DiskUse {
     pub builds: u64,
     /// The git repository that `git push` fills.
     pub repo: u64,
+    /// The backups of the add-ons the app owns.
+    pub backups: u64,
     pub total: u64,
 }
 
