@@ -111,6 +111,16 @@ fn backups_postgres_checked(c: &Container) {
         "use",
         "pg:backups shows the space used",
     );
+    let info = c.json("skiff apps:info -a shop --json");
+    assert_eq!(
+        info["disk"]["backups"], listed["used"],
+        "apps:info counts the backups: {info}"
+    );
+    assert_contains(
+        &c.ok("skiff apps:info -a shop"),
+        "add-on backups",
+        "apps:info in words",
+    );
     assert!(
         !databases(c).contains("skiffcheck_"),
         "the check's scratch database is dropped"
