@@ -156,11 +156,24 @@ pub async fn restore_backup(
     );
     confirmed(&record, query.confirm.as_deref(), &what)?;
     tracing::info!(addon = %record.name, backup = %id, caller = %caller.describe(), "restore started");
-    let safety = state
-        .reconciler
-        .addons()
-        .restore_backup(&state.store, &state.layout, &record, id, state.backup_floor)
-        .await?;
+    // In a task of its own: a client that goes away must not cut a restore (or its safety
+    // backup) short half-way; it runs to its end and the rows say how it went.
+    let restore = {
+        let (addons, store, layout) = (
+            state.reconciler.addons().clone(),
+            state.store.clone(),
+            state.layout.clone(),
+        );
+        let floor = state.backup_floor;
+        tokio::spawn(async move {
+            addons
+                .restore_backup(&store, &layout, &record, id, floor)
+                .await
+        })
+    };
+    let safety = restore
+        .await
+        .map_err(|e| ApiError::internal(format!("the restore stopped: {e}")))??;
     Ok(Json(BackupRestored {
         restored: backup_body(backup),
         safety: backup_body(safety),
