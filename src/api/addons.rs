@@ -55,7 +55,8 @@ fn release_body(released: AppRelease) -> AddonRelease {
     }
 }
 
-async fn find(state: &AppState, name: &str) -> Result<AddonRecord, ApiError> {
+/// The add-on named `name`, refusing one that is being destroyed.
+pub(super) async fn find(state: &AppState, name: &str) -> Result<AddonRecord, ApiError> {
     let record = state.store.addon(name).await?;
     if record.state == AddonState::Destroying {
         return Err(StoreError::AddonDestroying(record.name).into());

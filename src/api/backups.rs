@@ -8,11 +8,11 @@ use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::{Extension, Json};
 
-use super::addons::confirmed;
+use super::addons::{confirmed, find};
 use super::error::ApiError;
 use super::{AppState, Caller};
-use crate::model::{AddonState, BackupId, BackupKind};
-use crate::store::{AddonRecord, BackupRecord, StoreError};
+use crate::model::{BackupId, BackupKind};
+use crate::store::{AddonRecord, BackupRecord};
 use crate::wire::{
     Backup, BackupList, BackupRestored, DestroyQuery, ErrorBody, BACKUP_SHA256_HEADER,
 };
@@ -33,14 +33,6 @@ pub(super) fn backup_body(record: BackupRecord) -> Backup {
     }
 }
 
-async fn live_addon(state: &AppState, name: &str) -> Result<AddonRecord, ApiError> {
-    let record = state.store.addon(name).await?;
-    if record.state == AddonState::Destroying {
-        return Err(StoreError::AddonDestroying(record.name).into());
-    }
-    Ok(record)
-}
-
 /// Bytes the add-on's backups take on disk (measured on the blocking pool).
 pub(super) async fn backups_used(state: &AppState, addon: &AddonRecord) -> Result<u64, ApiError> {
     let dir = state.layout.backup_dir(&addon.name);
@@ -58,7 +50,7 @@ pub async fn list_backups(
     State(state): State<AppState>,
     Path(addon): Path<String>,
 ) -> Result<Json<BackupList>, ApiError> {
-    let record = live_addon(&state, &addon).await?;
+    let record = find(&state, &addon).await?;
     let backups = state.store.backups(&record.name).await?;
     Ok(Json(BackupList {
         addon: record.name.to_string(),
@@ -78,7 +70,7 @@ pub async fn capture_backup(
     Extension(caller): Extension<Caller>,
     Path(addon): Path<String>,
 ) -> Result<(StatusCode, Json<Backup>), ApiError> {
-    let record = live_addon(&state, &addon).await?;
+    let record = find(&state, &addon).await?;
     let backup = state
         .reconciler
         .addons()
@@ -123,7 +115,7 @@ pub async fn delete_backup(
     Query(query): Query<DestroyQuery>,
 ) -> Result<Json<Backup>, ApiError> {
     let id = BackupId::parse(&id)?;
-    let record = live_addon(&state, &addon).await?;
+    let record = find(&state, &addon).await?;
     state.store.backup(&record.name, id).await?;
     let what = format!("deleting backup {id} of {} removes its file", record.name);
     confirmed(&record, query.confirm.as_deref(), &what)?;
@@ -148,7 +140,7 @@ pub async fn restore_backup(
     Query(query): Query<DestroyQuery>,
 ) -> Result<Json<BackupRestored>, ApiError> {
     let id = BackupId::parse(&id)?;
-    let record = live_addon(&state, &addon).await?;
+    let record = find(&state, &addon).await?;
     let backup = state.store.backup(&record.name, id).await?;
     let what = format!(
         "restoring {id} replaces everything in the database of {}",
@@ -190,7 +182,7 @@ pub async fn download_backup(
     Path((addon, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     let id = BackupId::parse(&id)?;
-    let record = live_addon(&state, &addon).await?;
+    let record = find(&state, &addon).await?;
     let backup = state.store.backup(&record.name, id).await?;
     let (Some(sha256), Some(size)) = (backup.sha256.clone(), backup.size_bytes) else {
         return Err(ApiError::new(

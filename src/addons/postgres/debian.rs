@@ -424,10 +424,7 @@ impl PostgresServer for DebianPostgres {
             let leftovers = c.query(dump::SCRATCH_DATABASES, &[]).await?;
             for row in leftovers {
                 let name: String = row.try_get(0)?;
-                let drop = format!(
-                    "drop database if exists {} with (force)",
-                    dump::ident(&name)
-                );
+                let drop = dump::drop_statement(&name);
                 c.batch_execute(&drop).await?;
             }
             c.batch_execute(&format!("create database {}", dump::ident(&scratch)))
@@ -443,10 +440,7 @@ impl PostgresServer for DebianPostgres {
             }
             Err(e) => Err(e),
         };
-        let drop = format!(
-            "drop database if exists {} with (force)",
-            dump::ident(&scratch)
-        );
+        let drop = dump::drop_statement(&scratch);
         let dropped = async |c: &tokio_postgres::Client| c.batch_execute(&drop).await;
         with_client(cluster.port, "drop a scratch database", dropped).await?;
         checked
@@ -488,10 +482,7 @@ impl PostgresServer for DebianPostgres {
         };
         let leftover = if result.is_ok() { None } else { Some(scratch) };
         if let Some(scratch) = leftover {
-            let drop = format!(
-                "drop database if exists {} with (force)",
-                dump::ident(&scratch)
-            );
+            let drop = dump::drop_statement(&scratch);
             let dropped = async |c: &tokio_postgres::Client| c.batch_execute(&drop).await;
             with_client(cluster.port, "drop a scratch database", dropped).await?;
         }
@@ -523,7 +514,7 @@ impl DebianPostgres {
             "alter database {} allow_connections false",
             dump::ident(database)
         );
-        let drop = format!("drop database if exists {} with (force)", dump::ident(&old));
+        let drop = dump::drop_statement(&old);
         let call = async |c: &tokio_postgres::Client| {
             c.batch_execute(&lock_out).await?;
             let mut attempt = 0;

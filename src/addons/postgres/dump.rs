@@ -50,6 +50,11 @@ pub(crate) fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
+/// Drops a scratch database, ending whatever sessions it has.
+pub(crate) fn drop_statement(database: &str) -> String {
+    format!("drop database if exists {} with (force)", ident(database))
+}
+
 /// The statement counting one table's rows.
 pub(crate) fn count_statement(schema: &str, table: &str) -> String {
     format!("select count(*) from {}.{}", ident(schema), ident(table))
