@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::model::{AddonPlan, NetworkRange, PlanName, Plans};
+use crate::model::{AddonPlan, NetworkRange, PlanName, Plans, Retention, ScheduleError};
 
 /// The commented example installed as `/etc/skiff/skiffd.toml`.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../packaging/skiffd.toml");
@@ -54,6 +54,10 @@ pub struct Config {
     pub addon_plans: BTreeMap<String, PlanConfig>,
     /// A backup is refused when it would leave less free on the backup disk.
     pub backup_free_space_floor: ByteSize,
+    /// Scheduled backups kept per add-on unless its schedule says otherwise: the newest of each
+    /// of the last `backup_keep_daily` days and `backup_keep_weekly` weeks.
+    pub backup_keep_daily: u32,
+    pub backup_keep_weekly: u32,
 }
 
 /// One `[addon_plans.NAME]` table: what an add-on of that plan gets.
@@ -108,6 +112,8 @@ impl Default for Config {
                 ("standard".into(), plan(120, 512 << 20)),
             ]),
             backup_free_space_floor: ByteSize(1 << 30),
+            backup_keep_daily: 7,
+            backup_keep_weekly: 4,
         }
     }
 }
@@ -118,11 +124,20 @@ impl Config {
             path: path.to_owned(),
             message: e.message().to_owned() + &span_hint(text, e.span()),
         })?;
-        config.plans().map_err(|message| ConfigError::Parse {
+        let invalid = |message| ConfigError::Parse {
             path: path.to_owned(),
             message,
-        })?;
+        };
+        config.plans().map_err(invalid)?;
+        config
+            .backup_retention()
+            .map_err(|e| invalid(format!("backup_keep_daily, backup_keep_weekly: {e}")))?;
         Ok(config)
+    }
+
+    /// How many scheduled backups an add-on keeps by default.
+    pub fn backup_retention(&self) -> Result<Retention, ScheduleError> {
+        Retention::new(self.backup_keep_daily, self.backup_keep_weekly)
     }
 
     /// The add-on plans, validated: every name a plan name, the default one of them.

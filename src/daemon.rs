@@ -401,6 +401,9 @@ fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
         },
         dyno_defaults,
         backup_floor: config.backup_free_space_floor.0,
+        backup_keep: config
+            .backup_retention()
+            .expect("retention is checked when the config is read"),
         started: Instant::now(),
         base_domain: config.base_domain.clone(),
         local_policy: LocalPolicy {

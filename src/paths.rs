@@ -134,6 +134,14 @@ impl Layout {
     }
 }
 
+/// The `skiff` CLI installed beside the running skiffd (`/usr/bin/skiff` from the package).
+pub fn installed_cli() -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(|d| d.join("skiff")))
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/skiff"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,11 +5,12 @@
 //! temporary file; a crash leaves a row skiffd fails at its next start.
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use super::{Addons, AddonsError};
 use crate::model::{
-    check_free_space, compare_exact, AddonService, BackupId, BackupKind, BackupStatus, Census,
-    CheckMismatch,
+    check_free_space, compare_exact, prune, AddonService, BackupId, BackupKind, BackupStatus,
+    Census, CheckMismatch, RetainedBackup,
 };
 use crate::paths::Layout;
 use crate::store::{AddonRecord, BackupRecord, CheckedBackup, Store, StoreError};
@@ -236,6 +237,42 @@ impl Addons {
                 tracing::error!(addon = %addon.name, backup = %record.id, error = %e, "cannot record the end of a backup");
             }
         }
+        if record.kind == BackupKind::Scheduled {
+            if let Err(e) = self.apply_retention(store, layout, addon).await {
+                tracing::error!(addon = %addon.name, error = %e, "cannot prune old scheduled backups");
+            }
+        }
+    }
+
+    /// Deletes the scheduled backups the add-on's schedule no longer keeps; returns them.
+    async fn apply_retention(
+        &self,
+        store: &Store,
+        layout: &Layout,
+        addon: &AddonRecord,
+    ) -> Result<Vec<BackupId>, BackupError> {
+        let Some(schedule) = store.backup_schedule(&addon.name).await? else {
+            return Ok(Vec::new());
+        };
+        let retained: Vec<RetainedBackup> = store
+            .backups(&addon.name)
+            .await?
+            .iter()
+            .filter_map(|b| {
+                Some(RetainedBackup {
+                    id: b.id,
+                    kind: b.kind,
+                    status: b.status,
+                    started: humantime::parse_rfc3339(&b.started_at).ok()?,
+                })
+            })
+            .collect();
+        let pruned = prune(&retained, schedule.keep, SystemTime::now());
+        for id in &pruned {
+            self.delete_backup(store, layout, addon, *id).await?;
+            tracing::info!(addon = %addon.name, backup = %id, "scheduled backup pruned by retention");
+        }
+        Ok(pruned)
     }
 
     async fn dump_and_check(
@@ -405,6 +442,35 @@ mod tests {
             .layout
             .backup_temporary(&s.addon.name, done.id, "dump")
             .exists());
+    }
+
+    #[tokio::test]
+    async fn a_scheduled_backup_prunes_the_scheduled_ones_its_schedule_no_longer_keeps() {
+        let s = setup().await;
+        s.pg.set_rows(&s.addon.name, [("public.t".to_owned(), 1)].into());
+        let take = |kind| s.addons.take_backup(&s.store, &s.layout, &s.addon, kind, 0);
+        let unscheduled = take(BackupKind::Scheduled).await.unwrap();
+        let manual = take(BackupKind::Manual).await.unwrap();
+        assert_eq!(s.store.backups(&s.addon.name).await.unwrap().len(), 2);
+        let keep_one = crate::model::Retention::new(1, 0).unwrap();
+        let at = crate::model::BackupSchedule::parse("02:00").unwrap();
+        s.store
+            .set_backup_schedule(&s.addon.name, at, keep_one)
+            .await
+            .unwrap();
+        let newest = take(BackupKind::Scheduled).await.unwrap();
+        let left: Vec<_> = s
+            .store
+            .backups(&s.addon.name)
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| b.id)
+            .collect();
+        assert_eq!(left, [newest.id, manual.id]);
+        let file = |id| s.layout.backup_file(&s.addon.name, id, "dump");
+        assert!(!file(unscheduled.id).exists());
+        assert!(file(newest.id).exists() && file(manual.id).exists());
     }
 
     #[tokio::test]

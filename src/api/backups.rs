@@ -9,12 +9,13 @@ use axum::response::Response;
 use axum::{Extension, Json};
 
 use super::addons::{confirmed, find};
+use super::backup_schedules::schedule_of;
 use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::model::{BackupId, BackupKind};
 use crate::store::{AddonRecord, BackupRecord};
 use crate::wire::{
-    Backup, BackupList, BackupRestored, DestroyQuery, ErrorBody, BACKUP_SHA256_HEADER,
+    Backup, BackupList, BackupRestored, CaptureQuery, DestroyQuery, ErrorBody, BACKUP_SHA256_HEADER,
 };
 
 pub(super) fn backup_body(record: BackupRecord) -> Backup {
@@ -56,11 +57,12 @@ pub async fn list_backups(
         addon: record.name.to_string(),
         used: backups_used(&state, &record).await?,
         backups: backups.into_iter().map(backup_body).collect(),
+        schedule: schedule_of(&state, &record).await?,
     }))
 }
 
 #[utoipa::path(post, path = "/v1/addons/{addon}/backups", tag = "backups",
-    params(("addon" = String, Path, description = "add-on name")),
+    params(("addon" = String, Path, description = "add-on name"), CaptureQuery),
     responses(
         (status = 202, description = "the backup started; follow it until it is checked or failed", body = Backup),
         (status = 409, description = "the add-on is not ready, or a backup of it is in progress", body = ErrorBody),
@@ -69,7 +71,17 @@ pub async fn capture_backup(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(addon): Path<String>,
+    Query(query): Query<CaptureQuery>,
 ) -> Result<(StatusCode, Json<Backup>), ApiError> {
+    let kind = match query.kind.as_deref() {
+        None | Some("manual") => BackupKind::Manual,
+        Some("scheduled") => BackupKind::Scheduled,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "unknown backup kind {other:?}: use manual or scheduled"
+            )))
+        }
+    };
     let record = find(&state, &addon).await?;
     let backup = state
         .reconciler
@@ -78,11 +90,11 @@ pub async fn capture_backup(
             &state.store,
             &state.layout,
             &record,
-            BackupKind::Manual,
+            kind,
             state.backup_floor,
         )
         .await?;
-    tracing::info!(addon = %record.name, backup = %backup.id, caller = %caller.describe(), "backup started");
+    tracing::info!(addon = %record.name, backup = %backup.id, kind = kind.as_str(), caller = %caller.describe(), "backup started");
     Ok((StatusCode::ACCEPTED, Json(backup_body(backup))))
 }
 

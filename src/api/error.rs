@@ -96,9 +96,9 @@ impl From<StoreError> for ApiError {
             | StoreError::MountOverlaps { .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", message)
             }
-            StoreError::VolumeNotFound { .. } | StoreError::BackupNotFound { .. } => {
-                Self::not_found(message)
-            }
+            StoreError::VolumeNotFound { .. }
+            | StoreError::BackupNotFound { .. }
+            | StoreError::NoBackupSchedule(_) => Self::not_found(message),
             StoreError::AddonNotFound(_) | StoreError::NotAttached { .. } => {
                 Self::not_found(message)
             }

@@ -29,11 +29,7 @@ impl From<KeyRecord> for Key {
 
 /// The forced command: the `skiff` CLI installed beside skiffd.
 fn git_shell_command() -> String {
-    std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent().map(|d| d.join("skiff")))
-        .map(|p| format!("{} git-shell", p.display()))
-        .unwrap_or_else(|| "/usr/bin/skiff git-shell".to_owned())
+    format!("{} git-shell", crate::paths::installed_cli().display())
 }
 
 /// Rewrites `authorized_keys` (0600, owned by the git user when it exists) from the database.

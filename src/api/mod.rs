@@ -3,6 +3,7 @@
 mod addons;
 mod apps;
 pub mod auth;
+mod backup_schedules;
 mod backups;
 mod cron;
 mod deploys;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub runner: Runner,
     /// `backup_free_space_floor`, in bytes.
     pub backup_floor: u64,
+    /// `backup_keep_daily` and `backup_keep_weekly`: what a new schedule keeps by default.
+    pub backup_keep: crate::model::Retention,
 }
 
 /// Bounds on `skiff deploy` uploads.
@@ -136,6 +139,10 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(backups::get_backup, backups::delete_backup))
         .routes(routes!(backups::restore_backup))
         .routes(routes!(backups::download_backup))
+        .routes(routes!(
+            backup_schedules::set_schedule,
+            backup_schedules::remove_schedule
+        ))
         .routes(routes!(volumes::list_volumes, volumes::create_volume))
         .routes(routes!(volumes::destroy_volume))
         .routes(routes!(network::get_network))
@@ -217,6 +224,8 @@ mod tests {
                 "Backup",
                 "BackupList",
                 "BackupRestored",
+                "BackupScheduleBody",
+                "BackupScheduleRequest",
                 "BuildEvent",
                 "CompressionBody",
                 "ConfigChanged",

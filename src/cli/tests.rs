@@ -203,26 +203,75 @@ const VERBS: &[(&[&str], &str)] = &[
         "Addons(PgRotate { addon: None })",
     ),
     (&["pg:ps"], "Addons(PgPs { addon: None })"),
-    (&["pg:backups"], "Backups(List { addon: None })"),
+    (&["pg:backups"], "Backups(Pg(List { addon: None }))"),
     (
         &["pg:backups:capture", "pg-shop"],
-        r#"Backups(Capture { addon: Some("pg-shop") })"#,
+        r#"Backups(Pg(Capture { addon: Some("pg-shop") }))"#,
     ),
     (
         &["pg:backups:download", "-o", "/tmp/x.dump"],
-        r#"Backups(Download { id: None, addon: None, output: "/tmp/x.dump" })"#,
+        r#"Backups(Pg(Download(DownloadArgs { backup: OneBackup { id: None, addon: None }, output: Some("/tmp/x.dump") })))"#,
     ),
     (
         &["pg:backups:restore", "b001", "--confirm", "shop"],
-        r#"Backups(Restore { id: Some("b001"), addon: None, confirm: Some("shop") })"#,
+        r#"Backups(Pg(Restore(RestoreArgs { backup: OneBackup { id: Some("b001"), addon: None }, confirm: Some("shop") })))"#,
     ),
     (
         &["pg:backups:delete", "b003", "--confirm", "shop"],
-        r#"Backups(Delete { id: "b003", addon: None, confirm: Some("shop") })"#,
+        r#"Backups(Pg(Delete(DeleteArgs { id: "b003", addon: None, confirm: Some("shop") })))"#,
     ),
     (
         &["pg:backups:info", "b002"],
-        r#"Backups(Info { id: Some("b002"), addon: None })"#,
+        r#"Backups(Pg(Info(OneBackup { id: Some("b002"), addon: None })))"#,
+    ),
+    (
+        &[
+            "pg:backups:schedule",
+            "--at",
+            "02:00 Europe/Berlin",
+            "--keep-daily",
+            "3",
+        ],
+        r#"Backups(Pg(Schedule(ScheduleArgs { addon: None, at: "02:00 Europe/Berlin", keep_daily: Some(3), keep_weekly: None })))"#,
+    ),
+    (&["pg:backups:schedules"], "Backups(Pg(Schedules))"),
+    (
+        &["pg:backups:unschedule", "pg-shop"],
+        r#"Backups(Pg(Unschedule { addon: Some("pg-shop") }))"#,
+    ),
+    (&["redis:backups"], "Backups(Redis(List { addon: None }))"),
+    (
+        &["redis:backups:capture"],
+        "Backups(Redis(Capture { addon: None }))",
+    ),
+    (
+        &["redis:backups:download", "b001"],
+        r#"Backups(Redis(Download(DownloadArgs { backup: OneBackup { id: Some("b001"), addon: None }, output: None })))"#,
+    ),
+    (
+        &["redis:backups:restore", "--confirm", "shop"],
+        r#"Backups(Redis(Restore(RestoreArgs { backup: OneBackup { id: None, addon: None }, confirm: Some("shop") })))"#,
+    ),
+    (
+        &["redis:backups:delete", "b1"],
+        r#"Backups(Redis(Delete(DeleteArgs { id: "b1", addon: None, confirm: None })))"#,
+    ),
+    (
+        &["redis:backups:info"],
+        "Backups(Redis(Info(OneBackup { id: None, addon: None })))",
+    ),
+    (
+        &["redis:backups:schedule", "--at", "3:00"],
+        r#"Backups(Redis(Schedule(ScheduleArgs { addon: None, at: "3:00", keep_daily: None, keep_weekly: None })))"#,
+    ),
+    (&["redis:backups:schedules"], "Backups(Redis(Schedules))"),
+    (
+        &["redis:backups:unschedule"],
+        "Backups(Redis(Unschedule { addon: None }))",
+    ),
+    (
+        &["backups:run-scheduled", "pg-shop"],
+        r#"Backups(Scheduled { addon: "pg-shop" })"#,
     ),
     (
         &["pg:kill", "4242"],

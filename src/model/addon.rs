@@ -16,6 +16,8 @@ const PLAN_NAME_MAX_LEN: usize = 30;
 const SECRET_BYTES: usize = 24;
 /// Every unit of an add-on server skiff runs itself is named `skiff-addon-NAME.service`.
 pub const ADDON_UNIT_PREFIX: &str = "skiff-addon-";
+const BACKUP_TIMER_SUFFIX: &str = ".backup.timer";
+const BACKUP_SERVICE_SUFFIX: &str = ".backup.service";
 /// The ports Redis add-ons listen on at the add-on address, one each: from 6380, so none takes
 /// 6379 from Debian's own redis-server, which listens on loopback (where add-ons listen too when
 /// `dyno_network = "host"`).
@@ -142,6 +144,26 @@ impl AddonName {
     /// The unit of a server skiff runs for this add-on (Redis): `skiff-addon-NAME.service`.
     pub fn unit_name(&self) -> String {
         format!("{ADDON_UNIT_PREFIX}{}.service", self.0)
+    }
+
+    /// The timer of the add-on's scheduled backups. Its name never parses as a server's unit
+    /// (an add-on name has no dot), so it is never reported as an orphan server.
+    pub fn backup_timer_name(&self) -> String {
+        format!("{ADDON_UNIT_PREFIX}{}{BACKUP_TIMER_SUFFIX}", self.0)
+    }
+
+    /// The service the backup timer fires.
+    pub fn backup_service_name(&self) -> String {
+        format!("{ADDON_UNIT_PREFIX}{}{BACKUP_SERVICE_SUFFIX}", self.0)
+    }
+
+    /// The add-on whose backup timer or service `unit` is.
+    pub fn from_backup_unit_name(unit: &str) -> Option<AddonName> {
+        let rest = unit.strip_prefix(ADDON_UNIT_PREFIX)?;
+        let name = rest
+            .strip_suffix(BACKUP_TIMER_SUFFIX)
+            .or_else(|| rest.strip_suffix(BACKUP_SERVICE_SUFFIX))?;
+        AddonName::parse(name).ok()
     }
 
     /// The add-on a unit named by [`AddonName::unit_name`] belongs to.
@@ -449,8 +471,22 @@ mod tests {
         assert_eq!(name.unit_name(), "skiff-addon-postgresql-my-shop.service");
         assert_eq!(
             AddonName::from_unit_name("skiff-addon-postgresql-my-shop.service"),
-            Some(name)
+            Some(name.clone())
         );
+        assert_eq!(
+            name.backup_timer_name(),
+            "skiff-addon-postgresql-my-shop.backup.timer"
+        );
+        for unit in [name.backup_timer_name(), name.backup_service_name()] {
+            assert_eq!(AddonName::from_unit_name(&unit), None, "{unit}");
+            assert_eq!(AddonName::from_backup_unit_name(&unit), Some(name.clone()));
+        }
+        for foreign in [
+            "skiff-addon-x.backup.timer",
+            "skiff-addon-postgresql-my-shop.service",
+        ] {
+            assert_eq!(AddonName::from_backup_unit_name(foreign), None, "{foreign}");
+        }
         for foreign in [
             "skiff-addon-.service",
             "skiff-shop.web.1.v1.service",

@@ -5,6 +5,7 @@
 mod addon;
 mod app_name;
 mod backup;
+mod backup_schedule;
 mod config_var;
 mod cron;
 mod desired;
@@ -34,6 +35,7 @@ pub use backup::{
     check_free_space, compare_exact, BackupId, BackupIdError, BackupKind, BackupStatus, Census,
     CheckMismatch,
 };
+pub use backup_schedule::{prune, BackupSchedule, RetainedBackup, Retention, ScheduleError};
 pub use config_var::{check_config_value, describe_changes, ConfigChange, ConfigKey};
 pub use cron::{CronJob, CronSchedule};
 pub use desired::{AppSnapshot, DesiredCron, DesiredDyno, DesiredState};

@@ -30,6 +30,7 @@ impl Reconciler {
         };
         self.addons
             .report_orphan_units(units.iter().map(|u| u.name.as_str()), &rows);
+        self.converge_backup_timers(&rows, units, round).await;
         if rows.is_empty() {
             return Vec::new();
         }

@@ -252,6 +252,7 @@ mod tests {
     fn listed(name: &str, state: &str) -> UnitStatus {
         UnitStatus {
             name: name.into(),
+            description: String::new(),
             active_state: state.into(),
             sub_state: String::new(),
         }

@@ -8,6 +8,7 @@
 //! and `addons.rs` the add-ons' servers and URLs.
 
 mod addons;
+mod backup_timers;
 mod cron;
 mod dynos;
 mod error;

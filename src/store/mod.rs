@@ -6,6 +6,7 @@
 
 mod addons;
 mod apps;
+mod backup_schedules;
 mod backups;
 mod db;
 mod desired;
@@ -19,6 +20,7 @@ mod volumes;
 
 pub use addons::{AddonRecord, NewAddon};
 pub use apps::{AppRecord, TokenRecord};
+pub use backup_schedules::ScheduleRecord;
 pub use backups::{BackupRecord, CheckedBackup};
 pub use db::AppRelease;
 pub use db::{Store, StoreError};

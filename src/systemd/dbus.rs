@@ -321,11 +321,14 @@ impl Systemd for DbusSystemd {
             .map_err(call_err("Manager.ListUnitsByPatterns"))?;
         Ok(units
             .into_iter()
-            .map(|(name, _, _, active_state, sub_state, ..)| UnitStatus {
-                name,
-                active_state,
-                sub_state,
-            })
+            .map(
+                |(name, description, _, active_state, sub_state, ..)| UnitStatus {
+                    name,
+                    description,
+                    active_state,
+                    sub_state,
+                },
+            )
             .collect())
     }
 
@@ -672,7 +675,7 @@ mod tests {
             let path = OwnedObjectPath::try_from("/org/freedesktop/systemd1/unit/x").unwrap();
             vec![(
                 "skiff-hello.web.1.v1.service".into(),
-                String::new(),
+                "skiff hello web.1 (v1)".into(),
                 "loaded".into(),
                 "active".into(),
                 "running".into(),
@@ -836,6 +839,7 @@ mod tests {
             units,
             [UnitStatus {
                 name: "skiff-hello.web.1.v1.service".into(),
+                description: "skiff hello web.1 (v1)".into(),
                 active_state: "active".into(),
                 sub_state: "running".into()
             }]

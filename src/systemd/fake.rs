@@ -16,6 +16,18 @@ pub struct FakeUnit {
 }
 
 impl FakeUnit {
+    /// The `Description` it was started with.
+    fn description(&self) -> String {
+        self.properties
+            .iter()
+            .find(|(name, _)| *name == "Description")
+            .and_then(|(_, value)| match value {
+                super::properties::PropertyValue::Str(text) => Some(text.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
     fn sub_state(&self) -> String {
         if self.active_state == "active" {
             "running"
@@ -126,6 +138,7 @@ impl Systemd for FakeSystemd {
                 .filter(|(n, _)| n.starts_with(prefix))
                 .map(|(n, u)| UnitStatus {
                     name: n.clone(),
+                    description: u.description(),
                     active_state: u.active_state.clone(),
                     sub_state: u.sub_state(),
                 })

@@ -36,6 +36,8 @@ pub enum SystemdError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnitStatus {
     pub name: String,
+    /// Its `Description=`.
+    pub description: String,
     pub active_state: String,
     pub sub_state: String,
 }

@@ -36,13 +36,58 @@ pub struct Backup {
     pub reason: Option<String>,
 }
 
-/// An add-on's backups, newest first, and the disk space their files take.
+/// An add-on's backups, newest first, the disk space their files take, and its schedule.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct BackupList {
     pub addon: String,
     /// Bytes the add-on's backup directory takes on disk.
     pub used: u64,
     pub backups: Vec<Backup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<BackupScheduleBody>,
+}
+
+/// The CLI verb a scheduled backup's service runs: it asks for a backup of kind `scheduled` and
+/// follows it like `pg:backups:capture`.
+pub const SCHEDULED_BACKUP_VERB: &str = "backups:run-scheduled";
+
+/// `POST /v1/addons/{addon}/backups?kind=scheduled`: what the backup is (default `manual`).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct CaptureQuery {
+    /// `manual` (kept until deleted) or `scheduled` (pruned by the schedule's retention).
+    pub kind: Option<String>,
+}
+
+/// `PUT /v1/addons/{addon}/backups/schedule`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BackupScheduleRequest {
+    /// The daily time and optional tz database zone, like `02:00 Europe/Berlin` (UTC if none).
+    pub at: String,
+    /// Days whose newest scheduled backup is kept (default `backup_keep_daily`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_daily: Option<u32>,
+    /// Weeks whose newest scheduled backup is kept (default `backup_keep_weekly`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_weekly: Option<u32>,
+}
+
+/// An add-on's backup schedule, and what its timer says when it has one yet.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct BackupScheduleBody {
+    pub addon: String,
+    /// Like `02:00 Europe/Berlin`.
+    pub at: String,
+    pub keep_daily: u32,
+    pub keep_weekly: u32,
+    /// When the timer fires next (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_run: Option<String>,
+    /// When it last fired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<String>,
+    /// How the last scheduled run ended: `success` or systemd's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_result: Option<String>,
 }
 
 /// What `pg:backups:restore` did: the backup now in the database, and the safety backup of what

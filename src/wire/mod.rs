@@ -24,7 +24,10 @@ pub use addons::{
     Attachment, CreateAddon, DestroyQuery, PgSessionInfo, PlanInfo, PolicyRequest,
 };
 pub use apps::{App, AppInfo, CreateApp, DiskUse};
-pub use backups::{Backup, BackupList, BackupRestored, BACKUP_SHA256_HEADER};
+pub use backups::{
+    Backup, BackupList, BackupRestored, BackupScheduleBody, BackupScheduleRequest, CaptureQuery,
+    BACKUP_SHA256_HEADER, SCHEDULED_BACKUP_VERB,
+};
 pub use cron::CronJobInfo;
 pub use deploys::{BuildEvent, DeployQuery, Release};
 pub use dynos::{Dyno, FormationItem, ResizeRequest, RestartRequest, Restarted, ScaleRequest};

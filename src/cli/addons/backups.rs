@@ -1,113 +1,209 @@
-//! `pg:backups*`: an add-on's backups. A capture follows its backup until it is checked or
-//! failed, saying each step on the terminal, and exits non-zero when it failed.
+//! `pg:backups*` and `redis:backups*`: an add-on's backups. A capture follows its backup until
+//! it is checked or failed, saying each step on the terminal, and exits non-zero when it failed.
 
 use std::io::Write;
 use std::time::Duration;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
-use super::{addon_path, pick, POSTGRES};
+use super::schedules::{self, ScheduleArgs};
+use super::{addon_path, pick, POSTGRES, REDIS};
 use crate::cli::output;
 use crate::cli::{path_segment, CliError, Session};
-use crate::wire::{Addon, Backup, BackupList, BackupRestored};
+use crate::wire::{Addon, Backup, BackupList, BackupRestored, SCHEDULED_BACKUP_VERB};
 
 /// How often a capture asks how its backup is going.
 const POLL: Duration = Duration::from_millis(300);
 
+/// `ID ADDON` for the verbs that act on one backup.
+#[derive(Debug, Args)]
+pub struct OneBackup {
+    /// Like b001 (default: the newest; for download and restore the newest checked one).
+    id: Option<String>,
+    addon: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DownloadArgs {
+    #[command(flatten)]
+    backup: OneBackup,
+    /// Where to write it (default latest.dump, or latest.rdb for Redis).
+    #[arg(short = 'o', long = "output")]
+    output: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    backup: OneBackup,
+    /// The owner app's name, to confirm; the add-on's current data is replaced.
+    #[arg(long)]
+    confirm: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    id: String,
+    addon: Option<String>,
+    /// The owner app's name, to confirm.
+    #[arg(long)]
+    confirm: Option<String>,
+}
+
+/// What a backup verb does, whichever service it was typed for.
+#[derive(Debug)]
+enum Action {
+    List(Option<String>),
+    Capture(Option<String>),
+    Info(OneBackup),
+    Download(DownloadArgs),
+    Restore(RestoreArgs),
+    Delete(DeleteArgs),
+    Schedule(ScheduleArgs),
+    Schedules,
+    Unschedule(Option<String>),
+}
+
+/// The backup verbs of one service (`pg:backups*` or `redis:backups*`), all parsed into the same
+/// [`Action`]s.
+macro_rules! backup_verbs {
+    ($verbs:ident, $service:expr, $prefix:literal) => {
+        #[derive(Debug, Subcommand)]
+        pub enum $verbs {
+            /// List the add-on's backups: id, start, size, duration, status, and its schedule.
+            #[command(name = concat!($prefix, ":backups"))]
+            List { addon: Option<String> },
+            /// Back up the add-on now; the backup is good only once it loaded whole elsewhere.
+            #[command(name = concat!($prefix, ":backups:capture"))]
+            Capture { addon: Option<String> },
+            /// Show one backup: checksum, what its check counted, why it failed.
+            #[command(name = concat!($prefix, ":backups:info"))]
+            Info(OneBackup),
+            /// Download a checked backup, checked against its SHA-256.
+            #[command(name = concat!($prefix, ":backups:download"))]
+            Download(DownloadArgs),
+            /// Replace the add-on's data with a checked backup; a safety backup of what it
+            /// holds now is taken first.
+            #[command(name = concat!($prefix, ":backups:restore"))]
+            Restore(RestoreArgs),
+            /// Delete a backup and its file.
+            #[command(name = concat!($prefix, ":backups:delete"))]
+            Delete(DeleteArgs),
+            /// Back the add-on up every day at a time, even while skiffd is down; a time missed
+            /// while the server was off is caught up when it is back.
+            #[command(name = concat!($prefix, ":backups:schedule"))]
+            Schedule(ScheduleArgs),
+            /// List the backup schedules of the app's add-ons.
+            #[command(name = concat!($prefix, ":backups:schedules"))]
+            Schedules,
+            /// Stop the add-on's daily backups; the backups taken stay.
+            #[command(name = concat!($prefix, ":backups:unschedule"))]
+            Unschedule { addon: Option<String> },
+        }
+
+        impl $verbs {
+            fn into_action(self) -> (&'static str, Action) {
+                let action = match self {
+                    Self::List { addon } => Action::List(addon),
+                    Self::Capture { addon } => Action::Capture(addon),
+                    Self::Info(one) => Action::Info(one),
+                    Self::Download(args) => Action::Download(args),
+                    Self::Restore(args) => Action::Restore(args),
+                    Self::Delete(args) => Action::Delete(args),
+                    Self::Schedule(args) => Action::Schedule(args),
+                    Self::Schedules => Action::Schedules,
+                    Self::Unschedule { addon } => Action::Unschedule(addon),
+                };
+                ($service, action)
+            }
+        }
+    };
+}
+
+backup_verbs!(PgBackupsVerb, POSTGRES, "pg");
+backup_verbs!(RedisBackupsVerb, REDIS, "redis");
+
+/// Every backup verb: both services' and the one a schedule's timer runs.
 #[derive(Debug, Subcommand)]
 pub enum BackupsVerb {
-    /// List the database's backups: id, start, size, duration, status.
-    #[command(name = "pg:backups")]
-    List { addon: Option<String> },
-    /// Back up the database now; the backup is good only once it restored whole elsewhere.
-    #[command(name = "pg:backups:capture")]
-    Capture { addon: Option<String> },
-    /// Show one backup: checksum, what its check counted, why it failed.
-    #[command(name = "pg:backups:info")]
-    Info {
-        /// Like b001 (default: the newest).
-        id: Option<String>,
-        addon: Option<String>,
-    },
-    /// Download a checked backup (pg_restore's custom format), checked against its SHA-256.
-    #[command(name = "pg:backups:download")]
-    Download {
-        /// Like b001 (default: the newest checked one).
-        id: Option<String>,
-        addon: Option<String>,
-        /// Where to write it.
-        #[arg(short = 'o', long = "output", default_value = "latest.dump")]
-        output: std::path::PathBuf,
-    },
-    /// Replace everything in the database with a checked backup; a safety backup of what it
-    /// holds now is taken first.
-    #[command(name = "pg:backups:restore")]
-    Restore {
-        /// Like b001 (default: the newest checked one).
-        id: Option<String>,
-        addon: Option<String>,
-        /// The owner app's name, to confirm; the database's current data is replaced.
-        #[arg(long)]
-        confirm: Option<String>,
-    },
-    /// Delete a backup and its file.
-    #[command(name = "pg:backups:delete")]
-    Delete {
-        id: String,
-        addon: Option<String>,
-        /// The owner app's name, to confirm.
-        #[arg(long)]
-        confirm: Option<String>,
-    },
+    #[command(flatten)]
+    Pg(PgBackupsVerb),
+    #[command(flatten)]
+    Redis(RedisBackupsVerb),
+    /// What a backup schedule's timer runs: a scheduled backup of ADDON, followed to its end.
+    #[command(name = SCHEDULED_BACKUP_VERB, hide = true)]
+    Scheduled { addon: String },
 }
 
 pub(crate) async fn run(verb: BackupsVerb, s: &mut Session<'_>) -> Result<(), CliError> {
-    match verb {
-        BackupsVerb::List { addon } => {
-            let path = backups_path(s, addon).await?;
+    let (service, action) = match verb {
+        BackupsVerb::Pg(verb) => verb.into_action(),
+        BackupsVerb::Redis(verb) => verb.into_action(),
+        BackupsVerb::Scheduled { addon } => {
+            let path = format!("{}/backups", addon_path(&addon)?);
+            return capture(s, &path, "scheduled").await;
+        }
+    };
+    match action {
+        Action::List(addon) => {
+            let path = backups_path(s, service, addon).await?;
             let list: BackupList = s.client.get(&path).await?;
-            s.output.show(&list, |out, _| write_list(out, &list))?;
+            s.output
+                .show(&list, |out, _| write_list(out, &list, service))?;
             Ok(())
         }
-        BackupsVerb::Capture { addon } => capture(s, addon).await,
-        BackupsVerb::Download { id, addon, output } => download(s, id, addon, &output).await,
-        BackupsVerb::Restore { id, addon, confirm } => restore(s, id, addon, confirm).await,
-        BackupsVerb::Delete { id, addon, confirm } => {
-            let (addon, path) = addon_and_path(s, addon).await?;
-            let what = format!("deleting {id} of {} removes its file", addon.name);
-            let confirm = confirmed(&addon, confirm, &what)?;
-            let url = format!("{path}/{}?confirm={confirm}", path_segment(&id)?);
-            let gone: Backup = s.client.delete_json(&url).await?;
-            s.output.show(&gone, |out, _| {
-                writeln!(out, "Deleted {} of {}", gone.id, gone.addon)
-            })?;
-            Ok(())
+        Action::Capture(addon) => {
+            let path = backups_path(s, service, addon).await?;
+            capture(s, &path, "manual").await
         }
-        BackupsVerb::Info { id, addon } => {
-            let path = backups_path(s, addon).await?;
-            let backup = match id {
+        Action::Download(args) => download(s, service, args).await,
+        Action::Restore(args) => restore(s, service, args).await,
+        Action::Delete(args) => delete(s, service, args).await,
+        Action::Info(one) => {
+            let path = backups_path(s, service, one.addon).await?;
+            let backup = match one.id {
                 Some(id) => {
                     s.client
                         .get(&format!("{path}/{}", path_segment(&id)?))
                         .await?
                 }
-                None => newest(s.client.get::<BackupList>(&path).await?)?,
+                None => newest(s.client.get::<BackupList>(&path).await?, service)?,
             };
             s.output.show(&backup, |out, _| write_info(out, &backup))?;
             Ok(())
         }
+        Action::Schedule(args) => schedules::schedule(s, service, args).await,
+        Action::Schedules => schedules::list(s, service).await,
+        Action::Unschedule(addon) => schedules::unschedule(s, service, addon).await,
     }
 }
 
-async fn backups_path(s: &mut Session<'_>, addon: Option<String>) -> Result<String, CliError> {
-    Ok(addon_and_path(s, addon).await?.1)
+async fn delete(s: &mut Session<'_>, service: &str, args: DeleteArgs) -> Result<(), CliError> {
+    let (addon, path) = addon_and_path(s, service, args.addon).await?;
+    let what = format!("deleting {} of {} removes its file", args.id, addon.name);
+    let confirm = confirmed(&addon, args.confirm, &what)?;
+    let url = format!("{path}/{}?confirm={confirm}", path_segment(&args.id)?);
+    let gone: Backup = s.client.delete_json(&url).await?;
+    s.output.show(&gone, |out, _| {
+        writeln!(out, "Deleted {} of {}", gone.id, gone.addon)
+    })?;
+    Ok(())
 }
 
-async fn addon_and_path(
+async fn backups_path(
     s: &mut Session<'_>,
+    service: &str,
+    addon: Option<String>,
+) -> Result<String, CliError> {
+    Ok(addon_and_path(s, service, addon).await?.1)
+}
+
+pub(super) async fn addon_and_path(
+    s: &mut Session<'_>,
+    service: &str,
     addon: Option<String>,
 ) -> Result<(Addon, String), CliError> {
-    let addon = pick(s, POSTGRES, addon).await?;
+    let addon = pick(s, service, addon).await?;
     let path = format!("{}/backups", addon_path(&addon.name)?);
     Ok((addon, path))
 }
@@ -123,19 +219,11 @@ fn confirmed(addon: &Addon, confirm: Option<String>, what: &str) -> Result<Strin
     Ok(path_segment(&owner)?.to_owned())
 }
 
-async fn restore(
-    s: &mut Session<'_>,
-    id: Option<String>,
-    addon: Option<String>,
-    confirm: Option<String>,
-) -> Result<(), CliError> {
-    let (addon, path) = addon_and_path(s, addon).await?;
-    let id = checked_id(s, &path, id).await?;
-    let what = format!(
-        "restoring {id} replaces everything in the database of {}",
-        addon.name
-    );
-    let confirm = confirmed(&addon, confirm, &what)?;
+async fn restore(s: &mut Session<'_>, service: &str, args: RestoreArgs) -> Result<(), CliError> {
+    let (addon, path) = addon_and_path(s, service, args.backup.addon).await?;
+    let id = checked_id(s, service, &path, args.backup.id).await?;
+    let what = format!("restoring {id} replaces everything in {}", addon.name);
+    let confirm = confirmed(&addon, args.confirm, &what)?;
     let url = format!("{path}/{}/restore?confirm={confirm}", path_segment(&id)?);
     writeln!(
         s.output.progress(),
@@ -146,24 +234,36 @@ async fn restore(
     s.output.show(&done, |out, _| {
         writeln!(
             out,
-            "Restored {}; what the database held before is in {}",
+            "Restored {}; what the add-on held before is in {}",
             done.restored.id, done.safety.id
         )
     })?;
     Ok(())
 }
 
-fn newest(list: BackupList) -> Result<Backup, CliError> {
-    list.backups.into_iter().next().ok_or_else(|| {
-        CliError::Usage(format!(
-            "{} has no backups yet; take one with skiff pg:backups:capture",
-            list.addon
-        ))
-    })
+/// The verb `pg:backups:VERB` or `redis:backups:VERB` of `service`.
+pub(super) fn verb(service: &str, verb: &str) -> String {
+    let prefix = if service == REDIS { "redis" } else { "pg" };
+    format!("{prefix}:backups:{verb}")
+}
+
+fn no_backups_yet(addon: &str, service: &str) -> String {
+    let capture = verb(service, "capture");
+    format!("{addon} has no backups yet; take one with skiff {capture}")
+}
+
+fn newest(list: BackupList, service: &str) -> Result<Backup, CliError> {
+    let none = CliError::Usage(no_backups_yet(&list.addon, service));
+    list.backups.into_iter().next().ok_or(none)
 }
 
 /// `id` as given, or the newest checked backup's.
-async fn checked_id(s: &Session<'_>, path: &str, id: Option<String>) -> Result<String, CliError> {
+async fn checked_id(
+    s: &Session<'_>,
+    service: &str,
+    path: &str,
+    id: Option<String>,
+) -> Result<String, CliError> {
     if let Some(id) = id {
         return Ok(id);
     }
@@ -171,22 +271,23 @@ async fn checked_id(s: &Session<'_>, path: &str, id: Option<String>) -> Result<S
     let checked = list.backups.into_iter().find(|b| b.status == "checked");
     checked.map(|b| b.id).ok_or_else(|| {
         CliError::Usage(format!(
-            "{} has no checked backup; take one with skiff pg:backups:capture",
-            list.addon
+            "{} has no checked backup; take one with skiff {}",
+            list.addon,
+            verb(service, "capture")
         ))
     })
 }
 
 /// Streams the backup into `OUTPUT.part` while hashing it, and names it `OUTPUT` only once
 /// its SHA-256 is the backup's.
-async fn download(
-    s: &mut Session<'_>,
-    id: Option<String>,
-    addon: Option<String>,
-    output: &std::path::Path,
-) -> Result<(), CliError> {
-    let path = backups_path(s, addon).await?;
-    let id = checked_id(s, &path, id).await?;
+async fn download(s: &mut Session<'_>, service: &str, args: DownloadArgs) -> Result<(), CliError> {
+    let default = match service {
+        REDIS => "latest.rdb",
+        _ => "latest.dump",
+    };
+    let output = &args.output.unwrap_or_else(|| default.into());
+    let path = backups_path(s, service, args.backup.addon).await?;
+    let id = checked_id(s, service, &path, args.backup.id).await?;
     let one = format!("{path}/{}", path_segment(&id)?);
     let backup: Backup = s.client.get(&one).await?;
     let part = output.with_extension("part");
@@ -262,9 +363,12 @@ impl Write for Hashing {
     }
 }
 
-async fn capture(s: &mut Session<'_>, addon: Option<String>) -> Result<(), CliError> {
-    let path = backups_path(s, addon).await?;
-    let mut backup: Backup = s.client.post(&path, &serde_json::json!({})).await?;
+/// Starts a backup of `kind` at `path` (an add-on's backups) and follows it to its end.
+async fn capture(s: &mut Session<'_>, path: &str, kind: &str) -> Result<(), CliError> {
+    let mut backup: Backup = s
+        .client
+        .post(&format!("{path}?kind={kind}"), &serde_json::json!({}))
+        .await?;
     let one = format!("{path}/{}", path_segment(&backup.id)?);
     write!(
         s.output.progress(),
@@ -314,13 +418,9 @@ fn size(backup: &Backup) -> String {
     backup.size.map(output::human_bytes).unwrap_or_default()
 }
 
-fn write_list(out: &mut dyn Write, list: &BackupList) -> std::io::Result<()> {
+fn write_list(out: &mut dyn Write, list: &BackupList, service: &str) -> std::io::Result<()> {
     if list.backups.is_empty() {
-        writeln!(
-            out,
-            "{} has no backups yet; take one with skiff pg:backups:capture",
-            list.addon
-        )?;
+        writeln!(out, "{}", no_backups_yet(&list.addon, service))?;
     } else {
         let rows = list.backups.iter().map(|b| {
             vec![
@@ -343,7 +443,11 @@ fn write_list(out: &mut dyn Write, list: &BackupList) -> std::io::Result<()> {
         "Backups of {} use {} on disk",
         list.addon,
         output::human_bytes(list.used)
-    )
+    )?;
+    if let Some(schedule) = &list.schedule {
+        writeln!(out, "{}", schedules::describe(schedule))?;
+    }
+    Ok(())
 }
 
 fn write_info(out: &mut dyn Write, b: &Backup) -> std::io::Result<()> {

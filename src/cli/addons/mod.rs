@@ -2,6 +2,7 @@
 //! `redis:cli` run Debian's `psql` and `redis-cli` on the server (`tools.rs`).
 
 pub(crate) mod backups;
+mod schedules;
 mod tools;
 
 use std::io::Write;
@@ -342,6 +343,19 @@ async fn pick(
         .get(&format!("/v1/addons?app={}", path_segment(&app)?))
         .await?;
     choose(addons, service, &app, addon.as_deref())
+}
+
+/// Every add-on of `service` the app owns or is attached to.
+async fn pick_all(s: &mut Session<'_>, service: &str) -> Result<Vec<Addon>, CliError> {
+    let app = s.app()?;
+    let addons: Vec<Addon> = s
+        .client
+        .get(&format!("/v1/addons?app={}", path_segment(&app)?))
+        .await?;
+    Ok(addons
+        .into_iter()
+        .filter(|a| a.service == service)
+        .collect())
 }
 
 /// Pure: which add-on a `pg:*` or `redis:*` verb means.

@@ -64,6 +64,10 @@ pub enum StoreError {
         id: crate::model::BackupId,
     },
     #[error(
+        "add-on {0} has no backup schedule; set one with skiff pg:backups:schedule --at 02:00"
+    )]
+    NoBackupSchedule(crate::model::AddonName),
+    #[error(
         "app {app} already has an add-on attached as {name} ({key}); choose another name with --as"
     )]
     AttachmentTaken {

@@ -177,6 +177,15 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (addon_id, number)
     );
     ALTER TABLE addons ADD COLUMN last_backup INTEGER NOT NULL DEFAULT 0;",
+    // v12: an add-on's daily backup schedule (`02:00 Europe/Berlin`) and how many of its
+    // scheduled backups retention keeps; a systemd timer per row is the reconciler's.
+    "CREATE TABLE backup_schedules (
+        addon_id INTEGER PRIMARY KEY REFERENCES addons(id) ON DELETE CASCADE,
+        at TEXT NOT NULL,
+        keep_daily INTEGER NOT NULL CHECK (keep_daily >= 0),
+        keep_weekly INTEGER NOT NULL CHECK (keep_weekly >= 0),
+        created_at TEXT NOT NULL
+    );",
 ];
 
 pub fn known_version() -> i64 {

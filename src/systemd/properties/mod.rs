@@ -1,7 +1,8 @@
-//! Pure specs → transient unit properties: dynos, builds, one-offs, cron timers and add-ons'
-//! Redis servers, each in its own file over the shared value helpers, sandbox and limits.
+//! Pure specs → transient unit properties: dynos, builds, one-offs, cron timers, add-ons'
+//! Redis servers and backup timers, each in its own file over the shared value helpers, sandbox and limits.
 
 mod addon;
+mod backup;
 mod build;
 mod dyno;
 mod limits;
@@ -15,6 +16,9 @@ mod values;
 mod signatures;
 
 pub use addon::{redis_unit_properties, RedisUnitSpec, REDIS_DATA_MOUNT, REDIS_SERVER, REDIS_USER};
+pub use backup::{
+    backup_service_properties, backup_timer_description, backup_timer_properties, BackupTimerSpec,
+};
 pub use build::{build_properties, BuildSpec};
 #[cfg(test)]
 pub use dyno::DYNO_PATH;

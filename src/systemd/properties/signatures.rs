@@ -6,14 +6,15 @@ use std::collections::BTreeMap;
 use zbus::zvariant::Value;
 
 use super::addon::tests::redis_spec;
+use super::backup::tests::backup_spec;
 use super::build::tests::build_spec;
 use super::dyno::tests::spec as dyno_spec;
 use super::network::tests::commands_spec;
 use super::oneoff::tests::run_spec;
 use super::{
-    build_properties, dyno_properties, host_commands_properties, limit_properties,
-    oneoff_properties, redis_unit_properties, timer_properties, OneOffCommand, OneOffLifetime,
-    OneOffStdio, Property, SharedFd,
+    backup_service_properties, backup_timer_properties, build_properties, dyno_properties,
+    host_commands_properties, limit_properties, oneoff_properties, redis_unit_properties,
+    timer_properties, OneOffCommand, OneOffLifetime, OneOffStdio, Property, SharedFd,
 };
 use crate::model::CronUnit;
 use crate::model::{AppName, CronSchedule, MountPath, VolumeMount};
@@ -24,6 +25,8 @@ const SIGNATURES: &[(&str, &str)] = &[
     // [Unit]
     ("Description", "s"),
     ("PartOf", "as"),
+    ("Wants", "as"),
+    ("After", "as"),
     ("StartLimitBurst", "u"),
     ("StartLimitIntervalUSec", "t"),
     // cgroup
@@ -91,6 +94,7 @@ const SIGNATURES: &[(&str, &str)] = &[
     // [Timer]
     ("TimersCalendar", "a(ss)"),
     ("AccuracyUSec", "t"),
+    ("Persistent", "b"),
 ];
 
 fn pipes() -> OneOffStdio {
@@ -157,6 +161,8 @@ fn every_kind_of_unit() -> Vec<(&'static str, Vec<Property>)> {
         ("cron service", oneoff_properties(&cron_job)),
         ("network setup", host_commands_properties(&commands_spec())),
         ("redis add-on", redis_unit_properties(&redis_spec())),
+        ("backup timer", backup_timer_properties(&backup_spec())),
+        ("backup service", backup_service_properties(&backup_spec())),
     ]
 }
 
