@@ -17,6 +17,7 @@ mod access;
 mod addons;
 mod api;
 mod apps;
+mod backup_schedules;
 mod backups;
 mod bench;
 mod bench_addons;
@@ -73,6 +74,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(addons::scenarios());
     all.extend(volumes::scenarios());
     all.extend(backups::scenarios());
+    all.extend(backup_schedules::scenarios());
     all.extend(install::purge_scenarios());
     all
 }
