@@ -15,7 +15,7 @@ use tracing_subscriber::EnvFilter;
 use crate::addons::postgres::{DebianPostgres, PostgresServer};
 use crate::addons::redis::{DebianRedis, RedisServer};
 use crate::addons::Addons;
-use crate::api::{self, AppState, LocalPolicy, Peer, UploadLimits};
+use crate::api::{self, AppState, BackupSettings, LocalPolicy, Peer, UploadLimits};
 use crate::build::pipeline::{BuildSettings, Deployer};
 use crate::config::{Config, LogLevel};
 use crate::health::{NetProber, Prober};
@@ -184,6 +184,15 @@ impl Adapters {
 }
 
 /// The add-on plans, checked when the config was read.
+fn backup_settings(config: &Config) -> BackupSettings {
+    BackupSettings {
+        floor: config.backup_free_space_floor.0,
+        keep: config
+            .backup_retention()
+            .expect("retention is checked when the config is read"),
+    }
+}
+
 fn plans(config: &Config) -> crate::model::Plans {
     config
         .plans()
@@ -400,10 +409,7 @@ fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
             max_slug_size: config.max_slug_size.0,
         },
         dyno_defaults,
-        backup_floor: config.backup_free_space_floor.0,
-        backup_keep: config
-            .backup_retention()
-            .expect("retention is checked when the config is read"),
+        backups: backup_settings(config),
         started: Instant::now(),
         base_domain: config.base_domain.clone(),
         local_policy: LocalPolicy {

@@ -100,8 +100,8 @@ pub async fn set_schedule(
         return Err(ScheduleError::Zone(at.zone().to_owned()).into());
     }
     let keep = Retention::new(
-        request.keep_daily.unwrap_or(state.backup_keep.daily()),
-        request.keep_weekly.unwrap_or(state.backup_keep.weekly()),
+        request.keep_daily.unwrap_or(state.backups.keep.daily()),
+        request.keep_weekly.unwrap_or(state.backups.keep.weekly()),
     )?;
     let schedule = state
         .store

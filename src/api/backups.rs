@@ -91,7 +91,7 @@ pub async fn capture_backup(
             &state.layout,
             &record,
             kind,
-            state.backup_floor,
+            state.backups.floor,
         )
         .await?;
     tracing::info!(addon = %record.name, backup = %backup.id, kind = kind.as_str(), caller = %caller.describe(), "backup started");
@@ -168,7 +168,7 @@ pub async fn restore_backup(
             state.store.clone(),
             state.layout.clone(),
         );
-        let floor = state.backup_floor;
+        let floor = state.backups.floor;
         tokio::spawn(async move {
             addons
                 .restore_backup(&store, &layout, &record, id, floor)

@@ -59,10 +59,16 @@ pub struct AppState {
     pub dyno_defaults: DynoDefaults,
     pub deployer: Deployer,
     pub runner: Runner,
+    pub backups: BackupSettings,
+}
+
+/// What skiffd.toml says about add-on backups.
+#[derive(Debug, Clone, Copy)]
+pub struct BackupSettings {
     /// `backup_free_space_floor`, in bytes.
-    pub backup_floor: u64,
+    pub floor: u64,
     /// `backup_keep_daily` and `backup_keep_weekly`: what a new schedule keeps by default.
-    pub backup_keep: crate::model::Retention,
+    pub keep: crate::model::Retention,
 }
 
 /// Bounds on `skiff deploy` uploads.
