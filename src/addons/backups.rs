@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use super::{Addons, AddonsError};
 use crate::model::{
-    check_free_space, compare_exact, prune, AddonService, BackupId, BackupKind, BackupStatus,
+    check_free_space, compare_within, prune, AddonService, BackupId, BackupKind, BackupStatus,
     Census, CheckMismatch, RetainedBackup,
 };
 use crate::paths::Layout;
@@ -19,8 +19,6 @@ use crate::store::{AddonRecord, BackupRecord, CheckedBackup, Store, StoreError};
 pub enum BackupError {
     #[error("{0}")]
     NoSpace(String),
-    #[error("backups of {0} add-ons are not supported yet")]
-    Unsupported(AddonService),
     #[error(transparent)]
     Addons(#[from] AddonsError),
     #[error(transparent)]
@@ -109,10 +107,17 @@ impl Addons {
         kind: BackupKind,
         floor: u64,
     ) -> Result<BackupRecord, BackupError> {
-        if addon.service != AddonService::Postgres {
-            return Err(BackupError::Unsupported(addon.service));
-        }
-        let estimate = self.postgres_info(addon).await?.size_bytes;
+        let estimate = match addon.service {
+            AddonService::Postgres => self.postgres_info(addon).await?.size_bytes,
+            AddonService::Redis => {
+                let instance = self.ready_redis(addon)?;
+                self.redis
+                    .info(&instance)
+                    .await
+                    .map_err(AddonsError::from)?
+                    .used_memory
+            }
+        };
         let dir = layout.backup_dir(&addon.name);
         let free = blocking({
             let dir = dir.clone();
@@ -169,12 +174,21 @@ impl Addons {
         }
         {
             let _one_restore_at_a_time = self.checks.lock().await;
-            self.postgres
-                .restore(&addon.name, &file, &record.census)
-                .await
-                .map_err(AddonsError::from)?;
+            match addon.service {
+                AddonService::Postgres => {
+                    let restored = self.postgres.restore(&addon.name, &file, &record.census);
+                    restored.await.map_err(AddonsError::from)?;
+                }
+                AddonService::Redis => {
+                    let instance = self.ready_redis(addon)?;
+                    let restored = self.redis.restore(&instance, &file).await;
+                    restored.map_err(AddonsError::from)?;
+                }
+            }
         }
-        self.postgres_reapply(addon).await?;
+        if addon.service == AddonService::Postgres {
+            self.postgres_reapply(addon).await?;
+        }
         tracing::info!(addon = %addon.name, backup = %id, safety = %safety.id, "backup restored");
         Ok(safety)
     }
@@ -290,11 +304,18 @@ impl Addons {
         })
         .await
         .map_err(files_error("remove", temporary))?;
-        let census = self
-            .postgres
-            .dump(&addon.name, temporary)
-            .await
-            .map_err(AddonsError::from)?;
+        let (census, tolerance) = match addon.service {
+            AddonService::Postgres => {
+                let census = self.postgres.dump(&addon.name, temporary).await;
+                (census.map_err(AddonsError::from)?, 0)
+            }
+            AddonService::Redis => {
+                let instance = self.ready_redis(addon)?;
+                let snapshot = self.redis.snapshot(&instance, temporary).await;
+                let snapshot = snapshot.map_err(AddonsError::from)?;
+                (snapshot.keys, snapshot.tolerance)
+            }
+        };
         let (size_bytes, sha256) = blocking({
             let path = temporary.to_owned();
             move || crate::files::sync_and_hash(&path)
@@ -307,19 +328,28 @@ impl Addons {
         store.backup_checking(&addon.name, record.id).await?;
         let restored = {
             let _one_check_at_a_time = self.checks.lock().await;
-            self.postgres
-                .check_dump(temporary)
-                .await
-                .map_err(AddonsError::from)?
+            match addon.service {
+                AddonService::Postgres => self
+                    .postgres
+                    .check_dump(temporary)
+                    .await
+                    .map_err(AddonsError::from)?,
+                AddonService::Redis => {
+                    let instance = self.ready_redis(addon)?;
+                    let loaded = self.redis.check_snapshot(&instance, temporary).await;
+                    loaded.map_err(AddonsError::from)?
+                }
+            }
         };
-        compare_exact(&census, &restored)?;
+        compare_within(&census, &restored, tolerance)?;
         blocking({
             let (from, to) = (temporary.to_owned(), done.to_owned());
             move || crate::files::rename_durably(&from, &to)
         })
         .await
         .map_err(files_error("name", done))?;
-        Ok(summary(size_bytes, sha256, census))
+        // What the file holds, which a restore of it must bring back.
+        Ok(summary(size_bytes, sha256, restored))
     }
 }
 
@@ -471,6 +501,50 @@ mod tests {
         let file = |id| s.layout.backup_file(&s.addon.name, id, "dump");
         assert!(!file(unscheduled.id).exists());
         assert!(file(newest.id).exists() && file(manual.id).exists());
+    }
+
+    #[tokio::test]
+    async fn a_redis_backup_is_checked_by_loading_it_and_restores_after_a_safety_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let redis = Arc::new(FakeRedis::default());
+        let plans = crate::config::Config::default().plans().unwrap();
+        let addons = Addons::new(Arc::new(FakePostgres::default()), redis.clone(), plans);
+        let store = Store::open_in_memory().unwrap();
+        let app = AppName::parse("shop").unwrap();
+        store.create_app(app.clone()).await.unwrap();
+        let made = store
+            .create_addon(NewAddon {
+                name: Some(AddonName::parse("redis-shop").unwrap()),
+                service: AddonService::Redis,
+                plan: PlanName::parse("mini").unwrap(),
+                owner: app,
+                attach_as: AddonService::Redis.default_attachment(),
+                secret: AddonSecret::generate(),
+            })
+            .await
+            .unwrap();
+        store.addon_made(&made.name, 6380).await.unwrap();
+        let addon = store.addon(made.name.as_str()).await.unwrap();
+        let listen = "10.0.0.1".parse().unwrap();
+        addons
+            .converge(std::slice::from_ref(&addon), listen, &Default::default())
+            .await;
+        let layout = Layout::new(dir.path(), &dir.path().join("run"));
+        redis.set_keys(&addon.name, [("db0".to_owned(), 7)].into());
+        let take = |kind| addons.take_backup(&store, &layout, &addon, kind, 0);
+        let first = take(BackupKind::Manual).await.unwrap();
+        assert_eq!(first.status, BackupStatus::Checked, "{:?}", first.reason);
+        assert_eq!((first.tables, first.rows), (Some(1), Some(7)));
+        assert!(layout.backup_file(&addon.name, first.id, "rdb").exists());
+        redis.set_keys(&addon.name, [("db0".to_owned(), 1)].into());
+        let safety = addons
+            .restore_backup(&store, &layout, &addon, first.id, 0)
+            .await
+            .unwrap();
+        assert_eq!((safety.kind, safety.rows), (BackupKind::Safety, Some(1)));
+        assert!(redis.calls().contains(&"restore redis-shop".to_owned()));
+        let after = take(BackupKind::Manual).await.unwrap();
+        assert_eq!(after.rows, Some(7), "the restored keys are back");
     }
 
     #[tokio::test]

@@ -56,6 +56,8 @@ pub struct Addons {
     reported: Arc<Mutex<BTreeSet<String>>>,
     /// Held while a backup is checked: one scratch restore at a time on this server.
     checks: Arc<tokio::sync::Mutex<()>>,
+    /// The add-on address the last round made the servers listen on.
+    listen: Arc<Mutex<Option<Ipv4Addr>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +81,7 @@ impl Addons {
             made: Arc::default(),
             reported: Arc::default(),
             checks: Arc::default(),
+            listen: Arc::default(),
         }
     }
 
@@ -113,6 +116,7 @@ impl Addons {
         listen: Ipv4Addr,
         access: &BTreeMap<AddonName, Vec<Ipv4Addr>>,
     ) -> Converged {
+        *self.listen.lock().expect("add-ons lock") = Some(listen);
         let mut out = Converged::default();
         let postgres: Vec<&AddonRecord> = addons
             .iter()
@@ -357,6 +361,17 @@ impl Addons {
             return Err(AddonsError::NotReady(addon.name.clone()));
         }
         Ok(())
+    }
+
+    /// The server of a ready Redis add-on, where the last round made it listen.
+    fn ready_redis(&self, addon: &AddonRecord) -> Result<RedisInstance, AddonsError> {
+        let listen = *self.listen.lock().expect("add-ons lock");
+        let (Some(port), Some(owner), AddonState::Ready, Some(listen)) =
+            (addon.port, addon.owner.clone(), addon.state, listen)
+        else {
+            return Err(AddonsError::NotReady(addon.name.clone()));
+        };
+        self.redis_instance(addon, owner, listen, port)
     }
 
     pub async fn redis_info(

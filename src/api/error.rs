@@ -154,7 +154,7 @@ impl From<BackupError> for ApiError {
             BackupError::NoSpace(_) => {
                 Self::new(StatusCode::INSUFFICIENT_STORAGE, "no_space", message)
             }
-            BackupError::Unsupported(_) | BackupError::NotRestorable(_) => {
+            BackupError::NotRestorable(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unsupported", message)
             }
             _ => Self::internal(message),

@@ -157,6 +157,11 @@ impl AddonName {
         format!("{ADDON_UNIT_PREFIX}{}{BACKUP_SERVICE_SUFFIX}", self.0)
     }
 
+    /// The scratch server that loads a backup of the add-on to check it.
+    pub fn backup_check_unit_name(&self) -> String {
+        format!("{ADDON_UNIT_PREFIX}{}.check.service", self.0)
+    }
+
     /// The add-on whose backup timer or service `unit` is.
     pub fn from_backup_unit_name(unit: &str) -> Option<AddonName> {
         let rest = unit.strip_prefix(ADDON_UNIT_PREFIX)?;
@@ -476,6 +481,10 @@ mod tests {
         assert_eq!(
             name.backup_timer_name(),
             "skiff-addon-postgresql-my-shop.backup.timer"
+        );
+        assert_eq!(
+            AddonName::from_unit_name(&name.backup_check_unit_name()),
+            None
         );
         for unit in [name.backup_timer_name(), name.backup_service_name()] {
             assert_eq!(AddonName::from_unit_name(&unit), None, "{unit}");

@@ -106,6 +106,13 @@ pub enum CheckMismatch {
     Missing { name: String },
     #[error("{name} is in the restored dump but was not in the database")]
     Extra { name: String },
+    #[error("the snapshot holds {loaded} keys where the server held {held}: {apart} apart, more than the {tolerance} that changed or could expire meanwhile")]
+    Apart {
+        apart: u64,
+        tolerance: u64,
+        held: u64,
+        loaded: u64,
+    },
     #[error("{name} holds {restored} in the restored dump, but {expected} in the database")]
     Count {
         name: String,
@@ -142,6 +149,43 @@ pub fn compare_exact(expected: &Census, restored: &Census) -> Result<(), CheckMi
         Some(name) => Err(CheckMismatch::Extra { name: name.clone() }),
         None => Ok(()),
     }
+}
+
+/// Checks a loaded Redis snapshot against the key counts the server gave once the snapshot was
+/// taken, when `tolerance` writes and expiring keys may have changed them since: exact when
+/// it is 0, otherwise the counts may differ by that many in all. An empty snapshot of a
+/// server that held more keys than that is never good.
+pub fn compare_within(
+    expected: &Census,
+    restored: &Census,
+    tolerance: u64,
+) -> Result<(), CheckMismatch> {
+    if tolerance == 0 {
+        return compare_exact(expected, restored);
+    }
+    let held: u64 = expected.values().sum();
+    let loaded: u64 = restored.values().sum();
+    if loaded == 0 && held > tolerance {
+        return Err(CheckMismatch::Empty(format!("{held} keys")));
+    }
+    let names: std::collections::BTreeSet<&String> =
+        expected.keys().chain(restored.keys()).collect();
+    let apart: u64 = names
+        .iter()
+        .map(|name| {
+            let (e, r) = (expected.get(*name), restored.get(*name));
+            e.copied().unwrap_or(0).abs_diff(r.copied().unwrap_or(0))
+        })
+        .sum();
+    if apart > tolerance {
+        return Err(CheckMismatch::Apart {
+            apart,
+            tolerance,
+            held,
+            loaded,
+        });
+    }
+    Ok(())
 }
 
 /// Whether a backup of about `estimate` bytes may start with `free` bytes free on the backup
@@ -231,6 +275,31 @@ mod tests {
             }
         }
         assert_eq!(compare_exact(&Census::new(), &Census::new()), Ok(()));
+    }
+
+    #[test]
+    fn a_snapshot_may_differ_by_what_changed_since_it_was_taken() {
+        let held = census(&[("db0", 10), ("db1", 2)]);
+        let cases: [(Census, u64, Option<&str>); 7] = [
+            (held.clone(), 0, None),
+            (census(&[("db0", 9), ("db1", 2)]), 0, Some("holds 9")),
+            (census(&[("db0", 9), ("db1", 2)]), 1, None),
+            (census(&[("db0", 9), ("db1", 3)]), 2, None),
+            (census(&[("db0", 8), ("db2", 1)]), 4, Some("5 apart")),
+            (
+                Census::new(),
+                5,
+                Some("restored nothing, but the database holds 12 keys"),
+            ),
+            (Census::new(), 12, None),
+        ];
+        for (restored, tolerance, error) in cases {
+            let got = compare_within(&held, &restored, tolerance).map_err(|e| e.to_string());
+            match error {
+                None => assert_eq!(got, Ok(()), "{restored:?} {tolerance}"),
+                Some(part) => assert!(got.unwrap_err().contains(part), "{restored:?} {tolerance}"),
+            }
+        }
     }
 
     #[test]

@@ -32,8 +32,8 @@ pub use addon::{
 };
 pub use app_name::{AppName, AppNameError};
 pub use backup::{
-    check_free_space, compare_exact, BackupId, BackupIdError, BackupKind, BackupStatus, Census,
-    CheckMismatch,
+    check_free_space, compare_exact, compare_within, BackupId, BackupIdError, BackupKind,
+    BackupStatus, Census, CheckMismatch,
 };
 pub use backup_schedule::{prune, BackupSchedule, RetainedBackup, Retention, ScheduleError};
 pub use config_var::{check_config_value, describe_changes, ConfigChange, ConfigKey};

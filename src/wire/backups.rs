@@ -26,7 +26,8 @@ pub struct Backup {
     /// SHA-256 of the file (hex), once checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
-    /// Tables and rows the check found in the restored copy.
+    /// Tables and rows the check found in the restored copy (for Redis: databases and keys
+    /// the scratch server loaded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tables: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -122,6 +122,16 @@ fn backups_scheduled_catch_up(c: &Container) {
     // The machine was off at the scheduled time: the timer fires once it is back.
     miss_a_day(c);
     let first = wait_for_scheduled(c, None, "catch-up after a missed day");
+    let state = format!("systemctl show {SERVICE} -p ActiveState -p Result");
+    assert!(
+        wait_until(Duration::from_secs(30), || c
+            .sh(&state)
+            .stdout
+            .contains("ActiveState=inactive")),
+        "the timer's service ends: {}",
+        c.sh(&state).describe()
+    );
+    assert_contains(&c.ok(&state), "Result=success", "the service's result");
     let journal = c.ok(&format!("journalctl -u {SERVICE} --no-pager"));
     assert_contains(
         &journal,

@@ -19,6 +19,7 @@ mod api;
 mod apps;
 mod backup_schedules;
 mod backups;
+mod backups_redis;
 mod bench;
 mod bench_addons;
 mod bench_net;
@@ -75,6 +76,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(volumes::scenarios());
     all.extend(backups::scenarios());
     all.extend(backup_schedules::scenarios());
+    all.extend(backups_redis::scenarios());
     all.extend(install::purge_scenarios());
     all
 }

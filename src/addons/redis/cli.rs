@@ -2,6 +2,7 @@
 //! password in `REDISCLI_AUTH`, a secret argument on standard input, never on a command line;
 //! every call given up after a few seconds.
 
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -24,13 +25,36 @@ pub(crate) async fn call(
     args: &[String],
     last_argument: Option<&AddonSecret>,
 ) -> Result<String, RedisError> {
+    let server = [
+        "-h".to_owned(),
+        at.host.to_string(),
+        "-p".to_owned(),
+        at.port.to_string(),
+    ];
+    run(&server, Some(password), args, last_argument).await
+}
+
+/// Runs `args` against a server without a password listening on the Unix socket `socket` (a
+/// scratch server only root can reach).
+pub(crate) async fn call_socket(socket: &Path, args: &[String]) -> Result<String, RedisError> {
+    let server = ["-s".to_owned(), socket.display().to_string()];
+    run(&server, None, args, None).await
+}
+
+async fn run(
+    server: &[String],
+    password: Option<&AddonSecret>,
+    args: &[String],
+    last_argument: Option<&AddonSecret>,
+) -> Result<String, RedisError> {
     let mut command = tokio::process::Command::new(REDIS_CLI);
     command
-        .args(["-e", "-h", &at.host.to_string(), "-p", &at.port.to_string()])
+        .arg("-e")
+        .args(server)
         .args(last_argument.map(|_| "-x"))
         .args(args)
         .env_clear()
-        .env("REDISCLI_AUTH", password.expose())
+        .envs(password.map(|p| ("REDISCLI_AUTH", p.expose())))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

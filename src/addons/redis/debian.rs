@@ -9,9 +9,9 @@ use std::time::Duration;
 use super::cli::{self, REDIS_CLI};
 use super::config::{self, LiveSetting, Settings, Update};
 use super::info::parse_info;
-use super::{RedisError, RedisInfo, RedisInstance, RedisServer};
+use super::{RedisError, RedisInfo, RedisInstance, RedisServer, RedisSnapshot};
 use crate::files::{make_dir_mode, write_private};
-use crate::model::{AddonName, AddonSecret};
+use crate::model::{AddonName, AddonSecret, Census};
 use crate::paths::Layout;
 use crate::systemd::properties::{
     redis_unit_properties, PropertyValue, RedisUnitSpec, REDIS_SERVER, REDIS_USER,
@@ -21,16 +21,16 @@ use crate::systemd::Systemd;
 /// How long a started server has to answer PING (loading a large AOF takes a while).
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a stopped unit has to be gone; its own stop timeout ends it first.
-const GONE_TIMEOUT: Duration = Duration::from_secs(40);
+pub(super) const GONE_TIMEOUT: Duration = Duration::from_secs(40);
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
-const POLL: Duration = Duration::from_millis(250);
+pub(super) const POLL: Duration = Duration::from_millis(250);
 const RESTART_DELAY: Duration = Duration::from_secs(1);
 
 pub struct DebianRedis {
-    systemd: Arc<dyn Systemd>,
+    pub(super) systemd: Arc<dyn Systemd>,
     /// `STATE/addons/redis`.
-    root: PathBuf,
-    hidden_paths: Vec<PathBuf>,
+    pub(super) root: PathBuf,
+    pub(super) hidden_paths: Vec<PathBuf>,
 }
 
 /// Where an instance's unit stands.
@@ -44,12 +44,12 @@ enum UnitState {
     Present,
 }
 
-fn io(what: String) -> impl FnOnce(std::io::Error) -> RedisError {
+pub(super) fn io(what: String) -> impl FnOnce(std::io::Error) -> RedisError {
     move |source| RedisError::Io { what, source }
 }
 
 /// Runs file work on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, RedisError> + Send + 'static,
 ) -> Result<T, RedisError> {
     tokio::task::spawn_blocking(f)
@@ -58,7 +58,7 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// The uid and gid of the `redis` user.
-fn redis_ids() -> Result<(nix::unistd::Uid, nix::unistd::Gid), RedisError> {
+pub(super) fn redis_ids() -> Result<(nix::unistd::Uid, nix::unistd::Gid), RedisError> {
     match nix::unistd::User::from_name(REDIS_USER) {
         Ok(Some(user)) => Ok((user.uid, user.gid)),
         _ => Err(RedisError::Unavailable(format!(
@@ -109,7 +109,7 @@ impl DebianRedis {
         }
     }
 
-    fn data_dir(&self, name: &AddonName) -> PathBuf {
+    pub(super) fn data_dir(&self, name: &AddonName) -> PathBuf {
         self.root.join(name.as_str())
     }
 
@@ -273,6 +273,16 @@ impl DebianRedis {
         }
     }
 
+    /// Stops the instance's server (a restore replaces its files meanwhile).
+    pub(super) async fn stop_instance(&self, name: &AddonName) -> Result<(), RedisError> {
+        self.stop(name).await
+    }
+
+    /// Starts the instance's server on the files it has and waits until it answers.
+    pub(super) async fn start_instance(&self, instance: &RedisInstance) -> Result<(), RedisError> {
+        self.start(instance, UnitState::Absent).await
+    }
+
     async fn restart(&self, instance: &RedisInstance) -> Result<(), RedisError> {
         self.stop(&instance.name).await?;
         self.start(instance, UnitState::Absent).await
@@ -309,6 +319,26 @@ impl RedisServer for DebianRedis {
         self.stop(name).await?;
         let (data_dir, config_file) = (self.data_dir(name), self.config_file(name));
         blocking(move || remove_files(&data_dir, &config_file)).await
+    }
+
+    async fn snapshot(
+        &self,
+        instance: &RedisInstance,
+        file: &Path,
+    ) -> Result<RedisSnapshot, RedisError> {
+        self.take_snapshot(instance, file).await
+    }
+
+    async fn check_snapshot(
+        &self,
+        instance: &RedisInstance,
+        file: &Path,
+    ) -> Result<Census, RedisError> {
+        self.check_loaded_snapshot(instance, file).await
+    }
+
+    async fn restore(&self, instance: &RedisInstance, file: &Path) -> Result<(), RedisError> {
+        self.restore_from_snapshot(instance, file).await
     }
 
     async fn info(&self, instance: &RedisInstance) -> Result<RedisInfo, RedisError> {

@@ -3,8 +3,10 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use super::{RedisError, RedisInfo, RedisInstance, RedisServer};
-use crate::model::AddonName;
+use std::path::Path;
+
+use super::{RedisError, RedisInfo, RedisInstance, RedisServer, RedisSnapshot};
+use crate::model::{AddonName, Census};
 
 /// Behaves like a host with Redis installed where every server answers at once.
 #[derive(Default)]
@@ -13,6 +15,7 @@ pub struct FakeRedis {
     pub missing: Option<String>,
     instances: Mutex<BTreeMap<AddonName, RedisInstance>>,
     calls: Mutex<Vec<String>>,
+    keys: Mutex<BTreeMap<AddonName, Census>>,
 }
 
 impl FakeRedis {
@@ -25,6 +28,14 @@ impl FakeRedis {
     /// "remove redis-shop".
     pub fn calls(&self) -> Vec<String> {
         self.calls.lock().expect("fake redis lock").clone()
+    }
+
+    /// What the instance holds: its snapshots write it (as JSON) and checks read it back.
+    pub fn set_keys(&self, name: &AddonName, keys: Census) {
+        self.keys
+            .lock()
+            .expect("fake redis lock")
+            .insert(name.clone(), keys);
     }
 
     fn record(&self, call: String) {
@@ -73,6 +84,48 @@ impl RedisServer for FakeRedis {
             used_memory: 1 << 20,
             clients: 1,
             keys: 0,
+        })
+    }
+
+    async fn snapshot(
+        &self,
+        instance: &RedisInstance,
+        file: &Path,
+    ) -> Result<RedisSnapshot, RedisError> {
+        let keys = self
+            .keys
+            .lock()
+            .expect("fake redis lock")
+            .get(&instance.name)
+            .cloned()
+            .unwrap_or_default();
+        let json = serde_json::to_vec(&keys).expect("a census is JSON");
+        std::fs::write(file, json).map_err(|source| RedisError::Io {
+            what: format!("cannot write {}", file.display()),
+            source,
+        })?;
+        Ok(RedisSnapshot { keys, tolerance: 0 })
+    }
+
+    async fn restore(&self, instance: &RedisInstance, file: &Path) -> Result<(), RedisError> {
+        let keys = self.check_snapshot(instance, file).await?;
+        self.set_keys(&instance.name, keys);
+        self.record(format!("restore {}", instance.name));
+        Ok(())
+    }
+
+    async fn check_snapshot(
+        &self,
+        _instance: &RedisInstance,
+        file: &Path,
+    ) -> Result<Census, RedisError> {
+        let text = std::fs::read(file).map_err(|source| RedisError::Io {
+            what: format!("cannot read {}", file.display()),
+            source,
+        })?;
+        serde_json::from_slice(&text).map_err(|e| RedisError::Cli {
+            command: "redis-server".to_owned(),
+            message: format!("the snapshot does not load: {e}"),
         })
     }
 }

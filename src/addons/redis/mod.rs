@@ -8,12 +8,15 @@ mod debian;
 #[cfg(any(test, feature = "fakes"))]
 mod fake;
 mod info;
+mod snapshot;
 
 pub use debian::DebianRedis;
 #[cfg(any(test, feature = "fakes"))]
 pub use fake::FakeRedis;
 
-use crate::model::{AddonEndpoint, AddonName, AddonSecret, AppName, MaxmemoryPolicy};
+use std::path::Path;
+
+use crate::model::{AddonEndpoint, AddonName, AddonSecret, AppName, Census, MaxmemoryPolicy};
 use crate::systemd::SystemdError;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +62,15 @@ pub struct RedisInfo {
     pub keys: u64,
 }
 
+/// A snapshot written to a backup file: the keys per database the server held once it was
+/// written, and how far the snapshot's own counts may be from those (the writes made since it
+/// was taken, and keys with a TTL, which may have expired meanwhile).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisSnapshot {
+    pub keys: Census,
+    pub tolerance: u64,
+}
+
 /// The Redis servers of add-ons as the reconciler drives them.
 #[async_trait::async_trait]
 pub trait RedisServer: Send + Sync {
@@ -71,4 +83,18 @@ pub trait RedisServer: Send + Sync {
     /// Stops the instance's unit and deletes its files (`addons:destroy`).
     async fn remove(&self, name: &AddonName) -> Result<(), RedisError>;
     async fn info(&self, instance: &RedisInstance) -> Result<RedisInfo, RedisError>;
+    /// Writes a snapshot (`BGSAVE`, waited for) of the instance to `file`.
+    async fn snapshot(
+        &self,
+        instance: &RedisInstance,
+        file: &Path,
+    ) -> Result<RedisSnapshot, RedisError>;
+    /// Replaces what the instance holds with the snapshot `file` (a restart).
+    async fn restore(&self, instance: &RedisInstance, file: &Path) -> Result<(), RedisError>;
+    /// Loads the snapshot `file` into a scratch server and counts its keys per database.
+    async fn check_snapshot(
+        &self,
+        instance: &RedisInstance,
+        file: &Path,
+    ) -> Result<Census, RedisError>;
 }

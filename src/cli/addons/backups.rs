@@ -140,8 +140,9 @@ pub(crate) async fn run(verb: BackupsVerb, s: &mut Session<'_>) -> Result<(), Cl
         BackupsVerb::Pg(verb) => verb.into_action(),
         BackupsVerb::Redis(verb) => verb.into_action(),
         BackupsVerb::Scheduled { addon } => {
-            let path = format!("{}/backups", addon_path(&addon)?);
-            return capture(s, &path, "scheduled").await;
+            let one = addon_path(&addon)?;
+            let found: Addon = s.client.get(&one).await?;
+            return capture(s, &found.service, &format!("{one}/backups"), "scheduled").await;
         }
     };
     match action {
@@ -154,7 +155,7 @@ pub(crate) async fn run(verb: BackupsVerb, s: &mut Session<'_>) -> Result<(), Cl
         }
         Action::Capture(addon) => {
             let path = backups_path(s, service, addon).await?;
-            capture(s, &path, "manual").await
+            capture(s, service, &path, "manual").await
         }
         Action::Download(args) => download(s, service, args).await,
         Action::Restore(args) => restore(s, service, args).await,
@@ -169,7 +170,8 @@ pub(crate) async fn run(verb: BackupsVerb, s: &mut Session<'_>) -> Result<(), Cl
                 }
                 None => newest(s.client.get::<BackupList>(&path).await?, service)?,
             };
-            s.output.show(&backup, |out, _| write_info(out, &backup))?;
+            s.output
+                .show(&backup, |out, _| write_info(out, &backup, service))?;
             Ok(())
         }
         Action::Schedule(args) => schedules::schedule(s, service, args).await,
@@ -364,7 +366,12 @@ impl Write for Hashing {
 }
 
 /// Starts a backup of `kind` at `path` (an add-on's backups) and follows it to its end.
-async fn capture(s: &mut Session<'_>, path: &str, kind: &str) -> Result<(), CliError> {
+async fn capture(
+    s: &mut Session<'_>,
+    service: &str,
+    path: &str,
+    kind: &str,
+) -> Result<(), CliError> {
     let mut backup: Backup = s
         .client
         .post(&format!("{path}?kind={kind}"), &serde_json::json!({}))
@@ -391,7 +398,8 @@ async fn capture(s: &mut Session<'_>, path: &str, kind: &str) -> Result<(), CliE
     } else {
         writeln!(progress, " failed")?;
     }
-    s.output.show(&backup, |out, _| write_info(out, &backup))?;
+    s.output
+        .show(&backup, |out, _| write_info(out, &backup, service))?;
     if backup.status == "checked" {
         return Ok(());
     }
@@ -450,8 +458,11 @@ fn write_list(out: &mut dyn Write, list: &BackupList, service: &str) -> std::io:
     Ok(())
 }
 
-fn write_info(out: &mut dyn Write, b: &Backup) -> std::io::Result<()> {
+fn write_info(out: &mut dyn Write, b: &Backup, service: &str) -> std::io::Result<()> {
     let checked = match (b.tables, b.rows) {
+        (Some(dbs), Some(keys)) if service == REDIS => {
+            format!("loaded elsewhere: {keys} keys in {dbs} databases")
+        }
         (Some(tables), Some(rows)) => format!("restored elsewhere: {tables} tables, {rows} rows"),
         _ => String::new(),
     };

@@ -103,6 +103,76 @@ pub fn redis_unit_properties(spec: &RedisUnitSpec) -> Vec<Property> {
     props
 }
 
+/// A scratch Redis server that loads one backup to check it: no port, a Unix socket in its
+/// folder, the snapshot as its only data, nothing ever written back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisCheckSpec {
+    pub addon: AddonName,
+    /// Owned by `redis`, holding the snapshot as [`REDIS_CHECK_SNAPSHOT`]; mounted at
+    /// [`REDIS_DATA_MOUNT`].
+    pub scratch_dir: PathBuf,
+    pub memory_max: u64,
+    pub hidden_paths: Vec<PathBuf>,
+    /// The longest it may run.
+    pub runtime_max_usec: u64,
+}
+
+/// The snapshot's and the socket's names in the scratch folder.
+pub const REDIS_CHECK_SNAPSHOT: &str = "backup.rdb";
+pub const REDIS_CHECK_SOCKET: &str = "check.sock";
+
+pub fn redis_check_properties(spec: &RedisCheckSpec) -> Vec<Property> {
+    let inside = |name: &str| format!("{REDIS_DATA_MOUNT}/{name}");
+    let argv: Vec<String> = [
+        REDIS_SERVER,
+        "--port",
+        "0",
+        "--unixsocket",
+        &inside(REDIS_CHECK_SOCKET),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        REDIS_DATA_MOUNT,
+        "--dbfilename",
+        REDIS_CHECK_SNAPSHOT,
+        "--appendonly",
+        "no",
+        "--save",
+        "",
+    ]
+    .iter()
+    .map(|a| (*a).to_owned())
+    .collect();
+    let mut props = vec![
+        (
+            "Description",
+            s(format!("skiff check of a backup of {}", spec.addon)),
+        ),
+        ("Slice", s(ROOT_SLICE)),
+        ("Type", s("exec")),
+        (
+            "ExecStart",
+            PropertyValue::Exec(vec![(REDIS_SERVER.to_owned(), argv, false)]),
+        ),
+        ("User", s(REDIS_USER)),
+        ("Group", s(REDIS_USER)),
+        (
+            "BindPaths",
+            binds(&[(spec.scratch_dir.as_path(), REDIS_DATA_MOUNT)]),
+        ),
+        ("InaccessiblePaths", hidden(&spec.hidden_paths)),
+        ("RuntimeMaxUSec", PropertyValue::U64(spec.runtime_max_usec)),
+        ("MemoryMax", PropertyValue::U64(spec.memory_max)),
+        ("SyslogIdentifier", s("redis-check")),
+        (
+            "LogExtraFields",
+            log_fields(vec![format!("SKIFF_ADDON={}", spec.addon)]),
+        ),
+    ];
+    props.extend(confinement_properties());
+    props
+}
+
 #[cfg(test)]
 pub(in crate::systemd::properties) mod tests {
     use super::*;
@@ -120,6 +190,44 @@ pub(in crate::systemd::properties) mod tests {
             restart_delay_usec: 1_000_000,
             stop_timeout_usec: 30_000_000,
         }
+    }
+
+    pub(in crate::systemd::properties) fn check_spec() -> RedisCheckSpec {
+        RedisCheckSpec {
+            addon: AddonName::parse("redis-shop").unwrap(),
+            scratch_dir: "/var/lib/skiff/addons/redis/.check-redis-shop".into(),
+            memory_max: 114 << 20,
+            hidden_paths: vec!["/var/lib/skiff".into()],
+            runtime_max_usec: 3_600_000_000,
+        }
+    }
+
+    #[test]
+    fn a_check_server_loads_only_the_snapshot_and_listens_only_on_its_socket() {
+        let p = redis_check_properties(&check_spec());
+        let PropertyValue::Exec(exec) = one(&p, "ExecStart") else {
+            panic!("ExecStart");
+        };
+        let argv = exec[0].1.join(" ");
+        for part in [
+            "--port 0",
+            "--unixsocket /var/lib/redis/check.sock",
+            "--dbfilename backup.rdb",
+            "--appendonly no",
+        ] {
+            assert!(argv.contains(part), "{argv}");
+        }
+        assert_eq!(
+            exec[0].1.last().map(String::as_str),
+            Some(""),
+            "--save \"\""
+        );
+        assert_eq!(one(&p, "User"), &s("redis"));
+        assert_eq!(
+            one(&p, "RuntimeMaxUSec"),
+            &PropertyValue::U64(3_600_000_000)
+        );
+        assert!(get(&p, "Restart").is_empty());
     }
 
     #[test]

@@ -15,7 +15,10 @@ mod values;
 #[cfg(test)]
 mod signatures;
 
-pub use addon::{redis_unit_properties, RedisUnitSpec, REDIS_DATA_MOUNT, REDIS_SERVER, REDIS_USER};
+pub use addon::{
+    redis_check_properties, redis_unit_properties, RedisCheckSpec, RedisUnitSpec,
+    REDIS_CHECK_SNAPSHOT, REDIS_CHECK_SOCKET, REDIS_DATA_MOUNT, REDIS_SERVER, REDIS_USER,
+};
 pub use backup::{
     backup_service_properties, backup_timer_description, backup_timer_properties, BackupTimerSpec,
 };

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use zbus::zvariant::Value;
 
-use super::addon::tests::redis_spec;
+use super::addon::tests::{check_spec, redis_spec};
 use super::backup::tests::backup_spec;
 use super::build::tests::build_spec;
 use super::dyno::tests::spec as dyno_spec;
@@ -13,8 +13,9 @@ use super::network::tests::commands_spec;
 use super::oneoff::tests::run_spec;
 use super::{
     backup_service_properties, backup_timer_properties, build_properties, dyno_properties,
-    host_commands_properties, limit_properties, oneoff_properties, redis_unit_properties,
-    timer_properties, OneOffCommand, OneOffLifetime, OneOffStdio, Property, SharedFd,
+    host_commands_properties, limit_properties, oneoff_properties, redis_check_properties,
+    redis_unit_properties, timer_properties, OneOffCommand, OneOffLifetime, OneOffStdio, Property,
+    SharedFd,
 };
 use crate::model::CronUnit;
 use crate::model::{AppName, CronSchedule, MountPath, VolumeMount};
@@ -162,6 +163,7 @@ fn every_kind_of_unit() -> Vec<(&'static str, Vec<Property>)> {
         ("network setup", host_commands_properties(&commands_spec())),
         ("redis add-on", redis_unit_properties(&redis_spec())),
         ("backup timer", backup_timer_properties(&backup_spec())),
+        ("redis backup check", redis_check_properties(&check_spec())),
         ("backup service", backup_service_properties(&backup_spec())),
     ]
 }
