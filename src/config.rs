@@ -58,6 +58,10 @@ pub struct Config {
     /// of the last `backup_keep_daily` days and `backup_keep_weekly` weeks.
     pub backup_keep_daily: u32,
     pub backup_keep_weekly: u32,
+    /// An rclone `remote:path` every checked backup is copied to; empty for none.
+    pub backup_copy_to: String,
+    /// The rclone config file that defines the remote.
+    pub backup_rclone_config: PathBuf,
 }
 
 /// One `[addon_plans.NAME]` table: what an add-on of that plan gets.
@@ -114,6 +118,8 @@ impl Default for Config {
             backup_free_space_floor: ByteSize(1 << 30),
             backup_keep_daily: 7,
             backup_keep_weekly: 4,
+            backup_copy_to: String::new(),
+            backup_rclone_config: PathBuf::from("/etc/skiff/rclone.conf"),
         }
     }
 }

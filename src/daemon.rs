@@ -193,6 +193,22 @@ fn backup_settings(config: &Config) -> BackupSettings {
     }
 }
 
+/// The add-ons, copying checked backups off the server when `backup_copy_to` says where.
+fn addons(
+    config: &Config,
+    postgres: Arc<dyn crate::addons::postgres::PostgresServer>,
+    redis: Arc<dyn crate::addons::redis::RedisServer>,
+) -> Addons {
+    let addons = Addons::new(postgres, redis, plans(config));
+    if config.backup_copy_to.is_empty() {
+        return addons;
+    }
+    addons.with_copier(Arc::new(crate::addons::copies::Rclone {
+        config: config.backup_rclone_config.clone(),
+        destination: config.backup_copy_to.clone(),
+    }))
+}
+
 fn plans(config: &Config) -> crate::model::Plans {
     config
         .plans()
@@ -369,7 +385,7 @@ fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
             drain: config.drain_timeout.0,
         },
         networks.clone(),
-        Addons::new(postgres, redis, plans(config)),
+        addons(config, postgres, redis),
     );
     let deployer = Deployer::new(
         store.clone(),

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use super::copies::CopySource;
 use super::{Addons, AddonsError};
 use crate::model::{
     check_free_space, compare_within, prune, AddonService, BackupId, BackupKind, BackupStatus,
@@ -181,6 +182,7 @@ impl Addons {
                 }
                 AddonService::Redis => {
                     let instance = self.ready_redis(addon)?;
+                    let _left_alone = Restoring::begin(self, &addon.name);
                     let restored = self.redis.restore(&instance, &file).await;
                     restored.map_err(AddonsError::from)?;
                 }
@@ -245,6 +247,7 @@ impl Addons {
         match outcome {
             Ok(r) if r.status == BackupStatus::Checked => {
                 tracing::info!(addon = %addon.name, backup = %record.id, size = r.size_bytes, "backup checked");
+                self.copy_off_server(store, &done, &r).await;
             }
             Ok(_) => {}
             Err(e) => {
@@ -255,6 +258,34 @@ impl Addons {
             if let Err(e) = self.apply_retention(store, layout, addon).await {
                 tracing::error!(addon = %addon.name, error = %e, "cannot prune old scheduled backups");
             }
+        }
+    }
+
+    /// Copies a checked backup to `backup_copy_to`, when one is set, and records how it went.
+    async fn copy_off_server(&self, store: &Store, file: &Path, record: &BackupRecord) {
+        let (Some(copier), Some(size), Some(sha256)) =
+            (&self.copier, record.size_bytes, record.sha256.clone())
+        else {
+            return;
+        };
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+        let source = CopySource {
+            local: file.to_owned(),
+            name: format!("{}/{}", record.addon, name.unwrap_or_default()),
+            size,
+            sha256,
+        };
+        let copied = copier.copy(&source).await.map_err(|e| e.to_string());
+        match &copied {
+            Ok(to) => {
+                tracing::info!(addon = %record.addon, backup = %record.id, %to, "backup copied off the server")
+            }
+            Err(why) => {
+                tracing::warn!(addon = %record.addon, backup = %record.id, %why, "backup not copied off the server")
+            }
+        }
+        if let Err(e) = store.backup_copied(&record.addon, record.id, copied).await {
+            tracing::error!(addon = %record.addon, backup = %record.id, error = %e, "cannot record a backup's copy");
         }
     }
 
@@ -350,6 +381,29 @@ impl Addons {
         .map_err(files_error("name", done))?;
         // What the file holds, which a restore of it must bring back.
         Ok(summary(size_bytes, sha256, restored))
+    }
+}
+
+/// While it lives, the reconciler leaves the add-on's server alone (a restore stopped it).
+struct Restoring {
+    set: std::sync::Arc<std::sync::Mutex<std::collections::BTreeSet<crate::model::AddonName>>>,
+    name: crate::model::AddonName,
+}
+
+impl Restoring {
+    fn begin(addons: &Addons, name: &crate::model::AddonName) -> Self {
+        let set = addons.restoring.clone();
+        set.lock().expect("add-ons lock").insert(name.clone());
+        Self {
+            set,
+            name: name.clone(),
+        }
+    }
+}
+
+impl Drop for Restoring {
+    fn drop(&mut self) {
+        self.set.lock().expect("add-ons lock").remove(&self.name);
     }
 }
 
@@ -545,6 +599,36 @@ mod tests {
         assert!(redis.calls().contains(&"restore redis-shop".to_owned()));
         let after = take(BackupKind::Manual).await.unwrap();
         assert_eq!(after.rows, Some(7), "the restored keys are back");
+    }
+
+    #[tokio::test]
+    async fn a_checked_backup_is_copied_off_the_server_and_a_failed_copy_says_why() {
+        let s = setup().await;
+        let folder = tempfile::tempdir().unwrap();
+        for failure in [None, Some("remote unreachable".to_owned())] {
+            let copier = crate::addons::copies::FakeCopier {
+                folder: folder.path().to_owned(),
+                failure: failure.clone(),
+            };
+            let addons = s.addons.clone().with_copier(Arc::new(copier));
+            let done = addons
+                .take_backup(&s.store, &s.layout, &s.addon, BackupKind::Manual, 0)
+                .await
+                .unwrap();
+            assert_eq!(done.status, BackupStatus::Checked);
+            let copy = folder.path().join(format!("pg-shop-{}.dump", done.id));
+            match failure {
+                None => {
+                    assert_eq!(done.copied_to, Some(copy.display().to_string()));
+                    let (size, _) = crate::files::sync_and_hash(&copy).unwrap();
+                    assert_eq!(Some(size), done.size_bytes);
+                }
+                Some(why) => {
+                    assert_eq!((done.copied_to, done.copy_error), (None, Some(why)));
+                    assert!(!copy.exists());
+                }
+            }
+        }
     }
 
     #[tokio::test]

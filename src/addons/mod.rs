@@ -4,6 +4,7 @@
 //! changes nothing costs no call to either server.
 
 mod backups;
+pub(crate) mod copies;
 pub(crate) mod postgres;
 pub(crate) mod redis;
 
@@ -58,6 +59,10 @@ pub struct Addons {
     checks: Arc<tokio::sync::Mutex<()>>,
     /// The add-on address the last round made the servers listen on.
     listen: Arc<Mutex<Option<Ipv4Addr>>>,
+    /// Where checked backups are copied off the server (`backup_copy_to`), if anywhere.
+    copier: Option<Arc<dyn copies::BackupCopier>>,
+    /// Redis add-ons a restore has stopped on purpose: rounds leave their server alone.
+    restoring: Arc<Mutex<BTreeSet<AddonName>>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +87,15 @@ impl Addons {
             reported: Arc::default(),
             checks: Arc::default(),
             listen: Arc::default(),
+            copier: None,
+            restoring: Arc::default(),
         }
+    }
+
+    /// Copies every checked backup off the server with `copier`.
+    pub fn with_copier(mut self, copier: Arc<dyn copies::BackupCopier>) -> Self {
+        self.copier = Some(copier);
+        self
     }
 
     pub fn plans(&self) -> &Plans {
@@ -231,7 +244,17 @@ impl Addons {
             }
         };
         // The adapter compares with what runs, so this is cheap when nothing changed; it also
-        // starts a unit that stopped (a reboot, `systemctl stop`).
+        // starts a unit that stopped (a reboot, `systemctl stop`) — but not one a restore
+        // stopped to replace its files, which the restore starts again itself.
+        let restoring = self
+            .restoring
+            .lock()
+            .expect("add-ons lock")
+            .contains(&addon.name);
+        if restoring {
+            out.ready.insert(addon.name.clone(), port);
+            return;
+        }
         if let Err(e) = self.redis.ensure(&instance).await {
             out.failures.push((addon.name.clone(), e.into()));
             return;

@@ -31,6 +31,8 @@ pub(super) fn backup_body(record: BackupRecord) -> Backup {
         tables: record.tables,
         rows: record.rows,
         reason: record.reason,
+        copied_to: record.copied_to,
+        copy_error: record.copy_error,
     }
 }
 

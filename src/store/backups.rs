@@ -26,6 +26,9 @@ pub struct BackupRecord {
     pub census: Census,
     /// Why a failed backup failed.
     pub reason: Option<String>,
+    /// Where its copy off the server is, or why that copy failed.
+    pub copied_to: Option<String>,
+    pub copy_error: Option<String>,
 }
 
 /// What a backup that passed its check records.
@@ -37,7 +40,7 @@ pub struct CheckedBackup {
 }
 
 const COLUMNS: &str = "b.number, b.kind, b.status, b.started_at, b.finished_at, b.size_bytes, \
-                       b.sha256, b.tables, b.rows, b.reason, b.census";
+                       b.sha256, b.tables, b.rows, b.reason, b.census, b.copied_to, b.copy_error";
 
 fn read_row(addon: &AddonName, r: &rusqlite::Row<'_>) -> Result<BackupRecord, StoreError> {
     let kind: String = r.get(1)?;
@@ -60,6 +63,8 @@ fn read_row(addon: &AddonName, r: &rusqlite::Row<'_>) -> Result<BackupRecord, St
         rows: r.get(8)?,
         reason: r.get(9)?,
         census,
+        copied_to: r.get(11)?,
+        copy_error: r.get(12)?,
     })
 }
 
@@ -219,6 +224,30 @@ impl Store {
         self.call(move |conn| {
             let set = format!("status = 'failed', finished_at = {NOW}, reason = ?");
             finish(conn, &addon, id, &set, &[&reason])
+        })
+        .await
+    }
+
+    /// Records how the copy of a checked backup off the server went: where it is, or why not.
+    pub async fn backup_copied(
+        &self,
+        addon: &AddonName,
+        id: BackupId,
+        copied: Result<String, String>,
+    ) -> Result<BackupRecord, StoreError> {
+        let addon = addon.clone();
+        self.call(move |conn| {
+            let (addon_row, _) = addon_id(conn, addon.as_str())?;
+            let (to, error) = match copied {
+                Ok(to) => (Some(to), None),
+                Err(why) => (None, Some(why)),
+            };
+            conn.execute(
+                "UPDATE backups SET copied_to = ?1, copy_error = ?2
+                 WHERE addon_id = ?3 AND number = ?4 AND status = 'checked'",
+                params![to, error, addon_row, id.number()],
+            )?;
+            one_backup(conn, &addon, id)
         })
         .await
     }

@@ -35,6 +35,12 @@ pub struct Backup {
     /// Why a failed backup failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Where the copy off the server (`backup_copy_to`) is, once it was listed back whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copied_to: Option<String>,
+    /// Why the copy off the server failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_error: Option<String>,
 }
 
 /// An add-on's backups, newest first, the disk space their files take, and its schedule.

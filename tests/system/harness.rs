@@ -45,6 +45,7 @@ pub const APT_PACKAGES: &[&str] = &[
     "npm",
     "postgresql",
     "redis-server",
+    "rclone",
 ];
 /// Bump when the way the rootfs is prepared changes, so old caches are not reused.
 const ROOTFS_RECIPE: &str = "v3: minbase + /etc/hosts + /etc/hostname + the host's extra CAs";

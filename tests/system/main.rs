@@ -17,6 +17,7 @@ mod access;
 mod addons;
 mod api;
 mod apps;
+mod backup_copies;
 mod backup_schedules;
 mod backups;
 mod backups_redis;
@@ -77,6 +78,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(backups::scenarios());
     all.extend(backup_schedules::scenarios());
     all.extend(backups_redis::scenarios());
+    all.extend(backup_copies::scenarios());
     all.extend(install::purge_scenarios());
     all
 }

@@ -492,6 +492,12 @@ fn write_info(out: &mut dyn Write, b: &Backup, service: &str) -> std::io::Result
     if let Some(reason) = &b.reason {
         pairs.push(("Reason", reason));
     }
+    if let Some(to) = &b.copied_to {
+        pairs.push(("Copied to", to));
+    }
+    if let Some(why) = &b.copy_error {
+        pairs.push(("Copy failed", why));
+    }
     pairs.retain(|(_, v)| !v.is_empty());
     output::fields(out, &pairs)
 }

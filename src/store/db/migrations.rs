@@ -186,6 +186,10 @@ const MIGRATIONS: &[&str] = &[
         keep_weekly INTEGER NOT NULL CHECK (keep_weekly >= 0),
         created_at TEXT NOT NULL
     );",
+    // v13: where a checked backup was copied off the server (`backup_copy_to`), or why the
+    // copy failed; both NULL when no copy was asked for.
+    "ALTER TABLE backups ADD COLUMN copied_to TEXT;
+    ALTER TABLE backups ADD COLUMN copy_error TEXT;",
 ];
 
 pub fn known_version() -> i64 {
