@@ -110,26 +110,11 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{AddonSecret, AddonService, AppName, PlanName};
-    use crate::store::NewAddon;
+    use crate::store::backups::tests::store_with_addon;
 
     #[tokio::test]
     async fn a_schedule_is_set_replaced_listed_and_removed() {
-        let store = Store::open_in_memory().unwrap();
-        let app = AppName::parse("shop").unwrap();
-        store.create_app(app.clone()).await.unwrap();
-        let addon = store
-            .create_addon(NewAddon {
-                name: None,
-                service: AddonService::Postgres,
-                plan: PlanName::parse("mini").unwrap(),
-                owner: app.clone(),
-                attach_as: AddonService::Postgres.default_attachment(),
-                secret: AddonSecret::generate(),
-            })
-            .await
-            .unwrap()
-            .name;
+        let (store, addon) = store_with_addon().await;
         assert_eq!(store.backup_schedule(&addon).await.unwrap(), None);
         assert!(matches!(
             store.remove_backup_schedule(&addon).await,

@@ -311,12 +311,13 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::model::{AddonSecret, AddonService, AppName, PlanName};
     use crate::store::NewAddon;
 
-    async fn store_with_addon() -> (Store, AddonName) {
+    /// A store with app `shop` and its Postgres add-on.
+    pub(in crate::store) async fn store_with_addon() -> (Store, AddonName) {
         let store = Store::open_in_memory().unwrap();
         let app = AppName::parse("shop").unwrap();
         store.create_app(app.clone()).await.unwrap();

@@ -6,12 +6,7 @@ use crate::model::Census;
 /// The version, memory, clients and keys (summed over the databases, `dbN:keys=K,…`) of an
 /// `INFO` answer; `None` when a field is missing.
 pub(crate) fn parse_info(text: &str) -> Option<RedisInfo> {
-    let fields: Vec<(&str, &str)> = text
-        .lines()
-        .map(str::trim_end)
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| line.split_once(':'))
-        .collect();
+    let fields = info_fields(text);
     let field = |name: &str| fields.iter().find(|(k, _)| *k == name).map(|(_, v)| *v);
     let keys = fields
         .iter()
@@ -43,12 +38,7 @@ pub(crate) struct SnapshotState {
 
 /// Reads the answer of `INFO keyspace persistence`; `None` when a field is missing.
 pub(crate) fn parse_snapshot_state(text: &str) -> Option<SnapshotState> {
-    let fields: Vec<(&str, &str)> = text
-        .lines()
-        .map(str::trim_end)
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| line.split_once(':'))
-        .collect();
+    let fields = info_fields(text);
     let number =
         |name: &str| -> Option<u64> { fields.iter().find(|(k, _)| *k == name)?.1.parse().ok() };
     let databases: Vec<(&str, &str)> = fields
@@ -72,6 +62,15 @@ pub(crate) fn parse_snapshot_state(text: &str) -> Option<SnapshotState> {
         changes: number("rdb_changes_since_last_save")?,
         last_save: number("rdb_last_save_time")?,
     })
+}
+
+/// The `field:value` pairs of an answer, section headers left out.
+fn info_fields(text: &str) -> Vec<(&str, &str)> {
+    text.lines()
+        .map(str::trim_end)
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_once(':'))
+        .collect()
 }
 
 fn is_database(key: &str) -> bool {
