@@ -43,7 +43,7 @@ fn backups_copied_off_server(c: &Container) {
     c.ok("install -d -m 700 -o offsite -g offsite /home/offsite/.ssh");
     c.ok("install -m 600 -o offsite -g offsite /etc/skiff/offsite_key.pub /home/offsite/.ssh/authorized_keys");
     c.wait_active("ssh", Duration::from_secs(20));
-    c.ok("ssh-keyscan -t ed25519 127.0.0.1 > /etc/skiff/offsite_known_hosts 2>/dev/null");
+    c.ok("ssh-keyscan 127.0.0.1 > /etc/skiff/offsite_known_hosts 2>/dev/null");
     c.ok(&format!(
         "printf '%s' '{RCLONE_CONF}' > /etc/skiff/rclone.conf && chmod 600 /etc/skiff/rclone.conf"
     ));
