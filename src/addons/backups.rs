@@ -108,17 +108,24 @@ impl Addons {
         kind: BackupKind,
         floor: u64,
     ) -> Result<BackupRecord, BackupError> {
+        // A server that does not answer still gets its backup attempted and recorded, so the
+        // failure is there with its reason; only its size is then unknown.
         let estimate = match addon.service {
-            AddonService::Postgres => self.postgres_info(addon).await?.size_bytes,
+            AddonService::Postgres => {
+                self.ready_postgres(addon)?;
+                let info = self.postgres.info(&addon.name).await;
+                info.map(|i| i.size_bytes).map_err(AddonsError::from)
+            }
             AddonService::Redis => {
                 let instance = self.ready_redis(addon)?;
-                self.redis
-                    .info(&instance)
-                    .await
-                    .map_err(AddonsError::from)?
-                    .used_memory
+                let info = self.redis.info(&instance).await;
+                info.map(|i| i.used_memory).map_err(AddonsError::from)
             }
         };
+        let estimate = estimate.unwrap_or_else(|e| {
+            tracing::warn!(addon = %addon.name, error = %e, "cannot measure the add-on before its backup");
+            0
+        });
         let dir = layout.backup_dir(&addon.name);
         let free = blocking({
             let dir = dir.clone();

@@ -146,6 +146,42 @@ fn backups_postgres_checked(c: &Container) {
 
     crash_mid_backup(c);
     download_restore_delete(c);
+    bad_file_and_stopped_server(c);
+}
+
+/// A backup file truncated on disk is refused by restore before anything changes; a backup of
+/// a database whose server is down is recorded as failed, with the reason.
+fn bad_file_and_stopped_server(c: &Container) {
+    c.ok(&format!("truncate -s -100 {BACKUPS}/b003.dump"));
+    let refused = c.fails("skiff pg:backups:restore b003 -a shop --confirm shop");
+    assert_contains(
+        &refused,
+        "no longer matches its checksum",
+        "a truncated backup",
+    );
+    assert_contains(
+        &psql(c, "select count(*) from orders"),
+        "1001",
+        "a refused restore changes nothing",
+    );
+
+    let version = c.ok("pg_lsclusters -h | awk '$2 == \"skiff\" {print $1}'");
+    let unit = format!("postgresql@{}-skiff.service", version.trim());
+    // Masked, so that no round of skiffd's starts it again meanwhile.
+    c.ok(&format!(
+        "systemctl mask --runtime {unit} && systemctl stop {unit}"
+    ));
+    let failed = c.fails("skiff pg:backups:capture -a shop");
+    assert_contains(&failed, "failed", "a backup of a stopped server");
+    let newest = backups(c)["backups"][0].clone();
+    assert_eq!(newest["status"], "failed", "{newest}");
+    assert!(
+        !newest["reason"].as_str().unwrap_or("").is_empty(),
+        "the failure says why: {newest}"
+    );
+    c.ok(&format!(
+        "systemctl unmask --runtime {unit} && systemctl start {unit}"
+    ));
 }
 
 /// b001 downloaded and checked against its checksum; restored over changed data (a safety
