@@ -23,6 +23,7 @@ mod backups;
 mod backups_redis;
 mod bench;
 mod bench_addons;
+mod bench_backups;
 mod bench_net;
 mod cgroup;
 mod compression;
@@ -382,6 +383,7 @@ fn bench_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
             .unwrap_or_else(|e| panic!("container did not boot: {e:#}"));
         bench::run(&c);
         bench_addons::run(&c);
+        bench_backups::run(&c);
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
