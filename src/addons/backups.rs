@@ -457,6 +457,7 @@ mod tests {
     struct Setup {
         addons: Addons,
         pg: Arc<FakePostgres>,
+        redis: Arc<FakeRedis>,
         store: Store,
         layout: Layout,
         addon: AddonRecord,
@@ -464,25 +465,31 @@ mod tests {
     }
 
     async fn setup() -> Setup {
+        setup_for(AddonService::Postgres, "pg-shop", 5433).await
+    }
+
+    /// App `shop` with one ready add-on of `service` named `name`, listening on `port`.
+    async fn setup_for(service: AddonService, name: &str, port: u16) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let pg = Arc::new(FakePostgres::default());
+        let redis = Arc::new(FakeRedis::default());
         let plans = crate::config::Config::default().plans().unwrap();
-        let addons = Addons::new(pg.clone(), Arc::new(FakeRedis::default()), plans);
+        let addons = Addons::new(pg.clone(), redis.clone(), plans);
         let store = Store::open_in_memory().unwrap();
         let app = AppName::parse("shop").unwrap();
         store.create_app(app.clone()).await.unwrap();
         let made = store
             .create_addon(NewAddon {
-                name: Some(AddonName::parse("pg-shop").unwrap()),
-                service: AddonService::Postgres,
+                name: Some(AddonName::parse(name).unwrap()),
+                service,
                 plan: PlanName::parse("mini").unwrap(),
                 owner: app,
-                attach_as: AddonService::Postgres.default_attachment(),
+                attach_as: service.default_attachment(),
                 secret: AddonSecret::generate(),
             })
             .await
             .unwrap();
-        store.addon_made(&made.name, 5433).await.unwrap();
+        store.addon_made(&made.name, port).await.unwrap();
         let addon = store.addon(made.name.as_str()).await.unwrap();
         addons
             .converge(
@@ -495,6 +502,7 @@ mod tests {
         Setup {
             addons,
             pg,
+            redis,
             store,
             layout,
             addon,
@@ -566,40 +574,18 @@ mod tests {
 
     #[tokio::test]
     async fn a_redis_backup_is_checked_by_loading_it_and_restores_after_a_safety_backup() {
-        let dir = tempfile::tempdir().unwrap();
-        let redis = Arc::new(FakeRedis::default());
-        let plans = crate::config::Config::default().plans().unwrap();
-        let addons = Addons::new(Arc::new(FakePostgres::default()), redis.clone(), plans);
-        let store = Store::open_in_memory().unwrap();
-        let app = AppName::parse("shop").unwrap();
-        store.create_app(app.clone()).await.unwrap();
-        let made = store
-            .create_addon(NewAddon {
-                name: Some(AddonName::parse("redis-shop").unwrap()),
-                service: AddonService::Redis,
-                plan: PlanName::parse("mini").unwrap(),
-                owner: app,
-                attach_as: AddonService::Redis.default_attachment(),
-                secret: AddonSecret::generate(),
-            })
-            .await
-            .unwrap();
-        store.addon_made(&made.name, 6380).await.unwrap();
-        let addon = store.addon(made.name.as_str()).await.unwrap();
-        let listen = "10.0.0.1".parse().unwrap();
-        addons
-            .converge(std::slice::from_ref(&addon), listen, &Default::default())
-            .await;
-        let layout = Layout::new(dir.path(), &dir.path().join("run"));
+        let s = setup_for(AddonService::Redis, "redis-shop", 6380).await;
+        let (addons, store, layout, addon, redis) =
+            (&s.addons, &s.store, &s.layout, &s.addon, &s.redis);
         redis.set_keys(&addon.name, [("db0".to_owned(), 7)].into());
-        let take = |kind| addons.take_backup(&store, &layout, &addon, kind, 0);
+        let take = |kind| addons.take_backup(store, layout, addon, kind, 0);
         let first = take(BackupKind::Manual).await.unwrap();
         assert_eq!(first.status, BackupStatus::Checked, "{:?}", first.reason);
         assert_eq!((first.tables, first.rows), (Some(1), Some(7)));
         assert!(layout.backup_file(&addon.name, first.id, "rdb").exists());
         redis.set_keys(&addon.name, [("db0".to_owned(), 1)].into());
         let safety = addons
-            .restore_backup(&store, &layout, &addon, first.id, 0)
+            .restore_backup(store, layout, addon, first.id, 0)
             .await
             .unwrap();
         assert_eq!((safety.kind, safety.rows), (BackupKind::Safety, Some(1)));
