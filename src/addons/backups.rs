@@ -464,6 +464,15 @@ mod tests {
         _dir: tempfile::TempDir,
     }
 
+    impl Setup {
+        /// A backup of the add-on, waited for to its end.
+        async fn take(&self, kind: BackupKind) -> BackupRecord {
+            let addons = &self.addons;
+            let taken = addons.take_backup(&self.store, &self.layout, &self.addon, kind, 0);
+            taken.await.unwrap()
+        }
+    }
+
     async fn setup() -> Setup {
         setup_for(AddonService::Postgres, "pg-shop", 5433).await
     }
@@ -547,9 +556,8 @@ mod tests {
     async fn a_scheduled_backup_prunes_the_scheduled_ones_its_schedule_no_longer_keeps() {
         let s = setup().await;
         s.pg.set_rows(&s.addon.name, [("public.t".to_owned(), 1)].into());
-        let take = |kind| s.addons.take_backup(&s.store, &s.layout, &s.addon, kind, 0);
-        let unscheduled = take(BackupKind::Scheduled).await.unwrap();
-        let manual = take(BackupKind::Manual).await.unwrap();
+        let unscheduled = s.take(BackupKind::Scheduled).await;
+        let manual = s.take(BackupKind::Manual).await;
         assert_eq!(s.store.backups(&s.addon.name).await.unwrap().len(), 2);
         let keep_one = crate::model::Retention::new(1, 0).unwrap();
         let at = crate::model::BackupSchedule::parse("02:00").unwrap();
@@ -557,7 +565,7 @@ mod tests {
             .set_backup_schedule(&s.addon.name, at, keep_one)
             .await
             .unwrap();
-        let newest = take(BackupKind::Scheduled).await.unwrap();
+        let newest = s.take(BackupKind::Scheduled).await;
         let left: Vec<_> = s
             .store
             .backups(&s.addon.name)
@@ -578,8 +586,7 @@ mod tests {
         let (addons, store, layout, addon, redis) =
             (&s.addons, &s.store, &s.layout, &s.addon, &s.redis);
         redis.set_keys(&addon.name, [("db0".to_owned(), 7)].into());
-        let take = |kind| addons.take_backup(store, layout, addon, kind, 0);
-        let first = take(BackupKind::Manual).await.unwrap();
+        let first = s.take(BackupKind::Manual).await;
         assert_eq!(first.status, BackupStatus::Checked, "{:?}", first.reason);
         assert_eq!((first.tables, first.rows), (Some(1), Some(7)));
         assert!(layout.backup_file(&addon.name, first.id, "rdb").exists());
@@ -590,7 +597,7 @@ mod tests {
             .unwrap();
         assert_eq!((safety.kind, safety.rows), (BackupKind::Safety, Some(1)));
         assert!(redis.calls().contains(&"restore redis-shop".to_owned()));
-        let after = take(BackupKind::Manual).await.unwrap();
+        let after = s.take(BackupKind::Manual).await;
         assert_eq!(after.rows, Some(7), "the restored keys are back");
     }
 
@@ -696,11 +703,7 @@ mod tests {
     async fn a_restore_takes_a_safety_backup_first_and_refuses_bad_files() {
         let s = setup().await;
         s.pg.set_rows(&s.addon.name, [("public.t".to_owned(), 3)].into());
-        let first = s
-            .addons
-            .take_backup(&s.store, &s.layout, &s.addon, BackupKind::Manual, 0)
-            .await
-            .unwrap();
+        let first = s.take(BackupKind::Manual).await;
         assert_eq!(first.status, BackupStatus::Checked);
         s.pg.set_rows(&s.addon.name, [("public.t".to_owned(), 9)].into());
         let safety = s
