@@ -12,9 +12,9 @@ const ROWS: u64 = 1_000_000;
 /// Follows a capture from the shell, polling its status every 50 ms: the ms until it is
 /// `checking` (the dump written) and until it is `checked`.
 const CAPTURE_SH: &str = r#"s=$(date +%s%N)
-(skiff pg:backups:capture -a bk >/root/capture.out 2>&1 &)
+(skiff pg:backups:capture -a bkup >/root/capture.out 2>&1 &)
 dumped=""; while :; do
-  st=$(skiff pg:backups -a bk --json | python3 -c 'import json,sys; b=json.load(sys.stdin)["backups"]; print(b[0]["status"] if b else "none")')
+  st=$(skiff pg:backups -a bkup --json | python3 -c 'import json,sys; b=json.load(sys.stdin)["backups"]; print(b[0]["status"] if b else "none")')
   now=$(date +%s%N)
   [ "$st" = checking ] && [ -z "$dumped" ] && dumped=$now
   [ "$st" = checked ] && break
@@ -33,10 +33,10 @@ fn ms(c: &Container, script: &str) -> Vec<f64> {
 }
 
 pub fn run(c: &Container) {
-    c.ok("skiff apps:create bk");
-    c.json("skiff addons:create postgres -a bk --json");
+    c.ok("skiff apps:create bkup");
+    c.json("skiff addons:create postgres -a bkup --json");
     c.ok(&format!(
-        "skiff pg:psql -a bk -c {}",
+        "skiff pg:psql -a bkup -c {}",
         shell_quote(&format!(
             "create table big (id bigint primary key, body text); \
              insert into big select g, md5(g::text) || repeat('x', 160) from generate_series(1, {ROWS}) g"
@@ -48,7 +48,7 @@ pub fn run(c: &Container) {
         .to_owned();
     let size_mb: f64 = c
         .ok(&format!(
-            "runuser -u postgres -- psql -X -At -p {port} -c \"select pg_database_size('skiff_postgresql_bk')\""
+            "runuser -u postgres -- psql -X -At -p {port} -c \"select pg_database_size('skiff_postgresql_bkup')\""
         ))
         .trim()
         .parse::<f64>()
@@ -59,7 +59,7 @@ pub fn run(c: &Container) {
     let bare = ms(
         c,
         &format!(
-            "s=$(date +%s%N); runuser -u postgres -- pg_dump -p {port} -Fc -f /tmp/bare.dump skiff_postgresql_bk || exit 2; \
+            "s=$(date +%s%N); runuser -u postgres -- pg_dump -p {port} -Fc -f /tmp/bare.dump skiff_postgresql_bkup || exit 2; \
              e=$(date +%s%N); echo $(( (e - s) / 1000000 ))"
         ),
     )[0];
@@ -69,7 +69,7 @@ pub fn run(c: &Container) {
     std::thread::sleep(Duration::from_millis(200));
     let restore = ms(
         c,
-        "s=$(date +%s%N); skiff pg:backups:restore b001 --confirm bk -a bk >/dev/null || exit 2; \
+        "s=$(date +%s%N); skiff pg:backups:restore b001 --confirm bkup -a bkup >/dev/null || exit 2; \
          e=$(date +%s%N); echo $(( (e - s) / 1000000 ))",
     )[0];
 
