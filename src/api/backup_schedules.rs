@@ -12,6 +12,7 @@ use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::model::{BackupSchedule, Retention, ScheduleError};
 use crate::store::{AddonRecord, ScheduleRecord};
+use crate::systemd::TimerDetails;
 use crate::wire::{BackupScheduleBody, BackupScheduleRequest, ErrorBody};
 
 /// Where the tz database keeps its zones (Debian's `tzdata`).
@@ -40,8 +41,13 @@ pub(super) async fn schedule_body(
         )
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let (next_run, last_run, last_result) = describe_runs(details.as_ref());
-    Ok(BackupScheduleBody {
+    Ok(body(record, details.as_ref()))
+}
+
+/// Pure: a schedule's body, with what its timer says when there is one.
+fn body(record: ScheduleRecord, timer: Option<&TimerDetails>) -> BackupScheduleBody {
+    let (next_run, last_run, last_result) = describe_runs(timer);
+    BackupScheduleBody {
         addon: record.addon.to_string(),
         at: record.at.to_string(),
         keep_daily: record.keep.daily(),
@@ -49,7 +55,7 @@ pub(super) async fn schedule_body(
         next_run,
         last_run,
         last_result,
-    })
+    }
 }
 
 /// The schedule of `addon`, if it has one, for its backup list.
@@ -126,13 +132,5 @@ pub async fn remove_schedule(
     let removed = state.store.remove_backup_schedule(&record.name).await?;
     tracing::info!(addon = %record.name, caller = %caller.describe(), "backup schedule removed");
     state.reconciler.wait_for_round().await;
-    Ok(Json(BackupScheduleBody {
-        addon: removed.addon.to_string(),
-        at: removed.at.to_string(),
-        keep_daily: removed.keep.daily(),
-        keep_weekly: removed.keep.weekly(),
-        next_run: None,
-        last_run: None,
-        last_result: None,
-    }))
+    Ok(Json(body(removed, None)))
 }
