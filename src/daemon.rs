@@ -269,7 +269,11 @@ pub async fn run(
         );
     }
     let backup_layout = layout(&config);
-    tokio::task::spawn_blocking(move || crate::addons::remove_temporaries(&backup_layout)).await?;
+    tokio::task::spawn_blocking(move || {
+        crate::addons::remove_temporaries(&backup_layout);
+        crate::server_backup::remove_leftovers(&backup_layout);
+    })
+    .await?;
     let state = app_state(&config, store, adapters);
     let reconciler = state.reconciler.clone();
     reconciler.networks().check_host().await?;

@@ -20,6 +20,7 @@ pub(crate) mod paths;
 pub(crate) mod proxy;
 pub(crate) mod reconcile;
 pub(crate) mod reconciler;
+pub(crate) mod server_backup;
 pub(crate) mod store;
 pub(crate) mod systemd;
 pub(crate) mod volume_dirs;

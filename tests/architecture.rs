@@ -162,6 +162,9 @@ fn the_cli_imports_no_server_module() {
         "crate::daemon",
         "crate::journal",
         "crate::health",
+        "crate::addons",
+        "crate::network",
+        "crate::server_backup",
     ];
     let found: Vec<String> = sources("src")
         .iter()

@@ -53,6 +53,8 @@ pub struct Addons {
     plans: Plans,
     /// What each add-on was last made with (secret, plan, policy), since skiffd started.
     made: Arc<Mutex<BTreeMap<AddonName, Made>>>,
+    /// Add-ons a round found or made ready, since skiffd started or [`Addons::forget_made`].
+    served: Arc<Mutex<BTreeSet<AddonName>>>,
     /// Orphans already reported, so each is said once.
     reported: Arc<Mutex<BTreeSet<String>>>,
     /// Held while a backup is checked: one scratch restore at a time on this server.
@@ -84,6 +86,7 @@ impl Addons {
             redis,
             plans,
             made: Arc::default(),
+            served: Arc::default(),
             reported: Arc::default(),
             checks: Arc::default(),
             listen: Arc::default(),
@@ -142,7 +145,24 @@ impl Addons {
         for addon in addons.iter().filter(|a| a.service == AddonService::Redis) {
             self.converge_redis(addon, listen, &mut out).await;
         }
+        self.served
+            .lock()
+            .expect("add-ons lock")
+            .extend(out.ready.keys().cloned());
         out
+    }
+
+    /// Forgets what was made and served since skiffd started: after a restore replaced the
+    /// rows, the next round makes every add-on again from them.
+    pub fn forget_made(&self) {
+        self.made.lock().expect("add-ons lock").clear();
+        self.served.lock().expect("add-ons lock").clear();
+    }
+
+    /// Whether a round since skiffd started (or since [`Addons::forget_made`]) made the
+    /// add-on's server side ready.
+    pub fn served(&self, name: &AddonName) -> bool {
+        self.served.lock().expect("add-ons lock").contains(name)
     }
 
     async fn converge_postgres(

@@ -1,8 +1,10 @@
 //! The API's one error type: a status, a stable code and a message, rendered as `{"error": {...}}`.
 
 use crate::addons::{AddonsError, BackupError};
+use crate::model::ArchiveError;
 use crate::model::{AddonError, AppNameError, BackupIdError, TokenNameError};
 use crate::network::NetworkError;
+use crate::server_backup::{ArchiveFault, ServerBackupError};
 use crate::store::StoreError;
 use crate::wire::{ErrorBody, ErrorDetail};
 use axum::http::StatusCode;
@@ -102,6 +104,9 @@ impl From<StoreError> for ApiError {
             StoreError::AddonNotFound(_) | StoreError::NotAttached { .. } => {
                 Self::not_found(message)
             }
+            StoreError::BadSnapshot(_) | StoreError::NewerSchema { .. } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_archive", message)
+            }
             StoreError::AddonPortsExhausted { .. } | StoreError::PortsExhausted { .. } => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, "ports_exhausted", message)
             }
@@ -156,6 +161,26 @@ impl From<BackupError> for ApiError {
             }
             BackupError::NotRestorable(_) => {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, "unsupported", message)
+            }
+            _ => Self::internal(message),
+        }
+    }
+}
+
+impl From<ServerBackupError> for ApiError {
+    fn from(e: ServerBackupError) -> Self {
+        let message = e.to_string();
+        match e {
+            ServerBackupError::Backup(b) => b.into(),
+            ServerBackupError::Store(s) => s.into(),
+            ServerBackupError::Archive(ArchiveFault::Refused(ArchiveError::HasApps(_))) => {
+                Self::new(StatusCode::CONFLICT, "has_apps", message)
+            }
+            ServerBackupError::Archive(ArchiveFault::Refused(_) | ArchiveFault::Damaged(_)) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_archive", message)
+            }
+            ServerBackupError::AddonBackup { .. } | ServerBackupError::AddonNotReady { .. } => {
+                Self::new(StatusCode::BAD_GATEWAY, "addon_server", message)
             }
             _ => Self::internal(message),
         }

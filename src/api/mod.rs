@@ -16,6 +16,7 @@ mod network;
 mod releases;
 mod routing;
 mod runs;
+mod server;
 pub mod shutdown;
 mod tokens;
 mod volumes;
@@ -155,6 +156,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(network::set_egress))
         .routes(routes!(runs::run))
         .routes(routes!(logs::logs))
+        .routes(routes!(server::backup_server))
+        .routes(routes!(server::restore_server))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))
         .split_for_parts()
@@ -262,10 +265,12 @@ mod tests {
                 "ResizeRequest",
                 "RestartRequest",
                 "Restarted",
+                "RestoredAddon",
                 "RollbackRequest",
                 "RunBody",
                 "RunStarted",
                 "ScaleRequest",
+                "ServerRestored",
                 "TerminalBody",
                 "Token",
                 "Volume",

@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
+use futures_util::TryStreamExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Bytes, Frame};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::de::DeserializeOwned;
@@ -12,6 +14,15 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::endpoint::Endpoint;
 use super::CliError;
+
+/// A request's body: bytes in memory, or a file streamed from disk.
+type RequestBody = UnsyncBoxBody<Bytes, std::io::Error>;
+
+fn full(payload: Bytes) -> RequestBody {
+    Full::new(payload)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
 
 pub struct ApiClient {
     endpoint: Endpoint,
@@ -91,7 +102,7 @@ impl ApiClient {
                 Method::POST,
                 path,
                 Some("application/json"),
-                payload,
+                full(payload),
                 &upgrade,
             )
             .await?;
@@ -122,6 +133,47 @@ impl ApiClient {
             out.flush()
         })
         .await
+    }
+
+    /// POSTs with no body and copies the streamed answer to `out` as it arrives; an answer
+    /// cut short is an error.
+    pub async fn post_stream_to(
+        &self,
+        path: &str,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), CliError> {
+        self.stream(Method::POST, path, None, Bytes::new(), &mut |data| {
+            out.write_all(data)
+        })
+        .await
+    }
+
+    /// POSTs the file at `file` as the body, streamed from disk, and decodes the JSON answer.
+    pub async fn post_file<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        content_type: &str,
+        file: &std::path::Path,
+    ) -> Result<T, CliError> {
+        let opened = tokio::fs::File::open(file).await?;
+        let length = opened.metadata().await?.len().to_string();
+        let chunks = tokio_util::io::ReaderStream::new(opened).map_ok(Frame::data);
+        let body = StreamBody::new(chunks).boxed_unsync();
+        let headers = [(hyper::header::CONTENT_LENGTH, length.as_str())];
+        let response = self
+            .response_with(Method::POST, path, Some(content_type), body, &headers)
+            .await?;
+        let status = response.status();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| CliError::Protocol(format!("reading the response: {e}")))?
+            .to_bytes();
+        if !status.is_success() {
+            return Err(api_error(status, &bytes));
+        }
+        decode(&bytes)
     }
 
     /// Posts raw bytes and hands each line of the streamed answer (NDJSON) to `on_line`.
@@ -232,7 +284,7 @@ impl ApiClient {
         content_type: Option<&str>,
         payload: Bytes,
     ) -> Result<hyper::Response<hyper::body::Incoming>, CliError> {
-        self.response_with(method, path, content_type, payload, &[])
+        self.response_with(method, path, content_type, full(payload), &[])
             .await
     }
 
@@ -241,7 +293,7 @@ impl ApiClient {
         method: Method,
         path: &str,
         content_type: Option<&str>,
-        payload: Bytes,
+        payload: RequestBody,
         headers: &[(hyper::header::HeaderName, &str)],
     ) -> Result<hyper::Response<hyper::body::Incoming>, CliError> {
         let mut request = Request::builder()
@@ -262,7 +314,7 @@ impl ApiClient {
             request = request.header(name, *value);
         }
         let request = request
-            .body(Full::new(payload))
+            .body(payload)
             .map_err(|e| CliError::Protocol(e.to_string()))?;
         let response = match &self.endpoint {
             Endpoint::Unix(path) => {
@@ -312,7 +364,7 @@ impl ApiClient {
 
 async fn exchange<S>(
     stream: S,
-    request: Request<Full<Bytes>>,
+    request: Request<RequestBody>,
 ) -> Result<hyper::Response<hyper::body::Incoming>, CliError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,

@@ -10,6 +10,7 @@ mod dynos;
 pub mod endpoint;
 mod git;
 mod gitpush;
+mod hashing;
 mod keys;
 mod logs;
 mod network;
@@ -17,6 +18,7 @@ mod output;
 mod releases;
 mod routing;
 mod run;
+mod server;
 mod tokens;
 mod version;
 mod volumes;
@@ -100,6 +102,8 @@ pub enum Command {
     #[command(flatten)]
     Routing(routing::RoutingVerb),
     #[command(flatten)]
+    Server(server::ServerVerb),
+    #[command(flatten)]
     Tokens(tokens::TokensVerb),
     #[command(flatten)]
     Version(version::VersionVerb),
@@ -181,6 +185,7 @@ pub async fn run(
         Command::Logs(verb) => logs::run(verb, s).await,
         Command::Network(verb) => network::run(verb, s).await,
         Command::Routing(verb) => routing::run(verb, s).await,
+        Command::Server(verb) => server::run(verb, s).await,
         Command::Tokens(verb) => tokens::run(verb, s).await,
         Command::Version(verb) => version::run(verb, s).await,
         Command::Volumes(verb) => volumes::run(verb, s).await,

@@ -297,6 +297,14 @@ const VERBS: &[(&[&str], &str)] = &[
         &["redis:credentials:rotate"],
         "Addons(RedisRotate { addon: None })",
     ),
+    (
+        &["backup"],
+        r#"Server(Backup { output: "skiff-backup.tar" })"#,
+    ),
+    (
+        &["restore", "old.tar", "--force"],
+        r#"Server(Restore { file: "old.tar", force: true })"#,
+    ),
 ];
 
 fn parse(args: &[&str]) -> Result<Cli, clap::Error> {

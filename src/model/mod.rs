@@ -1,6 +1,6 @@
 //! Pure domain types and rules: validated names, Procfiles, formations, config vars, domains,
 //! health checks, cron schedules, releases, dynos and their holds, routes, unit names, the
-//! desired state, SSH keys, API tokens, add-ons and volumes. No I/O.
+//! desired state, SSH keys, API tokens, add-ons, volumes and the whole-server archive. No I/O.
 
 mod addon;
 mod app_name;
@@ -20,6 +20,7 @@ mod release;
 mod release_version;
 mod rollback;
 mod routing;
+mod server_archive;
 mod ssh_key;
 mod token;
 mod unit_name;
@@ -56,6 +57,10 @@ pub use release::{ConfigVars, ReleaseRecord, ReleaseStatus};
 pub use release_version::{parse_release_version, ReleaseVersion};
 pub use rollback::{rollback_target, RollbackError};
 pub use routing::{AppRoutes, AppRouting, Compression, Route, RoutingSettings};
+pub use server_archive::{
+    check_entries, check_restore_allowed, place, ArchiveError, ArchiveManifest, ArchivedAddon,
+    ArchivedEntry, Ownership, ARCHIVE_FORMAT, DATABASE_NAME, MANIFEST_NAME,
+};
 pub use ssh_key::{render_authorized_keys, SshPublicKey};
 pub use token::{ApiToken, TokenHash, TokenName, TokenNameError};
 pub(crate) use unit_name::parse_positive;

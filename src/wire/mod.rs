@@ -16,6 +16,7 @@ mod releases;
 mod routing;
 pub mod run_protocol;
 mod runs;
+mod server;
 mod tokens;
 mod volumes;
 
@@ -39,6 +40,7 @@ pub use network::{EgressRequest, NetworkInfo};
 pub use releases::{ConfigChanged, ConfigMap, ReleaseInfo, RollbackRequest};
 pub use routing::{CompressionBody, DomainRequest, Domains, HealthCheckBody, Maintenance};
 pub use runs::{RunBody, RunStarted, TerminalBody};
+pub use server::{RestoreQuery, RestoredAddon, ServerRestored, ARCHIVE_CONTENT_TYPE};
 pub use tokens::{CreateToken, CreatedToken, Token};
 pub use volumes::{CreateVolume, Volume, VolumeChanged, VolumeDestroyQuery};
 

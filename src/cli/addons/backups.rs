@@ -293,7 +293,7 @@ async fn download(s: &mut Session<'_>, service: &str, args: DownloadArgs) -> Res
     let one = format!("{path}/{}", path_segment(&id)?);
     let backup: Backup = s.client.get(&one).await?;
     let part = output.with_extension("part");
-    let mut file = Hashing::new(std::fs::File::create(&part)?);
+    let mut file = crate::cli::hashing::Hashing::new(std::fs::File::create(&part)?);
     let streamed = s
         .client
         .stream_to(&format!("{one}/download"), &mut file)
@@ -320,49 +320,6 @@ async fn download(s: &mut Session<'_>, service: &str, args: DownloadArgs) -> Res
         )
     })?;
     Ok(())
-}
-
-/// A file writer that hashes what it writes.
-struct Hashing {
-    file: std::fs::File,
-    hasher: sha2::Sha256,
-    written: u64,
-}
-
-impl Hashing {
-    fn new(file: std::fs::File) -> Self {
-        use sha2::Digest;
-        Self {
-            file,
-            hasher: sha2::Sha256::new(),
-            written: 0,
-        }
-    }
-
-    /// Syncs the file; its size and SHA-256 (hex).
-    fn finish(self) -> std::io::Result<(u64, String)> {
-        use sha2::Digest;
-        self.file.sync_all()?;
-        let digest = self.hasher.finalize();
-        Ok((
-            self.written,
-            digest.iter().map(|b| format!("{b:02x}")).collect(),
-        ))
-    }
-}
-
-impl Write for Hashing {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        use sha2::Digest;
-        let n = self.file.write(data)?;
-        self.hasher.update(&data[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
-    }
 }
 
 /// Starts a backup of `kind` at `path` (an add-on's backups) and follows it to its end.

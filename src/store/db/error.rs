@@ -110,6 +110,8 @@ pub enum StoreError {
         other: crate::model::VolumeName,
         other_mount: crate::model::MountPath,
     },
+    #[error("the archived database is not usable: {0}; nothing was changed")]
+    BadSnapshot(String),
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     #[error("database task failed: {0}")]

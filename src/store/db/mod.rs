@@ -1,5 +1,6 @@
 //! The bottom of the store: the one SQLite connection behind its mutex, running a closure on
-//! tokio's blocking pool, the store's error type and the row helpers every table module shares.
+//! tokio's blocking pool, the store's error type, the row helpers every table module shares and
+//! whole copies of the database (`snapshot.rs`).
 
 mod addon_rows;
 mod dyno_rows;
@@ -7,6 +8,7 @@ mod error;
 mod migrations;
 mod release_rows;
 mod routing_rows;
+mod snapshot;
 mod volume_rows;
 
 pub use addon_rows::AppRelease;
