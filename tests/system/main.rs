@@ -38,6 +38,7 @@ mod net;
 mod network;
 mod oneoff;
 mod routing;
+mod server_backup;
 mod state;
 mod volumes;
 
@@ -80,6 +81,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(backup_schedules::scenarios());
     all.extend(backups_redis::scenarios());
     all.extend(backup_copies::scenarios());
+    all.extend(server_backup::scenarios());
     all.extend(install::purge_scenarios());
     all
 }
