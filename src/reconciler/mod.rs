@@ -55,6 +55,21 @@ pub struct Reconciler {
     addons: Addons,
     /// Why add-ons failed in the last round.
     addon_failures: Arc<std::sync::Mutex<BTreeMap<crate::model::AddonName, String>>>,
+    /// While set (a server restore brings add-ons' data back), rounds want no dyno and no
+    /// cron timer: the apps' code does not run against add-ons still empty.
+    processes_paused: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Held while apps' processes wait; dropping it lets them start again.
+pub(crate) struct ProcessesPaused(Reconciler);
+
+impl Drop for ProcessesPaused {
+    fn drop(&mut self) {
+        let paused = &self.0.processes_paused;
+        paused.store(false, std::sync::atomic::Ordering::SeqCst);
+        tracing::info!("apps' dynos and cron jobs may run again");
+        self.0.poke();
+    }
 }
 
 impl Reconciler {
@@ -81,7 +96,17 @@ impl Reconciler {
             next_drain_end: Arc::default(),
             addons,
             addon_failures: Arc::default(),
+            processes_paused: Arc::default(),
         }
+    }
+
+    /// Stops wanting any dyno or cron timer until the guard is dropped (not across a restart
+    /// of skiffd: the database alone says what runs then).
+    pub(crate) fn pause_processes(&self) -> ProcessesPaused {
+        let paused = &self.processes_paused;
+        paused.store(true, std::sync::atomic::Ordering::SeqCst);
+        tracing::info!("apps' dynos and cron jobs wait while a restore brings add-ons back");
+        ProcessesPaused(self.clone())
     }
 
     /// The add-on servers and plans.

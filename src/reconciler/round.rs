@@ -69,7 +69,14 @@ impl Reconciler {
     ) -> Result<(Round, Option<Vec<UnitStatus>>), ReconcileError> {
         let _finished = self.begin_round();
         self.store.end_drains(traffic::unix_now()).await?;
-        let desired = self.store.desired_state().await?;
+        let mut desired = self.store.desired_state().await?;
+        if self
+            .processes_paused
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            desired.dynos.clear();
+            desired.cron.clear();
+        }
         let restarts = self.store.restart_requests().await?;
         *self.next_drain_end.lock().expect("drain lock") = traffic::next_drain_end(&desired);
         let units = match listed {

@@ -415,6 +415,24 @@ async fn strays_are_stopped_and_crashed_dynos_are_held() {
 }
 
 #[tokio::test]
+async fn paused_processes_stop_and_start_again_once_the_pause_ends() {
+    let f = fixture().await;
+    deploy(&f, "hello", "web: a\n").await;
+    settle(&f).await;
+    assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
+    let paused = f.reconciler.pause_processes();
+    settle(&f).await;
+    assert!(
+        names(&f).is_empty(),
+        "no dyno while paused: {:?}",
+        names(&f)
+    );
+    drop(paused);
+    settle(&f).await;
+    assert_eq!(names(&f), ["skiff-hello.web.1.v1.service"]);
+}
+
+#[tokio::test]
 async fn destroying_an_app_stops_its_dynos_and_removes_its_files() {
     let f = fixture().await;
     deploy(&f, "hello", "web: a\n").await;

@@ -9,7 +9,8 @@
 //! unpacks it beside the state, puts each tree in place, and last replaces the database in one
 //! transaction: until that commit the server still has its old state, so an interrupted
 //! restore is simply run again. Once the reconciler has made each add-on's server from the
-//! restored rows, its data comes back from the backup the manifest names.
+//! restored rows, its data comes back from the backup the manifest names; meanwhile the apps'
+//! dynos and cron jobs wait, so their code never meets an add-on still empty.
 
 mod archive;
 
@@ -157,12 +158,13 @@ impl std::io::Write for ChannelWriter {
     }
 }
 
-/// What a restore brought back.
-#[derive(Debug, Clone)]
+/// What a restore brought back. Until it is dropped (once the add-ons' data is back, or
+/// could not be), the apps' dynos and cron jobs wait.
 pub struct Restored {
     pub manifest: ArchiveManifest,
     pub apps: u64,
     pub addons: Vec<(AddonName, BackupId)>,
+    _paused: crate::reconciler::ProcessesPaused,
 }
 
 impl ServerBackups {
@@ -279,6 +281,7 @@ impl ServerBackups {
         })
         .await?
         .map_err(files("put the restored files in place"))?;
+        let paused = self.reconciler.pause_processes();
         self.store.replace_with(&database).await?;
         let interrupted = self.store.fail_interrupted_backups().await?;
         tracing::info!(
@@ -299,6 +302,7 @@ impl ServerBackups {
             manifest,
             apps: facts.apps,
             addons,
+            _paused: paused,
         })
     }
 

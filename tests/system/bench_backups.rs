@@ -1,6 +1,7 @@
 //! `make bench`, backups: a Postgres backup of a generated database of about 200 MB against a
 //! bare `pg_dump -Fc` of the same database in the same container (the dump before the check, and
-//! the check's own time), and the time of a restore (its safety backup included).
+//! the check's own time), and the time of a restore (its safety backup included); then a
+//! whole-server `skiff backup` and `skiff restore --force` against plain `tar` of the same trees.
 
 use std::time::Duration;
 
@@ -88,4 +89,39 @@ pub fn run(c: &Container) {
         checked - dumped
     );
     println!("bench:   pg:backups:restore (a checked safety backup first) {restore:8.0} ms");
+    whole_server(c, bare + checked);
+}
+
+/// `skiff backup` and `skiff restore --force` of the same server, against plain `tar` of the
+/// same trees (plus, for the backup, the add-on backup it takes first, measured above).
+fn whole_server(c: &Container, addon_backup: f64) {
+    let timed = |cmd: &str| {
+        ms(
+            c,
+            &format!(
+                "s=$(date +%s%N); {cmd} || exit 2; e=$(date +%s%N); echo $(( (e - s) / 1000000 ))"
+            ),
+        )[0]
+    };
+    let plain = timed(
+        "cd /var/lib/skiff && tar -cf /root/plain.tar $(ls -d apps/*/slugs apps/*/volumes repos caddy backups 2>/dev/null)",
+    );
+    let backup = timed("skiff backup -o /root/server.tar >/dev/null");
+    let size_mb: f64 = c
+        .ok("stat -c %s /root/server.tar")
+        .trim()
+        .parse::<f64>()
+        .expect("archive size")
+        / 1e6;
+    let untar = timed("mkdir -p /root/untar && tar -xf /root/server.tar -C /root/untar");
+    let restore = timed("skiff restore --force /root/server.tar >/dev/null");
+    c.ok("rm -rf /root/plain.tar /root/server.tar /root/untar");
+    println!("bench: whole-server backup and restore ({size_mb:.0} MB archive):");
+    println!(
+        "bench:   skiff backup (a checked add-on backup, then the archive) {backup:8.0} ms   ratio {:.2} of tar -cf ({plain:.0} ms) plus the add-on's checked backup ({addon_backup:.0} ms)",
+        (plain + addon_backup) / backup
+    );
+    println!(
+        "bench:   skiff restore --force (check, unpack, state, add-on restored after a safety backup) {restore:8.0} ms   tar -xf alone {untar:.0} ms"
+    );
 }

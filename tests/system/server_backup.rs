@@ -80,7 +80,7 @@ fn set_up_server(c: &Container) {
         "cp -r /root/bravo /root/alpha && cd /root/alpha && git init -q -b main && \
          git remote add skiff skiff@localhost:alpha",
     );
-    assert_contains(&push(c, "first"), "Released v1 of alpha", "git push");
+    assert_contains(&push(c, "first"), "alpha v1 is live", "git push");
     c.json("skiff addons:create postgres -a alpha --json");
     psql(
         c,
