@@ -11,6 +11,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::error::ApiError;
 use super::keys::write_authorized_keys;
+use super::shutdown::WholeOrNothing;
 use super::{AppState, Caller};
 use crate::model::{check_free_space, check_restore_allowed};
 use crate::server_backup::{Restored, ServerBackupError, ServerBackups};
@@ -46,6 +47,7 @@ pub async fn backup_server(
     });
     Response::builder()
         .header(header::CONTENT_TYPE, ARCHIVE_CONTENT_TYPE)
+        .extension(WholeOrNothing)
         .body(Body::from_stream(stream))
         .map_err(|e| ApiError::internal(e.to_string()))
 }

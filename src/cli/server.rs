@@ -7,7 +7,7 @@ use clap::Subcommand;
 use super::hashing::Hashing;
 use super::output::human_bytes;
 use super::{CliError, Session};
-use crate::wire::{ServerRestored, ARCHIVE_CONTENT_TYPE};
+use crate::wire::{verify_archive, ServerRestored, ARCHIVE_CONTENT_TYPE};
 
 #[derive(Debug, Subcommand)]
 pub enum ServerVerb {
@@ -50,7 +50,18 @@ async fn backup(s: &mut Session<'_>, output: PathBuf) -> Result<(), CliError> {
         .post_stream_to("/v1/server/backup", &mut file)
         .await;
     let finished = streamed.and_then(|()| Ok(file.finish()?));
-    let (written, sha256) = match finished {
+    // What landed is read back whole against the manifest before it is called a backup.
+    let checked = finished.and_then(|done| {
+        let file = std::io::BufReader::new(std::fs::File::open(&part)?);
+        let manifest = verify_archive(file).map_err(|e| {
+            CliError::Failed(format!(
+                "the archive that arrived is not whole ({e}); {} was not written",
+                output.display()
+            ))
+        })?;
+        Ok((done, manifest))
+    });
+    let ((written, sha256), manifest) = match checked {
         Ok(done) => done,
         Err(e) => {
             let _ = std::fs::remove_file(&part);
@@ -62,14 +73,21 @@ async fn backup(s: &mut Session<'_>, output: PathBuf) -> Result<(), CliError> {
         "file": output.display().to_string(),
         "size": written,
         "sha256": sha256,
+        "entries": manifest.entries.len(),
+        "addons": manifest.addons,
     });
     s.output.show(&data, |out, _| {
         writeln!(
             out,
-            "Wrote {} ({}, SHA-256 {sha256})",
+            "Wrote {} ({}, SHA-256 {sha256}); its {} entries match its manifest",
             output.display(),
-            human_bytes(written)
-        )
+            human_bytes(written),
+            manifest.entries.len()
+        )?;
+        for addon in &manifest.addons {
+            writeln!(out, "  {}: checked backup {}", addon.addon, addon.backup)?;
+        }
+        Ok(())
     })?;
     Ok(())
 }

@@ -8,23 +8,11 @@ use std::fs::{File, Metadata};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::model::{
-    check_entries, place, ArchiveError, ArchiveManifest, ArchivedEntry, Ownership, DATABASE_NAME,
-    MANIFEST_NAME,
+    place, ArchiveError, ArchiveManifest, ArchivedEntry, Ownership, DATABASE_NAME, MANIFEST_NAME,
 };
-
-/// What can go wrong reading an archive: it is damaged (or not ours), or the disk failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ArchiveFault {
-    #[error(transparent)]
-    Refused(#[from] ArchiveError),
-    #[error("the archive is damaged or truncated: {0}")]
-    Damaged(io::Error),
-    #[error("{0}")]
-    Disk(io::Error),
-}
+pub use crate::wire::ArchiveFault;
+use crate::wire::{archive_entry_path, verify_archive, Hashed};
 
 /// The trees of the state directory a backup holds, relative to it, in a stable order: each
 /// app's slugs and volumes, the git repositories, Caddy's storage and the add-on backups.
@@ -72,38 +60,6 @@ fn walk(root: &Path, rel: &str, out: &mut Vec<(PathBuf, String, Metadata)>) -> i
         walk(&root.join(&name), &format!("{rel}/{name}"), out)?;
     }
     Ok(())
-}
-
-/// A reader that hashes and counts what passes through it.
-struct Hashed<R> {
-    inner: R,
-    hasher: Sha256,
-    count: u64,
-}
-
-impl<R: Read> Read for Hashed<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.count += n as u64;
-        Ok(n)
-    }
-}
-
-impl<R> Hashed<R> {
-    fn new(inner: R) -> Self {
-        Self {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
-    }
-
-    fn finish(self) -> (u64, String) {
-        let digest = self.hasher.finalize();
-        let hex = digest.iter().map(|b| format!("{b:02x}")).collect();
-        (self.count, hex)
-    }
 }
 
 fn append<W: Write>(
@@ -200,71 +156,10 @@ pub fn write_archive<W: Write>(
     Ok(manifest)
 }
 
-/// An entry's path as the archive names it, without a directory's trailing slash.
-fn entry_path<R: Read>(entry: &tar::Entry<R>) -> Result<String, ArchiveFault> {
-    let path = entry.path().map_err(ArchiveFault::Damaged)?;
-    let text = path
-        .to_str()
-        .ok_or_else(|| ArchiveError::UnexpectedPath(path.to_string_lossy().into_owned()))?;
-    Ok(text.trim_end_matches('/').to_owned())
-}
-
-/// Reads the whole archive at `path` and checks it against its manifest (the last entry):
-/// every path one a backup holds, every file's size and SHA-256, nothing missing or extra.
-/// Changes nothing.
+/// Reads the whole archive at `path` and checks it against its manifest; changes nothing.
 pub fn verify(path: &Path) -> Result<ArchiveManifest, ArchiveFault> {
     let file = File::open(path).map_err(ArchiveFault::Disk)?;
-    let mut archive = tar::Archive::new(io::BufReader::new(file));
-    let mut seen = Vec::new();
-    let mut manifest: Option<ArchiveManifest> = None;
-    for entry in archive.entries().map_err(ArchiveFault::Damaged)? {
-        let mut entry = entry.map_err(ArchiveFault::Damaged)?;
-        let rel = entry_path(&entry)?;
-        if manifest.is_some() {
-            return Err(ArchiveError::AfterManifest(rel).into());
-        }
-        if rel == MANIFEST_NAME {
-            let mut text = String::new();
-            (&mut entry)
-                .take(64 << 20)
-                .read_to_string(&mut text)
-                .map_err(ArchiveFault::Damaged)?;
-            if text.len() as u64 != entry.header().size().map_err(ArchiveFault::Damaged)? {
-                return Err(ArchiveError::NoManifest.into());
-            }
-            let parsed = serde_json::from_str(&text)
-                .map_err(|e| ArchiveError::BadManifest(e.to_string()))?;
-            manifest = Some(parsed);
-            continue;
-        }
-        place(&rel)?;
-        let kind = entry.header().entry_type();
-        let read = if kind.is_dir() {
-            ArchivedEntry::Dir { path: rel }
-        } else if kind.is_symlink() {
-            let target = entry
-                .link_name()
-                .map_err(ArchiveFault::Damaged)?
-                .and_then(|t| t.to_str().map(str::to_owned))
-                .ok_or_else(|| ArchiveError::Differs(rel.clone()))?;
-            ArchivedEntry::Link { path: rel, target }
-        } else if kind.is_file() {
-            let mut hashed = Hashed::new(&mut entry);
-            io::copy(&mut hashed, &mut io::sink()).map_err(ArchiveFault::Damaged)?;
-            let (size, sha256) = hashed.finish();
-            ArchivedEntry::File {
-                path: rel,
-                size,
-                sha256,
-            }
-        } else {
-            return Err(ArchiveError::UnexpectedPath(rel).into());
-        };
-        seen.push(read);
-    }
-    let manifest = manifest.ok_or(ArchiveError::NoManifest)?;
-    check_entries(&manifest, &seen)?;
-    Ok(manifest)
+    verify_archive(io::BufReader::new(file))
 }
 
 /// Unpacks a checked archive into `dest` (a fresh folder on the state directory's file
@@ -283,7 +178,7 @@ pub fn unpack(
     archive.set_overwrite(false);
     for entry in archive.entries().map_err(ArchiveFault::Damaged)? {
         let mut entry = entry.map_err(ArchiveFault::Damaged)?;
-        let rel = entry_path(&entry)?;
+        let rel = archive_entry_path(&entry)?;
         if rel == MANIFEST_NAME {
             continue;
         }

@@ -1,8 +1,10 @@
 //! The HTTP API's wire format: every body, query and frame skiffd and the CLI exchange, with its
-//! OpenAPI schema. No behaviour beyond (de)serialising; the API converts domain types to these.
+//! OpenAPI schema, and the whole-server archive decoded from its tar stream. No behaviour
+//! beyond (de)serialising; the API converts domain types to these.
 
 mod addons;
 mod apps;
+mod archive;
 mod backups;
 mod cron;
 mod deploys;
@@ -25,6 +27,7 @@ pub use addons::{
     Attachment, CreateAddon, DestroyQuery, PgSessionInfo, PlanInfo, PolicyRequest,
 };
 pub use apps::{App, AppInfo, CreateApp, DiskUse};
+pub use archive::{archive_entry_path, verify_archive, ArchiveFault, Hashed};
 pub use backups::{
     Backup, BackupList, BackupRestored, BackupScheduleBody, BackupScheduleRequest, CaptureQuery,
     BACKUP_SHA256_HEADER, SCHEDULED_BACKUP_VERB,
