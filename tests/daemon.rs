@@ -854,3 +854,71 @@ async fn stopping_ends_a_followed_log_stream_at_once() {
         "the chunked stream ends properly: {rest:?}"
     );
 }
+
+#[tokio::test]
+async fn a_server_backup_restores_on_a_fresh_server_and_is_refused_where_apps_are() {
+    let old = Daemon::start(false).await;
+    let ctx = old.local();
+    old.cli(&ctx, &["apps:create", "alpha"]).await.unwrap();
+    old.cli(&ctx, &["config:set", "GREETING=ahoy", "-a", "alpha"])
+        .await
+        .unwrap();
+    old.cli(&ctx, &["domains:add", "shop.example.test", "-a", "alpha"])
+        .await
+        .unwrap();
+    let archive = old.dir.path().join("server.tar");
+    let archive_arg = archive.to_str().unwrap();
+    let wrote = old.cli(&ctx, &["backup", "-o", archive_arg]).await.unwrap();
+    assert!(wrote.contains("entries match its manifest"), "{wrote}");
+    assert!(!archive.with_extension("part").exists());
+
+    let refused = old.cli(&ctx, &["restore", archive_arg]).await.unwrap_err();
+    assert!(
+        matches!(refused, CliError::Api { status: 409, .. }),
+        "{refused:?}"
+    );
+    assert!(
+        refused.to_string().contains("already has apps (alpha)"),
+        "{refused}"
+    );
+
+    let new = Daemon::start(false).await;
+    let fresh = new.local();
+    let cut = new.dir.path().join("cut.tar");
+    let bytes = std::fs::read(&archive).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() - 2048]).unwrap();
+    let damaged = new
+        .cli(&fresh, &["restore", cut.to_str().unwrap()])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(damaged, CliError::Api { status: 422, .. }),
+        "{damaged:?}"
+    );
+    assert_eq!(
+        json(&new.cli(&fresh, &["apps", "--json"]).await.unwrap()),
+        serde_json::json!([]),
+        "a refused archive changes nothing"
+    );
+
+    let restored = new.cli(&fresh, &["restore", archive_arg]).await.unwrap();
+    assert!(restored.contains("Restored 1 app(s)"), "{restored}");
+    let apps = json(&new.cli(&fresh, &["apps", "--json"]).await.unwrap());
+    assert_eq!(apps[0]["name"], "alpha");
+    let config = json(
+        &new.cli(&fresh, &["config", "-a", "alpha", "--json"])
+            .await
+            .unwrap(),
+    );
+    assert_eq!(config["GREETING"], "ahoy");
+    let domains = new.cli(&fresh, &["domains", "-a", "alpha"]).await.unwrap();
+    assert!(domains.contains("shop.example.test"), "{domains}");
+    let leftovers: Vec<_> = std::fs::read_dir(new.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".restore-"))
+        .collect();
+    assert!(leftovers.is_empty(), "the staging folder is removed");
+    new.stop().await;
+    old.stop().await;
+}

@@ -55,14 +55,30 @@ pub async fn backup_server(
 /// Removes a restore's staging folder (the upload, the unpacked trees, what they replaced).
 struct Staging(std::path::PathBuf);
 
-impl Drop for Staging {
-    fn drop(&mut self) {
-        let dir = std::mem::take(&mut self.0);
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
+impl Staging {
+    fn remove_now(dir: &std::path::Path) {
+        match std::fs::remove_dir_all(dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 tracing::warn!(dir = %dir.display(), error = %e, "cannot remove a restore's staging folder");
             }
-        });
+            _ => {}
+        }
+    }
+
+    /// Removes the folder and waits until it is gone.
+    async fn remove(mut self) {
+        let dir = std::mem::take(&mut self.0);
+        let _ = tokio::task::spawn_blocking(move || Self::remove_now(&dir)).await;
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if self.0.as_os_str().is_empty() {
+            return;
+        }
+        let dir = std::mem::take(&mut self.0);
+        tokio::task::spawn_blocking(move || Self::remove_now(&dir));
     }
 }
 
@@ -76,11 +92,20 @@ async fn free_space_left(state: &AppState, coming: u64) -> Result<(), ApiError> 
         .map_err(|m| ApiError::new(StatusCode::INSUFFICIENT_STORAGE, "no_space", m))
 }
 
+type Upload = axum::body::BodyDataStream;
+
+/// Reads what is left of a refused upload, so the client, still sending, gets the refusal
+/// rather than a broken connection; the bytes go nowhere.
+async fn drained(mut upload: Upload, refusal: ApiError) -> ApiError {
+    while let Some(Ok(_)) = upload.next().await {}
+    refusal
+}
+
 /// Stores the upload as `staging/server.tar`, keeping the free-space floor.
 async fn receive(
     state: &AppState,
     staging: &Staging,
-    body: Body,
+    stream: &mut Upload,
     length: u64,
 ) -> Result<(), ApiError> {
     // The upload and its unpacked trees both land on the state's disk.
@@ -91,7 +116,6 @@ async fn receive(
     let path = staging.0.join("server.tar");
     let storing = |e: std::io::Error| ApiError::internal(format!("storing the upload: {e}"));
     let mut file = tokio::fs::File::create(&path).await.map_err(storing)?;
-    let mut stream = body.into_data_stream();
     let mut received: u64 = 0;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the upload: {e}")))?;
@@ -128,14 +152,14 @@ pub async fn restore_server(
     body: Body,
 ) -> Result<Json<ServerRestored>, ApiError> {
     let force = query.force.unwrap_or(false);
-    let apps: Vec<_> = state
-        .store
-        .list_apps()
-        .await?
-        .into_iter()
-        .map(|a| a.name)
-        .collect();
-    check_restore_allowed(&apps, force).map_err(ServerBackupError::from)?;
+    let mut upload = body.into_data_stream();
+    let apps = match state.store.list_apps().await {
+        Ok(apps) => apps.into_iter().map(|a| a.name).collect::<Vec<_>>(),
+        Err(e) => return Err(drained(upload, e.into()).await),
+    };
+    if let Err(e) = check_restore_allowed(&apps, force) {
+        return Err(drained(upload, ServerBackupError::from(e).into()).await);
+    }
     let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -143,14 +167,16 @@ pub async fn restore_server(
         .unwrap_or(0);
     let backups = server_backups(&state);
     let staging = Staging(backups.staging());
-    receive(&state, &staging, body, length).await?;
+    if let Err(e) = receive(&state, &staging, &mut upload, length).await {
+        return Err(drained(upload, e).await);
+    }
     tracing::info!(caller = %caller.describe(), force, "server restore started");
     // In a task of its own: a client that goes away does not cut the restore short.
     let restore = tokio::spawn(async move {
         let restored = backups.restore_state(&staging.0, force).await?;
         write_authorized_keys(&state).await?;
         backups.restore_addons(&restored).await?;
-        drop(staging);
+        staging.remove().await;
         Ok::<Restored, ApiError>(restored)
     });
     let restored = restore
