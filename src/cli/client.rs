@@ -128,11 +128,7 @@ impl ApiClient {
         path: &str,
         out: &mut dyn std::io::Write,
     ) -> Result<(), CliError> {
-        self.stream(Method::GET, path, None, Bytes::new(), &mut |data| {
-            out.write_all(data)?;
-            out.flush()
-        })
-        .await
+        self.copy_answer(Method::GET, path, out).await
     }
 
     /// POSTs with no body and copies the streamed answer to `out` as it arrives; an answer
@@ -142,8 +138,18 @@ impl ApiClient {
         path: &str,
         out: &mut dyn std::io::Write,
     ) -> Result<(), CliError> {
-        self.stream(Method::POST, path, None, Bytes::new(), &mut |data| {
-            out.write_all(data)
+        self.copy_answer(Method::POST, path, out).await
+    }
+
+    async fn copy_answer(
+        &self,
+        method: Method,
+        path: &str,
+        out: &mut dyn std::io::Write,
+    ) -> Result<(), CliError> {
+        self.stream(method, path, None, Bytes::new(), &mut |data| {
+            out.write_all(data)?;
+            out.flush()
         })
         .await
     }
@@ -163,17 +169,7 @@ impl ApiClient {
         let response = self
             .response_with(Method::POST, path, Some(content_type), body, &headers)
             .await?;
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| CliError::Protocol(format!("reading the response: {e}")))?
-            .to_bytes();
-        if !status.is_success() {
-            return Err(api_error(status, &bytes));
-        }
-        decode(&bytes)
+        decode(&whole_answer(response).await?)
     }
 
     /// Posts raw bytes and hands each line of the streamed answer (NDJSON) to `on_line`.
@@ -262,18 +258,7 @@ impl ApiClient {
         payload: Bytes,
     ) -> Result<Bytes, CliError> {
         let response = self.response(method, path, content_type, payload).await?;
-        let status = response.status();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| CliError::Protocol(format!("reading the response: {e}")))?
-            .to_bytes();
-        if status.is_success() {
-            Ok(bytes)
-        } else {
-            Err(api_error(status, &bytes))
-        }
+        whole_answer(response).await
     }
 
     /// Sends one request on a fresh connection and returns the response with its body unread.
@@ -359,6 +344,22 @@ impl ApiClient {
             "cannot connect to skiffd at {}: {reason}{hint}",
             self.endpoint
         ))
+    }
+}
+
+/// The whole body of an answer, or `CliError::Api` for a non-2xx one.
+async fn whole_answer(response: hyper::Response<hyper::body::Incoming>) -> Result<Bytes, CliError> {
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| CliError::Protocol(format!("reading the response: {e}")))?
+        .to_bytes();
+    if status.is_success() {
+        Ok(bytes)
+    } else {
+        Err(api_error(status, &bytes))
     }
 }
 
