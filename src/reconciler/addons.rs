@@ -99,6 +99,27 @@ impl Reconciler {
             let forgotten = self.store.forget_addon(name).await;
             if round.count("forgetting an add-on", forgotten.map_err(Into::into)) {
                 tracing::info!(addon = %name, "add-on destroyed with its data");
+                self.remove_backups_of(name).await;
+            }
+        }
+    }
+
+    /// Deletes a destroyed add-on's backup files, which no row lists any more (copies off the
+    /// server stay where they are).
+    async fn remove_backups_of(&self, name: &AddonName) {
+        let dir = self.layout.backup_dir(name);
+        let removed = tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        })
+        .await;
+        match removed {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(addon = %name, error = %e, "cannot remove the backups of a destroyed add-on")
+            }
+            Err(e) => {
+                tracing::warn!(addon = %name, error = %e, "cannot remove the backups of a destroyed add-on")
             }
         }
     }

@@ -849,8 +849,12 @@ mod addons {
         let pg = create(&f, AddonService::Postgres, "shop").await;
         let redis = create(&f, AddonService::Redis, "shop").await;
         settle(&f).await;
+        let backups = f.layout.backup_dir(&redis);
+        std::fs::create_dir_all(&backups).unwrap();
+        std::fs::write(backups.join("b001.rdb"), "REDIS").unwrap();
         f.store.destroy_addon(&redis).await.unwrap();
         settle(&f).await;
+        assert!(!backups.exists(), "its backups go with its data");
         assert!(
             f.redis.calls().contains(&format!("remove {redis}")),
             "{:?}",
