@@ -254,7 +254,9 @@ impl Addons {
         match outcome {
             Ok(r) if r.status == BackupStatus::Checked => {
                 tracing::info!(addon = %addon.name, backup = %record.id, size = r.size_bytes, "backup checked");
-                self.copy_off_server(store, &done, &r).await;
+                if self.copy_off_server(store, &done, &r).await {
+                    self.retry_failed_copies(store, layout, addon).await;
+                }
             }
             Ok(_) => {}
             Err(e) => {
@@ -268,12 +270,30 @@ impl Addons {
         }
     }
 
-    /// Copies a checked backup to `backup_copy_to`, when one is set, and records how it went.
-    async fn copy_off_server(&self, store: &Store, file: &Path, record: &BackupRecord) {
+    /// Once a copy went through again, the earlier checked backups of the add-on whose copy
+    /// failed are copied too, oldest first.
+    async fn retry_failed_copies(&self, store: &Store, layout: &Layout, addon: &AddonRecord) {
+        let Ok(backups) = store.backups(&addon.name).await else {
+            return;
+        };
+        let failed = backups.iter().rev().filter(|b| {
+            b.status == BackupStatus::Checked && b.copied_to.is_none() && b.copy_error.is_some()
+        });
+        for backup in failed {
+            let file = backup_file(layout, addon, backup.id);
+            if !self.copy_off_server(store, &file, backup).await {
+                return;
+            }
+        }
+    }
+
+    /// Copies a checked backup to `backup_copy_to`, when one is set, and records how it went;
+    /// whether it was copied.
+    async fn copy_off_server(&self, store: &Store, file: &Path, record: &BackupRecord) -> bool {
         let (Some(copier), Some(size), Some(sha256)) =
             (&self.copier, record.size_bytes, record.sha256.clone())
         else {
-            return;
+            return false;
         };
         let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
         let source = CopySource {
@@ -291,9 +311,11 @@ impl Addons {
                 tracing::warn!(addon = %record.addon, backup = %record.id, %why, "backup not copied off the server")
             }
         }
+        let went = copied.is_ok();
         if let Err(e) = store.backup_copied(&record.addon, record.id, copied).await {
             tracing::error!(addon = %record.addon, backup = %record.id, error = %e, "cannot record a backup's copy");
         }
+        went
     }
 
     /// Deletes the scheduled backups the add-on's schedule no longer keeps; returns them.
@@ -605,7 +627,7 @@ mod tests {
     async fn a_checked_backup_is_copied_off_the_server_and_a_failed_copy_says_why() {
         let s = setup().await;
         let folder = tempfile::tempdir().unwrap();
-        for failure in [None, Some("remote unreachable".to_owned())] {
+        for failure in [None, Some("remote unreachable".to_owned()), None] {
             let copier = crate::addons::copies::FakeCopier {
                 folder: folder.path().to_owned(),
                 failure: failure.clone(),
@@ -629,6 +651,14 @@ mod tests {
                 }
             }
         }
+        // The third backup's copy went through, and the second's failed copy was made then.
+        let second = s
+            .store
+            .backup(&s.addon.name, BackupId::new(2))
+            .await
+            .unwrap();
+        assert_eq!(second.copy_error, None, "{second:?}");
+        assert!(second.copied_to.is_some(), "{second:?}");
     }
 
     #[tokio::test]
