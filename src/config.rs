@@ -62,6 +62,26 @@ pub struct Config {
     pub backup_copy_to: String,
     /// The rclone config file that defines the remote.
     pub backup_rclone_config: PathBuf,
+    /// How long an app goes without a request before its dynos sleep, unless it says otherwise.
+    pub sleep_after: SleepDefault,
+    /// How long the proxy holds a request to a sleeping app while it wakes.
+    pub wake_timeout: Timeout,
+}
+
+/// `sleep_after`: `off`, or a period like `30m`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SleepDefault(pub Option<crate::model::SleepAfter>);
+
+impl std::str::FromStr for SleepDefault {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Self, String> {
+        if raw.trim() == "off" {
+            return Ok(Self(None));
+        }
+        crate::model::SleepAfter::parse(raw)
+            .map(|after| Self(Some(after)))
+            .map_err(|e| format!("sleep_after: {e}"))
+    }
 }
 
 /// One `[addon_plans.NAME]` table: what an add-on of that plan gets.
@@ -120,6 +140,8 @@ impl Default for Config {
             backup_keep_weekly: 4,
             backup_copy_to: String::new(),
             backup_rclone_config: PathBuf::from("/etc/skiff/rclone.conf"),
+            sleep_after: SleepDefault(None),
+            wake_timeout: Timeout(std::time::Duration::from_secs(60)),
         }
     }
 }
@@ -249,6 +271,7 @@ impl std::str::FromStr for BaseDomain {
     }
 }
 deserialize_via_str!(BaseDomain);
+deserialize_via_str!(SleepDefault);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {

@@ -12,6 +12,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
+use crate::activity::Activity;
 use crate::addons::postgres::{DebianPostgres, PostgresServer};
 use crate::addons::redis::{DebianRedis, RedisServer};
 use crate::addons::Addons;
@@ -28,6 +29,7 @@ use crate::reconciler::{DynoDefaults, Reconciler, Traffic};
 use crate::store::Store;
 use crate::systemd::names::DAEMON_UNIT;
 use crate::systemd::{DbusSystemd, Systemd};
+use crate::wake::Waker;
 
 /// The group whose members may use the local API socket.
 pub const ADMIN_GROUP: &str = "skiff";
@@ -98,12 +100,16 @@ pub fn drop_capabilities() -> anyhow::Result<()> {
 pub struct Listeners {
     pub unix: UnixListener,
     pub tcp: Option<TcpListener>,
+    /// The wake socket skiff's Caddy asks before it sends a sleeping app's requests on.
+    pub wake: UnixListener,
 }
 
 impl Listeners {
-    /// Binds the API socket (mode 0660, group skiff when it exists) and the optional TCP listener.
+    /// Binds the API socket (mode 0660, group skiff when it exists), the wake socket (mode 0660,
+    /// group caddy when it exists) and the optional TCP listener.
     pub async fn bind(config: &Config) -> anyhow::Result<Self> {
         let unix = bind_unix(&config.socket_path, admin_gid())?;
+        let wake = bind_unix(&wake_socket(config), gid_of(PROXY_GROUP))?;
         let tcp = match config.listen_tcp {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -112,15 +118,29 @@ impl Listeners {
             ),
             None => None,
         };
-        Ok(Self { unix, tcp })
+        Ok(Self { unix, tcp, wake })
     }
 }
 
 fn admin_gid() -> Option<u32> {
-    nix::unistd::Group::from_name(ADMIN_GROUP)
+    gid_of(ADMIN_GROUP)
+}
+
+/// The group skiff's Caddy runs as: it may use the wake socket.
+const PROXY_GROUP: &str = "caddy";
+
+fn gid_of(group: &str) -> Option<u32> {
+    nix::unistd::Group::from_name(group)
         .ok()
         .flatten()
         .map(|g| g.gid.as_raw())
+}
+
+/// The wake socket, beside the API socket in skiffd's runtime folder.
+fn wake_socket(config: &Config) -> PathBuf {
+    layout(config)
+        .runtime_dir
+        .join(crate::wake::WAKE_SOCKET_NAME)
 }
 
 fn bind_unix(path: &Path, group: Option<u32>) -> anyhow::Result<UnixListener> {
@@ -138,7 +158,7 @@ fn bind_unix(path: &Path, group: Option<u32>) -> anyhow::Result<UnixListener> {
         UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
     if let (Some(gid), true) = (group, nix::unistd::geteuid().is_root()) {
         nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)))
-            .with_context(|| format!("giving {} to group {ADMIN_GROUP}", path.display()))?;
+            .with_context(|| format!("giving {} to its group", path.display()))?;
     }
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
         .with_context(|| format!("setting the mode of {}", path.display()))?;
@@ -237,6 +257,7 @@ pub fn proxy_settings(config: &Config) -> ProxySettings {
         https_port: 443,
         max_body: config.max_request_body.0,
         network: config.dyno_network.range(),
+        wake_socket: wake_socket(config),
     }
 }
 
@@ -274,8 +295,15 @@ pub async fn run(
         crate::server_backup::remove_leftovers(&backup_layout);
     })
     .await?;
-    let state = app_state(&config, store, adapters);
+    let activity = Activity::default();
+    let state = app_state(&config, store, adapters, activity.clone());
     let reconciler = state.reconciler.clone();
+    let waker = Waker {
+        store: state.store.clone(),
+        reconciler: reconciler.clone(),
+        activity: activity.clone(),
+        timeout: config.wake_timeout.0,
+    };
     reconciler.networks().check_host().await?;
     let body_limit = usize::try_from(config.api_body_limit.0).unwrap_or(usize::MAX);
 
@@ -284,7 +312,7 @@ pub async fn run(
         stop_rx.clone(),
         api::shutdown::end_streams_on_stop,
     ));
-    let mut servers = serve(listeners, app, &stop_rx)?;
+    let mut servers = serve(listeners, app, crate::wake::router(waker), &stop_rx)?;
     servers.spawn({
         let stop = stopped(stop_rx.clone());
         async move {
@@ -296,7 +324,7 @@ pub async fn run(
     });
     if relay_router_log {
         let position = config.state_dir.join("router-log.position");
-        servers.spawn(relay_router_lines(position, stop_rx.clone()));
+        servers.spawn(relay_router_lines(position, activity, stop_rx.clone()));
     }
 
     notify(&[sd_notify::NotifyState::Ready]);
@@ -334,9 +362,15 @@ type Servers = tokio::task::JoinSet<std::io::Result<()>>;
 fn serve(
     listeners: Listeners,
     app: axum::Router,
+    wake: axum::Router,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<Servers> {
     let mut servers = Servers::new();
+    servers.spawn(
+        axum::serve(listeners.wake, wake)
+            .with_graceful_shutdown(stopped(stop.clone()))
+            .into_future(),
+    );
     servers.spawn(
         axum::serve(
             listeners.unix,
@@ -356,9 +390,31 @@ fn serve(
     Ok(servers)
 }
 
+/// The proxy, health checks, drains and sleep the reconciler moves traffic with.
+fn traffic(
+    config: &Config,
+    proxy: Arc<dyn Proxy>,
+    prober: Arc<dyn Prober>,
+    activity: Activity,
+) -> Traffic {
+    Traffic {
+        proxy,
+        prober,
+        settings: proxy_settings(config),
+        drain: config.drain_timeout.0,
+        // Apps on the host's network cannot sleep: a woken app's requests need the fixed
+        // service address of a private network.
+        sleep_default: config
+            .sleep_after
+            .0
+            .filter(|_| config.dyno_network.range().is_some()),
+        activity,
+    }
+}
+
 /// Wires the store and the adapters into the reconciler, the deployer, the one-off runner and
 /// everything else a handler may touch.
-fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
+fn app_state(config: &Config, store: Store, adapters: Adapters, activity: Activity) -> AppState {
     let Adapters {
         systemd,
         logs,
@@ -382,12 +438,7 @@ fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
         Arc::clone(&systemd),
         layout.clone(),
         dyno_defaults.clone(),
-        Traffic {
-            proxy,
-            prober,
-            settings: proxy_settings(config),
-            drain: config.drain_timeout.0,
-        },
+        traffic(config, proxy, prober, activity),
         networks.clone(),
         addons(config, postgres, redis),
     );
@@ -442,12 +493,14 @@ fn app_state(config: &Config, store: Store, adapters: Adapters) -> AppState {
 /// Keeps the router-log relay running until the stop signal; after an error it starts again.
 async fn relay_router_lines(
     position: PathBuf,
+    activity: Activity,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     while !*stop.borrow() {
         let relayed = crate::journal::router::relay(
             ACCESS_LOG.into(),
             position.clone(),
+            activity.clone(),
             stopped(stop.clone()),
         );
         if let Err(e) = relayed.await {

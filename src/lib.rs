@@ -4,6 +4,7 @@
 //! `adapters`; every other module is the crate's own, so whatever nothing uses is reported.
 #![forbid(unsafe_code)]
 
+pub(crate) mod activity;
 pub(crate) mod addons;
 pub(crate) mod api;
 pub(crate) mod build;
@@ -24,6 +25,7 @@ pub(crate) mod server_backup;
 pub(crate) mod store;
 pub(crate) mod systemd;
 pub(crate) mod volume_dirs;
+pub(crate) mod wake;
 pub(crate) mod wire;
 
 /// The outside systems skiffd talks to, each behind a narrow trait (`daemon::Adapters` holds

@@ -19,6 +19,8 @@ impl App {
             web_url: format!("http://{}.{}/", record.name, state.base_domain.as_str()),
             name: record.name.to_string(),
             created_at: record.created_at,
+            sleep: record.sleep.as_str().to_owned(),
+            sleeping_since: record.sleeping_since_ms.map(super::sleep::rfc3339_ms),
         }
     }
 }
@@ -126,6 +128,7 @@ pub async fn app_info(
         disk,
         addons,
         volumes,
+        autosleep: super::sleep::autosleep_of(&state, &name).await?,
     }))
 }
 

@@ -12,7 +12,7 @@ use super::{AppState, Caller};
 use crate::config::{ByteSize, CpuPercent};
 use crate::model::{
     AppName, DynoFilter, DynoName, DynoSize, DynoUnit, Hold, HoldReason, ProcessType, ScaleChange,
-    ScaleError,
+    ScaleError, SleepState,
 };
 use crate::reconciler::DynoDefaults;
 use crate::store::FormationEntry;
@@ -53,12 +53,44 @@ pub(super) fn rfc3339_usec(usec: u64) -> Option<String> {
     })
 }
 
-/// Pure: merges the formation, holds and live units of one app into `ps` rows.
+/// The `ps` row of a dyno that has a unit.
+fn live_row(
+    unit: &DynoUnit,
+    d: &ServiceDetails,
+    ports: &BTreeMap<String, u16>,
+    command: String,
+) -> Dyno {
+    let state = match (d.active_state.as_str(), d.sub_state.as_str()) {
+        ("active", _) | ("reloading", _) => "up",
+        ("activating", "auto-restart") => "restarting",
+        ("activating", _) => "starting",
+        ("deactivating", _) => "stopping",
+        ("failed", _) => "crashed",
+        _ => "stopped",
+    };
+    let name = unit.unit_name();
+    Dyno {
+        name: unit.dyno.to_string(),
+        process_type: unit.dyno.process_type.to_string(),
+        state: state.into(),
+        since: rfc3339_usec(d.active_enter_usec),
+        release: Some(unit.release),
+        pid: (d.main_pid > 0).then_some(d.main_pid),
+        port: ports.get(&name).copied(),
+        restarts: d.n_restarts,
+        command,
+        unit: Some(name),
+    }
+}
+
+/// Pure: merges the formation, holds and live units of one app into `ps` rows; a wanted dyno
+/// without a unit is `sleeping` (since the time given) while its app sleeps, else `starting`.
 pub fn dyno_views(
     formation: &[FormationEntry],
     holds: &[Hold],
     live: &[(DynoUnit, ServiceDetails)],
     ports: &BTreeMap<String, u16>,
+    sleeping_since: Option<&str>,
 ) -> Vec<Dyno> {
     let command_of = |t: &ProcessType| {
         formation
@@ -69,29 +101,7 @@ pub fn dyno_views(
     };
     let mut rows: Vec<Dyno> = live
         .iter()
-        .map(|(unit, d)| {
-            let state = match (d.active_state.as_str(), d.sub_state.as_str()) {
-                ("active", _) | ("reloading", _) => "up",
-                ("activating", "auto-restart") => "restarting",
-                ("activating", _) => "starting",
-                ("deactivating", _) => "stopping",
-                ("failed", _) => "crashed",
-                _ => "stopped",
-            };
-            let name = unit.unit_name();
-            Dyno {
-                name: unit.dyno.to_string(),
-                process_type: unit.dyno.process_type.to_string(),
-                state: state.into(),
-                since: rfc3339_usec(d.active_enter_usec),
-                release: Some(unit.release),
-                pid: (d.main_pid > 0).then_some(d.main_pid),
-                port: ports.get(&name).copied(),
-                restarts: d.n_restarts,
-                command: command_of(&unit.dyno.process_type),
-                unit: Some(name),
-            }
-        })
+        .map(|(unit, d)| live_row(unit, d, ports, command_of(&unit.dyno.process_type)))
         .collect();
     for hold in holds {
         let state = match hold.reason {
@@ -113,8 +123,12 @@ pub fn dyno_views(
                 rows.push(Dyno::without_unit(
                     name,
                     &entry.process_type,
-                    "starting",
-                    None,
+                    if sleeping_since.is_some() {
+                        "sleeping"
+                    } else {
+                        "starting"
+                    },
+                    sleeping_since.map(str::to_owned),
                     entry.command.clone(),
                 ));
             }
@@ -189,7 +203,17 @@ pub(super) async fn dynos_of(state: &AppState, app: &AppName) -> Result<Vec<Dyno
             live.push((unit, details));
         }
     }
-    Ok(dyno_views(&formation, &holds, &live, &ports))
+    let sleep = state.store.app_sleep(app).await?;
+    let sleeping_since = (sleep.state == SleepState::Sleeping)
+        .then(|| sleep.since_ms.map(super::sleep::rfc3339_ms))
+        .flatten();
+    Ok(dyno_views(
+        &formation,
+        &holds,
+        &live,
+        &ports,
+        sleeping_since.as_deref(),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/apps/{app}/formation", tag = "dynos",
@@ -406,7 +430,7 @@ mod tests {
             ),
         ];
         let ports = [("skiff-hello.web.1.v2.service".to_owned(), 20001)].into();
-        let rows = dyno_views(&formation, &holds, &units, &ports);
+        let rows = dyno_views(&formation, &holds, &units, &ports, None);
         let summary: Vec<_> = rows
             .iter()
             .map(|r| (r.name.as_str(), r.state.as_str(), r.release, r.pid, r.port))
@@ -422,6 +446,22 @@ mod tests {
         );
         assert_eq!(rows[0].since.as_deref(), Some("2025-11-21T10:00:00Z"));
         assert_eq!(rows[0].command, "run web");
+
+        // Asleep: the draining unit still shows; the dynos without one sleep since the time.
+        let since = "2026-12-03T06:00:00Z";
+        let rows = dyno_views(&formation, &holds, &units[1..], &ports, Some(since));
+        let summary: Vec<_> = rows
+            .iter()
+            .map(|r| (r.name.as_str(), r.state.as_str(), r.since.as_deref()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("web.1", "stopping", Some("2025-11-21T10:00:00Z")),
+                ("web.2", "sleeping", Some(since)),
+                ("worker.1", "crashed", Some("2026-11-21T10:00:00Z")),
+            ]
+        );
     }
 
     #[test]

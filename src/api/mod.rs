@@ -18,6 +18,7 @@ mod routing;
 mod runs;
 mod server;
 pub mod shutdown;
+mod sleep;
 mod tokens;
 mod volumes;
 
@@ -122,6 +123,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(dynos::resize))
         .routes(routes!(dynos::restart))
         .routes(routes!(dynos::stop))
+        .routes(routes!(sleep::get_autosleep, sleep::set_autosleep))
         .routes(routes!(routing::list_domains, routing::add_domain))
         .routes(routes!(routing::remove_domain))
         .routes(routes!(routing::set_maintenance))
@@ -229,6 +231,8 @@ mod tests {
                 "AppInfo",
                 "AttachAddon",
                 "Attachment",
+                "Autosleep",
+                "AutosleepRequest",
                 "BTreeMap",
                 "Backup",
                 "BackupList",

@@ -1,7 +1,7 @@
 //! Heroku's `app.json` manifest (pure): `env` defaults (with `"generator": "secret"`), `formation`
 //! defaults and `scripts.postdeploy`, applied on an app's first deploy; `healthchecks.web`, the
-//! health check of the web dynos, and `cron`, the app's scheduled jobs (Dokku's shape), applied on
-//! every deploy.
+//! health check of the web dynos, `cron`, the app's scheduled jobs (Dokku's shape), and
+//! `sleep_after`, its autosleep, applied on every deploy.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::model::{
     check_config_value, ConfigKey, CronJob, FirstDeployDefaults, HealthCheck, ProcessType,
-    MAX_DYNOS_PER_TYPE,
+    SleepSetting, MAX_DYNOS_PER_TYPE,
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -20,6 +20,8 @@ pub struct AppJson {
     pub health_check: Option<HealthCheck>,
     /// Scheduled jobs, in app.json order; empty when the key is absent.
     pub cron: Vec<CronJob>,
+    /// `sleep_after`: the app's autosleep, set by every deploy that gives it.
+    pub sleep_after: Option<SleepSetting>,
 }
 
 /// Most `cron` entries an app.json may list.
@@ -38,6 +40,8 @@ pub enum AppJsonError {
     /// "entry 2: …" or "has 51 entries; …", after "app.json cron ".
     #[error("app.json cron {0}")]
     Cron(String),
+    #[error("app.json sleep_after: {0}")]
+    SleepAfter(String),
 }
 
 #[derive(Deserialize)]
@@ -95,6 +99,7 @@ struct Raw {
     healthchecks: BTreeMap<String, RawChecks>,
     #[serde(default)]
     cron: Vec<RawCron>,
+    sleep_after: Option<String>,
 }
 
 fn health_check(raw: RawCheck) -> Result<HealthCheck, AppJsonError> {
@@ -185,6 +190,10 @@ pub fn parse(text: &str, secret: impl Fn() -> String) -> Result<AppJson, AppJson
         out.health_check = first.map(health_check).transpose()?;
     }
     out.cron = cron_jobs(raw.cron)?;
+    out.sleep_after = raw
+        .sleep_after
+        .map(|s| SleepSetting::parse(&s).map_err(|e| AppJsonError::SleepAfter(e.to_string())))
+        .transpose()?;
     Ok(out)
 }
 

@@ -8,7 +8,7 @@ use super::app_json::{self, AppJson};
 use super::detect::{detect, merge_processes, Builder, SourceFacts};
 use super::script::{build_script, parse_release_yaml};
 use crate::model::{ConfigVars, FirstDeployDefaults};
-use crate::model::{CronJob, HealthCheck, Procfile};
+use crate::model::{CronJob, HealthCheck, Procfile, SleepSetting};
 
 /// Why a source cannot be deployed: a clear message for the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -89,6 +89,8 @@ pub struct ReleasePlan {
     pub release_config: ConfigVars,
     /// app.json's web health check, committed with the release.
     pub health_check: Option<HealthCheck>,
+    /// app.json's `sleep_after`, set once the release is committed.
+    pub sleep_after: Option<SleepSetting>,
     pub cron: Vec<CronJob>,
     /// The Procfile's `release:` command.
     pub release_command: Option<String>,
@@ -183,6 +185,7 @@ pub fn plan_release(
         defaults,
         release_config,
         health_check: manifest.health_check,
+        sleep_after: manifest.sleep_after,
         cron: manifest.cron,
         postdeploy,
         slug_bytes: inputs.slug_bytes,

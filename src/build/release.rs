@@ -12,7 +12,7 @@ use super::plan::ReleasePlan;
 use crate::files::write_private;
 use crate::journal::LogQuery;
 use crate::model::{AppName, NetworkKind};
-use crate::model::{ConfigVars, ReleaseRecord, ReleaseStatus};
+use crate::model::{ConfigVars, ReleaseRecord, ReleaseStatus, SleepState};
 use crate::paths::Layout;
 use crate::reconcile::render_env_file;
 use crate::systemd::names::oneoff_unit_name;
@@ -134,6 +134,9 @@ impl Deployer {
                 move |version| install_slug(&layout, &slug_app, &built, version),
             )
             .await?;
+        if let Some(setting) = plan.sleep_after {
+            self.store.set_autosleep(app, setting).await?;
+        }
         Ok(release)
     }
 
@@ -146,6 +149,16 @@ impl Deployer {
         out: &Output,
     ) -> Result<(), DeployError> {
         let check = self.store.routing_settings(app).await?.health_check;
+        if self.store.app_sleep(app).await?.state == SleepState::Sleeping {
+            // A deploy does not wake a sleeping app: the release waits, pending, for the next
+            // request, which wakes the app with it (or reports its failed health check).
+            say(
+                out,
+                format!("-----> The app is asleep: v{version} goes live when the next request wakes it (health check: {check})"),
+            )
+            .await;
+            return Ok(());
+        }
         say(
             out,
             format!("-----> Starting v{version}'s web dynos; health check: {check}"),

@@ -48,6 +48,8 @@ pub(super) async fn kit() -> Kit {
             prober: prober.clone(),
             settings: crate::daemon::proxy_settings(&config),
             drain: Duration::ZERO,
+            sleep_default: None,
+            activity: crate::activity::Activity::default(),
         },
         crate::network::Networking::new(
             crate::daemon::network_settings(&Config::default()),

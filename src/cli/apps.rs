@@ -75,9 +75,20 @@ fn write_apps(out: &mut dyn Write, apps: &[App]) -> std::io::Result<()> {
     }
     output::table(
         out,
-        &["NAME", "CREATED", "WEB URL"],
-        apps.iter()
-            .map(|a| vec![a.name.clone(), a.created_at.clone(), a.web_url.clone()]),
+        &["NAME", "STATE", "CREATED", "WEB URL"],
+        apps.iter().map(|a| {
+            let state = match (a.sleep.as_str(), &a.sleeping_since) {
+                ("sleeping", Some(since)) => format!("sleeping since {since}"),
+                ("", _) => "awake".to_owned(),
+                (other, _) => other.to_owned(),
+            };
+            vec![
+                a.name.clone(),
+                state,
+                a.created_at.clone(),
+                a.web_url.clone(),
+            ]
+        }),
     )
 }
 
@@ -164,6 +175,10 @@ pub fn write_app_info(out: &mut dyn Write, info: &AppInfo) -> std::io::Result<()
     let jobs = info.cron.len().to_string();
     let addons = addons_summary(info);
     let volumes = volumes_summary(info);
+    let sleep = dynos::describe_autosleep(&info.app.name, &info.autosleep);
+    let sleep = sleep
+        .strip_prefix(&format!("{} ", info.app.name))
+        .unwrap_or(&sleep);
     output::fields(
         out,
         &[
@@ -176,6 +191,7 @@ pub fn write_app_info(out: &mut dyn Write, info: &AppInfo) -> std::io::Result<()
             ("Dynos", &dynos),
             ("Health check", &info.health_check),
             ("Maintenance", maintenance),
+            ("Autosleep", sleep),
             ("Compression", compression),
             ("Scheduled jobs", &jobs),
             ("Add-ons", &addons),

@@ -1,12 +1,15 @@
-//! `ps`, `ps:scale`, `ps:restart`, `ps:stop` and `ps:resize`: the app's dynos and formation,
-//! shown in Heroku's shape.
+//! `ps`, `ps:scale`, `ps:restart`, `ps:stop`, `ps:resize` and `ps:autosleep`: the app's dynos
+//! and formation, shown in Heroku's shape, and whether it sleeps when idle.
 
 use std::io::Write;
 
 use clap::Subcommand;
 
 use super::{path_segment, CliError, Session};
-use crate::wire::{Dyno, FormationItem, ResizeRequest, RestartRequest, Restarted, ScaleRequest};
+use crate::wire::{
+    Autosleep, AutosleepRequest, Dyno, FormationItem, ResizeRequest, RestartRequest, Restarted,
+    ScaleRequest,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum DynosVerb {
@@ -39,6 +42,10 @@ pub enum DynosVerb {
         #[arg(long)]
         tasks: Option<u64>,
     },
+    /// Show or set how long the app goes without a request before its dynos sleep: a period
+    /// (30m, 2h, 90s), off, or default (the server's). The next request wakes it.
+    #[command(name = "ps:autosleep")]
+    Autosleep { after: Option<String> },
 }
 
 pub(super) async fn run(verb: DynosVerb, s: &mut Session<'_>) -> Result<(), CliError> {
@@ -93,8 +100,42 @@ pub(super) async fn run(verb: DynosVerb, s: &mut Session<'_>) -> Result<(), CliE
             s.output
                 .show(&formation, |out, _| write_ps(out, &formation, &[]))?;
         }
+        DynosVerb::Autosleep { after } => {
+            let path = format!("{base}/autosleep");
+            let sleep: Autosleep = match after {
+                Some(after) => s.client.put(&path, &AutosleepRequest { after }).await?,
+                None => s.client.get(&path).await?,
+            };
+            s.output.show(&sleep, |out, _| {
+                writeln!(out, "{}", describe_autosleep(&app, &sleep))
+            })?;
+        }
     }
     Ok(())
+}
+
+/// "my-app sleeps after 30m without a request (its own setting); sleeping since …"
+pub(super) fn describe_autosleep(app: &str, sleep: &Autosleep) -> String {
+    let source = if sleep.setting == "default" {
+        "the server's default"
+    } else {
+        "its own setting"
+    };
+    let mut line = match &sleep.effective {
+        Some(after) => format!("{app} sleeps after {after} without a request ({source})"),
+        None => format!("{app} never sleeps ({source})"),
+    };
+    match (sleep.state.as_str(), &sleep.since) {
+        ("sleeping", Some(since)) => line.push_str(&format!(
+            "; sleeping since {since}: the next request wakes it"
+        )),
+        ("waking", _) => line.push_str("; waking now"),
+        _ => {}
+    }
+    if let Some(why) = &sleep.wake_failure {
+        line.push_str(&format!("; its last wake failed: {why}"));
+    }
+    line
 }
 
 fn size_label(bytes: u64) -> String {
@@ -220,5 +261,39 @@ mod tests {
              web.2: starting\n"
         );
         assert_eq!(formation_summary(&formation), "web at 2");
+    }
+
+    #[test]
+    fn autosleep_in_words() {
+        let sleep = |setting: &str, effective: Option<&str>, state: &str, failure: Option<&str>| {
+            Autosleep {
+                setting: setting.into(),
+                effective: effective.map(Into::into),
+                state: state.into(),
+                since: (state != "awake").then(|| "2026-12-03T06:00:00Z".into()),
+                wake_failure: failure.map(Into::into),
+            }
+        };
+        for (s, want) in [
+            (
+                sleep("default", None, "awake", None),
+                "shop never sleeps (the server's default)",
+            ),
+            (
+                sleep("30m", Some("30m"), "awake", None),
+                "shop sleeps after 30m without a request (its own setting)",
+            ),
+            (
+                sleep("5s", Some("5s"), "sleeping", Some("web.1 timed out")),
+                "shop sleeps after 5s without a request (its own setting); sleeping since \
+                 2026-12-03T06:00:00Z: the next request wakes it; its last wake failed: web.1 timed out",
+            ),
+            (
+                sleep("default", Some("1h"), "waking", None),
+                "shop sleeps after 1h without a request (the server's default); waking now",
+            ),
+        ] {
+            assert_eq!(describe_autosleep("shop", &s), want);
+        }
     }
 }

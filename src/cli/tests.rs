@@ -73,6 +73,11 @@ const VERBS: &[(&[&str], &str)] = &[
         r#"Dynos(Restart { target: Some("web") })"#,
     ),
     (&["ps:stop", "web.1"], r#"Dynos(Stop { dyno: "web.1" })"#),
+    (&["ps:autosleep"], r#"Dynos(Autosleep { after: None })"#),
+    (
+        &["ps:autosleep", "30m"],
+        r#"Dynos(Autosleep { after: Some("30m") })"#,
+    ),
     (
         &[
             "ps:resize",

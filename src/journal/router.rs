@@ -10,6 +10,10 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
+use crate::activity::Activity;
+use crate::model::AppName;
+use crate::wake::WAKE_HEADER;
+
 /// `SYSLOG_IDENTIFIER` of router lines; `skiff logs` shows them as `skiff[router]`.
 pub const ROUTER_IDENTIFIER: &str = "skiff-router";
 /// journald's native protocol socket.
@@ -20,6 +24,10 @@ const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 pub struct RouterLine {
     pub app: String,
     pub message: String,
+    /// Whether a web dyno answered (the app's activity; the proxy's own pages are not).
+    pub reached_dyno: bool,
+    /// When the request was logged (milliseconds since the epoch).
+    pub at_ms: i64,
 }
 
 fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -49,9 +57,14 @@ pub fn router_line(caddy_message: &str) -> Option<RouterLine> {
     let resp = v.get("resp_headers").cloned().unwrap_or(Value::Null);
     let dyno = header(&resp, "X-Skiff-Dyno").unwrap_or("none");
     let request_id = header(&resp, "X-Request-Id").unwrap_or("-");
+    // The request that woke a sleeping app says how long the wake took.
+    let wake = header(&resp, WAKE_HEADER)
+        .filter(|ms| !ms.is_empty())
+        .map(|ms| format!(" wake={ms}"))
+        .unwrap_or_default();
     let at = if status >= 500 { "error" } else { "info" };
     let message = format!(
-        "at={at} method={} path={:?} host={} request_id={request_id} fwd={:?} dyno={dyno} service={service_ms}ms status={status} bytes={bytes} protocol={}",
+        "at={at} method={} path={:?} host={} request_id={request_id} fwd={:?} dyno={dyno} service={service_ms}ms{wake} status={status} bytes={bytes} protocol={}",
         text(request, &["method"])?,
         text(request, &["uri"])?,
         text(request, &["host"])?,
@@ -61,20 +74,35 @@ pub fn router_line(caddy_message: &str) -> Option<RouterLine> {
     Some(RouterLine {
         app: app.to_owned(),
         message,
+        reached_dyno: dyno != "none",
+        at_ms: (v.get("ts").and_then(Value::as_f64).unwrap_or(0.0) * 1000.0) as i64,
     })
 }
 
 /// journald's native-protocol datagram for a router line.
 pub fn journal_datagram(line: &RouterLine) -> Vec<u8> {
+    app_datagram(&line.app, "router", ROUTER_IDENTIFIER, 6, &line.message)
+}
+
+/// journald's native-protocol datagram for a line about `app` from skiffd's part `part`
+/// (`router`, `skiffd`) at syslog `priority`.
+pub fn app_datagram(
+    app: &str,
+    part: &str,
+    identifier: &str,
+    priority: u8,
+    message: &str,
+) -> Vec<u8> {
     let mut out = Vec::new();
     // Lines a root daemon writes about a unit carry OBJECT_SYSTEMD_UNIT; journalctl's
     // `--unit=skiff-APP.*` (what `skiff logs` runs) then finds them beside the dynos' lines.
-    let object = format!("skiff-{}.router", line.app);
+    let object = format!("skiff-{app}.{part}");
+    let priority = priority.to_string();
     for (key, value) in [
-        ("MESSAGE", line.message.as_str()),
-        ("PRIORITY", "6"),
-        ("SYSLOG_IDENTIFIER", ROUTER_IDENTIFIER),
-        ("SKIFF_APP", line.app.as_str()),
+        ("MESSAGE", message),
+        ("PRIORITY", priority.as_str()),
+        ("SYSLOG_IDENTIFIER", identifier),
+        ("SKIFF_APP", app),
         ("OBJECT_SYSTEMD_UNIT", object.as_str()),
     ] {
         // Values never hold a newline here (the message is one formatted line).
@@ -83,16 +111,32 @@ pub fn journal_datagram(line: &RouterLine) -> Vec<u8> {
     out
 }
 
+/// Writes one line about `app` from skiffd itself (a sleep, a wake) to journald, where `skiff
+/// logs` shows it as `skiff: …`.
+pub fn log_app_event(app: &AppName, priority: u8, message: &str) {
+    let datagram = app_datagram(app.as_str(), "skiffd", "skiffd", priority, message);
+    let sent = UnixDatagram::unbound().and_then(|s| s.send_to(&datagram, JOURNAL_SOCKET));
+    if let Err(e) = sent {
+        tracing::debug!(app = %app, error = %e, "cannot write an app's line to journald");
+    }
+}
+
 /// Follows Caddy's access log and relays its access lines to journald as router lines until
-/// `stop`; returns early only on an error (the caller starts it again).
+/// `stop`, recording each request a dyno answered as its app's activity; returns early only on an error (the caller starts it again).
 pub async fn relay(
     access_log: PathBuf,
     position_file: PathBuf,
+    activity: Activity,
     stop: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let journal = UnixDatagram::unbound()?;
     super::access_log::follow(access_log, position_file, stop, |line| {
         if let Some(router) = router_line(line) {
+            if router.reached_dyno {
+                if let Ok(app) = AppName::parse(&router.app) {
+                    activity.touch(&app, router.at_ms);
+                }
+            }
             if let Err(e) = journal.send_to(&journal_datagram(&router), JOURNAL_SOCKET) {
                 tracing::debug!(error = %e, "cannot write a router line to journald");
             }
@@ -122,6 +166,32 @@ mod tests {
             "{datagram}"
         );
         assert!(datagram.starts_with("MESSAGE=at=info "), "{datagram}");
+    }
+
+    #[test]
+    fn the_request_that_woke_an_app_shows_the_wake_and_counts_as_activity() {
+        let woken = ACCESS.replace(
+            r#""X-Request-Id":["5f0c"]"#,
+            r#""X-Request-Id":["5f0c"],"X-Skiff-Wake":["1234ms"]"#,
+        );
+        let line = router_line(&woken).unwrap();
+        assert!(
+            line.message
+                .contains(" service=12ms wake=1234ms status=200 "),
+            "{}",
+            line.message
+        );
+        assert!(line.reached_dyno);
+        assert_eq!(line.at_ms, 1_795_309_047_759);
+        // Requests held while another woke the app carry an empty header: no wake field.
+        let joined = ACCESS.replace(
+            r#""X-Request-Id":["5f0c"]"#,
+            r#""X-Request-Id":["5f0c"],"X-Skiff-Wake":[""]"#,
+        );
+        assert!(!router_line(&joined).unwrap().message.contains("wake="));
+        // The proxy's own pages (maintenance, a failed wake) are no activity.
+        let page = ACCESS.replace(r#","X-Skiff-Dyno":["web.2"]"#, "");
+        assert!(!router_line(&page).unwrap().reached_dyno);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{
     AppName, AppRouting, ConfigVars, CronJob, CronUnit, DynoName, DynoSize, DynoUnit, ProcessType,
-    ReleaseRecord, VolumeRecord,
+    ReleaseRecord, SleepState, VolumeRecord,
 };
 
 /// A dyno the DB wants running, with what it takes to start it.
@@ -114,12 +114,14 @@ fn desired_cron(snapshot: &AppSnapshot) -> impl Iterator<Item = DesiredCron> + '
     })
 }
 
-/// The app's dynos that should run.
+/// The app's dynos that should run: none while it sleeps (a waking app's start).
 fn desired_dynos(snapshot: &AppSnapshot) -> impl Iterator<Item = DesiredDyno> + '_ {
     let volumes = Arc::new(snapshot.volumes.clone());
+    let asleep = snapshot.routing.sleep == SleepState::Sleeping;
     snapshot
         .formation
         .iter()
+        .filter(move |_| !asleep)
         .filter_map(move |(process_type, (quantity, size))| {
             let (release, generations_apply) = release_for(
                 process_type,
@@ -301,6 +303,22 @@ mod tests {
             app.generations = [(dyno("web.1"), 2), (dyno("worker.1"), 1)].into();
             let state = DesiredState::from_snapshot(vec![app]);
             assert_eq!(unit_names(&state), want, "pending {pending:?}");
+        }
+    }
+
+    #[test]
+    fn a_sleeping_app_wants_no_dyno_but_keeps_its_cron_jobs() {
+        for (state, pending, want) in [
+            (SleepState::Awake, None, 3),
+            (SleepState::Sleeping, None, 0),
+            (SleepState::Sleeping, Some(2), 0),
+            (SleepState::Waking, Some(2), 3),
+        ] {
+            let mut app = snapshot(Some(1), pending);
+            app.routing.sleep = state;
+            let desired = DesiredState::from_snapshot(vec![app]);
+            assert_eq!(desired.dynos.len(), want, "{state:?} pending {pending:?}");
+            assert_eq!(desired.cron.len(), 1, "{state:?}");
         }
     }
 

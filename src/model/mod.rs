@@ -21,6 +21,7 @@ mod release_version;
 mod rollback;
 mod routing;
 mod server_archive;
+mod sleep;
 mod ssh_key;
 mod token;
 mod unit_name;
@@ -60,6 +61,9 @@ pub use routing::{AppRoutes, AppRouting, Compression, Route, RoutingSettings};
 pub use server_archive::{
     check_entries, check_restore_allowed, place, ArchiveError, ArchiveManifest, ArchivedAddon,
     ArchivedEntry, Ownership, ARCHIVE_FORMAT, DATABASE_NAME, MANIFEST_NAME,
+};
+pub use sleep::{
+    due_to_sleep, may_try_waking, SleepAfter, SleepCandidate, SleepSetting, SleepState,
 };
 pub use ssh_key::{render_authorized_keys, SshPublicKey};
 pub use token::{ApiToken, TokenHash, TokenName, TokenNameError};

@@ -34,6 +34,11 @@ impl ProcessType {
         self.0 == "web"
     }
 
+    /// The process type the proxy routes requests to.
+    pub fn web() -> Self {
+        Self("web".to_owned())
+    }
+
     /// `release` is Heroku's release phase: run once per deploy before it goes live, never a dyno.
     pub fn is_release(&self) -> bool {
         self.0 == "release"

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::{AppName, Domain, DynoName, HealthCheck, NetworkSlot};
+use super::{AppName, Domain, DynoName, HealthCheck, NetworkSlot, SleepState};
 
 /// A dyno unit the proxy sends an app's requests to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -25,6 +25,10 @@ pub struct AppRoutes {
     pub upstreams: Vec<Route>,
     /// The app's slot in the private network range, once it has one.
     pub network_slot: Option<NetworkSlot>,
+    /// Sleeping or waking: the proxy holds its requests for a wake.
+    pub sleep: SleepState,
+    /// How many web dynos the formation wants: those a woken app's held requests go to.
+    pub web_dynos: u32,
 }
 
 /// An app's routing settings as `apps:info` and `domains` show them.
@@ -86,6 +90,8 @@ pub struct AppRouting {
     /// Units routed no more, kept running until the time (Unix seconds).
     pub draining: BTreeMap<String, i64>,
     pub health_check: HealthCheck,
+    /// Whether the app sleeps or wakes (its dynos wait for a request).
+    pub sleep: SleepState,
 }
 
 #[cfg(test)]

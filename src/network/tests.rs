@@ -107,6 +107,8 @@ fn routes(app: &str, port: u16) -> AppRoutes {
             port,
         }],
         network_slot: None,
+        sleep: crate::model::SleepState::Awake,
+        web_dynos: 1,
     }
 }
 

@@ -1,16 +1,19 @@
 //! Renders Caddy's complete JSON config from the routes in the DB (pure, snapshot-tested): one
 //! route per app on `APP.<base_domain>` and its custom domains, load-balanced over its routed web
-//! dynos (their text responses compressed unless the app turned that off), a 503 page in
-//! maintenance or without web dynos, a 404 page for unknown hosts, JSON
+//! dynos (their text responses compressed unless the app turned that off), a sleeping app's
+//! requests held by a wake subrequest to skiffd, a 503 page in maintenance or without web dynos, a 404 page for unknown hosts, JSON
 //! access lines in a file of their own (rolled by Caddy; skiffd follows it for router lines),
 //! Caddy's other messages on its stderr (its journal), and automatic HTTPS when `tls` is on.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
 use crate::config::{BaseDomain, TlsMode};
-use crate::model::{service_addr, service_port, AppRoutes, Compression, NetworkRange};
+use crate::model::{
+    service_addr, service_port, AppRoutes, Compression, DynoName, NetworkRange, ProcessType,
+};
+use crate::wake::WAKE_HEADER;
 
 /// Where skiff's Caddy listens for its admin API: a Unix socket only root (and Caddy) can use.
 pub const ADMIN_SOCKET: &str = "/run/skiff-caddy/admin.sock";
@@ -66,6 +69,8 @@ pub struct ProxySettings {
     /// Apps' private networks: the proxy dials each app's service address. None: dynos run on
     /// the host's network and are dialled on loopback.
     pub network: Option<NetworkRange>,
+    /// skiffd's wake socket, which holds a sleeping app's requests until it is up.
+    pub wake_socket: PathBuf,
 }
 
 fn page(title: &str, text: &str) -> String {
@@ -93,7 +98,12 @@ fn static_page(status: u16, title: &str, text: &str, retry_after: bool) -> Value
 }
 
 /// The handlers of one app's requests.
-fn app_handlers(app: &AppRoutes, max_body: u64, network: Option<NetworkRange>) -> Vec<Value> {
+fn app_handlers(
+    app: &AppRoutes,
+    max_body: u64,
+    network: Option<NetworkRange>,
+    wake_socket: &Path,
+) -> Vec<Value> {
     if app.maintenance {
         return vec![static_page(
             503,
@@ -101,6 +111,14 @@ fn app_handlers(app: &AppRoutes, max_body: u64, network: Option<NetworkRange>) -
             "This app is undergoing maintenance. Please try again in a moment.",
             true,
         )];
+    }
+    if app.sleep.holds_requests() {
+        if let Some(range) = network {
+            let dials = woken_dials(app, range);
+            if !dials.is_empty() {
+                return asleep_handlers(app, &dials, max_body, wake_socket);
+            }
+        }
     }
     let dials = upstream_dials(app, network);
     if dials.is_empty() {
@@ -114,14 +132,79 @@ fn app_handlers(app: &AppRoutes, max_body: u64, network: Option<NetworkRange>) -
             true,
         )];
     }
-    let first = match app.compression {
-        Compression::On => compressing(request_id_route()),
-        Compression::Off => request_id_route(),
-    };
     vec![json!({
         "handler": "subroute",
-        "routes": [first, declared_length_route(max_body), proxy_route(&dials, max_body)],
+        "routes": [first_route(app), declared_length_route(max_body), proxy_route(&dials, max_body)],
     })]
+}
+
+/// The request id, behind the encoder unless the app turned compression off.
+fn first_route(app: &AppRoutes) -> Value {
+    match app.compression {
+        Compression::On => compressing(request_id_route()),
+        Compression::Off => request_id_route(),
+    }
+}
+
+/// A sleeping (or waking) app's chain: as an awake one's, with the wake between the size check
+/// and the proxy. Its requests are held by a subrequest to skiffd's wake socket, which answers
+/// once the app's web dynos are healthy and routed; on a 2xx the request goes on to the dynos
+/// (the wake answer's routes must not be empty, or Caddy would hand the wake answer itself to
+/// the client), and any other answer — the 503 page of a failed or timed-out wake — is the
+/// client's. The request's body is never sent to skiffd: the subrequest is a GET.
+fn asleep_handlers(
+    app: &AppRoutes,
+    dials: &[(String, String)],
+    max_body: u64,
+    wake_socket: &Path,
+) -> Vec<Value> {
+    let wake = json!({
+        "handle": [{
+            "handler": "reverse_proxy",
+            "upstreams": [{"dial": format!("unix/{}", wake_socket.display())}],
+            "rewrite": {"method": "GET", "uri": format!("/wake/{}", app.app)},
+            // Only while skiffd restarts does the dial fail.
+            "load_balancing": {"try_duration": "10s", "try_interval": "250ms"},
+            "handle_response": [
+                {
+                    // The request that woke the app carries the wake's time to its router line.
+                    "match": {"status_code": [2], "headers": {WAKE_HEADER: ["*"]}},
+                    "routes": [{"handle": [{
+                        "handler": "headers",
+                        "response": {"set": {WAKE_HEADER: [format!("{{http.reverse_proxy.header.{WAKE_HEADER}}}")]}},
+                    }]}],
+                },
+                {
+                    "match": {"status_code": [2]},
+                    "routes": [{"handle": [{"handler": "vars"}]}],
+                },
+            ],
+        }],
+    });
+    vec![json!({
+        "handler": "subroute",
+        "routes": [first_route(app), declared_length_route(max_body), wake, proxy_route(dials, max_body)],
+    })]
+}
+
+/// Where a woken app's held requests go: its service address at the ports of the web dynos the
+/// formation wants, which the rules map to whichever units the wake routed.
+fn woken_dials(app: &AppRoutes, range: NetworkRange) -> Vec<(String, String)> {
+    let Some(slot) = app.network_slot else {
+        return Vec::new();
+    };
+    (1..=app.web_dynos)
+        .map(|index| {
+            let dyno = DynoName {
+                process_type: ProcessType::web(),
+                index,
+            };
+            (
+                format!("{}:{}", service_addr(&range, slot), service_port(&dyno)),
+                dyno.to_string(),
+            )
+        })
+        .collect()
 }
 
 /// `route` behind Caddy's encode handler, which then wraps everything after it in the app's
@@ -302,7 +385,7 @@ fn route_apps(apps: &[AppRoutes], settings: &ProxySettings) -> RoutedApps {
         routed.hosts.extend(hosts.iter().cloned());
         routed.routes.push(json!({
             "match": [{"host": hosts}],
-            "handle": app_handlers(app, settings.max_body, settings.network),
+            "handle": app_handlers(app, settings.max_body, settings.network, &settings.wake_socket),
             "terminal": true,
         }));
     }
@@ -385,7 +468,7 @@ fn add_tls(apps_json: &mut Value, hosts: Vec<String>, settings: &ProxySettings) 
 mod tests {
     use super::*;
     use crate::model::Route;
-    use crate::model::{AppName, Domain, DynoName};
+    use crate::model::{AppName, Domain, DynoName, SleepState};
 
     fn settings(tls: TlsMode) -> ProxySettings {
         ProxySettings {
@@ -399,6 +482,7 @@ mod tests {
             https_port: 443,
             max_body: 100 << 20,
             network: None,
+            wake_socket: "/run/skiff/wake.sock".into(),
         }
     }
 
@@ -418,6 +502,8 @@ mod tests {
                 })
                 .collect(),
             network_slot: None,
+            sleep: crate::model::SleepState::Awake,
+            web_dynos: ports.len() as u32,
         }
     }
 
@@ -618,5 +704,66 @@ mod tests {
         live.network_slot = None;
         let unplaced = render(&[live], &settings).to_string();
         assert!(unplaced.contains("No web dynos running"), "{unplaced}");
+    }
+
+    #[test]
+    fn a_sleeping_app_is_held_by_a_wake_subrequest_then_sent_to_its_dynos() {
+        let range: NetworkRange = "10.213.0.0/16".parse().unwrap();
+        let private = ProxySettings {
+            network: Some(range),
+            ..settings(TlsMode::Off)
+        };
+        let mut awake = app("shop", &[], false, &[20000, 20001]);
+        awake.network_slot = Some(crate::model::NetworkSlot::new(2));
+        let mut asleep = awake.clone();
+        asleep.upstreams.clear();
+        for state in [SleepState::Sleeping, SleepState::Waking] {
+            asleep.sleep = state;
+            let config = render(std::slice::from_ref(&asleep), &private);
+            let chain =
+                &config["apps"]["http"]["servers"]["skiff"]["routes"][0]["handle"][0]["routes"];
+            assert_eq!(chain.as_array().unwrap().len(), 4, "{state:?}");
+            let wake = &chain[2]["handle"][0];
+            assert_eq!(wake["handler"], "reverse_proxy");
+            assert_eq!(
+                wake["upstreams"],
+                json!([{"dial": "unix//run/skiff/wake.sock"}])
+            );
+            // A GET: the request's body stays for the dyno.
+            assert_eq!(
+                wake["rewrite"],
+                json!({"method": "GET", "uri": "/wake/shop"})
+            );
+            let handlers = wake["handle_response"].as_array().unwrap();
+            assert_eq!(handlers.len(), 2);
+            for h in handlers {
+                assert_eq!(h["match"]["status_code"], json!([2]));
+                // An empty list would hand the wake answer itself to the client.
+                assert!(!h["routes"].as_array().unwrap().is_empty());
+            }
+            assert_eq!(
+                handlers[0]["match"]["headers"],
+                json!({"X-Skiff-Wake": ["*"]})
+            );
+            // The held requests go where an awake app's go: the service address.
+            let awake_config = render(std::slice::from_ref(&awake), &private);
+            let awake_chain = &awake_config["apps"]["http"]["servers"]["skiff"]["routes"][0]
+                ["handle"][0]["routes"];
+            assert_eq!(chain[3], awake_chain[2]);
+            assert_eq!(chain[0], awake_chain[0]);
+            assert_eq!(chain[1], awake_chain[1]);
+        }
+        // In maintenance it answers 503 without a wake.
+        asleep.maintenance = true;
+        let config = render(std::slice::from_ref(&asleep), &private).to_string();
+        assert!(config.contains("Down for maintenance") && !config.contains("wake.sock"));
+        // Without web dynos in the formation, or on the host's network, there is nothing to wake.
+        asleep.maintenance = false;
+        asleep.web_dynos = 0;
+        let config = render(std::slice::from_ref(&asleep), &private).to_string();
+        assert!(config.contains("No web dynos running") && !config.contains("wake.sock"));
+        asleep.web_dynos = 2;
+        let config = render(std::slice::from_ref(&asleep), &settings(TlsMode::Off)).to_string();
+        assert!(!config.contains("wake.sock"), "{config}");
     }
 }

@@ -10,4 +10,4 @@ pub use backup_timers::plan_backup_timers;
 pub use env_file::render_env_file;
 
 pub use plan::{plan, ActiveState, ObservedUnit, Plan};
-pub use rollout::{rollout_step, Health, RolloutStep, WantedWeb};
+pub use rollout::{describe_failures, rollout_step, Health, RolloutStep, WantedWeb};

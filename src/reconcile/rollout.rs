@@ -42,6 +42,15 @@ pub enum RolloutStep {
     Hold(Vec<(DynoName, String)>),
 }
 
+/// Every failed dyno with its reason, as one line: `web.1 crashed; web.2 timed out`.
+pub fn describe_failures(failures: &[(DynoName, String)]) -> String {
+    failures
+        .iter()
+        .map(|(dyno, why)| format!("{dyno} {why}"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Decides the next step for one app from its wanted web dynos, its routes and its pending
 /// release.
 pub fn rollout_step(wanted: &[WantedWeb], routed: &[Route], pending: Option<u32>) -> RolloutStep {
@@ -61,11 +70,7 @@ pub fn rollout_step(wanted: &[WantedWeb], routed: &[Route], pending: Option<u32>
         return match pending {
             Some(version) => RolloutStep::FailRelease {
                 version,
-                reason: failures
-                    .iter()
-                    .map(|(dyno, why)| format!("{dyno} {why}"))
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                reason: describe_failures(&failures),
             },
             None => RolloutStep::Hold(failures),
         };

@@ -29,6 +29,23 @@ struct RoundCount {
     finished: u64,
 }
 
+/// Changes whenever a round finishes.
+pub(crate) struct FinishedRounds {
+    rounds: watch::Receiver<RoundCount>,
+    seen: u64,
+}
+
+impl FinishedRounds {
+    /// Waits until a round finishes after the last call (or the subscription).
+    pub(crate) async fn next(&mut self) {
+        let seen = self.seen;
+        // The sender lives as long as the reconciler, which outlives its waiters.
+        if let Ok(count) = self.rounds.wait_for(|c| c.finished > seen).await {
+            self.seen = count.finished;
+        }
+    }
+}
+
 /// The reconciler's in-memory side of intents.
 pub(super) struct IntentState {
     rounds: watch::Sender<RoundCount>,
@@ -118,6 +135,14 @@ impl Reconciler {
             rounds: &self.intents.rounds,
             number,
         }
+    }
+
+    /// A watch of finished rounds: subscribe, check what you wait for, then wait for the next
+    /// round's end and check again, and no round in between is missed.
+    pub(crate) fn finished_rounds(&self) -> FinishedRounds {
+        let rounds = self.intents.rounds.subscribe();
+        let seen = rounds.borrow().finished;
+        FinishedRounds { rounds, seen }
     }
 
     /// Pokes and waits until a round that began after this call has finished: one that saw

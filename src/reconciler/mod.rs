@@ -4,8 +4,8 @@
 //! ends. `run_loop.rs` is the loop, `round.rs` one round, `spec.rs` the pure dyno specs and slice
 //! totals, `cron.rs` the timers of scheduled jobs, `files.rs` env files and the files of
 //! destroyed apps, `intents.rs` restarts and resizes of running dynos, `traffic.rs` moves web
-//! traffic to healthy new dynos and keeps the proxy's config, `networks.rs` the apps' networks
-//! and `addons.rs` the add-ons' servers and URLs.
+//! traffic to healthy new dynos and keeps the proxy's config, `networks.rs` the apps' networks,
+//! `addons.rs` the add-ons' servers and URLs, and `sleep.rs` puts idle apps to sleep.
 
 mod addons;
 mod backup_timers;
@@ -17,11 +17,13 @@ mod intents;
 mod networks;
 mod round;
 mod run_loop;
+mod sleep;
 mod spec;
 mod traffic;
 mod volumes;
 
 pub use error::ReconcileError;
+pub(crate) use intents::FinishedRounds;
 pub use spec::DynoDefaults;
 pub use traffic::Traffic;
 
@@ -52,6 +54,8 @@ pub struct Reconciler {
     intents: Arc<intents::IntentState>,
     /// When the next drain ends (Unix seconds): the loop wakes then to stop the drained dynos.
     next_drain_end: Arc<std::sync::Mutex<Option<i64>>>,
+    /// When the next idle app is due to sleep (Unix milliseconds): the loop wakes then.
+    next_sleep_at: Arc<std::sync::Mutex<Option<i64>>>,
     addons: Addons,
     /// Why add-ons failed in the last round.
     addon_failures: Arc<std::sync::Mutex<BTreeMap<crate::model::AddonName, String>>>,
@@ -94,6 +98,7 @@ impl Reconciler {
             state: Arc::new(traffic::TrafficState::new()),
             intents: Arc::new(intents::IntentState::new()),
             next_drain_end: Arc::default(),
+            next_sleep_at: Arc::default(),
             addons,
             addon_failures: Arc::default(),
             processes_paused: Arc::default(),
@@ -107,6 +112,17 @@ impl Reconciler {
         paused.store(true, std::sync::atomic::Ordering::SeqCst);
         tracing::info!("apps' dynos and cron jobs wait while a restore brings add-ons back");
         ProcessesPaused(self.clone())
+    }
+
+    /// How long apps without a setting of their own go idle before they sleep.
+    pub(crate) fn sleep_default(&self) -> Option<crate::model::SleepAfter> {
+        self.traffic.sleep_default
+    }
+
+    /// Whether apps can sleep: only in private networks, where a woken app's held requests go to
+    /// its fixed service address.
+    pub(crate) fn apps_can_sleep(&self) -> bool {
+        self.traffic.settings.network.is_some()
     }
 
     /// The add-on servers and plans.

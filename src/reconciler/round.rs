@@ -1,4 +1,4 @@
-//! One reconcile round: observe, plan, start, move traffic, carry out the rest of the plan and
+//! One reconcile round: put idle apps to sleep, observe, plan, start, move traffic, carry out the rest of the plan and
 //! the API's restarts and resizes, tidy up (ports, slice limits, files of destroyed apps).
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -69,6 +69,7 @@ impl Reconciler {
     ) -> Result<(Round, Option<Vec<UnitStatus>>), ReconcileError> {
         let _finished = self.begin_round();
         self.store.end_drains(traffic::unix_now()).await?;
+        self.put_idle_apps_to_sleep().await?;
         let mut desired = self.store.desired_state().await?;
         if self
             .processes_paused
@@ -239,9 +240,12 @@ impl Reconciler {
         desired: &DesiredState,
         unit: &DynoUnit,
     ) -> Result<(), ReconcileError> {
+        let reason = format!("{} crashed: its process kept exiting", unit.dyno);
         if is_pending_web(desired, unit) {
-            let reason = format!("{} crashed: its process kept exiting", unit.dyno);
             return self.fail_release(&unit.app, unit.release, reason).await;
+        }
+        if is_waking(desired, &unit.app) {
+            return self.fail_wake(&unit.app, reason).await;
         }
         tracing::warn!(app = %unit.app, dyno = %unit.dyno, "dyno crashed repeatedly; left stopped until the next deploy, restart or scale");
         self.store
@@ -264,6 +268,14 @@ fn plan_round(desired: &DesiredState, units: &[UnitStatus]) -> Plan {
     let timers: BTreeSet<CronUnit> = desired.cron.keys().cloned().collect();
     let keep = traffic::kept_units(desired);
     plan(&wanted, &timers, &keep, &desired.apps, &observed)
+}
+
+/// Whether `app` is waking (a crash ends its wake instead of holding the dyno).
+fn is_waking(desired: &DesiredState, app: &AppName) -> bool {
+    desired
+        .routing
+        .get(app)
+        .is_some_and(|r| r.sleep == crate::model::SleepState::Waking)
 }
 
 /// Whether `unit` is a web dyno of its app's pending release (its crash fails the release

@@ -1,10 +1,10 @@
-//! The reconciler's loop: a round at start, then one on every poke, burst of unit signals or
-//! drain deadline, with a pause that grows after rounds in which something failed.
+//! The reconciler's loop: a round at start, then one on every poke, burst of unit signals,
+//! drain deadline or idle app's sleep, with a pause that grows after rounds in which something failed.
 
 use std::time::Duration;
 
 use super::round::Round;
-use super::{traffic, ReconcileError, Reconciler};
+use super::{ReconcileError, Reconciler};
 use crate::systemd::UnitStatus;
 
 /// Quiet period that merges a burst of signals into one reconcile round.
@@ -53,12 +53,12 @@ impl Reconciler {
             } else {
                 backoff = Duration::ZERO;
             }
-            let drain_end = *self.next_drain_end.lock().expect("drain lock");
-            let drain_sleep = async move {
-                match drain_end {
-                    Some(end) => {
-                        let secs = (end - traffic::unix_now()).max(0) as u64;
-                        tokio::time::sleep(Duration::from_secs(secs)).await;
+            let deadline = self.next_deadline_ms();
+            let deadline_sleep = async move {
+                match deadline {
+                    Some(at) => {
+                        let ms = (at - crate::activity::unix_now_ms()).max(0) as u64;
+                        tokio::time::sleep(Duration::from_millis(ms)).await;
                     }
                     None => std::future::pending().await,
                 }
@@ -66,7 +66,7 @@ impl Reconciler {
             let poked = tokio::select! {
                 () = &mut shutdown => return Ok(()),
                 () = self.wake.notified() => true,
-                () = drain_sleep => true,
+                () = deadline_sleep => true,
                 Some(_) = events.recv() => {
                     listed = None;
                     false
@@ -82,6 +82,18 @@ impl Reconciler {
             }
             failed = self.round_logged(&mut listed).await;
         }
+    }
+
+    /// When the loop must run a round even if nothing pokes it (Unix milliseconds): the next
+    /// drain's end or the next idle app's sleep.
+    fn next_deadline_ms(&self) -> Option<i64> {
+        let drain = self
+            .next_drain_end
+            .lock()
+            .expect("drain lock")
+            .map(|secs| secs * 1000);
+        let sleep = *self.next_sleep_at.lock().expect("sleep lock");
+        drain.into_iter().chain(sleep).min()
     }
 
     /// Runs a round (on `listed` units when given) and logs it; true when something in it

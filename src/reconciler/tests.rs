@@ -46,6 +46,8 @@ async fn fixture() -> Fixture {
             prober: prober.clone(),
             settings: crate::daemon::proxy_settings(&Config::default()),
             drain: Duration::ZERO,
+            sleep_default: None,
+            activity: crate::activity::Activity::default(),
         },
         crate::network::Networking::new(
             crate::daemon::network_settings(&Config::default()),
@@ -904,5 +906,159 @@ mod addons {
             AddonState::Creating
         );
         assert_eq!(url(&f, "shop", "DATABASE_URL").await, None);
+    }
+}
+
+mod sleeping {
+    use super::*;
+    use crate::model::{SleepSetting, SleepState};
+    use crate::store::WakeStart;
+
+    async fn sleep_state(f: &Fixture) -> SleepState {
+        f.store.app_sleep(&hello()).await.unwrap().state
+    }
+
+    fn hello() -> AppName {
+        AppName::parse("hello").unwrap()
+    }
+
+    fn proxied_to_wake(f: &Fixture) -> bool {
+        let config = f.proxy.loaded().last().cloned().unwrap().to_string();
+        config.contains("/wake/hello")
+    }
+
+    /// Lets the app go idle past its 1 s period, then runs rounds: it falls asleep.
+    async fn idle_until_asleep(f: &Fixture) {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        settle(f).await;
+        assert_eq!(sleep_state(f).await, SleepState::Sleeping);
+    }
+
+    /// What the wake endpoint does for a request: starts the wake and counts it as activity.
+    async fn wake(f: &Fixture) -> WakeStart {
+        let start = f
+            .store
+            .begin_wake(&hello(), crate::activity::unix_now_ms())
+            .await
+            .unwrap();
+        f.reconciler
+            .traffic
+            .activity
+            .touch(&hello(), crate::activity::unix_now_ms());
+        start
+    }
+
+    #[tokio::test]
+    async fn an_idle_app_sleeps_and_a_request_wakes_it_with_the_release_deployed_meanwhile() {
+        let f = fixture().await;
+        deploy(&f, "hello", "web: a\nworker: b\n").await;
+        settle(&f).await;
+        scale(&f, &["worker=1"]).await;
+        settle(&f).await;
+        assert_eq!(names(&f).len(), 2);
+        f.store
+            .set_autosleep(&hello(), SleepSetting::parse("1s").unwrap())
+            .await
+            .unwrap();
+        idle_until_asleep(&f).await;
+        assert!(names(&f).is_empty(), "web and worker stop: {:?}", names(&f));
+        assert!(proxied_to_wake(&f), "requests are held for a wake");
+
+        // A deploy while asleep leaves it asleep, its release pending.
+        deploy(&f, "hello", "web: a2\nworker: b2\n").await;
+        settle(&f).await;
+        assert!(names(&f).is_empty(), "{:?}", names(&f));
+        assert_eq!(sleep_state(&f).await, SleepState::Sleeping);
+
+        assert_eq!(wake(&f).await, WakeStart::Started { pending: Some(2) });
+        assert_eq!(wake(&f).await, WakeStart::Joined { pending: Some(2) });
+        settle(&f).await;
+        assert_eq!(sleep_state(&f).await, SleepState::Awake);
+        assert_eq!(
+            names(&f),
+            [
+                "skiff-hello.web.1.v2.service",
+                "skiff-hello.worker.1.v2.service"
+            ]
+        );
+        assert!(!proxied_to_wake(&f));
+        assert_eq!(upstreams(&f, "hello").len(), 1);
+        assert!(!upstreams(&f, "hello")[0].contains("not mapped"));
+        assert_eq!(
+            f.store
+                .current_release(&hello())
+                .await
+                .unwrap()
+                .unwrap()
+                .version,
+            2
+        );
+        assert_eq!(wake(&f).await, WakeStart::Awake);
+    }
+
+    #[tokio::test]
+    async fn a_wake_whose_dynos_never_get_healthy_sleeps_again_and_is_not_retried_at_once() {
+        let f = fixture().await;
+        deploy(&f, "hello", "web: a\n").await;
+        settle(&f).await;
+        f.store
+            .set_health_check(
+                &hello(),
+                crate::model::HealthCheck::new(None, None, Some(Duration::from_secs(1))).unwrap(),
+            )
+            .await
+            .unwrap();
+        f.store
+            .set_autosleep(&hello(), SleepSetting::parse("1s").unwrap())
+            .await
+            .unwrap();
+        idle_until_asleep(&f).await;
+        for port in 20000..20010 {
+            f.prober.break_port(port);
+        }
+        assert!(matches!(wake(&f).await, WakeStart::Started { .. }));
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while sleep_state(&f).await != SleepState::Sleeping {
+                f.reconciler.round().await.unwrap();
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+        .unwrap();
+        settle(&f).await;
+        assert!(names(&f).is_empty(), "{:?}", names(&f));
+        assert!(
+            f.store.holds(&hello()).await.unwrap().is_empty(),
+            "no dyno is held"
+        );
+        let failure = f.store.app_sleep(&hello()).await.unwrap().wake_failure;
+        let (_, why) = failure.unwrap();
+        assert!(why.contains("web.1 failed its health check"), "{why}");
+        // The next request within the pause gets that reason without another try.
+        assert_eq!(wake(&f).await, WakeStart::Throttled(why));
+        assert!(proxied_to_wake(&f));
+    }
+
+    #[tokio::test]
+    async fn a_scale_wakes_a_sleeping_app_and_apps_without_a_period_stay_awake() {
+        let f = fixture().await;
+        deploy(&f, "hello", "web: a\n").await;
+        deploy(&f, "other", "web: a\n").await;
+        settle(&f).await;
+        f.store
+            .set_autosleep(&hello(), SleepSetting::parse("1s").unwrap())
+            .await
+            .unwrap();
+        idle_until_asleep(&f).await;
+        assert_eq!(names(&f), ["skiff-other.web.1.v1.service"]);
+        f.reconciler
+            .traffic
+            .activity
+            .touch(&hello(), crate::activity::unix_now_ms());
+        scale(&f, &["web=2"]).await;
+        assert_eq!(sleep_state(&f).await, SleepState::Waking);
+        settle(&f).await;
+        assert_eq!(sleep_state(&f).await, SleepState::Awake);
+        assert_eq!(names(&f).len(), 3, "{:?}", names(&f));
     }
 }

@@ -8,14 +8,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::networks::RoundNetworks;
+use crate::activity::Activity;
 use crate::config::BaseDomain;
 use crate::health::{wait_healthy, Prober};
 use crate::model::{
     AppName, AppRoutes, AppRouting, DesiredState, DynoUnit, HoldReason, ReleaseStatus,
-    ReleaseVersion,
+    ReleaseVersion, SleepAfter, SleepState,
 };
 use crate::proxy::{render, Proxy, ProxySettings};
-use crate::reconcile::{rollout_step, Health, RolloutStep, WantedWeb};
+use crate::reconcile::{describe_failures, rollout_step, Health, RolloutStep, WantedWeb};
 
 use super::{ReconcileError, Reconciler};
 
@@ -27,6 +28,11 @@ pub struct Traffic {
     pub settings: ProxySettings,
     /// How long a replaced web dyno keeps running after the proxy stopped sending it requests.
     pub drain: Duration,
+    /// How long apps go without a request before they sleep, unless their own setting says
+    /// otherwise (`None`: they never do).
+    pub sleep_default: Option<SleepAfter>,
+    /// When each app last served a request.
+    pub activity: Activity,
 }
 
 /// In-memory traffic state of the reconciler.
@@ -95,30 +101,22 @@ impl Reconciler {
         let mut changed = false;
         let mut probing = BTreeSet::new();
         for (app, routing) in &desired.routing {
-            let wanted: Vec<WantedWeb> = desired
-                .dynos
-                .keys()
-                .filter(|u| &u.app == app && u.dyno.process_type.is_web())
-                .map(|unit| {
-                    let name = unit.unit_name();
-                    let port = ports.get(&name).copied();
-                    let routed = routing.routed.iter().any(|r| r.unit_name == name);
-                    let health = match (routed, port) {
-                        (true, _) => Health::Healthy,
-                        (false, None) => Health::Waiting,
-                        (false, Some(port)) => {
-                            probing.insert(name.clone());
-                            self.health_of(unit, networks.dyno_ip(app), port, routing)
-                        }
-                    };
-                    WantedWeb {
-                        unit: unit.clone(),
-                        port,
-                        health,
-                    }
-                })
-                .collect();
-            match rollout_step(&wanted, &routing.routed, routing.pending) {
+            // Nothing of a sleeping app's runs: a release deployed meanwhile stays pending, to
+            // go live (or fail its health check) when the app wakes.
+            if routing.sleep == SleepState::Sleeping {
+                continue;
+            }
+            let wanted = self.wanted_web(desired, app, routing, &ports, networks, &mut probing);
+            let step = rollout_step(&wanted, &routing.routed, routing.pending);
+            let waking = routing.sleep == SleepState::Waking;
+            if let (true, RolloutStep::Hold(failures)) = (waking, &step) {
+                // A woken dyno that never became healthy: the app sleeps again with the reason.
+                self.fail_wake(app, describe_failures(failures)).await?;
+                changed = true;
+                continue;
+            }
+            let woke = waking && matches!(step, RolloutStep::Settled | RolloutStep::Switch { .. });
+            match step {
                 RolloutStep::Settled | RolloutStep::Waiting => {}
                 RolloutStep::Switch { routes, promote } => {
                     let dynos: Vec<String> = routes.iter().map(|r| r.dyno.to_string()).collect();
@@ -143,6 +141,9 @@ impl Reconciler {
                     changed = true;
                 }
             }
+            if woke && self.store.mark_awake(app).await? {
+                changed = true;
+            }
         }
         self.state
             .probes
@@ -153,6 +154,42 @@ impl Reconciler {
             self.announce_outcome();
         }
         Ok(changed)
+    }
+
+    /// The web dynos the DB wants for `app`, each with its port and health: routed ones are
+    /// healthy, others are probed once they have a port (their names go into `probing`).
+    fn wanted_web(
+        &self,
+        desired: &DesiredState,
+        app: &AppName,
+        routing: &AppRouting,
+        ports: &BTreeMap<String, u16>,
+        networks: &RoundNetworks,
+        probing: &mut BTreeSet<String>,
+    ) -> Vec<WantedWeb> {
+        desired
+            .dynos
+            .keys()
+            .filter(|u| &u.app == app && u.dyno.process_type.is_web())
+            .map(|unit| {
+                let name = unit.unit_name();
+                let port = ports.get(&name).copied();
+                let routed = routing.routed.iter().any(|r| r.unit_name == name);
+                let health = match (routed, port) {
+                    (true, _) => Health::Healthy,
+                    (false, None) => Health::Waiting,
+                    (false, Some(port)) => {
+                        probing.insert(name.clone());
+                        self.health_of(unit, networks.dyno_ip(app), port, routing)
+                    }
+                };
+                WantedWeb {
+                    unit: unit.clone(),
+                    port,
+                    health,
+                }
+            })
+            .collect()
     }
 
     /// A pending release that will never go live: recorded with its reason, its dynos stop.

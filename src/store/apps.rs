@@ -2,14 +2,36 @@
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::db::{app_id, destroy_owned_addons, stored_app_name, Store, StoreError, NOW};
-use crate::model::{AppName, TokenHash, TokenName};
+use super::db::{app_id, corrupt, destroy_owned_addons, stored_app_name, Store, StoreError, NOW};
+use crate::model::{AppName, SleepState, TokenHash, TokenName};
 
 /// An app as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppRecord {
     pub name: AppName,
     pub created_at: String,
+    pub sleep: SleepState,
+    /// When it fell asleep (Unix milliseconds), while it sleeps or wakes.
+    pub sleeping_since_ms: Option<i64>,
+}
+
+/// The columns an [`AppRecord`] is read from.
+const APP_COLUMNS: &str = "name, created_at, sleep_state, sleep_since";
+
+type AppRow = (String, String, String, Option<i64>);
+
+fn app_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AppRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn app_record((name, created_at, sleep, since): AppRow) -> Result<AppRecord, StoreError> {
+    let sleep = SleepState::parse(&sleep).ok_or_else(|| corrupt("sleep state", &sleep))?;
+    Ok(AppRecord {
+        name: stored_app_name(&name)?,
+        created_at,
+        sleep,
+        sleeping_since_ms: since.filter(|_| sleep.holds_requests()),
+    })
 }
 
 /// A token's metadata; the secret itself is never stored, only its hash.
@@ -37,16 +59,10 @@ impl Store {
 
     pub async fn list_apps(&self) -> Result<Vec<AppRecord>, StoreError> {
         self.call(|conn| {
-            let mut stmt = conn.prepare("SELECT name, created_at FROM apps ORDER BY name")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?)))?;
-            rows.map(|row| {
-                let (name, created_at) = row?;
-                Ok(AppRecord {
-                    name: stored_app_name(&name)?,
-                    created_at,
-                })
-            })
-            .collect()
+            let mut stmt =
+                conn.prepare(&format!("SELECT {APP_COLUMNS} FROM apps ORDER BY name"))?;
+            let rows = stmt.query_map([], app_row)?;
+            rows.map(|row| app_record(row?)).collect()
         })
         .await
     }
@@ -156,18 +172,14 @@ impl Store {
 }
 
 fn get_app(conn: &Connection, name: &str) -> Result<AppRecord, StoreError> {
-    let row: Option<(String, String)> = conn
+    let row: Option<AppRow> = conn
         .query_row(
-            "SELECT name, created_at FROM apps WHERE name = ?1",
+            &format!("SELECT {APP_COLUMNS} FROM apps WHERE name = ?1"),
             params![name],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            app_row,
         )
         .optional()?;
-    let (name, created_at) = row.ok_or_else(|| StoreError::AppNotFound(name.to_owned()))?;
-    Ok(AppRecord {
-        name: stored_app_name(&name)?,
-        created_at,
-    })
+    app_record(row.ok_or_else(|| StoreError::AppNotFound(name.to_owned()))?)
 }
 
 #[cfg(test)]

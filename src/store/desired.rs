@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use super::db::{
     current_release, draining_of, formation_of, generations_of, health_check_of, holds_of,
-    pending_release, routes_of, stored_app_name, volumes_of, Store, StoreError,
+    pending_release, routes_of, sleep_state_of, stored_app_name, volumes_of, Store, StoreError,
 };
 use crate::model::{AppRouting, AppSnapshot, DesiredState};
 
@@ -46,6 +46,7 @@ fn app_snapshot(conn: &Connection, id: i64, name: &str) -> Result<AppSnapshot, S
             routed: routes_of(conn, id)?,
             draining: draining_of(conn, id)?,
             health_check: health_check_of(conn, id)?,
+            sleep: sleep_state_of(conn, id)?,
         },
         pending,
         formation: formation_of(conn, id)?,

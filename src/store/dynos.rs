@@ -6,7 +6,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::db::{
     app_id, clear_holds, current_formation, current_release, formation_of, holds_of,
-    write_formation, Store, StoreError, NOW,
+    wake_for_change, write_formation, Store, StoreError, NOW,
 };
 use crate::model::{
     check_resizable, AppName, DynoName, DynoSize, Hold, HoldReason, HoldRelease, ProcessType,
@@ -64,6 +64,7 @@ impl Store {
                 .map_err(StoreError::Scale)?;
             write_formation(&tx, id, &next)?;
             clear_holds(&tx, id, &HoldRelease::Scale.dynos())?;
+            wake_for_change(&tx, id)?;
             tx.commit()?;
             Ok(())
         })

@@ -3,7 +3,8 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::db::{
-    app_id, clear_holds, corrupt, current_formation, stored_app_name, Store, StoreError, NOW,
+    app_id, clear_holds, corrupt, current_formation, stored_app_name, wake_for_change, Store,
+    StoreError, NOW,
 };
 use crate::model::{restarted_web_dynos, AppName, DynoFilter, DynoName, HoldRelease, ProcessType};
 
@@ -80,6 +81,7 @@ impl Store {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
             clear_holds(&tx, id, &HoldRelease::Restart(filter.clone()).dynos())?;
+            wake_for_change(&tx, id)?;
             let web_replaced = bump_web_generations(&tx, id, &filter)?;
             let (process_type, index) = filter_columns(&filter);
             tx.execute(

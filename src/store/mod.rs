@@ -16,6 +16,7 @@ mod keys;
 mod networks;
 mod releases;
 mod routing;
+mod sleep;
 mod volumes;
 
 pub use addons::{AddonRecord, NewAddon};
@@ -28,3 +29,4 @@ pub use dynos::FormationEntry;
 pub(crate) use intents::{RestartId, RestartRequest};
 pub use keys::KeyRecord;
 pub use networks::EgressSetting;
+pub use sleep::{AppSleep, WakeStart};

@@ -4,8 +4,8 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::db::{
-    app_id, domains_of, health_check_of, routes_of, stored_app_name, write_health_check, Store,
-    StoreError, NOW,
+    app_id, domains_of, health_check_of, routes_of, sleep_state_of, stored_app_name,
+    write_health_check, Store, StoreError, NOW,
 };
 use crate::model::{
     AppName, AppRoutes, Compression, Domain, HealthCheck, NetworkSlot, ReleaseVersion, Route,
@@ -123,17 +123,27 @@ impl Store {
     pub async fn proxy_state(&self) -> Result<Vec<AppRoutes>, StoreError> {
         self.call(|conn| {
             let tx = conn.transaction()?;
-            let apps: Vec<(i64, String, bool, bool, Option<u32>)> = {
+            let apps: Vec<(i64, String, bool, bool, Option<u32>, u32)> = {
                 let mut stmt = tx.prepare(
-                    "SELECT id, name, maintenance, compression, network_slot FROM apps ORDER BY name",
+                    "SELECT id, name, maintenance, compression, network_slot,
+                        COALESCE((SELECT quantity FROM formation f
+                                  WHERE f.app_id = apps.id AND f.process_type = 'web'), 0)
+                     FROM apps ORDER BY name",
                 )?;
                 let rows = stmt.query_map([], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
                 })?;
                 rows.collect::<Result<_, _>>()?
             };
             let mut out = Vec::with_capacity(apps.len());
-            for (id, name, maintenance, compression, slot) in apps {
+            for (id, name, maintenance, compression, slot, web_dynos) in apps {
                 out.push(AppRoutes {
                     app: stored_app_name(&name)?,
                     domains: domains_of(&tx, id)?,
@@ -141,6 +151,8 @@ impl Store {
                     compression: Compression::from_enabled(compression),
                     upstreams: routes_of(&tx, id)?,
                     network_slot: slot.map(NetworkSlot::new),
+                    sleep: sleep_state_of(&tx, id)?,
+                    web_dynos,
                 });
             }
             tx.commit()?;

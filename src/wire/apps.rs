@@ -12,6 +12,12 @@ pub struct App {
     pub created_at: String,
     /// Where the proxy serves the app.
     pub web_url: String,
+    /// awake, sleeping or waking
+    #[serde(default)]
+    pub sleep: String,
+    /// RFC 3339: when it fell asleep, while it sleeps or wakes.
+    #[serde(default)]
+    pub sleeping_since: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -60,4 +66,6 @@ pub struct AppInfo {
     /// Add-ons the app owns or is attached to.
     pub addons: Vec<super::Addon>,
     pub volumes: Vec<super::Volume>,
+    /// Whether and when it sleeps.
+    pub autosleep: super::Autosleep,
 }

@@ -59,3 +59,26 @@ pub struct RestartRequest {
 pub struct Restarted {
     pub restarted: usize,
 }
+
+/// `ps:autosleep`: the app's own setting.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutosleepRequest {
+    /// A period like `30m` (from 1s to 7 days), `off`, or `default` (the server's).
+    pub after: String,
+}
+
+/// Whether and when an app sleeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Autosleep {
+    /// The app's own setting: a period, `off` or `default`.
+    pub setting: String,
+    /// The period that applies (the setting, or the server's default); none: it never sleeps.
+    pub effective: Option<String>,
+    /// awake, sleeping (its web and worker dynos are stopped) or waking
+    pub state: String,
+    /// RFC 3339: when it fell asleep, while it sleeps or wakes.
+    pub since: Option<String>,
+    /// Why its last wake failed, until one succeeds.
+    pub wake_failure: Option<String>,
+}

@@ -34,7 +34,10 @@ pub use backups::{
 };
 pub use cron::CronJobInfo;
 pub use deploys::{BuildEvent, DeployQuery, Release};
-pub use dynos::{Dyno, FormationItem, ResizeRequest, RestartRequest, Restarted, ScaleRequest};
+pub use dynos::{
+    Autosleep, AutosleepRequest, Dyno, FormationItem, ResizeRequest, RestartRequest, Restarted,
+    ScaleRequest,
+};
 pub use error::{ErrorBody, ErrorDetail};
 pub use health::Health;
 pub use keys::{AddKey, Key};

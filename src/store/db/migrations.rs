@@ -190,6 +190,15 @@ const MIGRATIONS: &[&str] = &[
     // copy failed; both NULL when no copy was asked for.
     "ALTER TABLE backups ADD COLUMN copied_to TEXT;
     ALTER TABLE backups ADD COLUMN copy_error TEXT;",
+    // v14: sleeping apps. `sleep_after_secs` is the app's own autosleep (NULL: the server's
+    // default, 0: off); `sleep_state` whether its dynos run; `sleep_since` when it fell asleep
+    // (Unix milliseconds); the last failed wake's reason and time.
+    "ALTER TABLE apps ADD COLUMN sleep_after_secs INTEGER CHECK (sleep_after_secs >= 0);
+    ALTER TABLE apps ADD COLUMN sleep_state TEXT NOT NULL DEFAULT 'awake'
+        CHECK (sleep_state IN ('awake', 'sleeping', 'waking'));
+    ALTER TABLE apps ADD COLUMN sleep_since INTEGER;
+    ALTER TABLE apps ADD COLUMN wake_failure TEXT;
+    ALTER TABLE apps ADD COLUMN wake_failed_at INTEGER;",
 ];
 
 pub fn known_version() -> i64 {

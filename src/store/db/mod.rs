@@ -22,7 +22,8 @@ pub(crate) use release_rows::{
     release, releases_of,
 };
 pub(crate) use routing_rows::{
-    domains_of, draining_of, health_check_of, routes_of, write_health_check,
+    domains_of, draining_of, health_check_of, routes_of, sleep_state_of, wake_for_change,
+    write_health_check,
 };
 pub(crate) use volume_rows::volumes_of;
 

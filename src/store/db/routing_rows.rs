@@ -1,11 +1,11 @@
-//! Rows of `routes`, `domains` and the routing columns of `apps`.
+//! Rows of `routes`, `domains` and the routing and sleep columns of `apps`.
 
 use std::collections::BTreeMap;
 
 use rusqlite::{params, Connection};
 
 use super::{corrupt, StoreError};
-use crate::model::{Domain, DynoName, HealthCheck, Route};
+use crate::model::{Domain, DynoName, HealthCheck, Route, SleepState};
 
 /// Sets the app's health check (inside whatever transaction `conn` is).
 pub(crate) fn write_health_check(
@@ -75,4 +75,24 @@ pub(crate) fn draining_of(
     )?;
     let rows = stmt.query_map(params![app_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The app's sleep state (inside whatever transaction `conn` is).
+pub(crate) fn sleep_state_of(conn: &Connection, app_id: i64) -> Result<SleepState, StoreError> {
+    let raw: String = conn.query_row(
+        "SELECT sleep_state FROM apps WHERE id = ?1",
+        params![app_id],
+        |r| r.get(0),
+    )?;
+    SleepState::parse(&raw).ok_or_else(|| corrupt("sleep state", raw))
+}
+
+/// Wakes a sleeping app for a scale or restart (inside the caller's transaction): its dynos are
+/// wanted again, and the proxy keeps holding requests until they are routed.
+pub(crate) fn wake_for_change(conn: &Connection, app_id: i64) -> Result<(), StoreError> {
+    conn.execute(
+        "UPDATE apps SET sleep_state = 'waking' WHERE id = ?1 AND sleep_state = 'sleeping'",
+        params![app_id],
+    )?;
+    Ok(())
 }
