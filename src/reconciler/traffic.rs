@@ -142,6 +142,10 @@ impl Reconciler {
                 }
             }
             if woke && self.store.mark_awake(app).await? {
+                // Awake from now on, however it was woken (a request, a scale, a restart).
+                self.traffic
+                    .activity
+                    .touch(app, crate::activity::unix_now_ms());
                 changed = true;
             }
         }

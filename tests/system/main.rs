@@ -39,6 +39,7 @@ mod network;
 mod oneoff;
 mod routing;
 mod server_backup;
+mod sleep;
 mod state;
 mod volumes;
 
@@ -82,6 +83,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(backups_redis::scenarios());
     all.extend(backup_copies::scenarios());
     all.extend(server_backup::scenarios());
+    all.extend(sleep::scenarios());
     all.extend(install::purge_scenarios());
     all
 }
