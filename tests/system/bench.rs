@@ -104,9 +104,11 @@ fn cpu_ticks(c: &Container) -> u64 {
 /// Runs `cmd` and waits (polling every 10 ms inside the container) until `unit` is active;
 /// returns the milliseconds taken.
 /// `systemd-run` flags for a unit sandboxed as a dyno is (see `systemd/properties/sandbox.rs`),
-/// with the bench app's newest slug at /app and skiff's state hidden: what systemd itself spends
-/// on a dyno's start, without skiff.
-const DYNO_SANDBOX: &str = "-p Type=exec -p DynamicUser=yes -p PrivateUsers=yes \
+/// with `app`'s newest slug at /app and skiff's state hidden: what systemd itself spends on a
+/// dyno's start, without skiff.
+pub(crate) fn dyno_sandbox(app: &str) -> String {
+    format!(
+        "-p Type=exec -p DynamicUser=yes -p PrivateUsers=yes \
     -p NoNewPrivileges=yes -p ProtectSystem=strict -p ProtectHome=yes -p PrivateTmp=yes \
     -p PrivateDevices=yes -p ProtectKernelTunables=yes -p ProtectKernelModules=yes \
     -p ProtectKernelLogs=yes -p ProtectControlGroups=yes -p RestrictNamespaces=yes \
@@ -116,8 +118,10 @@ const DYNO_SANDBOX: &str = "-p Type=exec -p DynamicUser=yes -p PrivateUsers=yes 
     -p 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX' \
     -p CapabilityBoundingSet= -p ProtectProc=invisible -p ProcSubset=pid -p UMask=0077 \
     -p InaccessiblePaths=/var/lib/skiff \
-    -p BindReadOnlyPaths=$(ls -d /var/lib/skiff/apps/bench/slugs/* | tail -n 1):/app \
-    -p WorkingDirectory=/app";
+    -p BindReadOnlyPaths=$(ls -d /var/lib/skiff/apps/{app}/slugs/* | tail -n 1):/app \
+    -p WorkingDirectory=/app"
+    )
+}
 
 pub(crate) fn time_until_active(c: &Container, cmd: &str, unit: &str) -> f64 {
     let script = format!(
@@ -166,7 +170,10 @@ pub fn run(c: &Container) {
     for i in 1..=ROUNDS {
         sandboxed.push(time_until_active(
             c,
-            &format!("systemd-run -q --unit=bench-sandboxed-{i} {DYNO_SANDBOX} sleep 1000"),
+            &format!(
+                "systemd-run -q --unit=bench-sandboxed-{i} {} sleep 1000",
+                dyno_sandbox("bench")
+            ),
             &format!("bench-sandboxed-{i}"),
         ));
         bare.push(time_until_active(

@@ -25,6 +25,7 @@ mod bench;
 mod bench_addons;
 mod bench_backups;
 mod bench_net;
+mod bench_sleep;
 mod cgroup;
 mod compression;
 mod deploys;
@@ -388,6 +389,7 @@ fn bench_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
         bench::run(&c);
         bench_addons::run(&c);
         bench_backups::run(&c);
+        bench_sleep::run(&c);
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

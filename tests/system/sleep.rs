@@ -22,7 +22,9 @@ pub fn scenarios() -> Vec<Scenario> {
 
 /// Short drains, so a sleeping app's dynos stop a second after it falls asleep.
 pub fn short_drains(c: &Container) {
-    c.ok("printf 'drain_timeout = \"1s\"\\n' > /etc/skiff/skiffd.toml && systemctl restart skiffd");
+    c.ok(
+        "printf 'drain_timeout = \"1s\"\\n' >> /etc/skiff/skiffd.toml && systemctl restart skiffd",
+    );
     c.wait_active("skiffd", Duration::from_secs(30));
 }
 
@@ -66,6 +68,7 @@ pub fn concurrent_requests(c: &Container, app: &str, n: usize) -> Vec<String> {
 }
 
 fn sleep_idle_apps_and_wake_on_request(c: &Container) {
+    c.install_deb();
     short_drains(c);
     deploy_app(c, "napper");
     c.ok("cd /root/napper && printf '{\"cron\": [{\"command\": \"echo cron-ran-$DYNO\", \"schedule\": \"0 4 * * *\"}]}' > app.json && skiff deploy -a napper");
@@ -199,6 +202,7 @@ fn sleep_idle_apps_and_wake_on_request(c: &Container) {
 }
 
 fn sleep_deploys_wait_for_the_wake(c: &Container) {
+    c.install_deb();
     short_drains(c);
     deploy_app(c, "dozer");
     c.ok("skiff healthcheck:set --timeout 5s -a dozer");
