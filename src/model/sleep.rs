@@ -155,6 +155,8 @@ pub struct SleepCandidate<A> {
     pub rolling_out: bool,
     /// The app has a live release to wake with.
     pub deployed: bool,
+    /// Its formation runs web dynos: only requests wake an app, so one without never sleeps.
+    pub serves_web: bool,
     /// When a request last reached one of its dynos, or it last woke or was deployed
     /// (milliseconds since the epoch).
     pub last_active_ms: i64,
@@ -169,7 +171,7 @@ pub fn due_to_sleep<A: Clone>(
     let mut next: Option<i64> = None;
     for c in candidates {
         let Some(after) = c.after else { continue };
-        if c.state != SleepState::Awake || c.rolling_out || !c.deployed {
+        if c.state != SleepState::Awake || c.rolling_out || !c.deployed || !c.serves_web {
             continue;
         }
         let at = c
@@ -263,6 +265,7 @@ mod tests {
             after: after.and_then(SleepAfter::from_secs),
             rolling_out: false,
             deployed: true,
+            serves_web: true,
             last_active_ms: last,
         }
     }
@@ -301,7 +304,7 @@ mod tests {
                 Some(120_000),
             ),
             (
-                "sleeping, waking, rolling out or undeployed apps are left alone",
+                "sleeping, waking, rolling out, undeployed or web-less apps are left alone",
                 vec![
                     SleepCandidate {
                         state: SleepState::Sleeping,
@@ -318,6 +321,10 @@ mod tests {
                     SleepCandidate {
                         deployed: false,
                         ..candidate("d", Some(5), 0)
+                    },
+                    SleepCandidate {
+                        serves_web: false,
+                        ..candidate("e", Some(5), 0)
                     },
                 ],
                 vec![],

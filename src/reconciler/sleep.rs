@@ -28,6 +28,7 @@ impl Reconciler {
                 state: row.state,
                 rolling_out: row.rolling_out,
                 deployed: row.deployed,
+                serves_web: row.serves_web,
             })
             .collect();
         let now = unix_now_ms();

@@ -25,6 +25,7 @@ pub struct SleepRow {
     pub state: SleepState,
     pub rolling_out: bool,
     pub deployed: bool,
+    pub serves_web: bool,
 }
 
 /// What a request that found an app asleep or waking does.
@@ -97,7 +98,9 @@ impl Store {
         self.call(|conn| {
             let mut stmt = conn.prepare(
                 "SELECT name, sleep_after_secs, sleep_state, pending_release IS NOT NULL,
-                        current_release IS NOT NULL
+                        current_release IS NOT NULL,
+                        EXISTS (SELECT 1 FROM formation f WHERE f.app_id = apps.id
+                                AND f.process_type = 'web' AND f.quantity > 0)
                  FROM apps ORDER BY name",
             )?;
             let rows = stmt.query_map([], |r| {
@@ -107,10 +110,11 @@ impl Store {
                     r.get::<_, String>(2)?,
                     r.get::<_, bool>(3)?,
                     r.get::<_, bool>(4)?,
+                    r.get::<_, bool>(5)?,
                 ))
             })?;
             rows.map(|row| {
-                let (name, setting, state, rolling_out, deployed) = row?;
+                let (name, setting, state, rolling_out, deployed, serves_web) = row?;
                 Ok(SleepRow {
                     app: stored_app_name(&name)?,
                     setting: SleepSetting::from_stored(setting),
@@ -118,6 +122,7 @@ impl Store {
                         .ok_or_else(|| super::db::corrupt("sleep state", &state))?,
                     rolling_out,
                     deployed,
+                    serves_web,
                 })
             })
             .collect()
