@@ -469,6 +469,7 @@ fn app_state(config: &Config, store: Store, adapters: Adapters, activity: Activi
     );
     AppState {
         runner,
+        cpu_looks: Arc::default(),
         store,
         systemd,
         logs,

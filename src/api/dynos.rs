@@ -42,8 +42,31 @@ impl Dyno {
             restarts: 0,
             command,
             unit: None,
+            memory_bytes: None,
+            memory_limit: None,
+            cpu_percent: None,
+            tasks: None,
         }
     }
+}
+
+/// Pure: a dyno's CPU use in percent of one core, from its cgroup's CPU time now and at the
+/// previous look (both with the wall clock in µs since the epoch); without a usable previous
+/// look (none, older than the unit's start, or a counter that went back), since the unit started.
+pub fn cpu_percent(
+    previous: Option<(u64, u64)>,
+    now_usec: u64,
+    cpu_nsec: u64,
+    active_enter_usec: u64,
+) -> Option<f64> {
+    let (from_usec, from_nsec) = match previous {
+        Some((at, nsec)) if at >= active_enter_usec && at < now_usec && nsec <= cpu_nsec => {
+            (at, nsec)
+        }
+        _ => (active_enter_usec, 0),
+    };
+    let wall_nsec = now_usec.checked_sub(from_usec).filter(|d| *d > 0)? as f64 * 1000.0;
+    Some((cpu_nsec - from_nsec) as f64 / wall_nsec * 100.0)
 }
 
 /// A systemd timestamp (µs since the epoch) as RFC 3339; `None` for 0 or infinity (never).
@@ -80,6 +103,10 @@ fn live_row(
         restarts: d.n_restarts,
         command,
         unit: Some(name),
+        memory_bytes: d.usage.memory_bytes,
+        memory_limit: None,
+        cpu_percent: None,
+        tasks: d.usage.tasks,
     }
 }
 
@@ -207,13 +234,52 @@ pub(super) async fn dynos_of(state: &AppState, app: &AppName) -> Result<Vec<Dyno
     let sleeping_since = (sleep.state == SleepState::Sleeping)
         .then(|| sleep.since_ms.map(super::sleep::rfc3339_ms))
         .flatten();
-    Ok(dyno_views(
-        &formation,
-        &holds,
-        &live,
-        &ports,
-        sleeping_since.as_deref(),
-    ))
+    let mut rows = dyno_views(&formation, &holds, &live, &ports, sleeping_since.as_deref());
+    add_usage(state, &formation, &live, &mut rows);
+    Ok(rows)
+}
+
+/// Fills in each running dyno's memory limit and CPU share, remembering this look's CPU time
+/// for the next one.
+fn add_usage(
+    state: &AppState,
+    formation: &[FormationEntry],
+    live: &[(DynoUnit, ServiceDetails)],
+    rows: &mut [Dyno],
+) {
+    let now_usec = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0);
+    let mut looks = state.cpu_looks.lock().expect("cpu looks lock");
+    for row in rows.iter_mut() {
+        let Some((_, details)) = live
+            .iter()
+            .find(|(unit, _)| Some(unit.unit_name()) == row.unit)
+        else {
+            continue;
+        };
+        row.memory_limit = formation
+            .iter()
+            .find(|f| f.process_type.as_str() == row.process_type)
+            .map(|f| {
+                f.size
+                    .memory_bytes
+                    .unwrap_or(state.dyno_defaults.limits.memory_bytes)
+            });
+        if let (Some(nsec), Some(unit)) = (details.usage.cpu_nsec, &row.unit) {
+            let previous = looks.get(unit).copied();
+            row.cpu_percent = cpu_percent(previous, now_usec, nsec, details.active_enter_usec);
+            looks.insert(unit.clone(), (now_usec, nsec));
+        }
+    }
+    // This app's units that are gone need no memory of their last look.
+    if let Some((unit, _)) = live.first() {
+        let prefix = format!("{}{}.", crate::model::UNIT_PREFIX, unit.app);
+        looks.retain(|name, _| {
+            !name.starts_with(&prefix) || live.iter().any(|(u, _)| u.unit_name() == *name)
+        });
+    }
 }
 
 #[utoipa::path(get, path = "/v1/apps/{app}/formation", tag = "dynos",
@@ -409,8 +475,53 @@ mod tests {
                 main_pid: if active == "active" { 42 } else { 0 },
                 n_restarts: 1,
                 active_enter_usec: 1_763_719_200_000_000,
+                usage: crate::systemd::Usage::from_counters(5_000_000_000, 24 << 20, 3),
             },
         )
+    }
+
+    #[test]
+    fn cpu_is_the_share_of_one_core_since_the_last_look_or_the_start() {
+        let start = 1_000_000_000;
+        for (previous, now, nsec, want) in [
+            // 1 s of CPU over 10 s since the start: 10 %.
+            (None, start + 10_000_000, 1_000_000_000, Some(10.0)),
+            // Since the previous look 1 s ago, 0.5 s of CPU: 50 %.
+            (
+                Some((start + 9_000_000, 500_000_000)),
+                start + 10_000_000,
+                1_000_000_000,
+                Some(50.0),
+            ),
+            // Two cores busy: 200 %.
+            (
+                Some((start + 9_000_000, 0)),
+                start + 10_000_000,
+                2_000_000_000,
+                Some(200.0),
+            ),
+            // A look from before this unit started, or a counter that went back: since the start.
+            (
+                Some((start - 5, 0)),
+                start + 10_000_000,
+                1_000_000_000,
+                Some(10.0),
+            ),
+            (
+                Some((start + 9_000_000, 3_000_000_000)),
+                start + 10_000_000,
+                1_000_000_000,
+                Some(10.0),
+            ),
+            // No time passed: nothing to say.
+            (None, start, 0, None),
+        ] {
+            assert_eq!(
+                cpu_percent(previous, now, nsec, start),
+                want,
+                "{previous:?} {now} {nsec}"
+            );
+        }
     }
 
     #[test]

@@ -50,6 +50,9 @@ const REQUEST_ID: &str = "x-request-id";
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Each dyno unit's CPU time at the last `ps` (wall clock µs, CPU ns): its CPU share is
+    /// what it used since.
+    pub cpu_looks: Arc<std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>>,
     pub systemd: Arc<dyn Systemd>,
     pub logs: Arc<dyn LogSource>,
     pub started: Instant,

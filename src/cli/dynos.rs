@@ -146,6 +146,11 @@ fn size_label(bytes: u64) -> String {
     }
 }
 
+/// Bytes in MiB with one decimal (`23.4M`), as `ps` shows a dyno's memory.
+fn size_label_round(bytes: u64) -> String {
+    format!("{:.1}M", bytes as f64 / f64::from(1 << 20))
+}
+
 /// One block per process type: a header with count and command, then one line per dyno.
 fn write_ps(
     out: &mut dyn Write,
@@ -183,6 +188,16 @@ fn write_ps(
             }
             if let Some(port) = d.port {
                 details.push(format!("port {port}"));
+            }
+            if let Some(used) = d.memory_bytes {
+                let limit = d
+                    .memory_limit
+                    .map(|l| format!(" of {}", size_label_round(l)))
+                    .unwrap_or_default();
+                details.push(format!("{} memory{limit}", size_label_round(used)));
+            }
+            if let Some(cpu) = d.cpu_percent {
+                details.push(format!("{cpu:.1}% CPU"));
             }
             if d.restarts > 0 {
                 details.push(format!("{} restarts", d.restarts));
@@ -238,6 +253,10 @@ mod tests {
                 restarts: 0,
                 command: "python3 app.py".into(),
                 unit: Some("skiff-hello.web.1.v3.service".into()),
+                memory_bytes: Some(24 << 20),
+                memory_limit: Some(512 << 20),
+                cpu_percent: Some(3.06),
+                tasks: Some(3),
             },
             Dyno {
                 name: "web.2".into(),
@@ -250,6 +269,10 @@ mod tests {
                 restarts: 0,
                 command: "python3 app.py".into(),
                 unit: None,
+                memory_bytes: None,
+                memory_limit: None,
+                cpu_percent: None,
+                tasks: None,
             },
         ];
         let mut out = Vec::new();
@@ -257,7 +280,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "=== web (2 dynos, 512M memory, 100% CPU, 256 tasks): python3 app.py\n\
-             web.1: up since 2026-11-21T10:00:00Z (v3, pid 1234, port 20000)\n\
+             web.1: up since 2026-11-21T10:00:00Z (v3, pid 1234, port 20000, 24.0M memory of 512.0M, 3.1% CPU)\n\
              web.2: starting\n"
         );
         assert_eq!(formation_summary(&formation), "web at 2");

@@ -8,7 +8,7 @@ use std::os::fd::AsFd;
 use zbus::zvariant::{Fd, OwnedObjectPath, Value};
 
 use super::properties::{Property, PropertyValue};
-use super::{RunOutcome, ServiceDetails, Systemd, SystemdError, TimerDetails, UnitStatus};
+use super::{RunOutcome, ServiceDetails, Systemd, SystemdError, TimerDetails, UnitStatus, Usage};
 
 const START_JOB_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -108,6 +108,12 @@ trait Service {
     fn result(&self) -> zbus::Result<String>;
     #[zbus(property)]
     fn exec_main_status(&self) -> zbus::Result<i32>;
+    #[zbus(property, name = "CPUUsageNSec")]
+    fn cpu_usage_nsec(&self) -> zbus::Result<u64>;
+    #[zbus(property)]
+    fn memory_current(&self) -> zbus::Result<u64>;
+    #[zbus(property)]
+    fn tasks_current(&self) -> zbus::Result<u64>;
 }
 
 #[zbus::proxy(
@@ -494,12 +500,15 @@ impl Systemd for DbusSystemd {
         };
         let unit: UnitProxy = self.uncached(path.clone(), "Unit proxy").await?;
         let service: ServiceProxy = self.uncached(path, "Service proxy").await?;
-        let (active_state, sub_state, enter, pid, restarts) = tokio::try_join!(
+        let (active_state, sub_state, enter, pid, restarts, cpu, memory, tasks) = tokio::try_join!(
             unit.active_state(),
             unit.sub_state(),
             unit.active_enter_timestamp(),
             service.main_pid(),
-            service.n_restarts()
+            service.n_restarts(),
+            service.cpu_usage_nsec(),
+            service.memory_current(),
+            service.tasks_current()
         )
         .map_err(call_err("Unit properties"))?;
         Ok(Some(ServiceDetails {
@@ -508,6 +517,7 @@ impl Systemd for DbusSystemd {
             main_pid: pid,
             n_restarts: restarts,
             active_enter_usec: enter,
+            usage: Usage::from_counters(cpu, memory, tasks),
         }))
     }
 

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use super::properties::Property;
-use super::{RunOutcome, ServiceDetails, Systemd, SystemdError, TimerDetails, UnitStatus};
+use super::{RunOutcome, ServiceDetails, Systemd, SystemdError, TimerDetails, UnitStatus, Usage};
 
 /// One unit the fake knows.
 #[derive(Debug, Clone)]
@@ -330,6 +330,12 @@ impl Systemd for FakeSystemd {
                 main_pid: u.main_pid,
                 n_restarts: u.n_restarts,
                 active_enter_usec: 1_700_000_000_000_000,
+                // A running fake unit holds a little memory and one task; a stopped one nothing.
+                usage: if u.active_state == "active" {
+                    Usage::from_counters(0, 32 << 20, 1)
+                } else {
+                    Usage::default()
+                },
             })
         }))
     }

@@ -51,6 +51,28 @@ pub struct ServiceDetails {
     pub n_restarts: u32,
     /// When the unit last became active, µs since the epoch (0 = never).
     pub active_enter_usec: u64,
+    /// What its cgroup used, as systemd accounts it (`None` where the host does not).
+    pub usage: Usage,
+}
+
+/// A unit's cgroup counters: CPU time so far, memory and tasks now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub cpu_nsec: Option<u64>,
+    pub memory_bytes: Option<u64>,
+    pub tasks: Option<u64>,
+}
+
+impl Usage {
+    /// systemd's `[not set]` (`u64::MAX`) as `None`.
+    pub fn from_counters(cpu_nsec: u64, memory_bytes: u64, tasks: u64) -> Self {
+        let set = |v: u64| (v != u64::MAX).then_some(v);
+        Self {
+            cpu_nsec: set(cpu_nsec),
+            memory_bytes: set(memory_bytes),
+            tasks: set(tasks),
+        }
+    }
 }
 
 /// What `skiff cron` shows of a scheduled job: its timer and the last run of its service.

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// One dyno as `ps` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Dyno {
     /// `web.1`
     pub name: String,
@@ -20,6 +20,17 @@ pub struct Dyno {
     pub command: String,
     /// The systemd unit, when one exists.
     pub unit: Option<String>,
+    /// Memory its cgroup uses now, and its limit (bytes).
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
+    #[serde(default)]
+    pub memory_limit: Option<u64>,
+    /// CPU in percent of one core since the previous look (or since it started).
+    #[serde(default)]
+    pub cpu_percent: Option<f64>,
+    /// Processes and threads now.
+    #[serde(default)]
+    pub tasks: Option<u64>,
 }
 
 /// One process type of the formation, with the limits its dynos get.

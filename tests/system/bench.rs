@@ -445,4 +445,10 @@ fn host_network(c: &Container, private: (f64, f64, f64, u64)) {
         private.1 / host.1.max(0.001),
         private.2 / host.2.max(0.001)
     );
+    // Back to private networks for the benchmarks after this one.
+    c.ok(
+        "sed -i '/^dyno_network = \"host\"$/d' /etc/skiff/skiffd.toml && systemctl restart skiffd",
+    );
+    c.wait_active("skiffd", Duration::from_secs(30));
+    c.ok("skiff ps:restart -a quick");
 }

@@ -35,6 +35,7 @@ mod harness;
 mod install;
 mod intake;
 mod journal;
+mod metrics;
 mod net;
 mod network;
 mod oneoff;
@@ -85,6 +86,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(backup_copies::scenarios());
     all.extend(server_backup::scenarios());
     all.extend(sleep::scenarios());
+    all.extend(metrics::scenarios());
     all.extend(install::purge_scenarios());
     all
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::limits::limit_properties;
+use super::limits::{accounting_properties, limit_properties};
 use super::sandbox::app_sandbox_properties;
 use super::values::{binds, env_file, exec_sh, hidden, log_fields, s, Property, PropertyValue};
 use crate::model::{DynoUnit, Limits, VolumeMount};
@@ -157,6 +157,7 @@ pub fn dyno_properties(spec: &DynoSpec) -> Vec<Property> {
         ),
     ]);
     props.extend(limit_properties(&spec.limits));
+    props.extend(accounting_properties());
     props.extend(app_sandbox_properties(!spec.volumes.is_empty()));
     props
 }

@@ -1,4 +1,5 @@
-//! The cgroup limits of a dyno or one-off: memory, CPU quota and tasks.
+//! The cgroup limits of a dyno or one-off (memory, CPU quota and tasks) and the accounting
+//! that makes systemd count what it uses (IO and IP accounting are off unless asked for).
 
 use super::values::{Property, PropertyValue};
 use crate::model::Limits;
@@ -13,6 +14,21 @@ pub fn limit_properties(limits: &Limits) -> Vec<Property> {
         ),
         ("TasksMax", PropertyValue::U64(limits.tasks)),
     ]
+}
+
+/// Turns on every cgroup counter systemd keeps for a unit: `CPUUsageNSec`, `MemoryCurrent`,
+/// `TasksCurrent`, the IO and IP byte counters, and the tally it logs when the unit stops.
+pub fn accounting_properties() -> Vec<Property> {
+    [
+        "CPUAccounting",
+        "MemoryAccounting",
+        "TasksAccounting",
+        "IOAccounting",
+        "IPAccounting",
+    ]
+    .into_iter()
+    .map(|name| (name, PropertyValue::Bool(true)))
+    .collect()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::dyno::{app_process_properties, process_environment};
-use super::limits::limit_properties;
+use super::limits::{accounting_properties, limit_properties};
 use super::sandbox::app_sandbox_properties;
 use super::values::{exec_argv, exec_sh, log_fields, s, strs, Property, PropertyValue, SharedFd};
 use crate::model::{AppName, Limits, VolumeMount};
@@ -163,6 +163,7 @@ pub fn oneoff_properties(spec: &OneOffSpec) -> Vec<Property> {
     props.extend(lifetime_properties(&spec.lifetime, spec.timeout_usec));
     props.extend(stdio_properties(&spec.stdio));
     props.extend(limit_properties(&spec.limits));
+    props.extend(accounting_properties());
     props.extend(app_sandbox_properties(!spec.volumes.is_empty()));
     props
 }

@@ -35,6 +35,11 @@ const SIGNATURES: &[(&str, &str)] = &[
     ("MemoryMax", "t"),
     ("CPUQuotaPerSecUSec", "t"),
     ("TasksMax", "t"),
+    ("CPUAccounting", "b"),
+    ("MemoryAccounting", "b"),
+    ("TasksAccounting", "b"),
+    ("IOAccounting", "b"),
+    ("IPAccounting", "b"),
     // [Service]
     ("Type", "s"),
     ("ExecStart", "a(sasb)"),
