@@ -21,6 +21,7 @@ use crate::build::pipeline::{BuildSettings, Deployer};
 use crate::config::{Config, LogLevel};
 use crate::health::{NetProber, Prober};
 use crate::journal::{Journalctl, LogSource};
+use crate::metrics::RouterMetrics;
 use crate::network::{HostNetwork, LinuxHost, NetworkSettings, Networking};
 use crate::oneoff::{RunSettings, Runner};
 use crate::paths::Layout;
@@ -271,14 +272,9 @@ pub fn network_settings(config: &Config) -> NetworkSettings {
     }
 }
 
-/// Runs the daemon until `shutdown` resolves, then stops accepting and finishes in-flight requests.
-pub async fn run(
-    config: Config,
-    listeners: Listeners,
-    adapters: Adapters,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let relay_router_log = adapters.relay_router_log;
+/// Opens the database and clears what an earlier skiffd left unfinished: backups in progress
+/// (marked failed, their temporaries removed) and a server restore's staging folder.
+async fn open_store(config: &Config) -> anyhow::Result<Store> {
     let db_path = config.db_path();
     let store = tokio::task::spawn_blocking(move || Store::open(&db_path)).await??;
     // No backup survives its skiffd: one still in progress was interrupted and is not good.
@@ -289,21 +285,35 @@ pub async fn run(
             "backups interrupted when skiffd last stopped are marked failed"
         );
     }
-    let backup_layout = layout(&config);
+    let backup_layout = layout(config);
     tokio::task::spawn_blocking(move || {
         crate::addons::remove_temporaries(&backup_layout);
         crate::server_backup::remove_leftovers(&backup_layout);
     })
     .await?;
+    Ok(store)
+}
+
+/// Runs the daemon until `shutdown` resolves, then stops accepting and finishes in-flight requests.
+pub async fn run(
+    config: Config,
+    listeners: Listeners,
+    adapters: Adapters,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let relay_router_log = adapters.relay_router_log;
+    let store = open_store(&config).await?;
     let activity = Activity::default();
-    let state = app_state(&config, store, adapters, activity.clone());
+    let metrics = RouterMetrics::default();
+    let state = app_state(
+        &config,
+        store,
+        adapters,
+        (activity.clone(), metrics.clone()),
+    );
     let reconciler = state.reconciler.clone();
-    let waker = Waker {
-        store: state.store.clone(),
-        reconciler: reconciler.clone(),
-        activity: activity.clone(),
-        timeout: config.wake_timeout.0,
-    };
+    let metrics_store = state.store.clone();
+    let waker = Waker::new(&state, activity.clone(), config.wake_timeout.0);
     reconciler.networks().check_host().await?;
     let body_limit = usize::try_from(config.api_body_limit.0).unwrap_or(usize::MAX);
 
@@ -322,9 +332,21 @@ pub async fn run(
                 .map_err(|e| std::io::Error::other(e.to_string()))
         }
     });
+    servers.spawn({
+        let (metrics, stop) = (metrics.clone(), stopped(stop_rx.clone()));
+        async move {
+            metrics.run_flusher(metrics_store, stop).await;
+            Ok(())
+        }
+    });
     if relay_router_log {
         let position = config.state_dir.join("router-log.position");
-        servers.spawn(relay_router_lines(position, activity, stop_rx.clone()));
+        servers.spawn(relay_router_lines(
+            position,
+            activity,
+            metrics,
+            stop_rx.clone(),
+        ));
     }
 
     notify(&[sd_notify::NotifyState::Ready]);
@@ -412,9 +434,25 @@ fn traffic(
     }
 }
 
+/// How builds run: their limits and timeout, and the release phase's and postdeploy's limits.
+fn build_settings(config: &Config, dyno_defaults: &DynoDefaults) -> BuildSettings {
+    BuildSettings {
+        memory_bytes: config.build_memory.0,
+        timeout: config.build_timeout.0,
+        keep_releases: config.keep_releases,
+        max_slug_size: config.max_slug_size.0,
+        oneoff_limits: dyno_defaults.limits,
+    }
+}
+
 /// Wires the store and the adapters into the reconciler, the deployer, the one-off runner and
 /// everything else a handler may touch.
-fn app_state(config: &Config, store: Store, adapters: Adapters, activity: Activity) -> AppState {
+fn app_state(
+    config: &Config,
+    store: Store,
+    adapters: Adapters,
+    (activity, metrics): (Activity, RouterMetrics),
+) -> AppState {
     let Adapters {
         systemd,
         logs,
@@ -448,13 +486,7 @@ fn app_state(config: &Config, store: Store, adapters: Adapters, activity: Activi
         Arc::clone(&logs),
         layout.clone(),
         reconciler.clone(),
-        BuildSettings {
-            memory_bytes: config.build_memory.0,
-            timeout: config.build_timeout.0,
-            keep_releases: config.keep_releases,
-            max_slug_size: config.max_slug_size.0,
-            oneoff_limits: dyno_defaults.limits,
-        },
+        build_settings(config, &dyno_defaults),
     );
     let runner = Runner::new(
         Arc::clone(&systemd),
@@ -470,6 +502,7 @@ fn app_state(config: &Config, store: Store, adapters: Adapters, activity: Activi
     AppState {
         runner,
         cpu_looks: Arc::default(),
+        metrics,
         store,
         systemd,
         logs,
@@ -495,6 +528,7 @@ fn app_state(config: &Config, store: Store, adapters: Adapters, activity: Activi
 async fn relay_router_lines(
     position: PathBuf,
     activity: Activity,
+    metrics: RouterMetrics,
     stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     while !*stop.borrow() {
@@ -502,6 +536,7 @@ async fn relay_router_lines(
             ACCESS_LOG.into(),
             position.clone(),
             activity.clone(),
+            metrics.clone(),
             stopped(stop.clone()),
         );
         if let Err(e) = relayed.await {

@@ -40,6 +40,18 @@ pub struct Waker {
     pub timeout: Duration,
 }
 
+impl Waker {
+    /// Wakes the apps of `state`'s store with its reconciler.
+    pub(crate) fn new(state: &crate::api::AppState, activity: Activity, timeout: Duration) -> Self {
+        Self {
+            store: state.store.clone(),
+            reconciler: state.reconciler.clone(),
+            activity,
+            timeout,
+        }
+    }
+}
+
 /// How a held request ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Woken {

@@ -12,6 +12,7 @@ pub mod error;
 mod health;
 mod keys;
 mod logs;
+mod metrics;
 mod network;
 mod releases;
 mod routing;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub store: Store,
     /// Each dyno unit's CPU time at the last `ps` (wall clock µs, CPU ns): its CPU share is
     /// what it used since.
+    /// Router metrics not written to the database yet.
+    pub metrics: crate::metrics::RouterMetrics,
     pub cpu_looks: Arc<std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>>,
     pub systemd: Arc<dyn Systemd>,
     pub logs: Arc<dyn LogSource>,
@@ -127,6 +130,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(dynos::restart))
         .routes(routes!(dynos::stop))
         .routes(routes!(sleep::get_autosleep, sleep::set_autosleep))
+        .routes(routes!(metrics::app_metrics))
         .routes(routes!(routing::list_domains, routing::add_domain))
         .routes(routes!(routing::remove_domain))
         .routes(routes!(routing::set_maintenance))
@@ -232,6 +236,7 @@ mod tests {
                 "AddonServerInfo",
                 "App",
                 "AppInfo",
+                "AppMetrics",
                 "AttachAddon",
                 "Attachment",
                 "Autosleep",
@@ -267,6 +272,7 @@ mod tests {
                 "PgSessionInfo",
                 "PlanInfo",
                 "PolicyRequest",
+                "ProcessUsage",
                 "Release",
                 "ReleaseInfo",
                 "ResizeRequest",
@@ -274,6 +280,7 @@ mod tests {
                 "Restarted",
                 "RestoredAddon",
                 "RollbackRequest",
+                "RouterPoint",
                 "RunBody",
                 "RunStarted",
                 "ScaleRequest",

@@ -13,6 +13,7 @@ mod gitpush;
 mod hashing;
 mod keys;
 mod logs;
+mod metrics;
 mod network;
 mod output;
 mod releases;
@@ -97,6 +98,8 @@ pub enum Command {
     Run(run::RunVerb),
     #[command(flatten)]
     Logs(logs::LogsVerb),
+    #[command(flatten)]
+    Metrics(metrics::MetricsVerb),
     #[command(flatten)]
     Network(network::NetworkVerb),
     #[command(flatten)]
@@ -183,6 +186,7 @@ pub async fn run(
         Command::Dynos(verb) => dynos::run(verb, s).await,
         Command::Run(verb) => run::run(verb, s).await,
         Command::Logs(verb) => logs::run(verb, s).await,
+        Command::Metrics(verb) => metrics::run(verb, s).await,
         Command::Network(verb) => network::run(verb, s).await,
         Command::Routing(verb) => routing::run(verb, s).await,
         Command::Server(verb) => server::run(verb, s).await,

@@ -75,6 +75,10 @@ const VERBS: &[(&[&str], &str)] = &[
     (&["ps:stop", "web.1"], r#"Dynos(Stop { dyno: "web.1" })"#),
     (&["ps:autosleep"], r#"Dynos(Autosleep { after: None })"#),
     (
+        &["metrics", "--since", "24h"],
+        r#"Metrics(Show { since: "24h", step: None })"#,
+    ),
+    (
         &["ps:autosleep", "30m"],
         r#"Dynos(Autosleep { after: Some("30m") })"#,
     ),

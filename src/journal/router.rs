@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use serde_json::Value;
 
 use crate::activity::Activity;
+use crate::metrics::RouterMetrics;
 use crate::model::AppName;
 use crate::wake::WAKE_HEADER;
 
@@ -28,6 +29,8 @@ pub struct RouterLine {
     pub reached_dyno: bool,
     /// When the request was logged (milliseconds since the epoch).
     pub at_ms: i64,
+    pub status: u16,
+    pub service_ms: u64,
 }
 
 fn text<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -76,6 +79,8 @@ pub fn router_line(caddy_message: &str) -> Option<RouterLine> {
         message,
         reached_dyno: dyno != "none",
         at_ms: (v.get("ts").and_then(Value::as_f64).unwrap_or(0.0) * 1000.0) as i64,
+        status: u16::try_from(status).unwrap_or(u16::MAX),
+        service_ms,
     })
 }
 
@@ -122,18 +127,21 @@ pub fn log_app_event(app: &AppName, priority: u8, message: &str) {
 }
 
 /// Follows Caddy's access log and relays its access lines to journald as router lines until
-/// `stop`, recording each request a dyno answered as its app's activity; returns early only on an error (the caller starts it again).
+/// `stop`, counting every request into its app's metrics and each one a dyno answered as its
+/// app's activity; returns early only on an error (the caller starts it again).
 pub async fn relay(
     access_log: PathBuf,
     position_file: PathBuf,
     activity: Activity,
+    metrics: RouterMetrics,
     stop: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let journal = UnixDatagram::unbound()?;
     super::access_log::follow(access_log, position_file, stop, |line| {
         if let Some(router) = router_line(line) {
-            if router.reached_dyno {
-                if let Ok(app) = AppName::parse(&router.app) {
+            if let Ok(app) = AppName::parse(&router.app) {
+                metrics.record(&app, router.at_ms, router.status, router.service_ms);
+                if router.reached_dyno {
                     activity.touch(&app, router.at_ms);
                 }
             }

@@ -14,6 +14,7 @@ mod dyno;
 mod first_deploy;
 mod formation;
 mod health_check;
+mod metrics;
 mod network;
 mod procfile;
 mod release;
@@ -49,6 +50,10 @@ pub use dyno::{
 pub use first_deploy::{deploy_start, FirstDeployDefaults};
 pub use formation::{DynoName, Formation, ScaleChange, ScaleError, MAX_DYNOS_PER_TYPE};
 pub use health_check::{HealthCheck, HealthCheckError};
+pub use metrics::{
+    bucket_start, metrics_view, retention_at, MetricsPeriod, MetricsPoint, RequestStats,
+    COARSE_STEP_SECS, FINE_STEP_SECS,
+};
 pub use network::{
     parse_namespace_name, service_addr, service_port, AppNetwork, Namespace, NetworkKind,
     NetworkRange, NetworkSlot, NAMESPACE_INTERFACE, NETNS_DIR, SUBNET_PREFIX, VETH_PREFIX,

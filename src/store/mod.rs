@@ -13,6 +13,7 @@ mod desired;
 mod dynos;
 mod intents;
 mod keys;
+mod metrics;
 mod networks;
 mod releases;
 mod routing;

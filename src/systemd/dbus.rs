@@ -66,6 +66,8 @@ trait Manager {
 
     fn get_unit(&self, name: &str) -> zbus::Result<OwnedObjectPath>;
 
+    fn get_unit_processes(&self, name: &str) -> zbus::Result<Vec<(String, u32, String)>>;
+
     #[zbus(signal)]
     fn job_removed(
         &self,
@@ -125,6 +127,18 @@ trait Timer {
     fn next_elapse_usec_realtime(&self) -> zbus::Result<u64>;
     #[zbus(property, name = "LastTriggerUSec")]
     fn last_trigger_usec(&self) -> zbus::Result<u64>;
+}
+
+impl DbusSystemd {
+    /// Where systemd does not account a unit's cgroup: what its processes use, from /proc.
+    async fn usage_from_processes(&self, name: &str) -> Option<Usage> {
+        let processes = self.manager.get_unit_processes(name).await.ok()?;
+        let pids: Vec<u32> = processes.into_iter().map(|(_, pid, _)| pid).collect();
+        tokio::task::spawn_blocking(move || crate::procfs::usage_of(&pids))
+            .await
+            .ok()
+            .flatten()
+    }
 }
 
 /// The real adapter, holding one bus connection for the daemon's life.
@@ -511,13 +525,17 @@ impl Systemd for DbusSystemd {
             service.tasks_current()
         )
         .map_err(call_err("Unit properties"))?;
+        let mut usage = Usage::from_counters(cpu, memory, tasks);
+        if usage.memory_bytes.is_none() && active_state == "active" {
+            usage = self.usage_from_processes(name).await.unwrap_or(usage);
+        }
         Ok(Some(ServiceDetails {
             active_state,
             sub_state,
             main_pid: pid,
             n_restarts: restarts,
             active_enter_usec: enter,
-            usage: Usage::from_counters(cpu, memory, tasks),
+            usage,
         }))
     }
 

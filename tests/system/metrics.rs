@@ -7,10 +7,80 @@ use crate::harness::Container;
 use crate::Scenario;
 
 pub fn scenarios() -> Vec<Scenario> {
-    vec![Scenario {
-        name: "metrics_ps_shows_memory_and_cpu",
-        run: metrics_ps_shows_memory_and_cpu,
-    }]
+    vec![
+        Scenario {
+            name: "metrics_ps_shows_memory_and_cpu",
+            run: metrics_ps_shows_memory_and_cpu,
+        },
+        Scenario {
+            name: "metrics_count_requests_by_status",
+            run: metrics_count_requests_by_status,
+        },
+    ]
+}
+
+/// A web process answering 500 on /fail and 200 elsewhere.
+const FLAKY_PY: &str = r#"import http.server, os, socketserver
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        code = 500 if self.path == "/fail" else 200
+        self.send_response(code)
+        self.send_header("Content-Length", "3")
+        self.end_headers()
+        self.wfile.write(b"ok\n")
+    def log_message(self, *args):
+        pass
+socketserver.TCPServer.allow_reuse_address = True
+socketserver.TCPServer(("0.0.0.0", int(os.environ["PORT"])), H).serve_forever()
+"#;
+
+fn metrics_count_requests_by_status(c: &Container) {
+    c.install_deb();
+    c.ok("skiff apps:create flaky");
+    c.ok(&format!(
+        "mkdir -p /root/flaky && cd /root/flaky && cat > app.py <<'EOF'\n{FLAKY_PY}EOF\nprintf 'web: python3 app.py\\n' > Procfile && skiff deploy -a flaky"
+    ));
+    c.ok("for i in $(seq 150); do curl -s -o /dev/null -H 'Host: flaky.localhost' http://127.0.0.1/; done; for i in $(seq 50); do curl -s -o /dev/null -H 'Host: flaky.localhost' http://127.0.0.1/fail; done");
+    let mut metrics = serde_json::Value::Null;
+    let counted = crate::harness::wait_until(Duration::from_secs(30), || {
+        metrics = c.json("skiff metrics -a flaky --since 10m --json");
+        metrics["total"]["requests"] == 200
+    });
+    assert!(counted, "200 requests counted: {metrics}");
+    let total = &metrics["total"];
+    assert_eq!(total["status_2xx"], 150, "{total}");
+    assert_eq!(total["status_5xx"], 50, "{total}");
+    assert_eq!(total["status_4xx"], 0, "{total}");
+    let at = |k: &str| {
+        total[k]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{k} in {total}"))
+    };
+    assert!(
+        at("p50_ms") <= at("p95_ms")
+            && at("p95_ms") <= at("p99_ms")
+            && at("p99_ms") <= at("max_ms"),
+        "percentiles in order: {total}"
+    );
+    let points: u64 = metrics["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(points, 200, "the points add up: {metrics}");
+    assert_eq!(metrics["processes"][0]["process_type"], "web", "{metrics}");
+
+    // The minutes are written to the database: still there after skiffd restarts.
+    c.ok("systemctl restart skiffd");
+    c.wait_active("skiffd", Duration::from_secs(30));
+    let after = c.json("skiff metrics -a flaky --since 10m --json");
+    assert_eq!(after["total"]["requests"], 200, "{after}");
+    let text = c.ok("skiff metrics -a flaky --since 10m");
+    assert!(text.contains("Errors (5xx) 25.0%"), "{text}");
+    // Bad periods are refused with what is allowed.
+    let bad = c.fails("skiff metrics -a flaky --since forever");
+    assert!(bad.contains("must be a duration like \"1h\""), "{bad}");
 }
 
 /// `web.1`'s row of `ps --json`.

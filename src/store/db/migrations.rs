@@ -199,6 +199,16 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE apps ADD COLUMN sleep_since INTEGER;
     ALTER TABLE apps ADD COLUMN wake_failure TEXT;
     ALTER TABLE apps ADD COLUMN wake_failed_at INTEGER;",
+    // v15: router metrics: per app, step (60 s, or 600 s once rolled up) and bucket start (Unix
+    // seconds), requests by status class and the service times' HDR histogram (V2 format).
+    "CREATE TABLE router_metrics (
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        step_secs INTEGER NOT NULL CHECK (step_secs IN (60, 600)),
+        start INTEGER NOT NULL,
+        c2xx INTEGER NOT NULL, c3xx INTEGER NOT NULL, c4xx INTEGER NOT NULL, c5xx INTEGER NOT NULL,
+        histogram BLOB NOT NULL,
+        PRIMARY KEY (app_id, step_secs, start)
+    );",
 ];
 
 pub fn known_version() -> i64 {
