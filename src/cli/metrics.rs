@@ -21,20 +21,40 @@ pub enum MetricsVerb {
         /// The points' step: 1m, 10m, 1h (by default from the period).
         #[arg(long)]
         step: Option<String>,
+        /// Show it again every 10 seconds until interrupted (the dynos' CPU then covers the
+        /// last 10 seconds).
+        #[arg(long)]
+        watch: bool,
     },
 }
 
+/// How often `--watch` looks again.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// Clears a terminal and puts the cursor at its top left.
+const CLEAR: &str = "\x1b[2J\x1b[H";
+
 pub(super) async fn run(verb: MetricsVerb, s: &mut Session<'_>) -> Result<(), CliError> {
-    let MetricsVerb::Show { since, step } = verb;
+    let MetricsVerb::Show { since, step, watch } = verb;
     let (_, base) = s.app_path()?;
     let mut path = format!("{base}/metrics?since={}", super::path_segment(&since)?);
     if let Some(step) = step {
         path.push_str(&format!("&step={}", super::path_segment(&step)?));
     }
-    let metrics: AppMetrics = s.client.get(&path).await?;
-    s.output
-        .show(&metrics, |out, _| write_metrics(out, &metrics))?;
-    Ok(())
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    loop {
+        let metrics: AppMetrics = s.client.get(&path).await?;
+        s.output.show(&metrics, |out, _| {
+            if watch && terminal {
+                write!(out, "{CLEAR}")?;
+            }
+            write_metrics(out, &metrics)
+        })?;
+        if !watch {
+            return Ok(());
+        }
+        s.output.out().flush()?;
+        tokio::time::sleep(WATCH_EVERY).await;
+    }
 }
 
 /// `▁▂▅█`: each value's height against the largest.

@@ -76,7 +76,11 @@ const VERBS: &[(&[&str], &str)] = &[
     (&["ps:autosleep"], r#"Dynos(Autosleep { after: None })"#),
     (
         &["metrics", "--since", "24h"],
-        r#"Metrics(Show { since: "24h", step: None })"#,
+        r#"Metrics(Show { since: "24h", step: None, watch: false })"#,
+    ),
+    (
+        &["metrics", "--step", "10m", "--watch"],
+        r#"Metrics(Show { since: "1h", step: Some("10m"), watch: true })"#,
     ),
     (
         &["ps:autosleep", "30m"],
