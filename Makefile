@@ -3,7 +3,8 @@
 # rustup installs cargo under ~/.cargo/bin; a fresh login shell may not have it on PATH yet.
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
-# Optional substring of system scenario names: `make system FILTER=apps`.
+# Optional substring of system scenario names (`make system FILTER=apps`) or of benchmark
+# parts (`make bench FILTER=sleep`: dynos, addons, backups, sleep).
 FILTER ?=
 
 .PHONY: prereqs build deb lint unit system test try bench
@@ -47,4 +48,4 @@ try: prereqs deb
 # Figures, not pass/fail: dyno start vs a bare transient unit, scaling 0 → 50 → 0, skiffd's RSS and
 # idle CPU, all measured in one booted container. Needs root.
 bench: prereqs deb
-	$(CARGO) test --release --test system -- --bench
+	$(CARGO) test --release --test system -- --bench $(FILTER)

@@ -13,8 +13,9 @@ use tokio::time::Instant;
 
 use crate::model::HealthCheck;
 
-/// Pause between two attempts.
-const RETRY_EVERY: Duration = Duration::from_millis(200);
+/// Pause between two attempts: short, because a new dyno's first requests (a deploy's switch,
+/// a sleeping app's wake) wait for the attempt that finds it ready.
+const RETRY_EVERY: Duration = Duration::from_millis(20);
 /// Longest one attempt may take.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 

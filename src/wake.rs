@@ -54,7 +54,7 @@ impl Waker {
 
 /// How a held request ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Woken {
+pub(crate) enum Woken {
     /// The app is up; the request that started the wake says how long it took.
     Up { started_it: Option<Duration> },
     /// The answer is a 503 page with this reason.
@@ -97,7 +97,7 @@ async fn wake(State(waker): State<Waker>, Path(app): Path<String>) -> Response {
 
 impl Waker {
     /// Wakes `app` (or joins the wake that runs) and waits for the outcome.
-    async fn wake(&self, app: &AppName) -> Woken {
+    pub(crate) async fn wake(&self, app: &AppName) -> Woken {
         let began = Instant::now();
         // Subscribed before the first look, so no round's end is missed.
         let mut rounds = self.reconciler.finished_rounds();

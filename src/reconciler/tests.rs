@@ -1061,4 +1061,42 @@ mod sleeping {
         assert_eq!(sleep_state(&f).await, SleepState::Awake);
         assert_eq!(names(&f).len(), 3, "{:?}", names(&f));
     }
+
+    fn waker(f: &Fixture, timeout: Duration) -> crate::wake::Waker {
+        crate::wake::Waker {
+            store: f.store.clone(),
+            reconciler: f.reconciler.clone(),
+            activity: f.reconciler.traffic.activity.clone(),
+            timeout,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_held_request_waits_for_the_rounds_and_gets_a_reason_after_the_wake_timeout() {
+        use crate::wake::Woken;
+        let f = fixture().await;
+        deploy(&f, "hello", "web: a\n").await;
+        settle(&f).await;
+        f.store
+            .set_autosleep(&hello(), SleepSetting::parse("1s").unwrap())
+            .await
+            .unwrap();
+        idle_until_asleep(&f).await;
+        // No round runs: the wake cannot finish, and the request gets the timeout's reason.
+        let held = waker(&f, Duration::from_millis(200)).wake(&hello()).await;
+        assert_eq!(held, Woken::Failed("it did not wake within 200ms".into()));
+        assert_eq!(sleep_state(&f).await, SleepState::Waking);
+        // With rounds running, a request joins the wake and goes on once the app is up; only
+        // the request that started a wake carries its time.
+        let waiting = tokio::spawn({
+            let w = waker(&f, Duration::from_secs(10));
+            async move { w.wake(&hello()).await }
+        });
+        settle(&f).await;
+        assert_eq!(waiting.await.unwrap(), Woken::Up { started_it: None });
+        assert_eq!(
+            waker(&f, Duration::from_secs(1)).wake(&hello()).await,
+            Woken::Up { started_it: None }
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! `make bench`, sleeping apps: a request to a sleeping app until its first byte, against a bare
 //! start of the same web process as a dyno-sandboxed transient unit plus its first answer once
-//! it listens (both medians of ten, in the same container); and the memory of ten apps awake
-//! against the same ten asleep.
+//! it listens (both medians of ten, in the same container); and the memory of ten apps' dynos
+//! awake against the same ten asleep.
 
 use std::time::Duration;
 
@@ -36,19 +36,20 @@ fn bare_start_ms(c: &Container, app: &str, i: usize) -> f64 {
     us / 1000.0
 }
 
-/// The memory systemd accounts to the apps' slices, in KiB.
-fn slices_kib(c: &Container, apps: &[String]) -> u64 {
+/// The memory the apps' dynos use as `skiff ps` reports it (their cgroups as systemd accounts
+/// them, or their processes where it cannot), in KiB.
+fn dynos_kib(c: &Container, apps: &[String]) -> u64 {
     apps.iter()
-        .map(|app| {
-            c.ok(&format!(
-                "systemctl show -p MemoryCurrent --value skiff-{app}.slice"
-            ))
-            .trim()
-            .parse::<u64>()
-            .unwrap_or(0)
-                / 1024
+        .flat_map(|app| {
+            let rows = c.json(&format!("skiff ps -a {app} --json"));
+            rows.as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|r| r["memory_bytes"].as_u64())
         })
-        .sum()
+        .sum::<u64>()
+        / 1024
 }
 
 pub fn run(c: &Container) {
@@ -58,14 +59,14 @@ pub fn run(c: &Container) {
         deploy_app(c, app);
     }
     std::thread::sleep(Duration::from_secs(2));
-    let awake = slices_kib(c, &apps);
+    let awake = dynos_kib(c, &apps);
     for app in &apps {
         c.ok(&format!("skiff ps:autosleep 2s -a {app}"));
     }
     for app in &apps {
         wait_asleep(c, app);
     }
-    let asleep = slices_kib(c, &apps);
+    let asleep = dynos_kib(c, &apps);
 
     let mut wakes = Vec::new();
     let mut bare = Vec::new();
@@ -83,7 +84,7 @@ pub fn run(c: &Container) {
         w / b
     );
     println!(
-        "bench: memory of {APPS} apps' slices: awake {:.1} MiB, asleep {:.1} MiB",
+        "bench: memory of {APPS} apps' dynos (skiff ps): awake {:.1} MiB, asleep {:.1} MiB",
         awake as f64 / 1024.0,
         asleep as f64 / 1024.0
     );

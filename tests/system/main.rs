@@ -224,7 +224,7 @@ fn main() -> ExitCode {
         }
     };
     if args.bench_mode {
-        return bench_mode(&rootfs, &deb);
+        return bench_mode(&rootfs, &deb, args.filter.as_deref());
     }
     if args.try_mode {
         return try_mode(&rootfs, &deb);
@@ -383,15 +383,34 @@ fn run_one(suite: &Suite, s: &Scenario) -> (bool, Duration) {
     (passed, own)
 }
 
-/// `make bench`: one container, figures printed, never a pass/fail on time.
-fn bench_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
+/// `make bench`: one container, figures printed, never a pass/fail on time. With a filter
+/// (`make bench FILTER=sleep`), only the parts whose name holds it: dynos, addons, backups,
+/// sleep.
+fn bench_mode(rootfs: &std::path::Path, deb: &std::path::Path, filter: Option<&str>) -> ExitCode {
+    let parts: [(&str, fn(&Container)); 4] = [
+        ("dynos", bench::run),
+        ("addons", bench_addons::run),
+        ("backups", bench_backups::run),
+        ("sleep", bench_sleep::run),
+    ];
     let result = panic::catch_unwind(|| {
         let c = Container::boot(rootfs, deb, "bench")
             .unwrap_or_else(|e| panic!("container did not boot: {e:#}"));
-        bench::run(&c);
-        bench_addons::run(&c);
-        bench_backups::run(&c);
-        bench_sleep::run(&c);
+        let chosen: Vec<_> = parts
+            .iter()
+            .filter(|(name, _)| filter.is_none_or(|f| name.contains(f)))
+            .collect();
+        assert!(
+            !chosen.is_empty(),
+            "no benchmark part is named like {filter:?}"
+        );
+        if chosen[0].0 != "dynos" {
+            // The first part installs the package; without it, install it here.
+            c.install_deb();
+        }
+        for (_, run) in chosen {
+            run(&c);
+        }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
