@@ -94,6 +94,21 @@ async fn settle(f: &Fixture) {
     }
 }
 
+/// App `hello` deployed and running, its web dynos given 1 s to pass their health check.
+async fn deployed_with_a_one_second_check() -> Fixture {
+    let f = fixture().await;
+    deploy(&f, "hello", "web: a\n").await;
+    settle(&f).await;
+    f.store
+        .set_health_check(
+            &AppName::parse("hello").unwrap(),
+            crate::model::HealthCheck::new(None, None, Some(Duration::from_secs(1))).unwrap(),
+        )
+        .await
+        .unwrap();
+    f
+}
+
 async fn deploy(f: &Fixture, app: &str, procfile: &str) {
     let app = AppName::parse(app).unwrap();
     if f.store.get_app(app.as_str()).await.is_err() {
@@ -243,16 +258,7 @@ async fn converges_scales_replaces_and_stays_put() {
 
 #[tokio::test]
 async fn an_unhealthy_release_fails_and_the_live_one_keeps_serving() {
-    let f = fixture().await;
-    deploy(&f, "hello", "web: a\n").await;
-    settle(&f).await;
-    f.store
-        .set_health_check(
-            &crate::model::AppName::parse("hello").unwrap(),
-            crate::model::HealthCheck::new(None, None, Some(Duration::from_secs(1))).unwrap(),
-        )
-        .await
-        .unwrap();
+    let f = deployed_with_a_one_second_check().await;
     f.prober.break_port(20001);
     deploy(&f, "hello", "web: broken\n").await;
     f.reconciler.round().await.unwrap();
@@ -998,16 +1004,7 @@ mod sleeping {
 
     #[tokio::test]
     async fn a_wake_whose_dynos_never_get_healthy_sleeps_again_and_is_not_retried_at_once() {
-        let f = fixture().await;
-        deploy(&f, "hello", "web: a\n").await;
-        settle(&f).await;
-        f.store
-            .set_health_check(
-                &hello(),
-                crate::model::HealthCheck::new(None, None, Some(Duration::from_secs(1))).unwrap(),
-            )
-            .await
-            .unwrap();
+        let f = deployed_with_a_one_second_check().await;
         f.store
             .set_autosleep(&hello(), SleepSetting::parse("1s").unwrap())
             .await
