@@ -90,6 +90,7 @@ impl From<StoreError> for ApiError {
             | StoreError::AttachmentTaken { .. }
             | StoreError::AlreadyAttached { .. }
             | StoreError::AddonDestroying(_)
+            | StoreError::AlertExists { .. }
             | StoreError::BackupInProgress { .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", message)
             }
@@ -100,6 +101,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::VolumeNotFound { .. }
             | StoreError::BackupNotFound { .. }
+            | StoreError::AlertNotFound { .. }
             | StoreError::NoBackupSchedule(_) => Self::not_found(message),
             StoreError::AddonNotFound(_) | StoreError::NotAttached { .. } => {
                 Self::not_found(message)

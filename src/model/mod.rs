@@ -3,6 +3,7 @@
 //! desired state, SSH keys, API tokens, add-ons, volumes and the whole-server archive. No I/O.
 
 mod addon;
+mod alert;
 mod app_name;
 mod backup;
 mod backup_schedule;
@@ -32,6 +33,10 @@ pub use addon::{
     connection_url, AddonCredential, AddonEndpoint, AddonError, AddonName, AddonPlan, AddonSecret,
     AddonService, AddonState, AttachmentName, MaxmemoryPolicy, PlanName, Plans, ADDON_UNIT_PREFIX,
     REDIS_PORTS,
+};
+pub use alert::{
+    above_since, alert_change, AlertChange, AlertError, AlertRule, Reading, WebhookUrl,
+    WEBHOOK_RETRY_DELAYS,
 };
 pub use app_name::{AppName, AppNameError};
 pub use backup::{

@@ -5,6 +5,7 @@
 //! one read of the whole desired state, at the top.
 
 mod addons;
+mod alerts;
 mod apps;
 mod backup_schedules;
 mod backups;
@@ -21,6 +22,7 @@ mod sleep;
 mod volumes;
 
 pub use addons::{AddonRecord, NewAddon};
+pub use alerts::{AlertRecord, AppAlerts};
 pub use apps::{AppRecord, TokenRecord};
 pub use backup_schedules::ScheduleRecord;
 pub use backups::{BackupRecord, CheckedBackup};

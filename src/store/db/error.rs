@@ -110,6 +110,10 @@ pub enum StoreError {
         other: crate::model::VolumeName,
         other_mount: crate::model::MountPath,
     },
+    #[error("app {app} already has the alert {rule}")]
+    AlertExists { app: AppName, rule: String },
+    #[error("app {app} has no alert {rule}; skiff alerts -a {app} lists them")]
+    AlertNotFound { app: AppName, rule: String },
     #[error("the archived database is not usable: {0}; nothing was changed")]
     BadSnapshot(String),
     #[error("database error: {0}")]

@@ -209,6 +209,18 @@ const MIGRATIONS: &[&str] = &[
         histogram BLOB NOT NULL,
         PRIMARY KEY (app_id, step_secs, start)
     );",
+    // v16: alerts: an app's rules in their canonical form, when each began firing (Unix
+    // seconds; NULL while ok) and the value that fired it; where the app's alerts are POSTed.
+    "CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        rule TEXT NOT NULL,
+        firing_since INTEGER,
+        value TEXT,
+        created_at INTEGER NOT NULL,
+        UNIQUE (app_id, rule)
+    );
+    ALTER TABLE apps ADD COLUMN alert_webhook TEXT;",
 ];
 
 pub fn known_version() -> i64 {
