@@ -501,7 +501,11 @@ fn app_state(
     );
     AppState {
         runner,
-        cpu_looks: Arc::default(),
+        dynos: crate::monitor::DynoLister::new(
+            store.clone(),
+            Arc::clone(&systemd),
+            dyno_defaults.clone(),
+        ),
         metrics,
         store,
         systemd,

@@ -16,6 +16,7 @@ pub(crate) mod health;
 pub(crate) mod journal;
 pub(crate) mod metrics;
 pub(crate) mod model;
+pub(crate) mod monitor;
 pub(crate) mod network;
 pub(crate) mod oneoff;
 pub(crate) mod paths;

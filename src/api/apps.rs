@@ -20,7 +20,7 @@ impl App {
             name: record.name.to_string(),
             created_at: record.created_at,
             sleep: record.sleep.as_str().to_owned(),
-            sleeping_since: record.sleeping_since_ms.map(super::sleep::rfc3339_ms),
+            sleeping_since: record.sleeping_since_ms.map(crate::monitor::rfc3339_ms),
         }
     }
 }

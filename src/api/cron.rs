@@ -4,10 +4,10 @@
 use axum::extract::{Path, State};
 use axum::Json;
 
-use super::dynos::rfc3339_usec;
 use super::error::ApiError;
 use super::AppState;
 use crate::model::{AppName, CronUnit};
+use crate::monitor::rfc3339_usec;
 use crate::systemd::{RunOutcome, TimerDetails};
 use crate::wire::{CronJobInfo, ErrorBody};
 

@@ -7,9 +7,9 @@ use axum::Json;
 
 use super::dynos::dynos_of;
 use super::error::ApiError;
-use super::sleep::rfc3339_ms;
 use super::AppState;
 use crate::model::{metrics_view, MetricsPeriod, MetricsPoint, FINE_STEP_SECS};
+use crate::monitor::rfc3339_ms;
 use crate::wire::{AppMetrics, Dyno, ErrorBody, MetricsQuery, ProcessUsage, RouterPoint};
 
 impl From<&MetricsPoint> for RouterPoint {

@@ -51,11 +51,10 @@ const REQUEST_ID: &str = "x-request-id";
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    /// Each dyno unit's CPU time at the last `ps` (wall clock µs, CPU ns): its CPU share is
-    /// what it used since.
     /// Router metrics not written to the database yet.
     pub metrics: crate::metrics::RouterMetrics,
-    pub cpu_looks: Arc<std::sync::Mutex<std::collections::HashMap<String, (u64, u64)>>>,
+    /// The apps' dynos with their usage, as `ps` lists them.
+    pub dynos: crate::monitor::DynoLister,
     pub systemd: Arc<dyn Systemd>,
     pub logs: Arc<dyn LogSource>,
     pub started: Instant,

@@ -8,14 +8,9 @@ use axum::Json;
 use super::error::ApiError;
 use super::AppState;
 use crate::model::{AppName, SleepSetting};
+use crate::monitor::rfc3339_ms;
 use crate::store::AppSleep;
 use crate::wire::{Autosleep, AutosleepRequest, ErrorBody};
-
-/// Unix milliseconds as RFC 3339.
-pub(super) fn rfc3339_ms(ms: i64) -> String {
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_seconds(at).to_string()
-}
 
 fn autosleep(state: &AppState, sleep: AppSleep) -> Autosleep {
     Autosleep {
