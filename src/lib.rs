@@ -27,6 +27,7 @@ pub(crate) mod reconciler;
 pub(crate) mod server_backup;
 pub(crate) mod store;
 pub(crate) mod systemd;
+pub(crate) mod tls;
 pub(crate) mod volume_dirs;
 pub(crate) mod wake;
 pub(crate) mod wire;

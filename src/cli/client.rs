@@ -1,7 +1,5 @@
 //! A small HTTP/1.1 client for skiffd's API over a Unix socket, plain TCP or TLS.
 
-use std::sync::Arc;
-
 use futures_util::TryStreamExt;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -313,7 +311,7 @@ impl ApiClient {
                     .await
                     .map_err(|e| self.connect_error(e))?;
                 if *tls {
-                    let stream = tls_connect(host, stream)
+                    let stream = crate::tls::connect(host, stream)
                         .await
                         .map_err(|e| self.connect_error(e))?;
                     exchange(stream, request).await?
@@ -378,30 +376,6 @@ where
         .send_request(request)
         .await
         .map_err(|e| CliError::Protocol(format!("sending the request: {e}")))
-}
-
-async fn tls_connect(
-    host: &str,
-    stream: tokio::net::TcpStream,
-) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, std::io::Error> {
-    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        // A system store may hold certificates rustls cannot parse; skip those, keep the rest.
-        let _ = roots.add(cert);
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| invalid(e.to_string()))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
-        .map_err(|e| invalid(e.to_string()))?;
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, stream)
-        .await
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CliError> {
