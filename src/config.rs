@@ -66,6 +66,26 @@ pub struct Config {
     pub sleep_after: SleepDefault,
     /// How long the proxy holds a request to a sleeping app while it wakes.
     pub wake_timeout: Timeout,
+    /// Where alerts of apps without a webhook of their own are POSTed; empty for nowhere.
+    pub alert_webhook: AlertWebhook,
+    /// Whether skiffd samples dynos, counts router metrics and reads alerts.
+    pub metrics: bool,
+}
+
+/// `alert_webhook`: an http:// or https:// URL, or empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertWebhook(pub Option<crate::model::WebhookUrl>);
+
+impl std::str::FromStr for AlertWebhook {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Self, String> {
+        if raw.trim().is_empty() {
+            return Ok(Self(None));
+        }
+        crate::model::WebhookUrl::parse(raw.trim())
+            .map(|url| Self(Some(url)))
+            .map_err(|e| format!("alert_webhook: {e}"))
+    }
 }
 
 /// `sleep_after`: `off`, or a period like `30m`.
@@ -142,6 +162,8 @@ impl Default for Config {
             backup_rclone_config: PathBuf::from("/etc/skiff/rclone.conf"),
             sleep_after: SleepDefault(None),
             wake_timeout: Timeout(std::time::Duration::from_secs(60)),
+            alert_webhook: AlertWebhook(None),
+            metrics: true,
         }
     }
 }
@@ -272,6 +294,7 @@ impl std::str::FromStr for BaseDomain {
 }
 deserialize_via_str!(BaseDomain);
 deserialize_via_str!(SleepDefault);
+deserialize_via_str!(AlertWebhook);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::model::{bucket_start, AppName, RequestStats, FINE_STEP_SECS};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// How often finished minutes go to the database.
 const FLUSH_EVERY: Duration = Duration::from_secs(60);
@@ -16,11 +16,27 @@ const FLUSH_EVERY: Duration = Duration::from_secs(60);
 #[derive(Clone, Default)]
 pub struct RouterMetrics {
     minutes: Arc<Mutex<BTreeMap<(AppName, i64), RequestStats>>>,
+    /// Held while a flush moves minutes from memory to the database, so a reader of both
+    /// sees each minute exactly once.
+    flushing: Arc<tokio::sync::Mutex<()>>,
+    /// `metrics = false`: nothing is counted.
+    off: bool,
 }
 
 impl RouterMetrics {
+    /// Router metrics that count nothing.
+    pub fn off() -> Self {
+        Self {
+            off: true,
+            ..Self::default()
+        }
+    }
+
     /// Counts one request of `app` logged at `at_ms`.
     pub fn record(&self, app: &AppName, at_ms: i64, status: u16, service_ms: u64) {
+        if self.off {
+            return;
+        }
         let minute = bucket_start(at_ms.div_euclid(1000), FINE_STEP_SECS);
         let mut minutes = self.minutes.lock().expect("metrics lock");
         minutes
@@ -29,8 +45,21 @@ impl RouterMetrics {
             .record(status, service_ms);
     }
 
-    /// `app`'s minutes not written yet, as (start, step, stats).
-    pub fn unflushed(&self, app: &AppName) -> Vec<(i64, i64, RequestStats)> {
+    /// `app`'s stored buckets from `from` (Unix seconds) and its minutes not written yet, as
+    /// (start, step, stats).
+    pub async fn rows_since(
+        &self,
+        store: &Store,
+        app: &AppName,
+        from: i64,
+    ) -> Result<Vec<(i64, i64, RequestStats)>, StoreError> {
+        let _flush = self.flushing.lock().await;
+        let mut rows = store.request_rows(app, from).await?;
+        rows.extend(self.unflushed(app));
+        Ok(rows)
+    }
+
+    fn unflushed(&self, app: &AppName) -> Vec<(i64, i64, RequestStats)> {
         let minutes = self.minutes.lock().expect("metrics lock");
         minutes
             .iter()
@@ -57,6 +86,7 @@ impl RouterMetrics {
     /// Writes the finished minutes, then applies retention; a failed write keeps nothing
     /// twice: its minutes are logged as lost.
     async fn flush(&self, store: &Store, before: Option<i64>) {
+        let _flush = self.flushing.lock().await;
         let minutes = self.take(before);
         if !minutes.is_empty() {
             let count = minutes.len();

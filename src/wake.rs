@@ -132,6 +132,7 @@ impl Waker {
                     app,
                     NOTICE,
                     &format!("woke for a request in {} ms", took.as_millis()),
+                    &[],
                 );
                 Woken::Up {
                     started_it: Some(took),
@@ -140,7 +141,7 @@ impl Waker {
             (Ok(()), false) => Woken::Up { started_it: None },
             (Err(reason), started) => {
                 if started {
-                    log_app_event(app, WARNING, &format!("wake failed: {reason}"));
+                    log_app_event(app, WARNING, &format!("wake failed: {reason}"), &[]);
                 }
                 Woken::Failed(reason)
             }

@@ -78,6 +78,7 @@ pub async fn app_metrics(
     Query(query): Query<MetricsQuery>,
 ) -> Result<Json<AppMetrics>, ApiError> {
     let app = state.store.get_app(&app).await?.name;
+    state.watched.touch(&app);
     let since = period("since", query.since.as_deref(), "1h")?;
     let step = match query.step.as_deref() {
         Some(raw) => period("step", Some(raw), "")?.secs(),
@@ -85,8 +86,7 @@ pub async fn app_metrics(
     };
     let now = crate::activity::unix_now_ms() / 1000;
     let from = crate::model::bucket_start(now - since.secs(), FINE_STEP_SECS);
-    let mut rows = state.store.request_rows(&app, from).await?;
-    rows.extend(state.metrics.unflushed(&app));
+    let rows = state.metrics.rows_since(&state.store, &app, from).await?;
     let (step, points, total) = metrics_view(rows, step);
     let dynos = dynos_of(&state, &app).await?;
     Ok(Json(AppMetrics {

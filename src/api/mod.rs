@@ -1,6 +1,7 @@
 //! The HTTP API under `/v1`: routes, shared state, middleware and the generated OpenAPI document.
 
 mod addons;
+mod alerts;
 mod apps;
 pub mod auth;
 mod backup_schedules;
@@ -53,6 +54,10 @@ pub struct AppState {
     pub store: Store,
     /// Router metrics not written to the database yet.
     pub metrics: crate::metrics::RouterMetrics,
+    /// `alert_webhook` of skiffd.toml.
+    pub alert_webhook: Option<crate::model::WebhookUrl>,
+    /// The apps someone looks at the metrics of, sampled more often.
+    pub watched: crate::monitor::Watched,
     /// The apps' dynos with their usage, as `ps` lists them.
     pub dynos: crate::monitor::DynoLister,
     pub systemd: Arc<dyn Systemd>,
@@ -130,6 +135,9 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(dynos::stop))
         .routes(routes!(sleep::get_autosleep, sleep::set_autosleep))
         .routes(routes!(metrics::app_metrics))
+        .routes(routes!(alerts::list_alerts, alerts::add_alert))
+        .routes(routes!(alerts::remove_alert))
+        .routes(routes!(alerts::set_alert_webhook))
         .routes(routes!(routing::list_domains, routing::add_domain))
         .routes(routes!(routing::remove_domain))
         .routes(routes!(routing::set_maintenance))
@@ -227,12 +235,16 @@ mod tests {
         assert_eq!(
             names,
             [
+                "AddAlert",
                 "AddKey",
                 "Addon",
                 "AddonChanged",
                 "AddonCredentials",
                 "AddonRelease",
                 "AddonServerInfo",
+                "Alert",
+                "AlertList",
+                "AlertWebhookRequest",
                 "App",
                 "AppInfo",
                 "AppMetrics",

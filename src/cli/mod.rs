@@ -1,6 +1,7 @@
 //! The `skiff` command-line client: Heroku-style verbs that call skiffd's HTTP API.
 
 mod addons;
+mod alerts;
 mod apps;
 mod client;
 mod config;
@@ -101,6 +102,8 @@ pub enum Command {
     #[command(flatten)]
     Metrics(metrics::MetricsVerb),
     #[command(flatten)]
+    Alerts(alerts::AlertsVerb),
+    #[command(flatten)]
     Network(network::NetworkVerb),
     #[command(flatten)]
     Routing(routing::RoutingVerb),
@@ -187,6 +190,7 @@ pub async fn run(
         Command::Run(verb) => run::run(verb, s).await,
         Command::Logs(verb) => logs::run(verb, s).await,
         Command::Metrics(verb) => metrics::run(verb, s).await,
+        Command::Alerts(verb) => alerts::run(verb, s).await,
         Command::Network(verb) => network::run(verb, s).await,
         Command::Routing(verb) => routing::run(verb, s).await,
         Command::Server(verb) => server::run(verb, s).await,

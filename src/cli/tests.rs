@@ -82,6 +82,20 @@ const VERBS: &[(&[&str], &str)] = &[
         &["metrics", "--step", "10m", "--watch"],
         r#"Metrics(Show { since: "1h", step: Some("10m"), watch: true })"#,
     ),
+    (&["alerts"], "Alerts(List)"),
+    (
+        &["alerts:add", "p95 > 500ms for 5m"],
+        r#"Alerts(Add { rule: "p95 > 500ms for 5m" })"#,
+    ),
+    (&["alerts:remove", "3"], r#"Alerts(Remove { rule: "3" })"#),
+    (
+        &["alerts:webhook", "http://h/x"],
+        r#"Alerts(Webhook { url: Some("http://h/x"), unset: false })"#,
+    ),
+    (
+        &["alerts:webhook", "--unset"],
+        "Alerts(Webhook { url: None, unset: true })",
+    ),
     (
         &["ps:autosleep", "30m"],
         r#"Dynos(Autosleep { after: Some("30m") })"#,

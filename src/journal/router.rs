@@ -86,7 +86,14 @@ pub fn router_line(caddy_message: &str) -> Option<RouterLine> {
 
 /// journald's native-protocol datagram for a router line.
 pub fn journal_datagram(line: &RouterLine) -> Vec<u8> {
-    app_datagram(&line.app, "router", ROUTER_IDENTIFIER, 6, &line.message)
+    app_datagram(
+        &line.app,
+        "router",
+        ROUTER_IDENTIFIER,
+        6,
+        &line.message,
+        &[],
+    )
 }
 
 /// journald's native-protocol datagram for a line about `app` from skiffd's part `part`
@@ -97,6 +104,7 @@ pub fn app_datagram(
     identifier: &str,
     priority: u8,
     message: &str,
+    extra: &[(&str, &str)],
 ) -> Vec<u8> {
     let mut out = Vec::new();
     // Lines a root daemon writes about a unit carry OBJECT_SYSTEMD_UNIT; journalctl's
@@ -109,17 +117,20 @@ pub fn app_datagram(
         ("SYSLOG_IDENTIFIER", identifier),
         ("SKIFF_APP", app),
         ("OBJECT_SYSTEMD_UNIT", object.as_str()),
-    ] {
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    {
         // Values never hold a newline here (the message is one formatted line).
         out.extend_from_slice(format!("{key}={}\n", value.replace('\n', " ")).as_bytes());
     }
     out
 }
 
-/// Writes one line about `app` from skiffd itself (a sleep, a wake) to journald, where `skiff
-/// logs` shows it as `skiff: …`.
-pub fn log_app_event(app: &AppName, priority: u8, message: &str) {
-    let datagram = app_datagram(app.as_str(), "skiffd", "skiffd", priority, message);
+/// Writes one line about `app` from skiffd itself (a sleep, a wake, an alert) to journald, with
+/// any `extra` fields, where `skiff logs` shows it as `skiff: …`.
+pub fn log_app_event(app: &AppName, priority: u8, message: &str, extra: &[(&str, &str)]) {
+    let datagram = app_datagram(app.as_str(), "skiffd", "skiffd", priority, message, extra);
     let sent = UnixDatagram::unbound().and_then(|s| s.send_to(&datagram, JOURNAL_SOCKET));
     if let Err(e) = sent {
         tracing::debug!(app = %app, error = %e, "cannot write an app's line to journald");

@@ -423,7 +423,7 @@ mod tests {
     fn router_rules_need_every_finished_minute_of_their_period() {
         let rule = AlertRule::parse("errors > 10% for 2m").unwrap();
         // At 12:03:04 the minute 12:02 has not settled: 12:00 and 12:01 are the finished ones.
-        let now = 1_800_000_000 - 1_800_000_000 % 60 + 3 * 60 + 4;
+        let now = 1_800_000_000 + 3 * 60 + 4; // 1_800_000_000 starts a minute
         let m = now - now % 60 - 3 * 60;
         assert_eq!(rule.minutes_at(now), vec![m, m + 60]);
         assert_eq!(rule.minutes_at(now + 1), vec![m + 60, m + 120]);

@@ -35,8 +35,7 @@ pub use addon::{
     REDIS_PORTS,
 };
 pub use alert::{
-    above_since, alert_change, AlertChange, AlertError, AlertRule, Reading, WebhookUrl,
-    WEBHOOK_RETRY_DELAYS,
+    above_since, alert_change, AlertChange, AlertRule, Reading, WebhookUrl, WEBHOOK_RETRY_DELAYS,
 };
 pub use app_name::{AppName, AppNameError};
 pub use backup::{

@@ -48,6 +48,7 @@ impl Reconciler {
                     &app,
                     NOTICE,
                     &format!("sleeping: no request for {idle}; its web and worker dynos stop until the next request wakes it"),
+                    &[],
                 );
             }
         }
@@ -67,6 +68,7 @@ impl Reconciler {
             &format!(
                 "wake failed: {reason}; the app sleeps again and the next request tries again"
             ),
+            &[],
         );
         self.store.fail_wake(app, reason, unix_now_ms()).await?;
         Ok(())

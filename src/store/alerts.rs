@@ -24,9 +24,10 @@ pub struct AppAlerts {
     pub alerts: Vec<AlertRecord>,
 }
 
-fn read_alert(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(i64, String, Option<i64>, Option<String>, i64)> {
+/// An alert's columns: id, rule, firing since, value, created at.
+type AlertColumns = (i64, String, Option<i64>, Option<String>, i64);
+
+fn read_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertColumns> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
 }
 

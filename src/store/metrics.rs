@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::db::{app_id, corrupt, Store, StoreError};
+use super::db::{app_id, corrupt, stored_app_name, Store, StoreError};
 use crate::model::{retention_at, AppName, RequestStats, COARSE_STEP_SECS, FINE_STEP_SECS};
 
 type Bucket = (i64, i64, i64);
@@ -136,6 +136,21 @@ impl Store {
 
     /// The app's stored buckets from `since` (Unix seconds) on, oldest first, as (start,
     /// step, stats).
+    /// The apps whose dynos run: deployed, awake, with a formation of at least one dyno.
+    pub async fn monitored_apps(&self) -> Result<Vec<AppName>, StoreError> {
+        self.call(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT name FROM apps WHERE current_release IS NOT NULL AND sleep_state = 'awake'
+                 AND id IN (SELECT app_id FROM formation WHERE quantity > 0) ORDER BY name",
+            )?;
+            let names = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            names.iter().map(|n| stored_app_name(n)).collect()
+        })
+        .await
+    }
+
     pub async fn request_rows(
         &self,
         app: &AppName,

@@ -3,6 +3,7 @@
 //! beyond (de)serialising; the API converts domain types to these.
 
 mod addons;
+mod alerts;
 mod apps;
 mod archive;
 mod backups;
@@ -27,6 +28,7 @@ pub use addons::{
     Addon, AddonChanged, AddonCredentials, AddonRelease, AddonServerInfo, AddonsQuery, AttachAddon,
     Attachment, CreateAddon, DestroyQuery, PgSessionInfo, PlanInfo, PolicyRequest,
 };
+pub use alerts::{AddAlert, Alert, AlertList, AlertWebhookRequest};
 pub use apps::{App, AppInfo, CreateApp, DiskUse};
 pub use archive::{archive_entry_path, verify_archive, ArchiveFault, Hashed};
 pub use backups::{

@@ -4,7 +4,9 @@ use std::future::{Future, IntoFuture};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
+
+mod tasks;
 
 use anyhow::{bail, Context};
 use tokio::net::{TcpListener, UnixListener};
@@ -304,7 +306,11 @@ pub async fn run(
     let relay_router_log = adapters.relay_router_log;
     let store = open_store(&config).await?;
     let activity = Activity::default();
-    let metrics = RouterMetrics::default();
+    let metrics = if config.metrics {
+        RouterMetrics::default()
+    } else {
+        RouterMetrics::off()
+    };
     let state = app_state(
         &config,
         store,
@@ -312,7 +318,7 @@ pub async fn run(
         (activity.clone(), metrics.clone()),
     );
     let reconciler = state.reconciler.clone();
-    let metrics_store = state.store.clone();
+    let monitoring = tasks::monitor_of(&config, &state, metrics.clone());
     let waker = Waker::new(&state, activity.clone(), config.wake_timeout.0);
     reconciler.networks().check_host().await?;
     let body_limit = usize::try_from(config.api_body_limit.0).unwrap_or(usize::MAX);
@@ -332,16 +338,10 @@ pub async fn run(
                 .map_err(|e| std::io::Error::other(e.to_string()))
         }
     });
-    servers.spawn({
-        let (metrics, stop) = (metrics.clone(), stopped(stop_rx.clone()));
-        async move {
-            metrics.run_flusher(metrics_store, stop).await;
-            Ok(())
-        }
-    });
+    tasks::spawn_monitoring(&mut servers, &config, monitoring, &stop_rx);
     if relay_router_log {
         let position = config.state_dir.join("router-log.position");
-        servers.spawn(relay_router_lines(
+        servers.spawn(tasks::relay_router_lines(
             position,
             activity,
             metrics,
@@ -350,7 +350,7 @@ pub async fn run(
     }
 
     notify(&[sd_notify::NotifyState::Ready]);
-    let watchdog = spawn_watchdog();
+    let watchdog = tasks::spawn_watchdog();
     tracing::info!(socket = %config.socket_path.display(), version = env!("CARGO_PKG_VERSION"), "skiffd ready");
 
     tokio::select! {
@@ -374,11 +374,11 @@ pub async fn run(
 }
 
 /// Resolves once the stop signal turns true (or its sender is gone).
-async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+pub(crate) async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
-type Servers = tokio::task::JoinSet<std::io::Result<()>>;
+pub(crate) type Servers = tokio::task::JoinSet<std::io::Result<()>>;
 
 /// Serves the API on the socket and the optional TCP listener until the stop signal.
 fn serve(
@@ -445,6 +445,13 @@ fn build_settings(config: &Config, dyno_defaults: &DynoDefaults) -> BuildSetting
     }
 }
 
+fn upload_limits(config: &Config) -> UploadLimits {
+    UploadLimits {
+        max_upload: config.max_upload.0,
+        max_slug_size: config.max_slug_size.0,
+    }
+}
+
 /// Wires the store and the adapters into the reconciler, the deployer, the one-off runner and
 /// everything else a handler may touch.
 fn app_state(
@@ -488,24 +495,25 @@ fn app_state(
         reconciler.clone(),
         build_settings(config, &dyno_defaults),
     );
+    let run_settings = RunSettings {
+        limits: dyno_defaults.limits,
+        max_timeout: config.run_timeout.0,
+        daemon_unit: Some(DAEMON_UNIT.to_owned()),
+    };
     let runner = Runner::new(
         Arc::clone(&systemd),
         networks,
         store.clone(),
         layout.clone(),
-        RunSettings {
-            limits: dyno_defaults.limits,
-            max_timeout: config.run_timeout.0,
-            daemon_unit: Some(DAEMON_UNIT.to_owned()),
-        },
+        run_settings,
     );
+    let dynos =
+        crate::monitor::DynoLister::new(store.clone(), Arc::clone(&systemd), dyno_defaults.clone());
     AppState {
         runner,
-        dynos: crate::monitor::DynoLister::new(
-            store.clone(),
-            Arc::clone(&systemd),
-            dyno_defaults.clone(),
-        ),
+        watched: crate::monitor::Watched::default(),
+        alert_webhook: config.alert_webhook.0.clone(),
+        dynos,
         metrics,
         store,
         systemd,
@@ -513,10 +521,7 @@ fn app_state(
         reconciler,
         deployer,
         layout,
-        limits: UploadLimits {
-            max_upload: config.max_upload.0,
-            max_slug_size: config.max_slug_size.0,
-        },
+        limits: upload_limits(config),
         dyno_defaults,
         backups: backup_settings(config),
         started: Instant::now(),
@@ -528,57 +533,10 @@ fn app_state(
     }
 }
 
-/// Keeps the router-log relay running until the stop signal; after an error it starts again.
-async fn relay_router_lines(
-    position: PathBuf,
-    activity: Activity,
-    metrics: RouterMetrics,
-    stop: tokio::sync::watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    while !*stop.borrow() {
-        let relayed = crate::journal::router::relay(
-            ACCESS_LOG.into(),
-            position.clone(),
-            activity.clone(),
-            metrics.clone(),
-            stopped(stop.clone()),
-        );
-        if let Err(e) = relayed.await {
-            // Caddy makes its log folder when it first starts, maybe after skiffd.
-            if e.kind() == std::io::ErrorKind::NotFound {
-                tracing::debug!(error = %e, "waiting for Caddy's access log folder");
-            } else {
-                tracing::warn!(error = %e, "router log relay stopped");
-            }
-            tokio::select! {
-                () = stopped(stop.clone()) => {}
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
-    }
-    Ok(())
-}
-
-fn notify(state: &[sd_notify::NotifyState]) {
+pub(crate) fn notify(state: &[sd_notify::NotifyState]) {
     if let Err(e) = sd_notify::notify(false, state) {
         tracing::warn!(error = %e, "cannot notify systemd");
     }
-}
-
-/// Pings systemd's watchdog at half its interval when the unit sets `WatchdogSec=`.
-fn spawn_watchdog() -> Option<tokio::task::JoinHandle<()>> {
-    let mut usec = 0;
-    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
-        return None;
-    }
-    let period = Duration::from_micros(usec / 2);
-    Some(tokio::spawn(async move {
-        let mut tick = tokio::time::interval(period);
-        loop {
-            tick.tick().await;
-            notify(&[sd_notify::NotifyState::Watchdog]);
-        }
-    }))
 }
 
 /// Resolves on SIGTERM or SIGINT.
