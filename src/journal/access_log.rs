@@ -113,13 +113,19 @@ pub async fn follow(
 ) -> std::io::Result<()> {
     tokio::pin!(stop);
     let dir = log.parent().unwrap_or(Path::new("/")).to_owned();
+    let mut saved = read_position(&position_file).await;
+    if saved.is_none() && tokio::fs::metadata(&log).await.is_err() {
+        // No log yet (Caddy makes it with the first app): all it will hold is unread, also
+        // when this follower is started again before it appears.
+        save_position(&position_file, FROM_THE_START).await;
+        saved = Some(FROM_THE_START);
+    }
     let inotify = Inotify::init()?;
     inotify.watches().add(
         &dir,
         WatchMask::MODIFY | WatchMask::CREATE | WatchMask::MOVED_TO | WatchMask::MOVED_FROM,
     )?;
     let mut events = inotify.into_event_stream([0u8; 4096])?;
-    let mut saved = read_position(&position_file).await;
     let mut resume = saved;
     let mut lines = LineBuffer::default();
     let mut open: Option<Open> = None;
@@ -372,6 +378,30 @@ mod tests {
         assert_eq!(collect_until(&mut rx, 2).await, ["e", "f"]);
         append("g\n");
         assert_eq!(collect_until(&mut rx, 1).await, ["g"]);
+        task.abort();
+    }
+
+    #[tokio::test]
+    async fn a_log_that_appears_after_the_first_start_is_read_from_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("logs").join("access.log");
+        let position = dir.path().join("access.position");
+        // The folder is not there yet: the follower ends with an error and is started again.
+        let missing = follow(
+            log.clone(),
+            position.clone(),
+            std::future::pending(),
+            |_| {},
+        )
+        .await;
+        assert_eq!(missing.unwrap_err().kind(), std::io::ErrorKind::NotFound);
+        std::fs::create_dir(log.parent().unwrap()).unwrap();
+        std::fs::write(&log, "first\nsecond\n").unwrap();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let task = tokio::spawn(follow(log, position, std::future::pending(), move |l| {
+            let _ = tx.send(l.to_owned());
+        }));
+        assert_eq!(collect_until(&mut rx, 2).await, ["first", "second"]);
         task.abort();
     }
 }
