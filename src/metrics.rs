@@ -98,6 +98,9 @@ impl RouterMetrics {
         if let Err(e) = store.apply_metrics_retention(now).await {
             tracing::warn!(error = %e, "router metrics retention failed");
         }
+        if let Err(e) = store.apply_usage_retention(now).await {
+            tracing::warn!(error = %e, "dyno usage retention failed");
+        }
     }
 
     /// Flushes once a minute until `stop`, then once more with everything counted.

@@ -1,5 +1,5 @@
 //! `GET /v1/apps/{app}/metrics`: the app's router metrics (stored points and the minutes not
-//! written yet) and its dynos' memory and CPU per process type now.
+//! written yet), its dynos' memory and CPU per process type now, and their stored usage points.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -8,9 +8,13 @@ use axum::Json;
 use super::dynos::dynos_of;
 use super::error::ApiError;
 use super::AppState;
-use crate::model::{metrics_view, MetricsPeriod, MetricsPoint, FINE_STEP_SECS};
+use crate::model::{
+    metrics_view, usage_view, MetricsPeriod, MetricsPoint, UsagePoint, FINE_STEP_SECS,
+};
 use crate::monitor::rfc3339_ms;
-use crate::wire::{AppMetrics, Dyno, ErrorBody, MetricsQuery, ProcessUsage, RouterPoint};
+use crate::wire::{
+    AppMetrics, Dyno, DynoUsage, DynoUsagePoint, ErrorBody, MetricsQuery, ProcessUsage, RouterPoint,
+};
 
 impl From<&MetricsPoint> for RouterPoint {
     fn from(p: &MetricsPoint) -> Self {
@@ -27,6 +31,18 @@ impl From<&MetricsPoint> for RouterPoint {
             p95_ms: p.p95_ms,
             p99_ms: p.p99_ms,
             max_ms: p.max_ms,
+        }
+    }
+}
+
+impl From<&UsagePoint> for DynoUsagePoint {
+    fn from(p: &UsagePoint) -> Self {
+        Self {
+            time: rfc3339_ms(p.start * 1000),
+            step_secs: p.step_secs,
+            memory_bytes: p.stats.memory_mean(),
+            memory_max_bytes: (p.stats.memory_samples > 0).then_some(p.stats.memory_max),
+            cpu_percent: p.stats.cpu_mean(),
         }
     }
 }
@@ -88,6 +104,7 @@ pub async fn app_metrics(
     let from = crate::model::bucket_start(now - since.secs(), FINE_STEP_SECS);
     let rows = state.metrics.rows_since(&state.store, &app, from).await?;
     let (step, points, total) = metrics_view(rows, step);
+    let (_, usage) = usage_view(state.store.usage_rows(&app, from).await?, step);
     let dynos = dynos_of(&state, &app).await?;
     Ok(Json(AppMetrics {
         app: app.to_string(),
@@ -96,5 +113,12 @@ pub async fn app_metrics(
         points: points.iter().map(RouterPoint::from).collect(),
         total: RouterPoint::from(&total),
         processes: process_usage(&dynos),
+        usage: usage
+            .iter()
+            .map(|(process, points)| DynoUsage {
+                process_type: process.to_string(),
+                points: points.iter().map(DynoUsagePoint::from).collect(),
+            })
+            .collect(),
     }))
 }

@@ -271,6 +271,8 @@ mod tests {
                 "DomainRequest",
                 "Domains",
                 "Dyno",
+                "DynoUsage",
+                "DynoUsagePoint",
                 "EgressRequest",
                 "ErrorBody",
                 "ErrorDetail",

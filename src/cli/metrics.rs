@@ -1,13 +1,13 @@
 //! `metrics`: an app's throughput, error rate and service-time percentiles per step from its
 //! router lines, with a sparkline of its requests, and its dynos' memory and CPU per process
-//! type.
+//! type, now and over the period.
 
 use std::io::Write;
 
 use clap::Subcommand;
 
 use super::{output, CliError, Session};
-use crate::wire::{AppMetrics, RouterPoint};
+use crate::wire::{AppMetrics, DynoUsage, RouterPoint};
 
 #[derive(Debug, Subcommand)]
 pub enum MetricsVerb {
@@ -136,6 +136,49 @@ pub fn write_metrics(out: &mut dyn Write, m: &AppMetrics) -> std::io::Result<()>
             output::human_bytes(p.memory_bytes),
             p.cpu_percent
         )?;
+        if let Some(u) = m.usage.iter().find(|u| u.process_type == p.process_type) {
+            write_usage(out, u)?;
+        }
+    }
+    for u in &m.usage {
+        if !m.processes.iter().any(|p| p.process_type == u.process_type) {
+            writeln!(out, "=== {}: no dynos run now", u.process_type)?;
+            write_usage(out, u)?;
+        }
+    }
+    Ok(())
+}
+
+/// A process type's memory and CPU per dyno over the period, as sparklines.
+fn write_usage(out: &mut dyn Write, u: &DynoUsage) -> std::io::Result<()> {
+    let memory: Vec<u64> = u
+        .points
+        .iter()
+        .map(|p| p.memory_bytes.unwrap_or(0))
+        .collect();
+    let highest = u.points.iter().filter_map(|p| p.memory_max_bytes).max();
+    let cpu: Vec<f64> = u.points.iter().filter_map(|p| p.cpu_percent).collect();
+    // Tenths of a percent, so the sparkline shows small loads too.
+    let cpu_line: Vec<u64> = u
+        .points
+        .iter()
+        .map(|p| (p.cpu_percent.unwrap_or(0.0) * 10.0).round() as u64)
+        .collect();
+    if let Some(highest) = highest {
+        writeln!(
+            out,
+            "Memory per dyno {} highest {}",
+            sparkline(&memory),
+            output::human_bytes(highest)
+        )?;
+    }
+    if !cpu.is_empty() {
+        writeln!(
+            out,
+            "CPU per dyno    {} mean {:.1}%",
+            sparkline(&cpu_line),
+            cpu.iter().sum::<f64>() / cpu.len() as f64
+        )?;
     }
     Ok(())
 }
@@ -179,6 +222,22 @@ mod tests {
                 memory_limit: Some(512 << 20),
                 cpu_percent: 2.5,
             }],
+            usage: ["web", "worker"]
+                .into_iter()
+                .map(|process| crate::wire::DynoUsage {
+                    process_type: process.into(),
+                    points: [(20u64, 1.0), (28, 3.0)]
+                        .into_iter()
+                        .map(|(mib, cpu)| crate::wire::DynoUsagePoint {
+                            time: "2026-12-03T07:00:00Z".into(),
+                            step_secs: 60,
+                            memory_bytes: Some(mib << 20),
+                            memory_max_bytes: Some((mib + 2) << 20),
+                            cpu_percent: Some(cpu),
+                        })
+                        .collect(),
+                })
+                .collect(),
         };
         let mut out = Vec::new();
         write_metrics(&mut out, &m).unwrap();
@@ -188,7 +247,8 @@ mod tests {
             "Errors (5xx) 10.0%, p50 3 ms, p95 12 ms, p99 40 ms, max 90 ms",
             "Requests █",
             "2026-12-03T07:00:00Z",
-            "=== web: 1 dyno(s), 24.0 MiB memory (each of 512.0 MiB), 2.5% CPU",
+            "=== web: 1 dyno(s), 24.0 MiB memory (each of 512.0 MiB), 2.5% CPU\nMemory per dyno ▆█ highest 30.0 MiB\nCPU per dyno    ▃█ mean 2.0%",
+            "=== worker: no dynos run now\nMemory per dyno",
         ] {
             assert!(text.contains(want), "{want:?} in:\n{text}");
         }

@@ -27,6 +27,7 @@ mod sleep;
 mod ssh_key;
 mod token;
 mod unit_name;
+mod usage;
 mod volume;
 
 pub use addon::{
@@ -78,6 +79,7 @@ pub use ssh_key::{render_authorized_keys, SshPublicKey};
 pub use token::{ApiToken, TokenHash, TokenName, TokenNameError};
 pub(crate) use unit_name::parse_positive;
 pub use unit_name::{CronUnit, DynoUnit, UNIT_PREFIX};
+pub use usage::{usage_of_sample, usage_view, UsagePoint, UsageStats};
 pub use volume::{
     volume_unmounted, MountPath, VolumeMount, VolumeName, VolumeRecord, VOLUME_DIR_MODE,
     VOLUME_GROUP, VOLUME_UMASK,

@@ -1,7 +1,8 @@
 //! Watching the running apps: their dynos as `ps` lists them (`dynos.rs`); a sample of each
 //! app's dynos every 60 s, or every 10 s while someone watches it (`skiff metrics --watch`),
 //! and none for an app without running dynos; its alert rules read on those samples and on its
-//! finished router minutes (`alerts.rs`); each alert that fires or resolves is one journald
+//! finished router minutes (`alerts.rs`), and its dynos' memory and CPU per process type stored
+//! as usage points; each alert that fires or resolves is one journald
 //! line under the app with `SKIFF_ALERT` and a POST to its webhook (`webhook.rs`).
 
 mod alerts;
@@ -13,7 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::metrics::RouterMetrics;
-use crate::model::{alert_change, AlertChange, AppName, Reading, WebhookUrl, FINE_STEP_SECS};
+use crate::model::{
+    alert_change, bucket_start, usage_of_sample, AlertChange, AppName, ProcessType, Reading,
+    UsageStats, WebhookUrl, FINE_STEP_SECS,
+};
 use crate::store::{AlertRecord, AppAlerts, Store};
 use alerts::{router_reading, AlertBook};
 pub use dynos::{rfc3339_ms, rfc3339_usec, DynoLister, DynosError};
@@ -101,8 +105,46 @@ impl Monitor {
             .books
             .retain(|app, _| alerted.iter().any(|a| &a.app == app));
         let now = unix_now();
+        let (mut readings, usage) = self.sample_due(memory, &running, &alerted, now).await;
+        if !usage.is_empty() {
+            if let Err(e) = self.store.add_dyno_usage(usage).await {
+                tracing::warn!(error = %e, "cannot store the dynos' usage");
+            }
+        }
+        for a in &alerted {
+            let book = memory.books.entry(a.app.clone()).or_default();
+            book.keep_only(&a.alerts.iter().map(|r| r.id).collect::<Vec<_>>());
+            if !running.contains(&a.app) {
+                readings.extend(idle_readings(a));
+            }
+            readings.extend(self.router_readings(a, book, now).await);
+        }
+        for (alert, reading) in readings {
+            if let Some(a) = alerted
+                .iter()
+                .find(|a| a.alerts.iter().any(|r| r.id == alert.id))
+            {
+                self.settle(a, &alert, reading, now).await;
+            }
+        }
+    }
+
+    /// Samples the running apps that are due: the readings of their sampled alert rules and
+    /// their dynos' usage per process type, counted into the current minute.
+    async fn sample_due(
+        &self,
+        memory: &mut Memory,
+        running: &[AppName],
+        alerted: &[AppAlerts],
+        now: i64,
+    ) -> (
+        Vec<(AlertRecord, Reading)>,
+        Vec<(AppName, ProcessType, i64, UsageStats)>,
+    ) {
+        let minute = bucket_start(now, FINE_STEP_SECS);
         let mut readings = Vec::new();
-        for app in &running {
+        let mut usage = Vec::new();
+        for app in running {
             let every = if self.watched.is_watched(app) {
                 WATCHED_EVERY
             } else {
@@ -123,27 +165,21 @@ impl Monitor {
                     continue;
                 }
             };
+            let sample = rows.iter().filter_map(|d| {
+                let process = ProcessType::parse(&d.process_type).ok()?;
+                Some((process, d.memory_bytes, d.cpu_percent))
+            });
+            usage.extend(
+                usage_of_sample(sample)
+                    .into_iter()
+                    .map(|(process, stats)| (app.clone(), process, minute, stats)),
+            );
             if let Some(a) = alerted.iter().find(|a| &a.app == app) {
                 let book = memory.books.entry(app.clone()).or_default();
                 readings.extend(book.sampled(&a.alerts, &rows, now));
             }
         }
-        for a in &alerted {
-            let book = memory.books.entry(a.app.clone()).or_default();
-            book.keep_only(&a.alerts.iter().map(|r| r.id).collect::<Vec<_>>());
-            if !running.contains(&a.app) {
-                readings.extend(idle_readings(a));
-            }
-            readings.extend(self.router_readings(a, book, now).await);
-        }
-        for (alert, reading) in readings {
-            if let Some(a) = alerted
-                .iter()
-                .find(|a| a.alerts.iter().any(|r| r.id == alert.id))
-            {
-                self.settle(a, &alert, reading, now).await;
-            }
-        }
+        (readings, usage)
     }
 
     async fn router_readings(
@@ -198,7 +234,8 @@ impl Monitor {
                 format!("alert resolved: {rule} ({})", reading.value),
             ),
         };
-        tracing::info!(app = %a.app, alert = %rule, state = change.as_str(), "{message}");
+        // The app's line below is the one record of the change (a tracing line with the app's
+        // fields would be a second one under SKIFF_APP).
         crate::journal::router::log_app_event(
             &a.app,
             priority,

@@ -134,8 +134,6 @@ impl Store {
         .await
     }
 
-    /// The app's stored buckets from `since` (Unix seconds) on, oldest first, as (start,
-    /// step, stats).
     /// The apps whose dynos run: deployed, awake, with a formation of at least one dyno.
     pub async fn monitored_apps(&self) -> Result<Vec<AppName>, StoreError> {
         self.call(|conn| {
@@ -151,6 +149,8 @@ impl Store {
         .await
     }
 
+    /// The app's stored buckets from `since` (Unix seconds) on, oldest first, as (start,
+    /// step, stats).
     pub async fn request_rows(
         &self,
         app: &AppName,

@@ -19,6 +19,7 @@ mod networks;
 mod releases;
 mod routing;
 mod sleep;
+mod usage;
 mod volumes;
 
 pub use addons::{AddonRecord, NewAddon};

@@ -44,6 +44,26 @@ pub struct ProcessUsage {
     pub cpu_percent: f64,
 }
 
+/// One process type's dynos over one step, from the samples taken in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DynoUsagePoint {
+    /// RFC 3339, the start of the point.
+    pub time: String,
+    pub step_secs: i64,
+    /// A dyno's mean memory over the samples, and the highest any dyno had.
+    pub memory_bytes: Option<u64>,
+    pub memory_max_bytes: Option<u64>,
+    /// A dyno's mean CPU over the samples, in percent of one core.
+    pub cpu_percent: Option<f64>,
+}
+
+/// One process type's usage over the period.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DynoUsage {
+    pub process_type: String,
+    pub points: Vec<DynoUsagePoint>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct AppMetrics {
     pub app: String,
@@ -53,5 +73,9 @@ pub struct AppMetrics {
     pub points: Vec<RouterPoint>,
     /// All of the period's requests as one point.
     pub total: RouterPoint,
+    /// The dynos now, per process type.
     pub processes: Vec<ProcessUsage>,
+    /// The dynos' memory and CPU per process type over the period (sampled every 60 s, every
+    /// 10 s while watched).
+    pub usage: Vec<DynoUsage>,
 }

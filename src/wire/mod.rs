@@ -45,7 +45,7 @@ pub use error::{ErrorBody, ErrorDetail};
 pub use health::Health;
 pub use keys::{AddKey, Key};
 pub use logs::LogsParams;
-pub use metrics::{AppMetrics, MetricsQuery, ProcessUsage, RouterPoint};
+pub use metrics::{AppMetrics, DynoUsage, DynoUsagePoint, MetricsQuery, ProcessUsage, RouterPoint};
 pub use network::{EgressRequest, NetworkInfo};
 pub use releases::{ConfigChanged, ConfigMap, ReleaseInfo, RollbackRequest};
 pub use routing::{CompressionBody, DomainRequest, Domains, HealthCheckBody, Maintenance};

@@ -1,4 +1,5 @@
-//! Metrics: a dyno's memory and CPU as systemd accounts its cgroup, shown by `skiff ps`.
+//! Metrics: a dyno's memory and CPU as systemd accounts its cgroup, shown by `skiff ps`; an
+//! app's requests by status and service time, and its dynos' usage over time, by `skiff metrics`.
 
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ pub fn scenarios() -> Vec<Scenario> {
 }
 
 /// A web process answering 500 on /fail and 200 elsewhere.
-const FLAKY_PY: &str = r#"import http.server, os, socketserver
+pub const FLAKY_PY: &str = r#"import http.server, os, socketserver
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         code = 500 if self.path == "/fail" else 200
@@ -70,6 +71,28 @@ fn metrics_count_requests_by_status(c: &Container) {
         .sum();
     assert_eq!(points, 200, "the points add up: {metrics}");
     assert_eq!(metrics["processes"][0]["process_type"], "web", "{metrics}");
+    // The monitor's samples of the web dyno are stored as usage points too.
+    let sampled = crate::harness::wait_until(Duration::from_secs(30), || {
+        metrics = c.json("skiff metrics -a flaky --since 10m --json");
+        metrics["usage"][0]["points"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty())
+    });
+    assert!(sampled, "usage points: {metrics}");
+    let usage = &metrics["usage"][0];
+    assert_eq!(usage["process_type"], "web", "{usage}");
+    let point = &usage["points"][0];
+    let (mean, highest) = (
+        point["memory_bytes"].as_u64().expect("memory_bytes"),
+        point["memory_max_bytes"]
+            .as_u64()
+            .expect("memory_max_bytes"),
+    );
+    assert!(
+        (1 << 20..=512 << 20).contains(&mean) && mean <= highest,
+        "a python web dyno's memory between 1 MiB and its limit: {point}"
+    );
+    assert!(point["cpu_percent"].as_f64().is_some(), "{point}");
 
     // The minutes are written to the database: still there after skiffd restarts.
     c.ok("systemctl restart skiffd");
@@ -78,6 +101,7 @@ fn metrics_count_requests_by_status(c: &Container) {
     assert_eq!(after["total"]["requests"], 200, "{after}");
     let text = c.ok("skiff metrics -a flaky --since 10m");
     assert!(text.contains("Errors (5xx) 25.0%"), "{text}");
+    assert!(text.contains("Memory per dyno "), "{text}");
     // Bad periods are refused with what is allowed.
     let bad = c.fails("skiff metrics -a flaky --since forever");
     assert!(bad.contains("must be a duration like \"1h\""), "{bad}");

@@ -221,6 +221,21 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (app_id, rule)
     );
     ALTER TABLE apps ADD COLUMN alert_webhook TEXT;",
+    // v17: dyno usage: per app, process type, step (60 s, or 600 s once rolled up) and bucket
+    // start (Unix seconds), the sums of its dynos' samples: memory (count, sum, highest) and
+    // CPU in percent of one core (count, sum).
+    "CREATE TABLE dyno_metrics (
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        process_type TEXT NOT NULL,
+        step_secs INTEGER NOT NULL CHECK (step_secs IN (60, 600)),
+        start INTEGER NOT NULL,
+        memory_samples INTEGER NOT NULL,
+        memory_sum INTEGER NOT NULL,
+        memory_max INTEGER NOT NULL,
+        cpu_samples INTEGER NOT NULL,
+        cpu_sum REAL NOT NULL,
+        PRIMARY KEY (app_id, process_type, step_secs, start)
+    );",
 ];
 
 pub fn known_version() -> i64 {
