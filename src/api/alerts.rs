@@ -68,7 +68,7 @@ pub async fn add_alert(
     let app = state.store.get_app(&app).await?.name;
     let now = crate::activity::unix_now_ms() / 1000;
     let added = state.store.add_alert(&app, rule, now).await?;
-    tracing::info!(app = %app, alert = %rule, "alert added");
+    tracing::info!(app = %app, rule = %rule, "alert added");
     Ok((StatusCode::CREATED, Json(alert_view(&added))))
 }
 
@@ -89,7 +89,7 @@ pub async fn remove_alert(
         )));
     };
     state.store.remove_alert(&app, alert.rule).await?;
-    tracing::info!(app = %app, alert = %alert.rule, "alert removed");
+    tracing::info!(app = %app, rule = %alert.rule, "alert removed");
     Ok(StatusCode::NO_CONTENT)
 }
 

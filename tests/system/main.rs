@@ -15,6 +15,7 @@
 
 mod access;
 mod addons;
+mod alerts;
 mod api;
 mod apps;
 mod backup_copies;
@@ -65,6 +66,8 @@ pub struct Scenario {
 fn scenarios() -> Vec<Scenario> {
     let mut all = Vec::new();
     all.extend(install::scenarios());
+    // Mostly waiting for finished minutes: started early, beside the others.
+    all.extend(alerts::scenarios());
     all.extend(apps::scenarios());
     all.extend(example::scenarios());
     all.extend(access::scenarios());
