@@ -27,7 +27,7 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn rss_kib(c: &Container) -> u64 {
+pub(crate) fn rss_kib(c: &Container) -> u64 {
     c.ok("ps -o rss= -p $(systemctl show -p MainPID --value skiffd)")
         .trim()
         .parse()
@@ -89,7 +89,7 @@ fn print_platform_memory(processes: &[(String, u64, u64)]) {
     );
 }
 
-fn cpu_ticks(c: &Container) -> u64 {
+pub(crate) fn cpu_ticks(c: &Container) -> u64 {
     let stat = c.ok("cat /proc/$(systemctl show -p MainPID --value skiffd)/stat");
     let fields: Vec<&str> = stat
         .rsplit(')')
@@ -327,7 +327,7 @@ fn deploys(c: &Container) {
 /// connections; prints `requests/s p50_ms p99_ms failures`. A request that gets no 200 answer
 /// (a closed or reset connection, a timeout, another status) is a failure and is not retried;
 /// the next request opens a new connection.
-const LOAD_PY: &str = r#"import sys, threading, time, http.client
+pub(crate) const LOAD_PY: &str = r#"import sys, threading, time, http.client
 addr, port, host, secs, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4]), int(sys.argv[5])
 lat, fails, lock = [], [0], threading.Lock()
 end = time.time() + secs
@@ -356,7 +356,13 @@ pct = lambda p: lat[min(len(lat) - 1, int(len(lat) * p))] if lat else 0.0
 print(f"{len(lat) / secs:.1f} {pct(0.5):.2f} {pct(0.99):.2f} {fails[0]}")
 "#;
 
-fn load(c: &Container, addr: &str, port: u16, host: &str, secs: u32) -> (f64, f64, f64, u64) {
+pub(crate) fn load(
+    c: &Container,
+    addr: &str,
+    port: u16,
+    host: &str,
+    secs: u32,
+) -> (f64, f64, f64, u64) {
     let out = c.ok(&format!(
         "python3 /root/load.py {addr} {port} {host} {secs} 4"
     ));

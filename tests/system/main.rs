@@ -25,6 +25,7 @@ mod backups_redis;
 mod bench;
 mod bench_addons;
 mod bench_backups;
+mod bench_metrics;
 mod bench_net;
 mod bench_sleep;
 mod cgroup;
@@ -388,13 +389,14 @@ fn run_one(suite: &Suite, s: &Scenario) -> (bool, Duration) {
 
 /// `make bench`: one container, figures printed, never a pass/fail on time. With a filter
 /// (`make bench FILTER=sleep`), only the parts whose name holds it: dynos, addons, backups,
-/// sleep.
+/// sleep, metrics.
 fn bench_mode(rootfs: &std::path::Path, deb: &std::path::Path, filter: Option<&str>) -> ExitCode {
-    let parts: [(&str, fn(&Container)); 4] = [
+    let parts: [(&str, fn(&Container)); 5] = [
         ("dynos", bench::run),
         ("addons", bench_addons::run),
         ("backups", bench_backups::run),
         ("sleep", bench_sleep::run),
+        ("metrics", bench_metrics::run),
     ];
     let result = panic::catch_unwind(|| {
         let c = Container::boot(rootfs, deb, "bench")
