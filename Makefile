@@ -19,9 +19,12 @@ prereqs:
 build:
 	$(CARGO) build --release
 
-# cargo-deb builds the release binaries itself.
+# The release binaries, then the manual pages and completions rendered from their clap
+# definitions (the package ships them), then the package.
 deb:
-	$(CARGO) deb
+	$(CARGO) build --release --bins
+	rm -rf target/manuals && target/release/skiff-manuals target/manuals
+	$(CARGO) deb --no-build
 
 # clippy twice: every target (the tests turn the test-only `fakes` feature on), then the shipped
 # library and binaries without it.

@@ -1,7 +1,7 @@
 //! skiff: a single-server PaaS — git push, sandboxed systemd dynos, a local proxy.
 //!
-//! The binaries and the tests reach the library through `cli`, `config`, `daemon` and
-//! `adapters`; every other module is the crate's own, so whatever nothing uses is reported.
+//! The binaries and the tests reach the library through `cli`, `config`, `daemon`, `manuals`
+//! and `adapters`; every other module is the crate's own, so whatever nothing uses is reported.
 #![forbid(unsafe_code)]
 
 pub(crate) mod activity;
@@ -14,6 +14,7 @@ pub mod daemon;
 pub(crate) mod files;
 pub(crate) mod health;
 pub(crate) mod journal;
+pub mod manuals;
 pub(crate) mod metrics;
 pub(crate) mod model;
 pub(crate) mod monitor;

@@ -1,32 +1,13 @@
 //! `skiffd`: the skiff daemon. A thin entry point around `skiff::daemon`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use skiff::config::{Config, DEFAULT_CONFIG_PATH, DEFAULT_CONFIG_TOML};
-use skiff::daemon;
-
-#[derive(Parser)]
-#[command(
-    name = "skiffd",
-    version,
-    about = "The skiff PaaS daemon (run by systemd as skiffd.service)"
-)]
-struct Args {
-    /// Configuration file.
-    #[arg(long, default_value = DEFAULT_CONFIG_PATH, env = "SKIFFD_CONFIG")]
-    config: PathBuf,
-    /// Print the commented default configuration and exit.
-    #[arg(long)]
-    print_default_config: bool,
-    /// Validate the configuration file and exit.
-    #[arg(long)]
-    check_config: bool,
-}
+use skiff::config::{Config, DEFAULT_CONFIG_TOML};
+use skiff::daemon::{self, DaemonArgs};
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = DaemonArgs::parse();
     if args.print_default_config {
         print!("{DEFAULT_CONFIG_TOML}");
         return ExitCode::SUCCESS;

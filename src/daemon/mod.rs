@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+mod args;
 mod tasks;
+
+pub use args::DaemonArgs;
 
 use anyhow::{bail, Context};
 use tokio::net::{TcpListener, UnixListener};

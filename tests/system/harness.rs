@@ -35,6 +35,8 @@ pub const PACKAGES: &[&str] = &[
     "procps",
     "iproute2",
     "nftables",
+    "man-db",
+    "bash-completion",
 ];
 /// Installed with apt after debootstrap, whose own resolver cannot handle npm's dependencies: the
 /// toolchains the builders use (the .deb recommends them) and the servers add-ons run on.

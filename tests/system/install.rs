@@ -1,4 +1,5 @@
-//! Installing and purging the package: the unit, the socket, the database, the system user, the files left behind.
+//! Installing and purging the package: the unit, the socket, the database, the system user, the manual pages and
+//! completions, the files left behind.
 
 use std::time::Duration;
 
@@ -14,6 +15,10 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "remove_stops_what_skiff_runs",
             run: remove_stops_what_skiff_runs,
+        },
+        Scenario {
+            name: "install_manuals_and_completions",
+            run: install_manuals_and_completions,
         },
     ]
 }
@@ -212,4 +217,69 @@ fn purge_removes_state(c: &Container) {
         "dpkg still knows skiff after purge: {}",
         status.stdout
     );
+}
+
+/// Types `line` and two tabs into an interactive bash (on a pseudo-terminal, with Debian's
+/// bash-completion loaded as a user's ~/.bashrc does) and prints what bash shows.
+const TAB_PY: &str = r#"import os, pty, select, sys, time
+pid, fd = pty.fork()
+if pid == 0:
+    os.environ["TERM"] = "dumb"
+    os.execvp("bash", ["bash", "--rcfile", "/root/completion.rc", "-i"])
+def read(secs):
+    out, end = b"", time.time() + secs
+    while time.time() < end:
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                out += os.read(fd, 4096)
+            except OSError:
+                break
+    return out
+read(1)
+os.write(fd, sys.argv[1].encode() + b"\t\t")
+sys.stdout.write(read(2).decode(errors="replace"))
+os.write(fd, b"\x15exit\n")
+read(0.5)
+"#;
+
+fn install_manuals_and_completions(c: &Container) {
+    c.install_deb();
+    let skiff = c.ok("MANWIDTH=100 man skiff 2>&1");
+    for want in [
+        "skiff - Drive skiff",
+        "ps:scale",
+        "apps:create",
+        "alerts:add",
+    ] {
+        assert_contains(&skiff, want, "man skiff");
+    }
+    let verb = c.ok("MANWIDTH=100 man skiff-ps:scale 2>&1");
+    assert_contains(&verb, "skiff-ps:scale", "man skiff-ps:scale");
+    let daemon = c.ok("MANWIDTH=100 man 8 skiffd 2>&1");
+    for want in [
+        "skiffd - The skiff PaaS daemon",
+        "--check-config",
+        "/etc/skiff/skiffd.toml",
+    ] {
+        assert_contains(&daemon, want, "man skiffd");
+    }
+    c.ok(&format!(
+        "cat > /root/completion.rc <<'EOF'\nPS1='$ '\n. /usr/share/bash-completion/bash_completion\nEOF\ncat > /root/tab.py <<'EOF'\n{TAB_PY}EOF"
+    ));
+    let verbs = c.ok("python3 /root/tab.py 'skiff ps:'");
+    for want in ["scale", "restart", "resize", "stop"] {
+        assert!(
+            verbs.contains(want),
+            "skiff ps:<TAB><TAB> lists {want}: {verbs:?}"
+        );
+    }
+    let one = c.ok("python3 /root/tab.py 'skiff apps:cr'");
+    assert!(
+        one.contains("skiff apps:create "),
+        "skiff apps:cr<TAB> completes: {one:?}"
+    );
+    let flag = c.ok("python3 /root/tab.py 'skiff ps:scale --ap'");
+    assert!(flag.contains("--app "), "a verb's flags complete: {flag:?}");
+    // zsh and fish find theirs where Debian's packages put completions.
+    c.ok("test -s /usr/share/zsh/vendor-completions/_skiff && test -s /usr/share/fish/vendor_completions.d/skiff.fish");
 }
