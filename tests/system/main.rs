@@ -387,11 +387,14 @@ fn run_one(suite: &Suite, s: &Scenario) -> (bool, Duration) {
     (passed, own)
 }
 
+/// A benchmark part: its name for `FILTER` and what it runs.
+type BenchPart = (&'static str, fn(&Container));
+
 /// `make bench`: one container, figures printed, never a pass/fail on time. With a filter
 /// (`make bench FILTER=sleep`), only the parts whose name holds it: dynos, addons, backups,
 /// sleep, metrics.
 fn bench_mode(rootfs: &std::path::Path, deb: &std::path::Path, filter: Option<&str>) -> ExitCode {
-    let parts: [(&str, fn(&Container)); 5] = [
+    let parts: [BenchPart; 5] = [
         ("dynos", bench::run),
         ("addons", bench_addons::run),
         ("backups", bench_backups::run),
