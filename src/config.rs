@@ -70,6 +70,26 @@ pub struct Config {
     pub alert_webhook: AlertWebhook,
     /// Whether skiffd samples dynos, counts router metrics and reads alerts.
     pub metrics: bool,
+    /// Whether skiff's Caddy serves the dashboard on `dashboard_host()`.
+    pub dashboard: bool,
+    /// The dashboard's host name; empty for `skiff.<base_domain>`.
+    pub dashboard_domain: DashboardDomain,
+}
+
+/// `dashboard_domain`: a host name, or empty for `skiff.<base_domain>`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DashboardDomain(pub Option<crate::model::Domain>);
+
+impl std::str::FromStr for DashboardDomain {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Self, String> {
+        if raw.trim().is_empty() {
+            return Ok(Self(None));
+        }
+        crate::model::Domain::parse(raw.trim())
+            .map(|domain| Self(Some(domain)))
+            .map_err(|e| format!("dashboard_domain: {e}"))
+    }
 }
 
 /// `alert_webhook`: an http:// or https:// URL, or empty.
@@ -164,6 +184,8 @@ impl Default for Config {
             wake_timeout: Timeout(std::time::Duration::from_secs(60)),
             alert_webhook: AlertWebhook(None),
             metrics: true,
+            dashboard: false,
+            dashboard_domain: DashboardDomain(None),
         }
     }
 }
@@ -222,6 +244,14 @@ impl Config {
                 source,
             }),
         }
+    }
+
+    /// The host skiff's Caddy serves the dashboard on, when `dashboard = true`.
+    pub fn dashboard_host(&self) -> Option<String> {
+        self.dashboard.then(|| match &self.dashboard_domain.0 {
+            Some(domain) => domain.to_string(),
+            None => format!("skiff.{}", self.base_domain.as_str()),
+        })
     }
 
     pub fn db_path(&self) -> PathBuf {
@@ -295,6 +325,7 @@ impl std::str::FromStr for BaseDomain {
 deserialize_via_str!(BaseDomain);
 deserialize_via_str!(SleepDefault);
 deserialize_via_str!(AlertWebhook);
+deserialize_via_str!(DashboardDomain);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {
@@ -548,10 +579,22 @@ mod tests {
             ("dyno_tasks = \"many\"", "expected u32"),
             ("dyno_network = \"192.168.1.1/24\"", "\"10.213.0.0/16\""),
             ("dyno_network = \"none\"", "or \"host\""),
+            ("dashboard_domain = \"skiff\"", "dashboard_domain: invalid domain"),
         ] {
             let msg = parse(text).unwrap_err().to_string();
             assert!(msg.contains(needle), "{text}: {msg}");
         }
+    }
+
+    #[test]
+    fn the_dashboard_host_defaults_under_the_base_domain() {
+        assert_eq!(Config::default().dashboard_host(), None);
+        let c = parse("base_domain = \"apps.example.com\"\ndashboard = true\n").unwrap();
+        assert_eq!(c.dashboard_host().as_deref(), Some("skiff.apps.example.com"));
+        let c = parse("dashboard = true\ndashboard_domain = \"Console.Example.com\"\n").unwrap();
+        assert_eq!(c.dashboard_host().as_deref(), Some("console.example.com"));
+        let c = parse("dashboard_domain = \"console.example.com\"\n").unwrap();
+        assert_eq!(c.dashboard_host(), None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub(crate) mod build;
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub(crate) mod dashboard;
 pub(crate) mod files;
 pub(crate) mod health;
 pub(crate) mod journal;

@@ -22,6 +22,9 @@ pub enum Peer {
         pid: Option<i32>,
     },
     Tcp(SocketAddr),
+    /// The dashboard, calling in-process for a browser with a live session; no listener
+    /// produces it.
+    Dashboard,
 }
 
 impl Connected<IncomingStream<'_, UnixListener>> for Peer {
@@ -54,6 +57,8 @@ pub enum Caller {
     Local { uid: u32 },
     /// A remote client that presented a valid token.
     Token { name: TokenName },
+    /// A browser session of the dashboard.
+    Dashboard,
 }
 
 impl Caller {
@@ -61,6 +66,7 @@ impl Caller {
         match self {
             Caller::Local { uid } => format!("uid:{uid}"),
             Caller::Token { name } => format!("token:{name}"),
+            Caller::Dashboard => "dashboard".to_owned(),
         }
     }
 
@@ -68,7 +74,7 @@ impl Caller {
     pub fn require_local(&self) -> Result<(), ApiError> {
         match self {
             Caller::Local { .. } => Ok(()),
-            Caller::Token { .. } => Err(ApiError::forbidden(
+            Caller::Token { .. } | Caller::Dashboard => Err(ApiError::forbidden(
                 "tokens can be managed only over the local socket",
             )),
         }
@@ -163,6 +169,7 @@ pub async fn authenticate(
                 })?;
             Caller::Token { name }
         }
+        Peer::Dashboard => Caller::Dashboard,
     };
     tracing::debug!(caller = %caller.describe(), "authenticated");
     request.extensions_mut().insert(caller);

@@ -7,6 +7,7 @@ pub mod auth;
 mod backup_schedules;
 mod backups;
 mod cron;
+mod dashboard;
 mod deploys;
 pub mod dynos;
 pub mod error;
@@ -72,6 +73,8 @@ pub struct AppState {
     pub deployer: Deployer,
     pub runner: Runner,
     pub backups: BackupSettings,
+    /// Where the dashboard's login links point.
+    pub dashboard: crate::model::DashboardAddress,
 }
 
 /// What skiffd.toml says about add-on backups.
@@ -176,6 +179,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(server::restore_server))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))
+        .routes(routes!(dashboard::create_link))
+        .routes(routes!(dashboard::end_sessions))
         .split_for_parts()
 }
 
@@ -267,6 +272,7 @@ mod tests {
                 "CreateVolume",
                 "CreatedToken",
                 "CronJobInfo",
+                "DashboardLink",
                 "DiskUse",
                 "DomainRequest",
                 "Domains",
@@ -298,6 +304,7 @@ mod tests {
                 "RunStarted",
                 "ScaleRequest",
                 "ServerRestored",
+                "SessionsEnded",
                 "TerminalBody",
                 "Token",
                 "Volume",

@@ -6,6 +6,7 @@ mod apps;
 mod client;
 mod config;
 mod cron;
+mod dashboard;
 mod deploy;
 mod dynos;
 pub mod endpoint;
@@ -83,6 +84,8 @@ pub enum Command {
     Backups(addons::backups::BackupsVerb),
     #[command(flatten)]
     Cron(cron::CronVerb),
+    #[command(flatten)]
+    Dashboard(dashboard::DashboardVerb),
     #[command(flatten)]
     Deploy(deploy::DeployVerb),
     #[command(flatten)]
@@ -181,6 +184,7 @@ pub async fn run(
         Command::Addons(verb) => addons::run(verb, s).await,
         Command::Backups(verb) => addons::backups::run(verb, s).await,
         Command::Cron(verb) => cron::run(verb, s).await,
+        Command::Dashboard(verb) => dashboard::run(verb, s).await,
         Command::Deploy(verb) => deploy::run(verb, s).await,
         Command::Config(verb) => config::run(verb, s).await,
         Command::Releases(verb) => releases::run(verb, s).await,

@@ -23,10 +23,11 @@ use crate::addons::redis::{DebianRedis, RedisServer};
 use crate::addons::Addons;
 use crate::api::{self, AppState, BackupSettings, LocalPolicy, Peer, UploadLimits};
 use crate::build::pipeline::{BuildSettings, Deployer};
-use crate::config::{Config, LogLevel};
+use crate::config::{Config, LogLevel, TlsMode};
 use crate::health::{NetProber, Prober};
 use crate::journal::{Journalctl, LogSource};
 use crate::metrics::RouterMetrics;
+use crate::model::DashboardAddress;
 use crate::network::{HostNetwork, LinuxHost, NetworkSettings, Networking};
 use crate::oneoff::{RunSettings, Runner};
 use crate::paths::Layout;
@@ -108,14 +109,18 @@ pub struct Listeners {
     pub tcp: Option<TcpListener>,
     /// The wake socket skiff's Caddy asks before it sends a sleeping app's requests on.
     pub wake: UnixListener,
+    /// The dashboard's socket, which skiff's Caddy proxies to.
+    pub dashboard: UnixListener,
 }
 
 impl Listeners {
     /// Binds the API socket (mode 0660, group skiff when it exists), the wake socket (mode 0660,
-    /// group caddy when it exists) and the optional TCP listener.
+    /// group caddy when it exists), the dashboard socket (mode 0666: every request on it needs
+    /// a dashboard session, as it would through the proxy) and the optional TCP listener.
     pub async fn bind(config: &Config) -> anyhow::Result<Self> {
-        let unix = bind_unix(&config.socket_path, admin_gid())?;
-        let wake = bind_unix(&wake_socket(config), gid_of(PROXY_GROUP))?;
+        let unix = bind_unix(&config.socket_path, admin_gid(), 0o660)?;
+        let wake = bind_unix(&wake_socket(config), gid_of(PROXY_GROUP), 0o660)?;
+        let dashboard = bind_unix(&dashboard_socket(config), None, 0o666)?;
         let tcp = match config.listen_tcp {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -124,7 +129,12 @@ impl Listeners {
             ),
             None => None,
         };
-        Ok(Self { unix, tcp, wake })
+        Ok(Self {
+            unix,
+            tcp,
+            wake,
+            dashboard,
+        })
     }
 }
 
@@ -149,7 +159,27 @@ fn wake_socket(config: &Config) -> PathBuf {
         .join(crate::wake::WAKE_SOCKET_NAME)
 }
 
-fn bind_unix(path: &Path, group: Option<u32>) -> anyhow::Result<UnixListener> {
+/// The dashboard's socket, beside the API socket.
+fn dashboard_socket(config: &Config) -> PathBuf {
+    layout(config)
+        .runtime_dir
+        .join(crate::dashboard::DASHBOARD_SOCKET_NAME)
+}
+
+/// Where the dashboard's login links point: the proxy's host, or the socket.
+fn dashboard_address(config: &Config) -> DashboardAddress {
+    match config.dashboard_host() {
+        Some(host) => DashboardAddress::Proxy {
+            host,
+            tls: config.tls != TlsMode::Off,
+        },
+        None => DashboardAddress::Socket {
+            path: dashboard_socket(config).display().to_string(),
+        },
+    }
+}
+
+fn bind_unix(path: &Path, group: Option<u32>, mode: u32) -> anyhow::Result<UnixListener> {
     use std::os::unix::fs::FileTypeExt;
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)
@@ -166,7 +196,7 @@ fn bind_unix(path: &Path, group: Option<u32>) -> anyhow::Result<UnixListener> {
         nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)))
             .with_context(|| format!("giving {} to its group", path.display()))?;
     }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
         .with_context(|| format!("setting the mode of {}", path.display()))?;
     Ok(listener)
 }
@@ -264,6 +294,9 @@ pub fn proxy_settings(config: &Config) -> ProxySettings {
         max_body: config.max_request_body.0,
         network: config.dyno_network.range(),
         wake_socket: wake_socket(config),
+        dashboard: config
+            .dashboard_host()
+            .map(|host| (host, dashboard_socket(config))),
     }
 }
 
@@ -321,6 +354,7 @@ pub async fn run(
         (activity.clone(), metrics.clone()),
     );
     let reconciler = state.reconciler.clone();
+    let dashboard_store = state.store.clone();
     let monitoring = tasks::monitor_of(&config, &state, metrics.clone());
     let waker = Waker::new(&state, activity.clone(), config.wake_timeout.0);
     reconciler.networks().check_host().await?;
@@ -331,7 +365,12 @@ pub async fn run(
         stop_rx.clone(),
         api::shutdown::end_streams_on_stop,
     ));
-    let mut servers = serve(listeners, app, crate::wake::router(waker), &stop_rx)?;
+    let routers = Routers {
+        wake: crate::wake::router(waker),
+        dashboard: crate::dashboard::router(app.clone(), dashboard_store),
+        api: app,
+    };
+    let mut servers = serve(listeners, routers, &stop_rx)?;
     servers.spawn({
         let stop = stopped(stop_rx.clone());
         async move {
@@ -383,16 +422,33 @@ pub(crate) async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
 
 pub(crate) type Servers = tokio::task::JoinSet<std::io::Result<()>>;
 
-/// Serves the API on the socket and the optional TCP listener until the stop signal.
+/// What each listener serves.
+struct Routers {
+    api: axum::Router,
+    wake: axum::Router,
+    dashboard: axum::Router,
+}
+
+/// Serves the API on the socket and the optional TCP listener, the wake socket and the
+/// dashboard until the stop signal.
 fn serve(
     listeners: Listeners,
-    app: axum::Router,
-    wake: axum::Router,
+    routers: Routers,
     stop: &tokio::sync::watch::Receiver<bool>,
 ) -> anyhow::Result<Servers> {
+    let Routers {
+        api: app,
+        wake,
+        dashboard,
+    } = routers;
     let mut servers = Servers::new();
     servers.spawn(
         axum::serve(listeners.wake, wake)
+            .with_graceful_shutdown(stopped(stop.clone()))
+            .into_future(),
+    );
+    servers.spawn(
+        axum::serve(listeners.dashboard, dashboard)
             .with_graceful_shutdown(stopped(stop.clone()))
             .into_future(),
     );
@@ -529,6 +585,7 @@ fn app_state(
         backups: backup_settings(config),
         started: Instant::now(),
         base_domain: config.base_domain.clone(),
+        dashboard: dashboard_address(config),
         local_policy: LocalPolicy {
             daemon_uid: nix::unistd::geteuid().as_raw(),
             admin_gid: admin_gid(),

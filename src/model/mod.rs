@@ -9,6 +9,7 @@ mod backup;
 mod backup_schedule;
 mod config_var;
 mod cron;
+mod dashboard;
 mod desired;
 mod domain;
 mod dyno;
@@ -46,6 +47,7 @@ pub use backup::{
 pub use backup_schedule::{prune, BackupSchedule, RetainedBackup, Retention, ScheduleError};
 pub use config_var::{check_config_value, describe_changes, ConfigChange, ConfigKey};
 pub use cron::{CronJob, CronSchedule};
+pub use dashboard::{DashboardAddress, LOGIN_LINK_TTL, SESSION_TTL};
 pub use desired::{AppSnapshot, DesiredCron, DesiredDyno, DesiredState};
 pub use domain::Domain;
 pub use dyno::{

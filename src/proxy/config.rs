@@ -71,6 +71,8 @@ pub struct ProxySettings {
     pub network: Option<NetworkRange>,
     /// skiffd's wake socket, which holds a sleeping app's requests until it is up.
     pub wake_socket: PathBuf,
+    /// The dashboard's host and skiffd's dashboard socket, when the proxy serves it.
+    pub dashboard: Option<(String, PathBuf)>,
 }
 
 fn page(title: &str, text: &str) -> String {
@@ -389,8 +391,38 @@ fn route_apps(apps: &[AppRoutes], settings: &ProxySettings) -> RoutedApps {
             "terminal": true,
         }));
     }
+    if let Some((host, socket)) = &settings.dashboard {
+        routed.hosts.push(host.clone());
+        routed.routes.push(dashboard_route(host, socket, settings.max_body));
+    }
     routed.routes.push(json!({"handle": [not_found_page()]}));
     routed
+}
+
+/// The dashboard's host, proxied to skiffd's dashboard socket. Its requests are not an app's:
+/// no access lines (`skip_hosts` in [`servers`]), no metrics.
+fn dashboard_route(host: &str, socket: &Path, max_body: u64) -> Value {
+    json!({
+        "match": [{"host": [host]}],
+        "handle": [
+            {"handler": "request_body", "max_size": max_body},
+            {
+                "handler": "reverse_proxy",
+                "upstreams": [{"dial": format!("unix/{}", socket.display())}],
+                "flush_interval": -1,
+            },
+        ],
+        "terminal": true,
+    })
+}
+
+/// The access loggers of the apps' hosts; the dashboard's host writes no access line.
+fn server_logs(logger_names: &serde_json::Map<String, Value>, settings: &ProxySettings) -> Value {
+    let mut logs = json!({"logger_names": logger_names});
+    if let Some((host, _)) = &settings.dashboard {
+        logs["skip_hosts"] = json!([host]);
+    }
+    logs
 }
 
 fn not_found_page() -> Value {
@@ -416,7 +448,7 @@ fn servers(
             json!({
                 "listen": [format!(":{}", settings.https_port)],
                 "routes": routes,
-                "logs": {"logger_names": logger_names},
+                "logs": server_logs(&logger_names, settings),
             }),
         );
         servers.insert(
@@ -432,7 +464,7 @@ fn servers(
             json!({
                 "listen": [format!(":{}", settings.http_port)],
                 "routes": routes,
-                "logs": {"logger_names": logger_names},
+                "logs": server_logs(&logger_names, settings),
                 "automatic_https": {"disable": true},
             }),
         );
@@ -483,6 +515,7 @@ mod tests {
             max_body: 100 << 20,
             network: None,
             wake_socket: "/run/skiff/wake.sock".into(),
+            dashboard: None,
         }
     }
 

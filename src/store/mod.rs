@@ -9,6 +9,7 @@ mod alerts;
 mod apps;
 mod backup_schedules;
 mod backups;
+mod dashboard;
 mod db;
 mod desired;
 mod dynos;

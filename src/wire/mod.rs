@@ -8,6 +8,7 @@ mod apps;
 mod archive;
 mod backups;
 mod cron;
+mod dashboard;
 mod deploys;
 mod dynos;
 mod error;
@@ -36,6 +37,7 @@ pub use backups::{
     BACKUP_SHA256_HEADER, SCHEDULED_BACKUP_VERB,
 };
 pub use cron::CronJobInfo;
+pub use dashboard::{DashboardLink, SessionsEnded};
 pub use deploys::{BuildEvent, DeployQuery, Release};
 pub use dynos::{
     Autosleep, AutosleepRequest, Dyno, FormationItem, ResizeRequest, RestartRequest, Restarted,

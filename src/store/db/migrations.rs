@@ -236,6 +236,20 @@ const MIGRATIONS: &[&str] = &[
         cpu_sum REAL NOT NULL,
         PRIMARY KEY (app_id, process_type, step_secs, start)
     );",
+    // v18: the dashboard: one-time login links and sessions, each kept as the SHA-256 of its
+    // secret; a link is used once before it expires (Unix seconds); a session carries its CSRF
+    // token and ends when it expires or is ended.
+    "CREATE TABLE dashboard_links (
+        hash TEXT PRIMARY KEY,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+    );
+    CREATE TABLE dashboard_sessions (
+        hash TEXT PRIMARY KEY,
+        csrf TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+    );",
 ];
 
 pub fn known_version() -> i64 {

@@ -1,0 +1,180 @@
+//! What the pages say about an app, decided from the API's answers: its state in a word, and
+//! sizes and rates in a form people read.
+
+use crate::wire::AppInfo;
+
+/// An app's state in a word, the first that holds: in maintenance, sleeping, crashed (a dyno
+/// is), up (a dyno is), not deployed yet, or without dynos.
+pub(crate) fn app_state(info: &AppInfo) -> &'static str {
+    let any = |state: &str| info.dynos.iter().any(|d| d.state == state);
+    if info.maintenance {
+        "maintenance"
+    } else if info.autosleep.state == "sleeping" {
+        "sleeping"
+    } else if any("crashed") {
+        "crashed"
+    } else if any("up") {
+        "up"
+    } else if info.release.is_none() {
+        "not deployed"
+    } else if info.dynos.is_empty() {
+        "no dynos"
+    } else {
+        "starting"
+    }
+}
+
+/// `512 B`, `1.5 KiB`, `20.0 MiB`, `3.2 GiB`.
+pub(crate) fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// Requests per minute over a period of `secs`, to one decimal.
+pub(crate) fn per_minute(requests: u64, secs: i64) -> String {
+    if secs <= 0 {
+        return "0".to_owned();
+    }
+    let rate = requests as f64 * 60.0 / secs as f64;
+    if rate.fract() == 0.0 {
+        format!("{rate:.0}")
+    } else {
+        format!("{rate:.1}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{App, Autosleep, DiskUse, Dyno, Release};
+
+    fn info() -> AppInfo {
+        AppInfo {
+            app: App {
+                name: "shop".into(),
+                created_at: "2026-01-01T00:00:00Z".into(),
+                web_url: "http://shop.localhost".into(),
+                sleep: "off".into(),
+                sleeping_since: None,
+            },
+            domains: vec![],
+            release: None,
+            pending_release: None,
+            maintenance: false,
+            compression: true,
+            health_check: String::new(),
+            formation: vec![],
+            dynos: vec![],
+            cron: vec![],
+            disk: DiskUse {
+                slugs: 0,
+                cache: 0,
+                builds: 0,
+                repo: 0,
+                backups: 0,
+                total: 0,
+            },
+            addons: vec![],
+            volumes: vec![],
+            autosleep: Autosleep {
+                setting: "off".into(),
+                effective: None,
+                state: "awake".into(),
+                since: None,
+                wake_failure: None,
+            },
+        }
+    }
+
+    fn dyno(state: &str) -> Dyno {
+        Dyno {
+            name: "web.1".into(),
+            process_type: "web".into(),
+            state: state.into(),
+            since: None,
+            release: Some(1),
+            pid: None,
+            port: None,
+            restarts: 0,
+            command: "x".into(),
+            unit: None,
+            memory_bytes: None,
+            memory_limit: None,
+            cpu_percent: None,
+            tasks: None,
+        }
+    }
+
+    fn release() -> Release {
+        Release {
+            version: 1,
+            slug_version: 1,
+            description: "Deploy".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            process_types: vec!["web".into()],
+            config_keys: vec![],
+            status: "succeeded".into(),
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn the_state_is_the_first_that_holds() {
+        let fresh = info();
+        let mut deployed = info();
+        deployed.release = Some(release());
+        let mut starting = info();
+        starting.release = Some(release());
+        starting.dynos = vec![dyno("starting")];
+        let mut up = info();
+        up.release = Some(release());
+        up.dynos = vec![dyno("up"), dyno("starting")];
+        let mut crashed = info();
+        crashed.release = Some(release());
+        crashed.dynos = vec![dyno("up"), dyno("crashed")];
+        let mut sleeping = info();
+        sleeping.release = Some(release());
+        sleeping.autosleep.state = "sleeping".into();
+        let mut maintenance = info();
+        maintenance.release = Some(release());
+        maintenance.maintenance = true;
+        maintenance.dynos = vec![dyno("crashed")];
+        for (info, state) in [
+            (fresh, "not deployed"),
+            (deployed, "no dynos"),
+            (starting, "starting"),
+            (up, "up"),
+            (crashed, "crashed"),
+            (sleeping, "sleeping"),
+            (maintenance, "maintenance"),
+        ] {
+            assert_eq!(app_state(&info), state);
+        }
+    }
+
+    #[test]
+    fn sizes_and_rates_read_well() {
+        for (n, text) in [
+            (0, "0 B"),
+            (1023, "1023 B"),
+            (1536, "1.5 KiB"),
+            (20 << 20, "20.0 MiB"),
+            (3 << 30, "3.0 GiB"),
+            (5 << 40, "5.0 TiB"),
+        ] {
+            assert_eq!(bytes(n), text);
+        }
+        assert_eq!(per_minute(120, 600), "12");
+        assert_eq!(per_minute(5, 600), "0.5");
+        assert_eq!(per_minute(5, 0), "0");
+    }
+}
