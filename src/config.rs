@@ -579,7 +579,10 @@ mod tests {
             ("dyno_tasks = \"many\"", "expected u32"),
             ("dyno_network = \"192.168.1.1/24\"", "\"10.213.0.0/16\""),
             ("dyno_network = \"none\"", "or \"host\""),
-            ("dashboard_domain = \"skiff\"", "dashboard_domain: invalid domain"),
+            (
+                "dashboard_domain = \"skiff\"",
+                "dashboard_domain: invalid domain",
+            ),
         ] {
             let msg = parse(text).unwrap_err().to_string();
             assert!(msg.contains(needle), "{text}: {msg}");
@@ -590,7 +593,10 @@ mod tests {
     fn the_dashboard_host_defaults_under_the_base_domain() {
         assert_eq!(Config::default().dashboard_host(), None);
         let c = parse("base_domain = \"apps.example.com\"\ndashboard = true\n").unwrap();
-        assert_eq!(c.dashboard_host().as_deref(), Some("skiff.apps.example.com"));
+        assert_eq!(
+            c.dashboard_host().as_deref(),
+            Some("skiff.apps.example.com")
+        );
         let c = parse("dashboard = true\ndashboard_domain = \"Console.Example.com\"\n").unwrap();
         assert_eq!(c.dashboard_host().as_deref(), Some("console.example.com"));
         let c = parse("dashboard_domain = \"console.example.com\"\n").unwrap();

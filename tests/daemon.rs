@@ -922,3 +922,157 @@ async fn a_server_backup_restores_on_a_fresh_server_and_is_refused_where_apps_ar
     new.stop().await;
     old.stop().await;
 }
+
+/// One HTTP/1.1 exchange on the dashboard socket with extra header lines.
+async fn dashboard(d: &Daemon, method: &str, path: &str, headers: &str, form: &str) -> String {
+    let mut stream = tokio::net::UnixStream::connect(d.dir.path().join("dashboard.sock"))
+        .await
+        .unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n{headers}Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+fn header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
+    let head = response.split_once("\r\n\r\n").map_or(response, |(h, _)| h);
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+#[tokio::test]
+async fn the_dashboard_needs_a_session_and_its_forms_their_csrf_token() {
+    let d = Daemon::start(false).await;
+    let ctx = d.local();
+    d.cli(&ctx, &["apps:create", "hello"]).await.unwrap();
+    let url = d.cli(&ctx, &["dashboard"]).await.unwrap();
+    let link = url
+        .trim()
+        .strip_prefix("http://localhost:8080")
+        .expect(&url);
+    assert!(link.starts_with("/login?link="), "{url}");
+
+    for path in ["/", "/apps/hello", "/apps/hello/settings"] {
+        let refused = dashboard(&d, "GET", path, "", "").await;
+        assert!(refused.starts_with("HTTP/1.1 303"), "{path}: {refused}");
+        assert_eq!(header(&refused, "location"), Some("/login"), "{path}");
+    }
+    let stream = dashboard(
+        &d,
+        "GET",
+        "/apps/hello/logs/events",
+        "Accept: text/event-stream\r\n",
+        "",
+    )
+    .await;
+    assert!(stream.starts_with("HTTP/1.1 401"), "{stream}");
+    let action = dashboard(&d, "POST", "/apps/hello/maintenance", "", "enabled=on").await;
+    assert!(action.starts_with("HTTP/1.1 401"), "{action}");
+
+    let login = dashboard(&d, "GET", link, "", "").await;
+    assert!(login.starts_with("HTTP/1.1 303"), "{login}");
+    let cookie = header(&login, "set-cookie").expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "not over TLS: {cookie}");
+    let session = cookie.split(';').next().unwrap();
+    let again = dashboard(&d, "GET", link, "", "").await;
+    assert!(again.starts_with("HTTP/1.1 401"), "a used link: {again}");
+    assert!(again.contains("used already"), "{again}");
+
+    let with_session = format!("Cookie: {session}\r\n");
+    let apps = dashboard(&d, "GET", "/", &with_session, "").await;
+    assert!(apps.starts_with("HTTP/1.1 200"), "{apps}");
+    assert!(apps.contains("href=\"/apps/hello\""), "{apps}");
+    let csp = header(&apps, "content-security-policy").unwrap();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("script-src 'self'"),
+        "{csp}"
+    );
+    for page in [
+        "",
+        "/metrics",
+        "/metrics?period=7d",
+        "/activity",
+        "/logs",
+        "/settings",
+    ] {
+        let shown = dashboard(&d, "GET", &format!("/apps/hello{page}"), &with_session, "").await;
+        assert!(shown.starts_with("HTTP/1.1 200"), "{page}: {shown}");
+        assert!(shown.contains("<h1>"), "{page}: {shown}");
+    }
+    let missing = dashboard(&d, "GET", "/apps/nope", &with_session, "").await;
+    assert!(
+        missing.starts_with("HTTP/1.1 404") && missing.contains("nope"),
+        "{missing}"
+    );
+    let settings = dashboard(&d, "GET", "/apps/hello/settings", &with_session, "").await;
+    let csrf = settings
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a CSRF token in the form");
+
+    let forged = dashboard(
+        &d,
+        "POST",
+        "/apps/hello/maintenance",
+        &with_session,
+        "enabled=on",
+    )
+    .await;
+    assert!(forged.starts_with("HTTP/1.1 403"), "{forged}");
+    let wrong = format!("csrf={}x&enabled=on", csrf);
+    let forged = dashboard(&d, "POST", "/apps/hello/maintenance", &with_session, &wrong).await;
+    assert!(forged.starts_with("HTTP/1.1 403"), "{forged}");
+    let info = d
+        .cli(&ctx, &["apps:info", "-a", "hello", "--json"])
+        .await
+        .unwrap();
+    assert_eq!(
+        json(&info)["maintenance"],
+        false,
+        "a refused form changes nothing"
+    );
+
+    let form = format!("csrf={csrf}&enabled=on");
+    let done = dashboard(&d, "POST", "/apps/hello/maintenance", &with_session, &form).await;
+    assert!(done.starts_with("HTTP/1.1 303"), "{done}");
+    assert_eq!(
+        header(&done, "location"),
+        Some("/apps/hello/settings?notice=maintenance%20mode%20is%20on")
+    );
+    let info = d
+        .cli(&ctx, &["apps:info", "-a", "hello", "--json"])
+        .await
+        .unwrap();
+    assert_eq!(json(&info)["maintenance"], true);
+    let form = format!("csrf={csrf}&process_type=web&quantity=lots");
+    let bad = dashboard(&d, "POST", "/apps/hello/scale", &with_session, &form).await;
+    let location = header(&bad, "location").unwrap();
+    assert!(
+        location.starts_with("/apps/hello?error="),
+        "the API's error comes back: {location}"
+    );
+
+    let form = format!("csrf={csrf}");
+    let out = dashboard(&d, "POST", "/logout", &with_session, &form).await;
+    assert!(
+        header(&out, "set-cookie").unwrap().contains("Max-Age=0"),
+        "{out}"
+    );
+    let ended = dashboard(&d, "GET", "/", &with_session, "").await;
+    assert!(
+        ended.starts_with("HTTP/1.1 303"),
+        "an ended session: {ended}"
+    );
+    d.stop().await;
+}

@@ -24,9 +24,16 @@ pub(super) async fn run(verb: DashboardVerb, s: &mut Session<'_>) -> Result<(), 
             writeln!(out, "Ended {} dashboard sessions.", ended.ended)
         })?);
     }
-    let link: DashboardLink = s.client.post("/v1/dashboard/links", &serde_json::json!({})).await?;
+    let link: DashboardLink = s
+        .client
+        .post("/v1/dashboard/links", &serde_json::json!({}))
+        .await?;
     s.output.show(&link, |out, err| {
-        writeln!(err, "Open this link to log in to the dashboard; it works once, until {}.", link.expires_at)?;
+        writeln!(
+            err,
+            "Open this link to log in to the dashboard; it works once, until {}.",
+            link.expires_at
+        )?;
         if let Some(hint) = &link.hint {
             writeln!(err, "Note: {hint}")?;
         }

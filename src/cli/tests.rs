@@ -179,7 +179,10 @@ const VERBS: &[(&[&str], &str)] = &[
         r#"Routing(HealthCheckSet { path: Some("/up"), status: Some(204), timeout: Some("30s") })"#,
     ),
     (&["dashboard"], "Dashboard(Link { end_sessions: false })"),
-    (&["dashboard", "--end-sessions"], "Dashboard(Link { end_sessions: true })"),
+    (
+        &["dashboard", "--end-sessions"],
+        "Dashboard(Link { end_sessions: true })",
+    ),
     (&["tokens"], "Tokens(List)"),
     (&["tokens:create", "ci"], r#"Tokens(Create { name: "ci" })"#),
     (&["tokens:revoke", "ci"], r#"Tokens(Revoke { name: "ci" })"#),

@@ -57,15 +57,28 @@ pub(crate) async fn scale(
 ) -> Response {
     let change = format!("{}={}", form.process_type.trim(), form.quantity.trim());
     let path = format!("/v1/apps/{}/formation", encode(&app));
-    let outcome = send(&dashboard, Method::PATCH, path, json!({"changes": [change]})).await;
-    back(&app_page(&app, "overview"), outcome.map(|_| format!("scaled {change}")))
+    let outcome = send(
+        &dashboard,
+        Method::PATCH,
+        path,
+        json!({"changes": [change]}),
+    )
+    .await;
+    back(
+        &app_page(&app, "overview"),
+        outcome.map(|_| format!("scaled {change}")),
+    )
 }
 
 /// `POST /apps/{app}/restart`: `ps:restart`.
-pub(crate) async fn restart(State(dashboard): State<Dashboard>, Path(app): Path<String>) -> Response {
+pub(crate) async fn restart(
+    State(dashboard): State<Dashboard>,
+    Path(app): Path<String>,
+) -> Response {
     let path = format!("/v1/apps/{}/dynos/restart", encode(&app));
     let outcome = send(&dashboard, Method::POST, path, json!({})).await;
-    let notice = outcome.map(|a| format!("restarted {} dynos", a["restarted"].as_u64().unwrap_or(0)));
+    let notice =
+        outcome.map(|a| format!("restarted {} dynos", a["restarted"].as_u64().unwrap_or(0)));
     back(&app_page(&app, "overview"), notice)
 }
 
@@ -81,9 +94,19 @@ pub(crate) async fn rollback(
     Form(form): Form<RollbackForm>,
 ) -> Response {
     let path = format!("/v1/apps/{}/rollback", encode(&app));
-    let outcome = send(&dashboard, Method::POST, path, json!({"version": form.version})).await;
+    let outcome = send(
+        &dashboard,
+        Method::POST,
+        path,
+        json!({"version": form.version}),
+    )
+    .await;
     let notice = outcome.map(|a| {
-        format!("rolled back to v{}; release v{} made", form.version, a["version"].as_u64().unwrap_or(0))
+        format!(
+            "rolled back to v{}; release v{} made",
+            form.version,
+            a["version"].as_u64().unwrap_or(0)
+        )
     });
     back(&app_page(&app, "activity"), notice)
 }
@@ -102,8 +125,15 @@ pub(crate) async fn maintenance(
     let enabled = form.enabled == "on";
     let path = format!("/v1/apps/{}/maintenance", encode(&app));
     let outcome = send(&dashboard, Method::PUT, path, json!({"enabled": enabled})).await;
-    let notice = if enabled { "maintenance mode is on" } else { "maintenance mode is off" };
-    back(&app_page(&app, "settings"), outcome.map(|_| notice.to_owned()))
+    let notice = if enabled {
+        "maintenance mode is on"
+    } else {
+        "maintenance mode is off"
+    };
+    back(
+        &app_page(&app, "settings"),
+        outcome.map(|_| notice.to_owned()),
+    )
 }
 
 #[derive(Deserialize)]
@@ -121,7 +151,13 @@ pub(crate) async fn config(
 ) -> Response {
     let key = form.key.trim().to_owned();
     let path = format!("/v1/apps/{}/config", encode(&app));
-    let outcome = send(&dashboard, Method::PATCH, path, json!({ key.clone(): form.value })).await;
+    let outcome = send(
+        &dashboard,
+        Method::PATCH,
+        path,
+        json!({ key.clone(): form.value }),
+    )
+    .await;
     let notice = outcome.map(|answer| match &form.value {
         Some(_) => format!("set {key}{}", made_release(&answer)),
         None => format!("unset {key}{}", made_release(&answer)),
@@ -207,7 +243,10 @@ mod tests {
     #[test]
     fn actions_return_to_their_page_with_the_outcome() {
         let done = back("/apps/shop", Ok("scaled web=2".into()));
-        assert_eq!(done.headers()["location"], "/apps/shop?notice=scaled%20web%3D2");
+        assert_eq!(
+            done.headers()["location"],
+            "/apps/shop?notice=scaled%20web%3D2"
+        );
         let refused = back(
             "/apps/shop/settings",
             Err(ApiFailure {
@@ -215,10 +254,16 @@ mod tests {
                 message: "bad key".into(),
             }),
         );
-        assert_eq!(refused.headers()["location"], "/apps/shop/settings?error=bad%20key");
+        assert_eq!(
+            refused.headers()["location"],
+            "/apps/shop/settings?error=bad%20key"
+        );
         assert_eq!(app_page("shop", "overview"), "/apps/shop");
         assert_eq!(app_page("shop", "logs"), "/apps/shop/logs");
-        assert_eq!(made_release(&json!({"release": {"version": 4}})), "; release v4 made");
+        assert_eq!(
+            made_release(&json!({"release": {"version": 4}})),
+            "; release v4 made"
+        );
         assert_eq!(made_release(&json!({"release": null})), "");
     }
 }

@@ -61,7 +61,9 @@ impl Api {
         let mut request = request
             .body(body)
             .map_err(|e| ApiFailure::internal(format!("bad request to {path}: {e}")))?;
-        request.extensions_mut().insert(ConnectInfo(Peer::Dashboard));
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(Peer::Dashboard));
         let response = self
             .router
             .clone()

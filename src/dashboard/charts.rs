@@ -125,7 +125,10 @@ pub(crate) fn render(chart: &Chart) -> String {
         from = escape(&chart.from),
         to = escape(&chart.to),
     );
-    let drawn = chart.series.iter().any(|s| s.values.iter().any(Option::is_some));
+    let drawn = chart
+        .series
+        .iter()
+        .any(|s| s.values.iter().any(Option::is_some));
     if !drawn {
         let _ = write!(
             svg,
@@ -175,7 +178,11 @@ mod tests {
             (999.0, 1000.0),
             (f64::NAN, 1.0),
         ] {
-            assert!((nice_top(max) - top).abs() < 1e-9, "{max}: {}", nice_top(max));
+            assert!(
+                (nice_top(max) - top).abs() < 1e-9,
+                "{max}: {}",
+                nice_top(max)
+            );
         }
     }
 
@@ -204,7 +211,10 @@ mod tests {
             },
         ]));
         assert!(svg.starts_with("<svg class=\"chart\""), "{svg}");
-        assert!(svg.contains("aria-label=\"Response &lt;time&gt;\""), "{svg}");
+        assert!(
+            svg.contains("aria-label=\"Response &lt;time&gt;\""),
+            "{svg}"
+        );
         assert!(svg.contains(">50 ms</text>"), "top label: {svg}");
         assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
         assert!(svg.contains("p99 &lt;slow&gt;"), "{svg}");

@@ -161,7 +161,11 @@ impl NewSession {
     }
 
     fn open(&self, headers: &HeaderMap) -> Response {
-        let cookie = session_cookie(self.secret.expose(), SESSION_TTL.as_secs(), over_tls(headers));
+        let cookie = session_cookie(
+            self.secret.expose(),
+            SESSION_TTL.as_secs(),
+            over_tls(headers),
+        );
         let mut response = Redirect::to("/").into_response();
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().insert(header::SET_COOKIE, value);
@@ -179,7 +183,9 @@ fn limited(dashboard: &Dashboard, client: &str) -> Option<Response> {
     tracing::warn!(%client, "dashboard login refused: too many failed logins");
     let mut response = login_page(
         StatusCode::TOO_MANY_REQUESTS,
-        Some(format!("too many failed logins from {client}; try again in {wait} s")),
+        Some(format!(
+            "too many failed logins from {client}; try again in {wait} s"
+        )),
     );
     if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -260,7 +266,12 @@ pub(crate) async fn login_with_token(
     let now = unix_now();
     let added = dashboard
         .store
-        .add_session(new.secret.hash(), new.csrf.clone(), now, now + SESSION_TTL.as_secs() as i64)
+        .add_session(
+            new.secret.hash(),
+            new.csrf.clone(),
+            now,
+            now + SESSION_TTL.as_secs() as i64,
+        )
         .await;
     match added {
         Ok(()) => {
@@ -309,7 +320,10 @@ mod tests {
     fn the_client_is_the_first_forwarded_address() {
         let mut headers = HeaderMap::new();
         assert_eq!(client(&headers), "local socket");
-        headers.insert("x-forwarded-for", HeaderValue::from_static("192.0.2.7, 10.0.0.1"));
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("192.0.2.7, 10.0.0.1"),
+        );
         assert_eq!(client(&headers), "192.0.2.7");
         assert!(!over_tls(&headers));
         headers.insert("x-forwarded-proto", HeaderValue::from_static("https"));

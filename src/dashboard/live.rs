@@ -45,7 +45,10 @@ pub(crate) async fn events(
     Path(app): Path<String>,
     Query(query): Query<EventsQuery>,
 ) -> Response {
-    let mut path = format!("/v1/apps/{}/logs?follow=true&lines={PAST_LINES}", encode(&app));
+    let mut path = format!(
+        "/v1/apps/{}/logs?follow=true&lines={PAST_LINES}",
+        encode(&app)
+    );
     if let Some(dyno) = query.dyno.filter(|d| !d.is_empty()) {
         path.push_str(&format!("&dyno={}", encode(&dyno)));
     }
@@ -67,7 +70,11 @@ pub(crate) async fn events(
                 .collect();
             futures_util::stream::iter(events)
         });
-    (StatusCode::OK, Sse::new(stream).keep_alive(KeepAlive::default())).into_response()
+    (
+        StatusCode::OK,
+        Sse::new(stream).keep_alive(KeepAlive::default()),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

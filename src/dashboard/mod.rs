@@ -44,7 +44,10 @@ fn asset(content_type: &'static str, body: &'static str) -> axum::response::Resp
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-            (header::CACHE_CONTROL, HeaderValue::from_static("max-age=3600")),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("max-age=3600"),
+            ),
         ],
         body,
     )
@@ -80,9 +83,18 @@ pub(crate) fn router(api: Router, store: Store) -> Router {
             gate::require_session,
         ));
     Router::new()
-        .route("/login", get(gate::login_with_link).post(gate::login_with_token))
-        .route("/assets/dashboard.css", get(|| async { asset("text/css; charset=utf-8", STYLESHEET) }))
-        .route("/assets/dashboard.js", get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }))
+        .route(
+            "/login",
+            get(gate::login_with_link).post(gate::login_with_token),
+        )
+        .route(
+            "/assets/dashboard.css",
+            get(|| async { asset("text/css; charset=utf-8", STYLESHEET) }),
+        )
+        .route(
+            "/assets/dashboard.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+        )
         .merge(behind_session)
         .fallback(|| async {
             gate::failure_page(axum::http::StatusCode::NOT_FOUND, "no such page")

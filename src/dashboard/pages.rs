@@ -23,7 +23,13 @@ pub(crate) struct Flash {
     error: Option<String>,
 }
 
-fn chrome(title: String, app: Option<&str>, tab: &'static str, session: &Session, flash: Flash) -> Chrome {
+fn chrome(
+    title: String,
+    app: Option<&str>,
+    tab: &'static str,
+    session: &Session,
+    flash: Flash,
+) -> Chrome {
     Chrome {
         title,
         app: app.map(str::to_owned),
@@ -203,8 +209,14 @@ struct MetricsPage {
 }
 
 fn metrics_charts(metrics: &AppMetrics) -> Vec<Chart> {
-    let from = metrics.points.first().map_or(String::new(), |p| p.time.clone());
-    let to = metrics.points.last().map_or(String::new(), |p| p.time.clone());
+    let from = metrics
+        .points
+        .first()
+        .map_or(String::new(), |p| p.time.clone());
+    let to = metrics
+        .points
+        .last()
+        .map_or(String::new(), |p| p.time.clone());
     let router = |pick: fn(&crate::wire::RouterPoint) -> Option<f64>| -> Vec<Option<f64>> {
         metrics.points.iter().map(pick).collect()
     };
@@ -248,12 +260,24 @@ fn metrics_charts(metrics: &AppMetrics) -> Vec<Chart> {
                 line(
                     &usage.process_type,
                     class,
-                    usage.points.iter().map(|p| p.memory_bytes.map(|m| m as f64)).collect(),
+                    usage
+                        .points
+                        .iter()
+                        .map(|p| p.memory_bytes.map(|m| m as f64))
+                        .collect(),
                 )
             })
             .collect(),
-        from: metrics.usage.first().and_then(|u| u.points.first()).map_or(from, |p| p.time.clone()),
-        to: metrics.usage.first().and_then(|u| u.points.last()).map_or(to, |p| p.time.clone()),
+        from: metrics
+            .usage
+            .first()
+            .and_then(|u| u.points.first())
+            .map_or(from, |p| p.time.clone()),
+        to: metrics
+            .usage
+            .first()
+            .and_then(|u| u.points.last())
+            .map_or(to, |p| p.time.clone()),
     };
     vec![latency, throughput, memory]
 }
@@ -265,9 +289,19 @@ pub(crate) async fn metrics(
     Path(app): Path<String>,
     Query(query): Query<PeriodQuery>,
 ) -> Response {
-    let chrome = chrome(format!("{app}: metrics"), Some(&app), "metrics", &session, Flash::default());
+    let chrome = chrome(
+        format!("{app}: metrics"),
+        Some(&app),
+        "metrics",
+        &session,
+        Flash::default(),
+    );
     let period = query.period.unwrap_or_else(|| PERIODS[0].to_owned());
-    let path = format!("/v1/apps/{}/metrics?since={}", encode(&app), encode(&period));
+    let path = format!(
+        "/v1/apps/{}/metrics?since={}",
+        encode(&app),
+        encode(&period)
+    );
     let metrics: AppMetrics = match dashboard.api.get(&path).await {
         Ok(metrics) => metrics,
         Err(e) => return failed(chrome, e),
@@ -279,7 +313,10 @@ pub(crate) async fn metrics(
             period,
             periods: PERIODS,
             total_requests: metrics.total.requests,
-            charts: metrics_charts(&metrics).iter().map(charts::render).collect(),
+            charts: metrics_charts(&metrics)
+                .iter()
+                .map(charts::render)
+                .collect(),
         },
     )
 }
@@ -306,12 +343,24 @@ pub(crate) async fn activity(
     Path(app): Path<String>,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let chrome = chrome(format!("{app}: activity"), Some(&app), "activity", &session, flash);
+    let chrome = chrome(
+        format!("{app}: activity"),
+        Some(&app),
+        "activity",
+        &session,
+        flash,
+    );
     let name = encode(&app);
     let read = async {
-        let mut releases: Vec<Release> = dashboard.api.get(&format!("/v1/apps/{name}/releases")).await?;
-        releases.sort_by(|a, b| b.version.cmp(&a.version));
-        let alerts: AlertList = dashboard.api.get(&format!("/v1/apps/{name}/alerts")).await?;
+        let mut releases: Vec<Release> = dashboard
+            .api
+            .get(&format!("/v1/apps/{name}/releases"))
+            .await?;
+        releases.sort_by_key(|r| std::cmp::Reverse(r.version));
+        let alerts: AlertList = dashboard
+            .api
+            .get(&format!("/v1/apps/{name}/alerts"))
+            .await?;
         let live = info(&dashboard, &app).await?.release.map(|r| r.version);
         Ok::<_, ApiFailure>((releases, alerts, live))
     };
@@ -349,7 +398,13 @@ pub(crate) async fn logs(
     Path(app): Path<String>,
     Query(query): Query<LogsQuery>,
 ) -> Response {
-    let chrome = chrome(format!("{app}: logs"), Some(&app), "logs", &session, Flash::default());
+    let chrome = chrome(
+        format!("{app}: logs"),
+        Some(&app),
+        "logs",
+        &session,
+        Flash::default(),
+    );
     match info(&dashboard, &app).await {
         Ok(info) => page(
             StatusCode::OK,
@@ -386,7 +441,13 @@ pub(crate) async fn settings(
     Query(flash): Query<Flash>,
     Query(reveal): Query<RevealQuery>,
 ) -> Response {
-    let chrome = chrome(format!("{app}: settings"), Some(&app), "settings", &session, flash);
+    let chrome = chrome(
+        format!("{app}: settings"),
+        Some(&app),
+        "settings",
+        &session,
+        flash,
+    );
     let read = async {
         let info = info(&dashboard, &app).await?;
         let config: ConfigMap = dashboard

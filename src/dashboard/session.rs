@@ -78,9 +78,9 @@ impl LoginLimiter {
     pub(crate) fn check(&mut self, client: &str, now: i64) -> Result<(), i64> {
         self.forget_before(now);
         match self.failures.get(self.key(client)) {
-            Some(times) if times.len() >= MAX_FAILURES => {
-                Err(times.front().map_or(1, |first| first + FAILURE_WINDOW_SECS - now))
-            }
+            Some(times) if times.len() >= MAX_FAILURES => Err(times
+                .front()
+                .map_or(1, |first| first + FAILURE_WINDOW_SECS - now)),
             _ => Ok(()),
         }
     }
@@ -145,9 +145,20 @@ mod tests {
             assert_eq!(limiter.check("10.0.0.1", 100 + i), Ok(()));
             limiter.record_failure("10.0.0.1", 100 + i);
         }
-        assert_eq!(limiter.check("10.0.0.1", 110), Err(FAILURE_WINDOW_SECS - 10));
-        assert_eq!(limiter.check("10.0.0.2", 110), Ok(()), "other clients are not held");
-        assert_eq!(limiter.check("10.0.0.1", 100 + FAILURE_WINDOW_SECS), Ok(()), "the first failure aged out");
+        assert_eq!(
+            limiter.check("10.0.0.1", 110),
+            Err(FAILURE_WINDOW_SECS - 10)
+        );
+        assert_eq!(
+            limiter.check("10.0.0.2", 110),
+            Ok(()),
+            "other clients are not held"
+        );
+        assert_eq!(
+            limiter.check("10.0.0.1", 100 + FAILURE_WINDOW_SECS),
+            Ok(()),
+            "the first failure aged out"
+        );
         assert_eq!(limiter.failures["10.0.0.1"].len(), MAX_FAILURES - 1);
     }
 

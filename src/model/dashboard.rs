@@ -82,6 +82,9 @@ mod tests {
         }
         .hint()
         .unwrap();
-        assert!(hint.contains("ssh -L 8080:/run/skiff/dashboard.sock"), "{hint}");
+        assert!(
+            hint.contains("ssh -L 8080:/run/skiff/dashboard.sock"),
+            "{hint}"
+        );
     }
 }

@@ -393,7 +393,9 @@ fn route_apps(apps: &[AppRoutes], settings: &ProxySettings) -> RoutedApps {
     }
     if let Some((host, socket)) = &settings.dashboard {
         routed.hosts.push(host.clone());
-        routed.routes.push(dashboard_route(host, socket, settings.max_body));
+        routed
+            .routes
+            .push(dashboard_route(host, socket, settings.max_body));
     }
     routed.routes.push(json!({"handle": [not_found_page()]}));
     routed

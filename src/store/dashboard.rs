@@ -179,16 +179,26 @@ mod tests {
         for refused in ["s2", "s3", "s4"] {
             assert_eq!(store.session(hash(refused), 170).await.unwrap(), None);
         }
-        assert_eq!(store.session(hash("s1"), 1000).await.unwrap(), None, "expired");
+        assert_eq!(
+            store.session(hash("s1"), 1000).await.unwrap(),
+            None,
+            "expired"
+        );
     }
 
     #[tokio::test]
     async fn sessions_end_alone_or_all_together() {
         let store = Store::open_in_memory().unwrap();
         for s in ["a", "b", "c"] {
-            store.add_session(hash(s), "x".into(), 0, 100).await.unwrap();
+            store
+                .add_session(hash(s), "x".into(), 0, 100)
+                .await
+                .unwrap();
         }
-        store.add_session(hash("gone"), "x".into(), 0, 10).await.unwrap();
+        store
+            .add_session(hash("gone"), "x".into(), 0, 10)
+            .await
+            .unwrap();
         store.end_session(hash("a")).await.unwrap();
         assert_eq!(store.session(hash("a"), 50).await.unwrap(), None);
         assert!(store.session(hash("b"), 50).await.unwrap().is_some());
@@ -196,6 +206,9 @@ mod tests {
         assert_eq!(store.end_all_sessions(50).await.unwrap(), 2);
         assert_eq!(store.session(hash("c"), 50).await.unwrap(), None);
         let link = store.use_login_link(hash("l"), hash("d"), "x".into(), 60, 100);
-        assert!(!link.await.unwrap(), "ending all sessions voids unused links");
+        assert!(
+            !link.await.unwrap(),
+            "ending all sessions voids unused links"
+        );
     }
 }

@@ -48,6 +48,8 @@ pub const APT_PACKAGES: &[&str] = &[
     "postgresql",
     "redis-server",
     "rclone",
+    "chromium",
+    "chromium-driver",
 ];
 /// Bump when the way the rootfs is prepared changes, so old caches are not reused.
 const ROOTFS_RECIPE: &str = "v3: minbase + /etc/hosts + /etc/hostname + the host's extra CAs";
@@ -620,6 +622,11 @@ impl Container {
     /// Runs `sh -c cmd` as `user` (runuser, so no password and no login shell).
     pub fn as_user(&self, user: &str, cmd: &str) -> Out {
         self.sh(&format!("runuser -u {user} -- sh -c {}", shell_quote(cmd)))
+    }
+
+    /// The host's end of the container's veth: where its connections from the host come from.
+    pub fn host_ip(&self) -> String {
+        self.net.host_ip()
     }
 
     /// Installs the bound .deb and waits until skiffd is active.

@@ -30,6 +30,7 @@ mod bench_net;
 mod bench_sleep;
 mod cgroup;
 mod compression;
+mod dashboard;
 mod deploys;
 mod dynos;
 mod example;
@@ -71,6 +72,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(alerts::scenarios());
     all.extend(apps::scenarios());
     all.extend(example::scenarios());
+    all.extend(dashboard::scenarios());
     all.extend(access::scenarios());
     all.extend(state::scenarios());
     all.extend(journal::scenarios());
