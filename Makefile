@@ -4,7 +4,7 @@
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 # Optional substring of system scenario names (`make system FILTER=apps`) or of benchmark
-# parts (`make bench FILTER=sleep`: dynos, addons, backups, sleep, metrics).
+# parts (`make bench FILTER=sleep`: dynos, addons, backups, sleep, metrics, dashboard).
 FILTER ?=
 
 .PHONY: prereqs build deb lint unit system test try bench

@@ -324,3 +324,50 @@ fn the_function_scanner_measures_what_rustfmt_writes() {
         vec![("a".to_owned(), 1, 4), ("c".to_owned(), 9, 4)]
     );
 }
+
+#[test]
+fn the_dashboard_acts_only_through_the_api() {
+    let own_rows = [
+        ".session(",
+        ".use_login_link(",
+        ".add_session(",
+        ".end_session(",
+        ".authenticate_token(",
+    ];
+    let servers = [
+        "crate::reconciler",
+        "crate::systemd",
+        "crate::proxy",
+        "crate::addons",
+        "crate::network",
+        "crate::build",
+        "crate::oneoff",
+    ];
+    let mut found = Vec::new();
+    for source in sources("src")
+        .iter()
+        .filter(|s| s.path.starts_with("src/dashboard/"))
+    {
+        // rustfmt breaks call chains over lines: read the file as one line.
+        let code = source.code.join(" ");
+        for rest in code.split(".store").skip(1) {
+            if !own_rows.iter().any(|m| rest.trim_start().starts_with(m)) {
+                found.push(format!(
+                    "{}: .store{}",
+                    source.path,
+                    &rest[..rest.len().min(40)]
+                ));
+            }
+        }
+        found.extend(
+            servers
+                .iter()
+                .filter(|s| code.contains(*s))
+                .map(|s| format!("{}: {s}", source.path)),
+        );
+    }
+    assert!(
+        found.is_empty(),
+        "the dashboard must change state through the API router, reading the store only for its sessions: {found:?}"
+    );
+}

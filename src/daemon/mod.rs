@@ -1,18 +1,20 @@
 //! skiffd's life cycle: logging, capabilities, listeners, readiness, serving and graceful shutdown.
 
 use std::future::{Future, IntoFuture};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 mod args;
+mod sockets;
 mod tasks;
+
+pub use sockets::Listeners;
+use sockets::{admin_gid, dashboard_address, dashboard_socket, wake_socket};
 
 pub use args::DaemonArgs;
 
 use anyhow::{bail, Context};
-use tokio::net::{TcpListener, UnixListener};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
@@ -23,11 +25,10 @@ use crate::addons::redis::{DebianRedis, RedisServer};
 use crate::addons::Addons;
 use crate::api::{self, AppState, BackupSettings, LocalPolicy, Peer, UploadLimits};
 use crate::build::pipeline::{BuildSettings, Deployer};
-use crate::config::{Config, LogLevel, TlsMode};
+use crate::config::{Config, LogLevel};
 use crate::health::{NetProber, Prober};
 use crate::journal::{Journalctl, LogSource};
 use crate::metrics::RouterMetrics;
-use crate::model::DashboardAddress;
 use crate::network::{HostNetwork, LinuxHost, NetworkSettings, Networking};
 use crate::oneoff::{RunSettings, Runner};
 use crate::paths::Layout;
@@ -103,104 +104,6 @@ pub fn drop_capabilities() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The sockets skiffd serves on; bound before the daemon runs so tests can pass their own.
-pub struct Listeners {
-    pub unix: UnixListener,
-    pub tcp: Option<TcpListener>,
-    /// The wake socket skiff's Caddy asks before it sends a sleeping app's requests on.
-    pub wake: UnixListener,
-    /// The dashboard's socket, which skiff's Caddy proxies to.
-    pub dashboard: UnixListener,
-}
-
-impl Listeners {
-    /// Binds the API socket (mode 0660, group skiff when it exists), the wake socket (mode 0660,
-    /// group caddy when it exists), the dashboard socket (mode 0666: every request on it needs
-    /// a dashboard session, as it would through the proxy) and the optional TCP listener.
-    pub async fn bind(config: &Config) -> anyhow::Result<Self> {
-        let unix = bind_unix(&config.socket_path, admin_gid(), 0o660)?;
-        let wake = bind_unix(&wake_socket(config), gid_of(PROXY_GROUP), 0o660)?;
-        let dashboard = bind_unix(&dashboard_socket(config), None, 0o666)?;
-        let tcp = match config.listen_tcp {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen on listen_tcp {addr}"))?,
-            ),
-            None => None,
-        };
-        Ok(Self {
-            unix,
-            tcp,
-            wake,
-            dashboard,
-        })
-    }
-}
-
-fn admin_gid() -> Option<u32> {
-    gid_of(ADMIN_GROUP)
-}
-
-/// The group skiff's Caddy runs as: it may use the wake socket.
-const PROXY_GROUP: &str = "caddy";
-
-fn gid_of(group: &str) -> Option<u32> {
-    nix::unistd::Group::from_name(group)
-        .ok()
-        .flatten()
-        .map(|g| g.gid.as_raw())
-}
-
-/// The wake socket, beside the API socket in skiffd's runtime folder.
-fn wake_socket(config: &Config) -> PathBuf {
-    layout(config)
-        .runtime_dir
-        .join(crate::wake::WAKE_SOCKET_NAME)
-}
-
-/// The dashboard's socket, beside the API socket.
-fn dashboard_socket(config: &Config) -> PathBuf {
-    layout(config)
-        .runtime_dir
-        .join(crate::dashboard::DASHBOARD_SOCKET_NAME)
-}
-
-/// Where the dashboard's login links point: the proxy's host, or the socket.
-fn dashboard_address(config: &Config) -> DashboardAddress {
-    match config.dashboard_host() {
-        Some(host) => DashboardAddress::Proxy {
-            host,
-            tls: config.tls != TlsMode::Off,
-        },
-        None => DashboardAddress::Socket {
-            path: dashboard_socket(config).display().to_string(),
-        },
-    }
-}
-
-fn bind_unix(path: &Path, group: Option<u32>, mode: u32) -> anyhow::Result<UnixListener> {
-    use std::os::unix::fs::FileTypeExt;
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)
-            .with_context(|| format!("removing stale socket {}", path.display()))?,
-        Ok(_) => bail!(
-            "{} exists and is not a socket; refusing to replace it",
-            path.display()
-        ),
-        Err(_) => {}
-    }
-    let listener =
-        UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
-    if let (Some(gid), true) = (group, nix::unistd::geteuid().is_root()) {
-        nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)))
-            .with_context(|| format!("giving {} to its group", path.display()))?;
-    }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .with_context(|| format!("setting the mode of {}", path.display()))?;
-    Ok(listener)
-}
-
 /// The outside systems skiffd talks to, real in production and fakes in tests.
 pub struct Adapters {
     pub systemd: Arc<dyn Systemd>,
@@ -272,7 +175,7 @@ fn plans(config: &Config) -> crate::model::Plans {
 }
 
 /// Where skiffd's files are: the state dir, and the runtime dir beside the API socket.
-fn layout(config: &Config) -> Layout {
+pub(super) fn layout(config: &Config) -> Layout {
     let runtime_dir = config
         .socket_path
         .parent()
@@ -354,22 +257,10 @@ pub async fn run(
         (activity.clone(), metrics.clone()),
     );
     let reconciler = state.reconciler.clone();
-    let dashboard_store = state.store.clone();
     let monitoring = tasks::monitor_of(&config, &state, metrics.clone());
-    let waker = Waker::new(&state, activity.clone(), config.wake_timeout.0);
     reconciler.networks().check_host().await?;
-    let body_limit = usize::try_from(config.api_body_limit.0).unwrap_or(usize::MAX);
-
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let app = api::router(state, body_limit).layer(axum::middleware::map_response_with_state(
-        stop_rx.clone(),
-        api::shutdown::end_streams_on_stop,
-    ));
-    let routers = Routers {
-        wake: crate::wake::router(waker),
-        dashboard: crate::dashboard::router(app.clone(), dashboard_store),
-        api: app,
-    };
+    let routers = Routers::new(&config, state, activity.clone(), &stop_rx);
     let mut servers = serve(listeners, routers, &stop_rx)?;
     servers.spawn({
         let stop = stopped(stop_rx.clone());
@@ -427,6 +318,29 @@ struct Routers {
     api: axum::Router,
     wake: axum::Router,
     dashboard: axum::Router,
+}
+
+impl Routers {
+    /// The API (its streams end when skiffd stops), the wake endpoint and the dashboard on it.
+    fn new(
+        config: &Config,
+        state: AppState,
+        activity: Activity,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) -> Self {
+        let waker = Waker::new(&state, activity, config.wake_timeout.0);
+        let store = state.store.clone();
+        let body_limit = usize::try_from(config.api_body_limit.0).unwrap_or(usize::MAX);
+        let api = api::router(state, body_limit).layer(axum::middleware::map_response_with_state(
+            stop.clone(),
+            api::shutdown::end_streams_on_stop,
+        ));
+        Self {
+            wake: crate::wake::router(waker),
+            dashboard: crate::dashboard::router(api.clone(), store),
+            api,
+        }
+    }
 }
 
 /// Serves the API on the socket and the optional TCP listener, the wake socket and the

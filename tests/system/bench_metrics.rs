@@ -14,7 +14,7 @@ const WINDOW_SECS: usize = 60;
 const LOAD_ROUNDS: usize = 5;
 
 /// skiffd's CPU ticks (1/100 s) over the window, and in how many of its seconds it had any.
-fn cpu_over_window(c: &Container) -> (u64, usize) {
+pub(crate) fn cpu_over_window(c: &Container) -> (u64, usize) {
     let script = format!(
         "pid=$(systemctl show -p MainPID --value skiffd); for i in $(seq {}); do cut -d' ' -f14,15 /proc/$pid/stat; sleep 1; done",
         WINDOW_SECS + 1

@@ -25,6 +25,7 @@ mod backups_redis;
 mod bench;
 mod bench_addons;
 mod bench_backups;
+mod bench_dashboard;
 mod bench_metrics;
 mod bench_net;
 mod bench_sleep;
@@ -394,14 +395,15 @@ type BenchPart = (&'static str, fn(&Container));
 
 /// `make bench`: one container, figures printed, never a pass/fail on time. With a filter
 /// (`make bench FILTER=sleep`), only the parts whose name holds it: dynos, addons, backups,
-/// sleep, metrics.
+/// sleep, metrics, dashboard.
 fn bench_mode(rootfs: &std::path::Path, deb: &std::path::Path, filter: Option<&str>) -> ExitCode {
-    let parts: [BenchPart; 5] = [
+    let parts: [BenchPart; 6] = [
         ("dynos", bench::run),
         ("addons", bench_addons::run),
         ("backups", bench_backups::run),
         ("sleep", bench_sleep::run),
         ("metrics", bench_metrics::run),
+        ("dashboard", bench_dashboard::run),
     ];
     let result = panic::catch_unwind(|| {
         let c = Container::boot(rootfs, deb, "bench")
