@@ -402,7 +402,10 @@ fn route_apps(apps: &[AppRoutes], settings: &ProxySettings) -> RoutedApps {
 }
 
 /// The dashboard's host, proxied to skiffd's dashboard socket. Its requests are not an app's:
-/// no access lines (`skip_hosts` in [`servers`]), no metrics.
+/// no access lines (`skip_hosts` in [`servers`]), no metrics. No `flush_interval`: Caddy
+/// flushes `text/event-stream` answers (the live log) as they come anyway, and with
+/// `flush_interval: -1` Caddy 2.6 ties each request to the config it arrived under, so every
+/// config load would cut the requests in flight.
 fn dashboard_route(host: &str, socket: &Path, max_body: u64) -> Value {
     json!({
         "match": [{"host": [host]}],
@@ -411,7 +414,6 @@ fn dashboard_route(host: &str, socket: &Path, max_body: u64) -> Value {
             {
                 "handler": "reverse_proxy",
                 "upstreams": [{"dial": format!("unix/{}", socket.display())}],
-                "flush_interval": -1,
             },
         ],
         "terminal": true,
@@ -562,6 +564,38 @@ mod tests {
             app("quiet", &[], false, &[]),
             app("under-works", &[], true, &[20002]),
         ]
+    }
+
+    #[test]
+    fn the_dashboard_host_is_proxied_to_its_socket_unlogged_and_uncut_by_loads() {
+        let mut with_dashboard = settings(TlsMode::Internal);
+        with_dashboard.dashboard =
+            Some(("skiff.localhost".into(), "/run/skiff/dashboard.sock".into()));
+        let config = render(&apps(), &with_dashboard);
+        let server = &config["apps"]["http"]["servers"]["skiff"];
+        let routes = server["routes"].as_array().unwrap();
+        let dashboard = &routes[routes.len() - 2];
+        assert_eq!(dashboard["match"], json!([{"host": ["skiff.localhost"]}]));
+        let proxy = &dashboard["handle"][1];
+        assert_eq!(
+            proxy["upstreams"],
+            json!([{"dial": "unix//run/skiff/dashboard.sock"}])
+        );
+        assert!(proxy.get("flush_interval").is_none(), "{proxy}");
+        assert_eq!(server["logs"]["skip_hosts"], json!(["skiff.localhost"]));
+        let subjects = &config["apps"]["tls"]["automation"]["policies"][0]["subjects"];
+        assert!(
+            subjects
+                .as_array()
+                .unwrap()
+                .contains(&json!("skiff.localhost")),
+            "{subjects}"
+        );
+        let without = render(&apps(), &settings(TlsMode::Internal));
+        assert!(without["apps"]["http"]["servers"]["skiff"]["logs"]
+            .get("skip_hosts")
+            .is_none());
+        assert!(!without.to_string().contains("dashboard.sock"));
     }
 
     #[test]

@@ -179,27 +179,29 @@ async fn wait_text(browser: &Client, path: &str, css: &str, want: &str, timeout:
     panic!("{css} on {path} never said {want:?} (last {last:?}); page:\n{page}");
 }
 
-async fn text(browser: &Client, css: &str) -> String {
+/// The element `css` finds, waited for; a panic with the page it is missing from.
+async fn element(browser: &Client, css: &str) -> fantoccini::elements::Element {
     let found = browser
         .wait()
         .at_most(Duration::from_secs(20))
         .for_element(Locator::Css(css))
         .await;
-    let found = found.unwrap_or_else(|e| panic!("no {css}: {e}"));
-    found.text().await.unwrap()
+    match found {
+        Ok(found) => found,
+        Err(e) => {
+            let url = browser.current_url().await.map(|u| u.to_string());
+            let page = browser.source().await.unwrap_or_default();
+            panic!("no {css} on {url:?}: {e}; page:\n{page}")
+        }
+    }
+}
+
+async fn text(browser: &Client, css: &str) -> String {
+    element(browser, css).await.text().await.unwrap()
 }
 
 async fn click(browser: &Client, css: &str) {
-    let found = browser
-        .wait()
-        .at_most(Duration::from_secs(20))
-        .for_element(Locator::Css(css))
-        .await;
-    found
-        .unwrap_or_else(|e| panic!("no {css}: {e}"))
-        .click()
-        .await
-        .unwrap();
+    element(browser, css).await.click().await.unwrap();
 }
 
 async fn screenshot(browser: &Client, name: &str, width: u32, height: u32) {
