@@ -24,6 +24,7 @@ build:
 deb:
 	$(CARGO) build --release --bins
 	rm -rf target/manuals && target/release/skiff-manuals target/manuals
+	gzip -9n < debian/changelog > target/manuals/changelog.gz
 	$(CARGO) deb --no-build
 
 # clippy twice: every target (the tests turn the test-only `fakes` feature on), then the shipped
@@ -32,7 +33,7 @@ lint: deb
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --lib --bins -- -D warnings
-	deb=$$(ls -t target/debian/skiff_*_*.deb | head -n 1) && lintian --fail-on error "$$deb"
+	deb=$$(ls -t target/debian/skiff_*_*.deb | head -n 1) && lintian --fail-on error,warning "$$deb"
 
 # Unit tests and in-process integration tests (the system suite is `test = false` in Cargo.toml).
 unit:

@@ -1,13 +1,14 @@
-//! Server-rendered SVG line charts for the metrics page: one line per series, gaps where a
-//! point has no value, the scale's top and the period's ends written on the axes.
+//! Server-rendered SVG line charts for the metrics page: one line per series over the whole
+//! period, gaps where a point has no value, a dot for a value alone between gaps. The words —
+//! title, scale, period, legend — are HTML around the drawing, so they read at any width.
 
 use std::fmt::Write;
 
 const WIDTH: f64 = 600.0;
-const HEIGHT: f64 = 180.0;
-const LEFT: f64 = 56.0;
-const BOTTOM: f64 = 22.0;
-const TOP: f64 = 8.0;
+const HEIGHT: f64 = 160.0;
+const LEFT: f64 = 2.0;
+const BOTTOM: f64 = 2.0;
+const TOP: f64 = 4.0;
 
 /// One line: a label for the legend, a CSS class for its colour, a value per point.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,22 +74,18 @@ pub(crate) fn nice_top(max: f64) -> f64 {
         .unwrap_or(10.0 * power)
 }
 
-/// The polylines' point lists of one series: a new list after every gap.
-fn segments(values: &[Option<f64>], top: f64) -> Vec<String> {
+/// The points of one series as drawn, in runs between gaps.
+fn segments(values: &[Option<f64>], top: f64) -> Vec<Vec<(f64, f64)>> {
     let points = values.len().max(2) - 1;
     let plot_w = WIDTH - LEFT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let mut segments = Vec::new();
-    let mut current = String::new();
+    let mut current = Vec::new();
     for (i, value) in values.iter().enumerate() {
         match value {
             Some(v) => {
                 let x = LEFT + plot_w * i as f64 / points as f64;
-                let y = TOP + plot_h * (1.0 - v / top);
-                if !current.is_empty() {
-                    current.push(' ');
-                }
-                let _ = write!(current, "{x:.1},{y:.1}");
+                current.push((x, TOP + plot_h * (1.0 - v / top)));
             }
             None if !current.is_empty() => segments.push(std::mem::take(&mut current)),
             None => {}
@@ -100,7 +97,28 @@ fn segments(values: &[Option<f64>], top: f64) -> Vec<String> {
     segments
 }
 
-/// The chart as an inline `<svg>` element.
+fn draw(svg: &mut String, series: &Series, top: f64) {
+    let label = escape(&series.label);
+    for run in segments(&series.values, top) {
+        if let [(x, y)] = run[..] {
+            let _ = write!(
+                svg,
+                "<circle class=\"dot {}\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3\"><title>{label}</title></circle>",
+                series.class
+            );
+        } else {
+            let points: Vec<String> = run.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+            let _ = write!(
+                svg,
+                "<polyline class=\"line {}\" points=\"{}\"><title>{label}</title></polyline>",
+                series.class,
+                points.join(" ")
+            );
+        }
+    }
+}
+
+/// The chart as a `<figure>`: its title, scale and legend, and the drawing.
 pub(crate) fn render(chart: &Chart) -> String {
     let max = chart
         .series
@@ -109,45 +127,44 @@ pub(crate) fn render(chart: &Chart) -> String {
         .fold(0.0f64, |m, v| m.max(*v));
     let top = nice_top(max);
     let title = escape(&chart.title);
-    let mut svg = format!(
-        "<svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{title}\">\
-         <title>{title}</title>\
-         <line class=\"axis\" x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{y0}\"/>\
-         <line class=\"axis\" x1=\"{LEFT}\" y1=\"{y0}\" x2=\"{WIDTH}\" y2=\"{y0}\"/>\
-         <text class=\"tick\" x=\"{lx}\" y=\"{ty}\" text-anchor=\"end\">{top_label}</text>\
-         <text class=\"tick\" x=\"{lx}\" y=\"{y0}\" text-anchor=\"end\">0</text>\
-         <text class=\"tick\" x=\"{LEFT}\" y=\"{HEIGHT}\">{from}</text>\
-         <text class=\"tick\" x=\"{WIDTH}\" y=\"{HEIGHT}\" text-anchor=\"end\">{to}</text>",
-        y0 = HEIGHT - BOTTOM,
-        lx = LEFT - 4.0,
-        ty = TOP + 10.0,
-        top_label = escape(&chart.unit.label(top)),
-        from = escape(&chart.from),
-        to = escape(&chart.to),
-    );
     let drawn = chart
         .series
         .iter()
         .any(|s| s.values.iter().any(Option::is_some));
-    if !drawn {
-        let _ = write!(
-            svg,
-            "<text class=\"empty\" x=\"{x}\" y=\"{y}\" text-anchor=\"middle\">no data in this period</text>",
-            x = LEFT + (WIDTH - LEFT) / 2.0,
-            y = HEIGHT / 2.0,
-        );
-    }
+    let legend: String = chart
+        .series
+        .iter()
+        .map(|s| {
+            format!(
+                "<span class=\"key {}\">{}</span>",
+                s.class,
+                escape(&s.label)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let scale = if drawn {
+        format!("0 to {}", escape(&chart.unit.label(top)))
+    } else {
+        "no data in this period".to_owned()
+    };
+    let mut svg = format!(
+        "<figure class=\"card chart-card\"><figcaption><strong>{title}</strong> \
+         <span class=\"scale\">{scale}</span> <span class=\"legend\">{legend}</span></figcaption>\
+         <svg class=\"chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" aria-label=\"{title}, {scale}\">\
+         <line class=\"axis\" x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{LEFT}\" y2=\"{y0}\"/>\
+         <line class=\"axis\" x1=\"{LEFT}\" y1=\"{y0}\" x2=\"{WIDTH}\" y2=\"{y0}\"/>",
+        y0 = HEIGHT - BOTTOM,
+    );
     for series in &chart.series {
-        for points in segments(&series.values, top) {
-            let _ = write!(
-                svg,
-                "<polyline class=\"line {}\" points=\"{points}\"><title>{}</title></polyline>",
-                series.class,
-                escape(&series.label)
-            );
-        }
+        draw(&mut svg, series, top);
     }
-    svg.push_str("</svg>");
+    let _ = write!(
+        svg,
+        "</svg><div class=\"period\"><span>{}</span><span>{}</span></div></figure>",
+        escape(&chart.from),
+        escape(&chart.to)
+    );
     svg
 }
 
@@ -189,16 +206,16 @@ mod tests {
     #[test]
     fn gaps_split_a_line() {
         let values = [Some(0.0), Some(10.0), None, Some(5.0), None];
-        let segments = segments(&values, 10.0);
-        assert_eq!(segments.len(), 2);
-        assert_eq!(segments[0], "56.0,158.0 192.0,8.0");
-        assert_eq!(segments[1], "464.0,83.0");
-        assert!(super::segments(&[None, None], 1.0).is_empty());
+        let runs = segments(&values, 10.0);
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0], vec![(2.0, 158.0), (151.5, 4.0)]);
+        assert_eq!(runs[1], vec![(450.5, 81.0)]);
+        assert!(segments(&[None, None], 1.0).is_empty());
     }
 
     #[test]
     fn a_chart_draws_each_series_and_escapes_its_text() {
-        let svg = render(&chart(vec![
+        let html = render(&chart(vec![
             Series {
                 label: "p50".into(),
                 class: "p50",
@@ -210,25 +227,40 @@ mod tests {
                 values: vec![Some(40.0), None],
             },
         ]));
-        assert!(svg.starts_with("<svg class=\"chart\""), "{svg}");
         assert!(
-            svg.contains("aria-label=\"Response &lt;time&gt;\""),
-            "{svg}"
+            html.starts_with("<figure class=\"card chart-card\">"),
+            "{html}"
         );
-        assert!(svg.contains(">50 ms</text>"), "top label: {svg}");
-        assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
-        assert!(svg.contains("p99 &lt;slow&gt;"), "{svg}");
-        assert!(!svg.contains("no data"), "{svg}");
+        assert!(
+            html.contains("<strong>Response &lt;time&gt;</strong>"),
+            "{html}"
+        );
+        assert!(html.contains("0 to 50 ms"), "the scale: {html}");
+        assert_eq!(html.matches("<polyline").count(), 1, "{html}");
+        assert_eq!(
+            html.matches("<circle").count(),
+            1,
+            "a lone value is a dot: {html}"
+        );
+        assert!(html.contains("p99 &lt;slow&gt;"), "{html}");
+        assert!(
+            html.contains("<span>10:00</span><span>11:00</span>"),
+            "{html}"
+        );
+        assert!(!html.contains("no data"), "{html}");
     }
 
     #[test]
     fn an_empty_period_says_so() {
-        let svg = render(&chart(vec![Series {
+        let html = render(&chart(vec![Series {
             label: "p50".into(),
             class: "p50",
             values: vec![None, None],
         }]));
-        assert!(svg.contains("no data in this period"), "{svg}");
-        assert!(!svg.contains("<polyline"), "{svg}");
+        assert!(html.contains("no data in this period"), "{html}");
+        assert!(
+            !html.contains("<polyline") && !html.contains("<circle"),
+            "{html}"
+        );
     }
 }

@@ -84,6 +84,9 @@ pub(crate) async fn require_session(
         return if request.method() == Method::GET && !wants_stream(request.headers()) {
             Redirect::to("/login").into_response()
         } else {
+            // Read what was sent first: a proxy still writing the body when the answer comes
+            // and the connection closes would answer its client 502 instead of this 401.
+            let _ = to_bytes(request.into_body(), MAX_FORM).await;
             (
                 StatusCode::UNAUTHORIZED,
                 "log in first: run 'skiff dashboard' on the server for a login link\n",

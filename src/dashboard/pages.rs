@@ -12,9 +12,9 @@ use super::api_call::{encode, ApiFailure};
 use super::charts::{self, Chart, Series, Unit};
 use super::gate::Session;
 use super::render::{page, Chrome};
-use super::views::{app_state, bytes, per_minute};
+use super::views::{app_state, bytes, dense, per_minute, short_time, unix_secs};
 use super::Dashboard;
-use crate::wire::{AlertList, App, AppInfo, AppMetrics, ConfigMap, Release};
+use crate::wire::{AlertList, App, AppInfo, AppMetrics, ConfigMap, Release, RouterPoint};
 
 /// The notice or error an action left for the page it returns to.
 #[derive(Debug, Default, Deserialize)]
@@ -208,78 +208,58 @@ struct MetricsPage {
     total_requests: u64,
 }
 
-fn metrics_charts(metrics: &AppMetrics) -> Vec<Chart> {
-    let from = metrics
-        .points
-        .first()
-        .map_or(String::new(), |p| p.time.clone());
-    let to = metrics
-        .points
-        .last()
-        .map_or(String::new(), |p| p.time.clone());
-    let router = |pick: fn(&crate::wire::RouterPoint) -> Option<f64>| -> Vec<Option<f64>> {
-        metrics.points.iter().map(pick).collect()
+fn metrics_charts(metrics: &AppMetrics, now: i64) -> Vec<Chart> {
+    let since = unix_secs(&metrics.since).unwrap_or(now);
+    let period = (since, now, metrics.step_secs);
+    let router = |pick: fn(&RouterPoint) -> Option<f64>, fill| {
+        let points = metrics
+            .points
+            .iter()
+            .filter_map(|p| Some((unix_secs(&p.time)?, pick(p))));
+        dense(period, points, fill)
     };
     let line = |label: &str, class: &'static str, values| Series {
         label: label.to_owned(),
         class,
         values,
     };
-    let latency = Chart {
-        title: "Response time".into(),
-        unit: Unit::Milliseconds,
-        series: vec![
-            line("p50", "p50", router(|p| p.p50_ms.map(|v| v as f64))),
-            line("p95", "p95", router(|p| p.p95_ms.map(|v| v as f64))),
-            line("p99", "p99", router(|p| p.p99_ms.map(|v| v as f64))),
-        ],
-        from: from.clone(),
-        to: to.clone(),
+    let chart = |title: &str, unit, series| Chart {
+        title: title.to_owned(),
+        unit,
+        series,
+        from: short_time(since),
+        to: short_time(now),
     };
-    let throughput = Chart {
-        title: "Requests by status class".into(),
-        unit: Unit::Requests,
-        series: vec![
-            line("2xx", "s2xx", router(|p| Some(p.status_2xx as f64))),
-            line("3xx", "s3xx", router(|p| Some(p.status_3xx as f64))),
-            line("4xx", "s4xx", router(|p| Some(p.status_4xx as f64))),
-            line("5xx", "s5xx", router(|p| Some(p.status_5xx as f64))),
-        ],
-        from: from.clone(),
-        to: to.clone(),
-    };
+    let latency = vec![
+        line("p50", "p50", router(|p| p.p50_ms.map(|v| v as f64), None)),
+        line("p95", "p95", router(|p| p.p95_ms.map(|v| v as f64), None)),
+        line("p99", "p99", router(|p| p.p99_ms.map(|v| v as f64), None)),
+    ];
+    let zero = Some(0.0);
+    let throughput = vec![
+        line("2xx", "s2xx", router(|p| Some(p.status_2xx as f64), zero)),
+        line("3xx", "s3xx", router(|p| Some(p.status_3xx as f64), zero)),
+        line("4xx", "s4xx", router(|p| Some(p.status_4xx as f64), zero)),
+        line("5xx", "s5xx", router(|p| Some(p.status_5xx as f64), zero)),
+    ];
     const MEMORY_CLASSES: [&str; 4] = ["m1", "m2", "m3", "m4"];
-    let memory = Chart {
-        title: "Memory per dyno".into(),
-        unit: Unit::Bytes,
-        series: metrics
-            .usage
-            .iter()
-            .zip(MEMORY_CLASSES.iter().cycle())
-            .map(|(usage, class)| {
-                line(
-                    &usage.process_type,
-                    class,
-                    usage
-                        .points
-                        .iter()
-                        .map(|p| p.memory_bytes.map(|m| m as f64))
-                        .collect(),
-                )
-            })
-            .collect(),
-        from: metrics
-            .usage
-            .first()
-            .and_then(|u| u.points.first())
-            .map_or(from, |p| p.time.clone()),
-        to: metrics
-            .usage
-            .first()
-            .and_then(|u| u.points.last())
-            .map_or(to, |p| p.time.clone()),
-    };
-    vec![latency, throughput, memory]
+    let memory = metrics
+        .usage
+        .iter()
+        .zip(MEMORY_CLASSES.iter().cycle())
+        .map(|(usage, class)| {
+            let points = usage
+                .points
+                .iter()
+                .filter_map(|p| Some((unix_secs(&p.time)?, p.memory_bytes.map(|m| m as f64))));
+            line(&usage.process_type, class, dense(period, points, None))
+        })
+        .collect();
+    vec![
+        chart("Response time", Unit::Milliseconds, latency),
+        chart("Requests by status class", Unit::Requests, throughput),
+        chart("Memory per dyno (mean)", Unit::Bytes, memory),
+    ]
 }
 
 /// `GET /apps/{app}/metrics?period=`: response times, throughput and memory as charts.
@@ -313,7 +293,7 @@ pub(crate) async fn metrics(
             period,
             periods: PERIODS,
             total_requests: metrics.total.requests,
-            charts: metrics_charts(&metrics)
+            charts: metrics_charts(&metrics, super::gate::unix_now())
                 .iter()
                 .map(charts::render)
                 .collect(),

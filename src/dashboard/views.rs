@@ -52,6 +52,38 @@ pub(crate) fn per_minute(requests: u64, secs: i64) -> String {
     }
 }
 
+/// Seconds since the epoch of an RFC 3339 time the API wrote.
+pub(crate) fn unix_secs(time: &str) -> Option<i64> {
+    let at = humantime::parse_rfc3339(time).ok()?;
+    Some(at.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64)
+}
+
+/// `2026-12-04 22:23 UTC` from an RFC 3339 time.
+pub(crate) fn short_time(unix: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
+    let full = humantime::format_rfc3339_seconds(at).to_string();
+    format!("{} UTC", full.get(..16).unwrap_or(&full).replace('T', " "))
+}
+
+/// The buckets of `step` seconds from `since` to `now` (at most 2000), each with its point's
+/// value, or `fill` where the API sent no point.
+pub(crate) fn dense(
+    (since, now, step): (i64, i64, i64),
+    points: impl IntoIterator<Item = (i64, Option<f64>)>,
+    fill: Option<f64>,
+) -> Vec<Option<f64>> {
+    let step = step.max(1);
+    let buckets = ((now - since + step - 1) / step).clamp(1, 2000) as usize;
+    let mut values = vec![fill; buckets];
+    for (time, value) in points {
+        let index = (time - since).div_euclid(step);
+        if let Some(slot) = usize::try_from(index).ok().and_then(|i| values.get_mut(i)) {
+            *slot = value;
+        }
+    }
+    values
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +191,26 @@ mod tests {
         ] {
             assert_eq!(app_state(&info), state);
         }
+    }
+
+    #[test]
+    fn points_land_in_their_bucket_of_the_period() {
+        let points = [
+            (60, Some(3.0)),
+            (180, None),
+            (239, Some(7.0)),
+            (-60, Some(1.0)),
+            (900, Some(9.0)),
+        ];
+        assert_eq!(
+            dense((0, 300, 60), points, Some(0.0)),
+            vec![Some(0.0), Some(3.0), Some(0.0), Some(7.0), Some(0.0)]
+        );
+        assert_eq!(dense((0, 0, 60), [], None), vec![None]);
+        assert_eq!(dense((0, 10_000_000, 60), [], None).len(), 2000);
+        assert_eq!(unix_secs("1970-01-01T00:01:00Z"), Some(60));
+        assert_eq!(unix_secs("yesterday"), None);
+        assert_eq!(short_time(1_796_422_980), "2026-12-04 22:23 UTC");
     }
 
     #[test]

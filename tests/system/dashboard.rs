@@ -289,6 +289,12 @@ async fn browse(c: &Container, browser: &Client, link: &str) {
     browser.set_window_size(1280, 900).await.unwrap();
 
     forged_form_and_used_link(c, browser, link, cookie.value()).await;
+    browser.goto(&format!("{DASHBOARD}/")).await.unwrap();
+    assert_contains(
+        &text(browser, "table.apps").await,
+        "board",
+        "the session outlives a refused link",
+    );
     click(browser, "form.logout button").await;
     assert_eq!(browser.current_url().await.unwrap().path(), "/login");
     browser
