@@ -29,7 +29,7 @@ pub enum DynosVerb {
     #[command(name = "ps:stop")]
     Stop { dyno: String },
     /// Set the limits of a process type's dynos; running ones get them at once.
-    #[command(name = "ps:resize")]
+    #[command(name = "ps:resize", visible_alias = "ps:type")]
     Resize {
         process_type: String,
         /// Memory limit, like 512M or 1G.

@@ -12,8 +12,8 @@ pub enum LogsVerb {
         /// How many past lines to show.
         #[arg(short = 'n', long = "num", default_value_t = 100)]
         num: u32,
-        /// Keep streaming new lines.
-        #[arg(short = 'f', long = "tail")]
+        /// Keep streaming new lines (-t, as with heroku logs -t, and --follow work too).
+        #[arg(short = 'f', long = "tail", short_alias = 't', alias = "follow")]
         tail: bool,
         /// Only one dyno, like web.1.
         #[arg(long)]

@@ -1,4 +1,4 @@
-//! `domains`, `domains:add`, `domains:remove`, `maintenance:on|off`, `proxy:compression
+//! `domains`, `domains:add`, `domains:remove`, `domains:clear`, `maintenance:on|off`, `proxy:compression
 //! [on|off]` and `healthcheck[:set]`: how an app is reached through the proxy.
 
 use std::io::Write;
@@ -20,6 +20,9 @@ pub enum RoutingVerb {
     /// Stop routing a custom domain to the app.
     #[command(name = "domains:remove")]
     DomainsRemove { domain: String },
+    /// Stop routing every custom domain to the app (APP.<base_domain> stays).
+    #[command(name = "domains:clear")]
+    DomainsClear,
     /// Answer every request with a 503 maintenance page (dynos keep running).
     #[command(name = "maintenance:on")]
     MaintenanceOn,
@@ -74,6 +77,18 @@ pub(super) async fn run(verb: RoutingVerb, s: &mut Session<'_>) -> Result<(), Cl
             let domains: Domains = s.client.delete_json(&path).await?;
             s.output.show(&domains, |out, _| {
                 writeln!(out, "Removed {domain} from {app}")
+            })?;
+        }
+        RoutingVerb::DomainsClear => {
+            let listed: Domains = s.client.get(&format!("{base}/domains")).await?;
+            let mut domains = listed;
+            for domain in domains.custom.clone() {
+                let path = format!("{base}/domains/{}", deploy::query_escape(&domain));
+                domains = s.client.delete_json(&path).await?;
+            }
+            s.output.show(&domains, |out, _| {
+                writeln!(out, "Removed every custom domain from {app}")?;
+                write_domains(out, &app, &domains)
             })?;
         }
         RoutingVerb::MaintenanceOn => set_maintenance(s, &app, &base, true).await?,

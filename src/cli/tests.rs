@@ -137,6 +137,19 @@ const VERBS: &[(&[&str], &str)] = &[
         &["logs", "--num", "7", "--tail"],
         "Logs(Show { num: 7, tail: true, dyno: None })",
     ),
+    (
+        &["logs", "-t"],
+        "Logs(Show { num: 100, tail: true, dyno: None })",
+    ),
+    (
+        &["logs", "--follow"],
+        "Logs(Show { num: 100, tail: true, dyno: None })",
+    ),
+    (
+        &["ps:type", "worker", "--memory", "256M"],
+        r#"Dynos(Resize { process_type: "worker", memory: Some("256M"), cpu: None, tasks: None })"#,
+    ),
+    (&["domains:clear"], "Routing(DomainsClear)"),
     (&["domains"], "Routing(Domains)"),
     (
         &["domains:add", "www.example.com"],
@@ -356,8 +369,11 @@ fn every_verb_parses_to_its_subcommand() {
 fn the_table_covers_every_verb() {
     let tested: BTreeSet<&str> = VERBS.iter().map(|(args, _)| args[0]).collect();
     let command = Cli::command();
-    let verbs: BTreeSet<&str> = command.get_subcommands().map(|c| c.get_name()).collect();
-    assert_eq!(tested, verbs);
+    let verbs: BTreeSet<&str> = command
+        .get_subcommands()
+        .flat_map(|c| std::iter::once(c.get_name()).chain(c.get_visible_aliases()))
+        .collect();
+    assert_eq!(tested, verbs, "every verb and its visible aliases");
 }
 
 #[test]

@@ -7,6 +7,8 @@ use std::fmt::Write;
 const WIDTH: f64 = 600.0;
 const HEIGHT: f64 = 160.0;
 const LEFT: f64 = 2.0;
+/// Room for a dot at the period's end.
+const RIGHT: f64 = 6.0;
 const BOTTOM: f64 = 2.0;
 const TOP: f64 = 4.0;
 
@@ -77,7 +79,7 @@ pub(crate) fn nice_top(max: f64) -> f64 {
 /// The points of one series as drawn, in runs between gaps.
 fn segments(values: &[Option<f64>], top: f64) -> Vec<Vec<(f64, f64)>> {
     let points = values.len().max(2) - 1;
-    let plot_w = WIDTH - LEFT;
+    let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let mut segments = Vec::new();
     let mut current = Vec::new();
@@ -208,8 +210,8 @@ mod tests {
         let values = [Some(0.0), Some(10.0), None, Some(5.0), None];
         let runs = segments(&values, 10.0);
         assert_eq!(runs.len(), 2);
-        assert_eq!(runs[0], vec![(2.0, 158.0), (151.5, 4.0)]);
-        assert_eq!(runs[1], vec![(450.5, 81.0)]);
+        assert_eq!(runs[0], vec![(2.0, 158.0), (150.0, 4.0)]);
+        assert_eq!(runs[1], vec![(446.0, 81.0)]);
         assert!(segments(&[None, None], 1.0).is_empty());
     }
 

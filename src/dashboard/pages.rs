@@ -228,7 +228,7 @@ fn metrics_charts(metrics: &AppMetrics, now: i64) -> Vec<Chart> {
         unit,
         series,
         from: short_time(since),
-        to: short_time(now),
+        to: format!("{} UTC", short_time(now)),
     };
     let latency = vec![
         line("p50", "p50", router(|p| p.p50_ms.map(|v| v as f64), None)),

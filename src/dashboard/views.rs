@@ -58,11 +58,11 @@ pub(crate) fn unix_secs(time: &str) -> Option<i64> {
     Some(at.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs() as i64)
 }
 
-/// `2026-12-04 22:23 UTC` from an RFC 3339 time.
+/// `12-04 22:23` (UTC) from seconds since the epoch.
 pub(crate) fn short_time(unix: i64) -> String {
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.max(0) as u64);
     let full = humantime::format_rfc3339_seconds(at).to_string();
-    format!("{} UTC", full.get(..16).unwrap_or(&full).replace('T', " "))
+    full.get(5..16).unwrap_or(&full).replace('T', " ")
 }
 
 /// The buckets of `step` seconds from `since` to `now` (at most 2000), each with its point's
@@ -210,7 +210,7 @@ mod tests {
         assert_eq!(dense((0, 10_000_000, 60), [], None).len(), 2000);
         assert_eq!(unix_secs("1970-01-01T00:01:00Z"), Some(60));
         assert_eq!(unix_secs("yesterday"), None);
-        assert_eq!(short_time(1_796_422_980), "2026-12-04 22:23 UTC");
+        assert_eq!(short_time(1_796_422_980), "12-04 22:23");
     }
 
     #[test]
