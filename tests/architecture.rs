@@ -371,3 +371,17 @@ fn the_dashboard_acts_only_through_the_api() {
         "the dashboard must change state through the API router, reading the store only for its sessions: {found:?}"
     );
 }
+
+#[test]
+fn the_debian_changelog_names_this_version() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let changelog = fs::read_to_string(root.join("debian/changelog")).unwrap();
+    let first = changelog.lines().next().unwrap_or_default();
+    let expected = format!("skiff ({}) ", env!("CARGO_PKG_VERSION"));
+    assert!(
+        first.starts_with(&expected),
+        "debian/changelog's newest entry must be the crate's version {expected:?}: {first:?}"
+    );
+    let trailer = changelog.lines().find(|l| l.starts_with(" -- ")).unwrap_or_default();
+    assert!(trailer.contains("<skiff-maintainers@example.org>  "), "{trailer:?}");
+}

@@ -30,6 +30,23 @@ pub enum AppsVerb {
     },
 }
 
+/// Inside a git checkout without a `skiff` remote, a new app gets one (as `heroku create`).
+async fn git_remote_for_new_app(s: &Session<'_>, app: &str) -> Option<Result<String, CliError>> {
+    let dir = &s.ctx.cwd;
+    if !super::workspace::in_checkout(dir).await || super::git::skiff_remote_app(dir).is_some() {
+        return None;
+    }
+    let host = super::workspace::server_host(&s.ctx.endpoint)
+        .await
+        .unwrap_or_else(|_| "localhost".to_owned());
+    let url = super::workspace::remote_url(&host, app);
+    Some(
+        super::workspace::set_remote(dir, "skiff", &url)
+            .await
+            .map(|()| url),
+    )
+}
+
 pub(super) async fn run(verb: AppsVerb, s: &mut Session<'_>) -> Result<(), CliError> {
     match verb {
         AppsVerb::List => {
@@ -38,8 +55,14 @@ pub(super) async fn run(verb: AppsVerb, s: &mut Session<'_>) -> Result<(), CliEr
         }
         AppsVerb::Create { name } => {
             let app: App = s.client.post("/v1/apps", &CreateApp { name }).await?;
-            s.output.show(&app, |out, _| {
-                writeln!(out, "Created {} — {}", app.name, app.web_url)
+            let remote = git_remote_for_new_app(s, &app.name).await;
+            s.output.show(&app, |out, err| {
+                writeln!(out, "Created {} — {}", app.name, app.web_url)?;
+                match &remote {
+                    Some(Ok(url)) => writeln!(err, "Git remote skiff added: {url}"),
+                    Some(Err(e)) => writeln!(err, "No git remote added: {e}"),
+                    None => Ok(()),
+                }
             })?;
         }
         AppsVerb::Info => {

@@ -25,6 +25,8 @@ mod server;
 mod tokens;
 mod version;
 mod volumes;
+mod wait;
+mod workspace;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -118,6 +120,10 @@ pub enum Command {
     Version(version::VersionVerb),
     #[command(flatten)]
     Volumes(volumes::VolumesVerb),
+    #[command(flatten)]
+    Wait(wait::WaitVerb),
+    #[command(flatten)]
+    Workspace(workspace::WorkspaceVerb),
 }
 
 /// What the CLI takes from its environment, gathered once so tests can supply their own.
@@ -201,6 +207,8 @@ pub async fn run(
         Command::Tokens(verb) => tokens::run(verb, s).await,
         Command::Version(verb) => version::run(verb, s).await,
         Command::Volumes(verb) => volumes::run(verb, s).await,
+        Command::Wait(verb) => wait::run(verb, s).await,
+        Command::Workspace(verb) => workspace::run(verb, s).await,
     }
 }
 

@@ -150,6 +150,35 @@ const VERBS: &[(&[&str], &str)] = &[
         r#"Dynos(Resize { process_type: "worker", memory: Some("256M"), cpu: None, tasks: None })"#,
     ),
     (&["domains:clear"], "Routing(DomainsClear)"),
+    (
+        &["git:remote"],
+        r#"Workspace(GitRemote { remote: "skiff", host: None })"#,
+    ),
+    (
+        &["git:remote", "-r", "prod", "--host", "paas.example.com"],
+        r#"Workspace(GitRemote { remote: "prod", host: Some("paas.example.com") })"#,
+    ),
+    (&["open"], "Workspace(Open { path: None })"),
+    (
+        &["open", "/admin"],
+        r#"Workspace(Open { path: Some("/admin") })"#,
+    ),
+    (
+        &["ps:wait"],
+        "Wait(Wait { process_type: None, wait_interval: 1, timeout: 600s })",
+    ),
+    (
+        &[
+            "ps:wait",
+            "--type",
+            "web",
+            "--wait-interval",
+            "2",
+            "--timeout",
+            "90s",
+        ],
+        r#"Wait(Wait { process_type: Some("web"), wait_interval: 2, timeout: 90s })"#,
+    ),
     (&["domains"], "Routing(Domains)"),
     (
         &["domains:add", "www.example.com"],

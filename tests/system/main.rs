@@ -35,6 +35,7 @@ mod dashboard;
 mod deploys;
 mod dynos;
 mod example;
+mod habits;
 mod harness;
 mod install;
 mod intake;
@@ -74,6 +75,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(apps::scenarios());
     all.extend(example::scenarios());
     all.extend(dashboard::scenarios());
+    all.extend(habits::scenarios());
     all.extend(access::scenarios());
     all.extend(state::scenarios());
     all.extend(journal::scenarios());

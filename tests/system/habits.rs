@@ -1,0 +1,88 @@
+//! The verbs a Heroku user types daily: `apps:create` inside a checkout adds the git remote,
+//! `git:remote`, `ps:wait`, `ps:type`, `domains:clear`, `logs -t` and `open`.
+
+use std::time::Duration;
+
+use crate::harness::{assert_contains, wait_until, Container};
+
+pub fn scenarios() -> Vec<crate::Scenario> {
+    vec![crate::Scenario {
+        name: "heroku_verbs_as_typed",
+        run: heroku_verbs_as_typed,
+    }]
+}
+
+fn heroku_verbs_as_typed(c: &Container) {
+    c.install_deb();
+    c.ok("mkdir -p /root/habit && cd /root/habit && git init -q && printf 'web: python3 -m http.server $PORT\\n' > Procfile");
+    let created = c.sh("cd /root/habit && skiff apps:create habit");
+    assert!(created.success(), "{}", created.describe());
+    assert_contains(
+        &created.stderr,
+        "Git remote skiff added: skiff@",
+        "apps:create in a checkout",
+    );
+    let hostname = c.ok("cat /proc/sys/kernel/hostname");
+    let url = c.ok("cd /root/habit && git remote get-url skiff");
+    assert_eq!(url.trim(), format!("skiff@{}:habit", hostname.trim()));
+    assert_contains(
+        &c.ok("cd /root/habit && skiff apps:info"),
+        "habit",
+        "the app from the remote",
+    );
+
+    c.ok("cd /root/habit && skiff git:remote -a habit -r prod --host paas.example.com");
+    let prod = c.ok("cd /root/habit && git remote get-url prod");
+    assert_eq!(prod.trim(), "skiff@paas.example.com:habit");
+    let outside = c.sh("cd /tmp && skiff git:remote -a habit");
+    assert!(
+        !outside.success() && outside.stderr.contains("not inside a git repository"),
+        "{}",
+        outside.describe()
+    );
+
+    c.ok("cd /root/habit && skiff deploy");
+    assert_contains(
+        &c.ok("cd /root/habit && skiff ps:wait --timeout 60s"),
+        "is up on v1",
+        "ps:wait",
+    );
+    let no_type = c.sh("cd /root/habit && skiff ps:wait --type clock --timeout 2s");
+    assert!(
+        !no_type.success() && no_type.stderr.contains("no process type clock"),
+        "{}",
+        no_type.describe()
+    );
+
+    c.ok("cd /root/habit && skiff ps:type web --memory 256M");
+    let info = c.json("skiff apps:info -a habit --json");
+    assert_eq!(info["formation"][0]["memory_bytes"], 256 << 20, "{info}");
+
+    c.ok("skiff domains:add -a habit www.habit.test && skiff domains:add -a habit api.habit.test");
+    let cleared = c.json("skiff domains:clear -a habit --json");
+    assert_eq!(cleared["custom"], serde_json::json!([]), "{cleared}");
+    let served = wait_until(Duration::from_secs(30), || {
+        c.sh("curl -s -o /dev/null -w '%{http_code}' -H 'Host: www.habit.test' http://127.0.0.1/")
+            .stdout
+            == "404"
+    });
+    assert!(served, "a cleared domain is no longer routed");
+
+    c.ok("curl -s -o /dev/null -H 'Host: habit.localhost' http://127.0.0.1/seen-by-logs-t");
+    let tail = c.sh("cd /root/habit && timeout 5 skiff logs -t");
+    assert_eq!(
+        tail.status,
+        Some(124),
+        "logs -t follows until stopped: {}",
+        tail.describe()
+    );
+    assert_contains(&tail.stdout, "/seen-by-logs-t", "logs -t");
+
+    assert_eq!(
+        c.ok("cd /root/habit && skiff open").trim(),
+        "http://habit.localhost/"
+    );
+    let opened = c.json("cd /root/habit && skiff open /admin --json");
+    assert_eq!(opened["url"], "http://habit.localhost/admin");
+    assert_eq!(opened["opened"], false, "no browser in this session");
+}
