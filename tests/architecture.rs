@@ -382,6 +382,12 @@ fn the_debian_changelog_names_this_version() {
         first.starts_with(&expected),
         "debian/changelog's newest entry must be the crate's version {expected:?}: {first:?}"
     );
-    let trailer = changelog.lines().find(|l| l.starts_with(" -- ")).unwrap_or_default();
-    assert!(trailer.contains("<skiff-maintainers@example.org>  "), "{trailer:?}");
+    let trailer = changelog
+        .lines()
+        .find(|l| l.starts_with(" -- "))
+        .unwrap_or_default();
+    assert!(
+        trailer.contains("<skiff-maintainers@example.org>  "),
+        "{trailer:?}"
+    );
 }

@@ -116,7 +116,7 @@ pub(super) async fn build_and_release(
     let path = format!(
         "/v1/apps/{}/builds?description={}",
         path_segment(app)?,
-        query_escape(description)
+        crate::wire::percent_encode(description)
     );
     let mut outcome: Option<BuildEvent> = None;
     client
@@ -178,18 +178,6 @@ fn describe(dir: &Path) -> String {
     }
 }
 
-/// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
-pub(super) fn query_escape(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,11 +200,5 @@ mod tests {
             .collect();
         assert_eq!(names, ["Procfile", "lib", "lib/a.py", "link"]);
         assert!(pack(&dir.path().join("missing")).is_err());
-    }
-
-    #[test]
-    fn escapes_query_values() {
-        assert_eq!(query_escape("Deploy 1a2b"), "Deploy%201a2b");
-        assert_eq!(query_escape("a&b=c/é"), "a%26b%3Dc%2F%C3%A9");
     }
 }

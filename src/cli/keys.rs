@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Subcommand;
 
-use super::{deploy, gitpush, output, CliError, Session};
+use super::{gitpush, output, CliError, Session};
 use crate::wire::{AddKey, Key};
 
 #[derive(Debug, Subcommand)]
@@ -46,7 +46,7 @@ pub(super) async fn run(verb: KeysVerb, s: &mut Session<'_>) -> Result<(), CliEr
         KeysVerb::Remove { key } => {
             let removed: Key = s
                 .client
-                .delete_json(&format!("/v1/keys/{}", deploy::query_escape(&key)))
+                .delete_json(&format!("/v1/keys/{}", crate::wire::percent_encode(&key)))
                 .await?;
             s.output.show(&removed, |out, _| {
                 writeln!(out, "Removed {} {}", removed.fingerprint, removed.comment)

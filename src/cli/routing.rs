@@ -5,7 +5,7 @@ use std::io::Write;
 
 use clap::Subcommand;
 
-use super::{deploy, CliError, Session};
+use super::{CliError, Session};
 use crate::model::Compression;
 use crate::wire::{CompressionBody, DomainRequest, Domains, HealthCheckBody, Maintenance};
 
@@ -73,7 +73,7 @@ pub(super) async fn run(verb: RoutingVerb, s: &mut Session<'_>) -> Result<(), Cl
             })?;
         }
         RoutingVerb::DomainsRemove { domain } => {
-            let path = format!("{base}/domains/{}", deploy::query_escape(&domain));
+            let path = format!("{base}/domains/{}", crate::wire::percent_encode(&domain));
             let domains: Domains = s.client.delete_json(&path).await?;
             s.output.show(&domains, |out, _| {
                 writeln!(out, "Removed {domain} from {app}")
@@ -83,7 +83,7 @@ pub(super) async fn run(verb: RoutingVerb, s: &mut Session<'_>) -> Result<(), Cl
             let listed: Domains = s.client.get(&format!("{base}/domains")).await?;
             let mut domains = listed;
             for domain in domains.custom.clone() {
-                let path = format!("{base}/domains/{}", deploy::query_escape(&domain));
+                let path = format!("{base}/domains/{}", crate::wire::percent_encode(&domain));
                 domains = s.client.delete_json(&path).await?;
             }
             s.output.show(&domains, |out, _| {

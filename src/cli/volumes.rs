@@ -5,7 +5,7 @@ use std::io::Write;
 
 use clap::Subcommand;
 
-use super::{deploy, output, CliError, Session};
+use super::{output, CliError, Session};
 use crate::wire::{CreateVolume, Volume, VolumeChanged};
 
 #[derive(Debug, Subcommand)]
@@ -52,9 +52,12 @@ pub(super) async fn run(verb: VolumesVerb, s: &mut Session<'_>) -> Result<(), Cl
             })?;
         }
         VolumesVerb::Destroy { name, confirm } => {
-            let mut path = format!("{base}/volumes/{}", deploy::query_escape(&name));
+            let mut path = format!("{base}/volumes/{}", crate::wire::percent_encode(&name));
             if let Some(confirm) = confirm {
-                path.push_str(&format!("?confirm={}", deploy::query_escape(&confirm)));
+                path.push_str(&format!(
+                    "?confirm={}",
+                    crate::wire::percent_encode(&confirm)
+                ));
             }
             let changed: VolumeChanged = s.client.delete_json(&path).await?;
             s.output.show(&changed, |out, _| {

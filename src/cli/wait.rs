@@ -90,80 +90,16 @@ pub(super) async fn run(verb: WaitVerb, s: &mut Session<'_>) -> Result<(), CliEr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{App, Autosleep, DiskUse, Dyno, FormationItem, Release};
-
-    fn dyno(process_type: &str, state: &str, release: u32) -> Dyno {
-        Dyno {
-            name: format!("{process_type}.1"),
-            process_type: process_type.into(),
-            state: state.into(),
-            since: None,
-            release: Some(release),
-            pid: None,
-            port: None,
-            restarts: 0,
-            command: String::new(),
-            unit: None,
-            memory_bytes: None,
-            memory_limit: None,
-            cpu_percent: None,
-            tasks: None,
-        }
-    }
+    use crate::wire::fixtures::{app_info, dyno, formation, release};
+    use crate::wire::Dyno;
 
     fn info(live: Option<u32>, pending: Option<u32>, web: u32, dynos: Vec<Dyno>) -> AppInfo {
-        let item = |t: &str, quantity| FormationItem {
-            process_type: t.into(),
-            quantity,
-            command: String::new(),
-            memory_bytes: 0,
-            cpu_percent: 0,
-            tasks: 0,
-        };
-        AppInfo {
-            app: App {
-                name: "shop".into(),
-                created_at: String::new(),
-                web_url: String::new(),
-                sleep: String::new(),
-                sleeping_since: None,
-            },
-            domains: vec![],
-            release: live.map(|version| Release {
-                version,
-                slug_version: version,
-                description: String::new(),
-                created_at: String::new(),
-                process_types: vec![],
-                config_keys: vec![],
-                status: "succeeded".into(),
-                failure: None,
-            }),
-            pending_release: pending,
-            maintenance: false,
-            compression: true,
-            health_check: String::new(),
-            formation: vec![item("web", web), item("worker", 1)],
-            dynos,
-            cron: vec![],
-            disk: DiskUse {
-                slugs: 0,
-                cache: 0,
-                builds: 0,
-                repo: 0,
-                backups: 0,
-                total: 0,
-            },
-            addons: vec![],
-            volumes: vec![],
-            autosleep: Autosleep {
-                setting: "off".into(),
-                effective: None,
-                state: "awake".into(),
-                since: None,
-                wake_failure: None,
-            },
-        }
+        let mut info = app_info();
+        info.release = live.map(release);
+        info.pending_release = pending;
+        info.formation = vec![formation("web", web), formation("worker", 1)];
+        info.dynos = dynos;
+        info
     }
 
     #[test]

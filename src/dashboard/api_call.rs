@@ -127,17 +127,7 @@ fn error_message(status: StatusCode, body: &[u8]) -> String {
         })
 }
 
-/// Percent-encodes one path segment or query value.
-pub(crate) fn encode(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
+pub(crate) use crate::wire::percent_encode as encode;
 
 #[cfg(test)]
 mod tests {
@@ -151,11 +141,5 @@ mod tests {
             "web=x is not a number"
         );
         assert_eq!(error_message(StatusCode::NOT_FOUND, b"<html>"), "not found");
-    }
-
-    #[test]
-    fn encodes_what_a_path_segment_cannot_hold() {
-        assert_eq!(encode("web.1"), "web.1");
-        assert_eq!(encode("a b/c?d"), "a%20b%2Fc%3Fd");
     }
 }

@@ -87,76 +87,14 @@ pub(crate) fn dense(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{App, Autosleep, DiskUse, Dyno, Release};
+    use crate::wire::fixtures::{app_info as info, dyno as typed_dyno, release as vn};
 
-    fn info() -> AppInfo {
-        AppInfo {
-            app: App {
-                name: "shop".into(),
-                created_at: "2026-01-01T00:00:00Z".into(),
-                web_url: "http://shop.localhost".into(),
-                sleep: "off".into(),
-                sleeping_since: None,
-            },
-            domains: vec![],
-            release: None,
-            pending_release: None,
-            maintenance: false,
-            compression: true,
-            health_check: String::new(),
-            formation: vec![],
-            dynos: vec![],
-            cron: vec![],
-            disk: DiskUse {
-                slugs: 0,
-                cache: 0,
-                builds: 0,
-                repo: 0,
-                backups: 0,
-                total: 0,
-            },
-            addons: vec![],
-            volumes: vec![],
-            autosleep: Autosleep {
-                setting: "off".into(),
-                effective: None,
-                state: "awake".into(),
-                since: None,
-                wake_failure: None,
-            },
-        }
+    fn dyno(state: &str) -> crate::wire::Dyno {
+        typed_dyno("web", state, 1)
     }
 
-    fn dyno(state: &str) -> Dyno {
-        Dyno {
-            name: "web.1".into(),
-            process_type: "web".into(),
-            state: state.into(),
-            since: None,
-            release: Some(1),
-            pid: None,
-            port: None,
-            restarts: 0,
-            command: "x".into(),
-            unit: None,
-            memory_bytes: None,
-            memory_limit: None,
-            cpu_percent: None,
-            tasks: None,
-        }
-    }
-
-    fn release() -> Release {
-        Release {
-            version: 1,
-            slug_version: 1,
-            description: "Deploy".into(),
-            created_at: "2026-01-01T00:00:00Z".into(),
-            process_types: vec!["web".into()],
-            config_keys: vec![],
-            status: "succeeded".into(),
-            failure: None,
-        }
+    fn release() -> crate::wire::Release {
+        vn(1)
     }
 
     #[test]

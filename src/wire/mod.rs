@@ -12,6 +12,8 @@ mod dashboard;
 mod deploys;
 mod dynos;
 mod error;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod health;
 mod keys;
 mod logs;
@@ -37,6 +39,19 @@ pub use backups::{
     BACKUP_SHA256_HEADER, SCHEDULED_BACKUP_VERB,
 };
 pub use cron::CronJobInfo;
+
+/// Percent-encodes a path segment or query value for the API's URLs (everything but RFC
+/// 3986's unreserved characters), as the CLI and the dashboard send them.
+pub fn percent_encode(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
 pub use dashboard::{DashboardLink, SessionsEnded};
 pub use deploys::{BuildEvent, DeployQuery, Release};
 pub use dynos::{
@@ -59,6 +74,13 @@ pub use volumes::{CreateVolume, Volume, VolumeChanged, VolumeDestroyQuery};
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_encodes_all_but_the_unreserved_characters() {
+        assert_eq!(percent_encode("web.1-a_b~"), "web.1-a_b~");
+        assert_eq!(percent_encode("Deploy 1a2b"), "Deploy%201a2b");
+        assert_eq!(percent_encode("a&b=c/é?"), "a%26b%3Dc%2F%C3%A9%3F");
+    }
 
     fn release(failure: Option<&str>) -> Release {
         Release {
