@@ -196,8 +196,33 @@ async fn element(browser: &Client, css: &str) -> fantoccini::elements::Element {
     }
 }
 
+/// The text of `css` on the current page; found again when the page changed under it.
 async fn text(browser: &Client, css: &str) -> String {
-    element(browser, css).await.text().await.unwrap()
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match element(browser, css).await.text().await {
+            Ok(text) => return text,
+            Err(e) if Instant::now() >= deadline => panic!("cannot read {css}: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// Waits until `css` on the current page says `want`: after a click the old page may still
+/// be there for a moment, with the same elements.
+async fn shows(browser: &Client, css: &str, want: &str) {
+    let said = wait_until_async(Duration::from_secs(20), || async {
+        match browser.find(Locator::Css(css)).await {
+            Ok(found) => found.text().await.is_ok_and(|t| t.contains(want)),
+            Err(_) => false,
+        }
+    })
+    .await;
+    if !said {
+        let url = browser.current_url().await.map(|u| u.to_string());
+        let page = browser.source().await.unwrap_or_default();
+        panic!("{css} never said {want:?} on {url:?}; page:\n{page}");
+    }
 }
 
 async fn click(browser: &Client, css: &str) {
@@ -229,7 +254,7 @@ async fn browse(c: &Container, browser: &Client, link: &str) {
         "over TLS the session cookie is Secure"
     );
     assert_eq!(cookie.http_only(), Some(true));
-    assert_contains(&text(browser, "table.apps").await, "board", "the apps page");
+    shows(browser, "table.apps", "board").await;
     screenshot(browser, "apps-desktop", 1280, 900).await;
     screenshot(browser, "apps-phone", 390, 844).await;
     browser.set_window_size(1280, 900).await.unwrap();
@@ -247,11 +272,7 @@ async fn browse(c: &Container, browser: &Client, link: &str) {
     quantity.clear().await.unwrap();
     quantity.send_keys("2").await.unwrap();
     click(browser, "form[action=\"/apps/board/scale\"] button").await;
-    assert_contains(
-        &text(browser, ".notice").await,
-        "scaled web=2",
-        "the scale notice",
-    );
+    shows(browser, ".notice", "scaled web=2").await;
     wait_text(
         browser,
         "/apps/board",
@@ -279,24 +300,23 @@ async fn browse(c: &Container, browser: &Client, link: &str) {
         .unwrap();
     let charts = browser.find_all(Locator::Css("svg.chart")).await.unwrap();
     assert_eq!(charts.len(), 3, "response times, throughput and memory");
-    assert_contains(
-        &text(browser, "main").await,
-        "requests in the last 1h",
-        "the metrics page",
-    );
+    shows(browser, "main", "requests in the last 1h").await;
     screenshot(browser, "metrics-desktop", 1280, 900).await;
     screenshot(browser, "metrics-phone", 390, 844).await;
     browser.set_window_size(1280, 900).await.unwrap();
 
     forged_form_and_used_link(c, browser, link, cookie.value()).await;
     browser.goto(&format!("{DASHBOARD}/")).await.unwrap();
-    assert_contains(
-        &text(browser, "table.apps").await,
-        "board",
-        "the session outlives a refused link",
-    );
+    shows(browser, "table.apps", "board").await;
     click(browser, "form.logout button").await;
-    assert_eq!(browser.current_url().await.unwrap().path(), "/login");
+    let out = wait_until_async(Duration::from_secs(20), || async {
+        browser
+            .current_url()
+            .await
+            .is_ok_and(|u| u.path() == "/login")
+    })
+    .await;
+    assert!(out, "logging out shows the login page");
     browser
         .goto(&format!("{DASHBOARD}/apps/board"))
         .await
@@ -318,19 +338,15 @@ async fn maintenance(c: &Container, browser: &Client) {
         .await
         .unwrap();
     click(browser, "#maintenance-toggle").await;
-    assert_contains(
-        &text(browser, ".notice").await,
-        "maintenance mode is on",
-        "the notice",
-    );
-    assert_eq!(text(browser, "#maintenance-state").await, "on");
+    shows(browser, ".notice", "maintenance mode is on").await;
+    shows(browser, "#maintenance-state", "on").await;
     assert!(
         wait_until(Duration::from_secs(30), || proxy_status(c) == "503"),
         "no 503 page: {}",
         proxy_status(c)
     );
     click(browser, "#maintenance-toggle").await;
-    assert_eq!(text(browser, "#maintenance-state").await, "off");
+    shows(browser, "#maintenance-state", "off").await;
     assert!(
         wait_until(Duration::from_secs(30), || proxy_status(c) == "200"),
         "still {}",
@@ -358,22 +374,14 @@ async fn config_var(c: &Container, browser: &Client) {
         .await
         .unwrap();
     click(browser, "form.grid button").await;
-    assert_contains(
-        &text(browser, ".notice").await,
-        "set GREETING; release v2 made",
-        "the notice",
-    );
-    assert_contains(&text(browser, "table.config").await, "GREETING", "the vars");
+    shows(browser, ".notice", "set GREETING; release v2 made").await;
+    shows(browser, "table.config", "GREETING").await;
     assert!(
         !browser.source().await.unwrap().contains("from-the-browser"),
         "values stay hidden"
     );
     click(browser, "a[href=\"?reveal=1\"]").await;
-    assert_contains(
-        &text(browser, "table.config").await,
-        "from-the-browser",
-        "revealed",
-    );
+    shows(browser, "table.config", "from-the-browser").await;
     let releases = c.json("skiff releases -a board --json");
     assert!(
         releases
@@ -452,11 +460,7 @@ async fn forged_form_and_used_link(c: &Container, browser: &Client, link: &str, 
     ));
     assert_eq!(again, "401", "a used link");
     browser.goto(link).await.unwrap();
-    assert_contains(
-        &text(browser, ".error").await,
-        "used already",
-        "the browser's second use",
-    );
+    shows(browser, ".error", "used already").await;
     let logged =
         c.ok("journalctl -u skiffd --no-pager -o cat | grep -c 'dashboard login failed' || true");
     assert!(
