@@ -28,6 +28,7 @@ impl From<ReleaseRecord> for Release {
             config_keys: r.config.keys().cloned().collect(),
             status: r.status.as_str().to_owned(),
             failure: r.failure,
+            build_id: r.build_id,
             description: r.description,
             created_at: r.created_at,
         }

@@ -102,7 +102,7 @@ pub async fn scale(
                 e.to_string(),
             )
         })?;
-    state.store.scale(&app, changes).await?;
+    state.store.scale(&app, changes, &caller.describe()).await?;
     tracing::info!(app = %app, changes = ?body.changes, caller = %caller.describe(), "scaled");
     state.reconciler.poke();
     let entries = state.store.formation(&app).await?;
@@ -147,7 +147,10 @@ pub async fn resize(
     if size == DynoSize::default() {
         return Err(invalid("give at least one of memory, cpu or tasks".into()));
     }
-    state.store.resize(&app, &process_type, size).await?;
+    state
+        .store
+        .resize(&app, &process_type, size, &caller.describe())
+        .await?;
     tracing::info!(app = %app, process_type = %process_type, caller = %caller.describe(), "resized");
     // The next round gives running dynos of that type the new limits (and the app's slice its
     // new totals); answer once it has.
@@ -183,7 +186,10 @@ pub async fn restart(
     let filter = parse_target(body.target.as_deref())?;
     // Recorded as intent (holds cleared, web dynos' new generations, a request to restart the
     // others in place); the reconciler carries it out and the answer waits for it.
-    let request = state.store.request_restart(&app, filter).await?;
+    let request = state
+        .store
+        .request_restart(&app, filter, &caller.describe())
+        .await?;
     state.reconciler.poke();
     let restarted = state
         .reconciler

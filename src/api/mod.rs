@@ -128,6 +128,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(releases::get_config, releases::patch_config))
         .routes(routes!(releases::list_releases))
         .routes(routes!(releases::get_release))
+        .routes(routes!(releases::release_output))
+        .routes(routes!(releases::list_events))
         .routes(routes!(releases::rollback))
         .routes(routes!(keys::list_keys, keys::add_key))
         .routes(routes!(keys::remove_key))
@@ -251,6 +253,7 @@ mod tests {
                 "AlertList",
                 "AlertWebhookRequest",
                 "App",
+                "AppEvent",
                 "AppInfo",
                 "AppMetrics",
                 "AttachAddon",

@@ -1,17 +1,24 @@
-//! `/v1/apps/{app}/config`, `/releases` and `/rollback`: config vars, release history and rollback.
+//! `/v1/apps/{app}/config`, `/releases` and `/rollback`: config vars, release history with each
+//! release's build output, the app's events that make no release, and rollback.
 
 use std::collections::BTreeMap;
 
+use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::Response;
 use axum::{Extension, Json};
+use futures_util::StreamExt;
 
 use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::model::{
-    describe_changes, parse_release_version, ConfigChange, ReleaseVersion, RollbackError,
+    describe_changes, parse_release_version, ConfigChange, ReleaseRecord, ReleaseVersion,
+    RollbackError,
 };
-use crate::wire::{ConfigChanged, ConfigMap, ErrorBody, Release, ReleaseInfo, RollbackRequest};
+use crate::wire::{
+    AppEvent, ConfigChanged, ConfigMap, ErrorBody, Release, ReleaseInfo, RollbackRequest,
+};
 
 fn invalid_config(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_config", message)
@@ -114,6 +121,79 @@ pub async fn get_release(
         current: live.is_some_and(|l| l.version == record.version),
         release: Release::from(record),
     }))
+}
+
+#[utoipa::path(get, path = "/v1/apps/{app}/releases/{version}/output", tag = "releases",
+    params(("app" = String, Path, description = "app name"), ("version" = String, Path, description = "3 or v3")),
+    responses(
+        (status = 200, description = "the output of the build that made the release, with its release phase's and postdeploy's, one line each", content_type = "text/plain", body = String),
+        (status = 404, description = "no such app or release, or the release made no build (a config change or rollback)", body = ErrorBody)))]
+pub async fn release_output(
+    State(state): State<AppState>,
+    Path((app, version)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let number =
+        parse_release_version(&version).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let app = state.store.get_app(&app).await?.name;
+    let record = state
+        .store
+        .release(&app, number.into())
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("app {app} has no release v{number}")))?;
+    let Some(build_id) = record.build_id else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_build_output",
+            no_build_message(&record),
+        ));
+    };
+    let lines = state
+        .logs
+        .build_output(&build_id, None, false)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+        .map(|line| Ok::<_, std::io::Error>(format!("{line}\n")));
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body(Body::from_stream(lines))
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// Why a release has no build output of its own, and where its slug's is.
+fn no_build_message(record: &ReleaseRecord) -> String {
+    let version = record.version;
+    if record.slug_version == version {
+        format!(
+            "v{version} has no recorded build (it was made before skiff kept builds with releases)"
+        )
+    } else {
+        let slug = record.slug_version;
+        format!("v{version} made no build: it runs v{slug}'s slug ({}); see that build with 'skiff releases:output v{slug}'", record.description)
+    }
+}
+
+#[utoipa::path(get, path = "/v1/apps/{app}/events", tag = "releases",
+    params(("app" = String, Path, description = "app name")),
+    responses(
+        (status = 200, description = "what happened to the app without making a release (scaling, resizing, maintenance, restarts), newest first; the last 200 are kept", body = [AppEvent]),
+        (status = 404, description = "no such app", body = ErrorBody)))]
+pub async fn list_events(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+) -> Result<Json<Vec<AppEvent>>, ApiError> {
+    let app = state.store.get_app(&app).await?.name;
+    let events = state.store.events(&app).await?;
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|e| AppEvent {
+                kind: e.note.kind.as_str().to_owned(),
+                description: e.note.description,
+                by: e.note.actor,
+                created_at: e.created_at,
+            })
+            .collect(),
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/apps/{app}/rollback", tag = "releases",

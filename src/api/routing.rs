@@ -3,10 +3,10 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::Json;
+use axum::{Extension, Json};
 
 use super::error::ApiError;
-use super::AppState;
+use super::{AppState, Caller};
 use crate::model::{AppName, Compression, Domain, HealthCheck, RoutingSettings};
 use crate::wire::{
     CompressionBody, DomainRequest, Domains, ErrorBody, HealthCheckBody, Maintenance,
@@ -108,12 +108,16 @@ pub async fn remove_domain(
         (status = 404, description = "no such app", body = ErrorBody)))]
 pub async fn set_maintenance(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(app): Path<String>,
     body: Result<Json<Maintenance>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Maintenance>, ApiError> {
     let Json(body) = body?;
     let app = state.store.get_app(&app).await?.name;
-    state.store.set_maintenance(&app, body.enabled).await?;
+    state
+        .store
+        .set_maintenance(&app, body.enabled, &caller.describe())
+        .await?;
     state.reconciler.poke();
     Ok(Json(body))
 }

@@ -12,7 +12,7 @@ use super::plan::ReleasePlan;
 use crate::files::write_private;
 use crate::journal::LogQuery;
 use crate::model::{AppName, NetworkKind};
-use crate::model::{ConfigVars, ReleaseRecord, ReleaseStatus, SleepState};
+use crate::model::{BuiltRelease, ConfigVars, ReleaseRecord, ReleaseStatus, SleepState};
 use crate::paths::Layout;
 use crate::reconcile::render_env_file;
 use crate::systemd::names::oneoff_unit_name;
@@ -124,13 +124,16 @@ impl Deployer {
         let (layout, slug_app, built) = (self.layout.clone(), app.clone(), ws.source_dir());
         let release = self
             .store
-            .create_release_with_defaults(
+            .create_release_from_build(
                 app.clone(),
-                plan.procfile.clone(),
-                description,
-                plan.defaults.clone(),
-                plan.cron.clone(),
-                plan.health_check.clone(),
+                BuiltRelease {
+                    procfile: plan.procfile.clone(),
+                    description,
+                    defaults: plan.defaults.clone(),
+                    cron: plan.cron.clone(),
+                    health_check: plan.health_check.clone(),
+                    build_id: Some(ws.id.clone()),
+                },
                 move |version| install_slug(&layout, &slug_app, &built, version),
             )
             .await?;
@@ -351,7 +354,7 @@ impl Deployer {
     ) -> Result<RunOutcome, DeployError> {
         let mut lines = self
             .logs
-            .build_output(streamed.build_id, streamed.dyno)
+            .build_output(streamed.build_id, streamed.dyno, true)
             .await?;
         let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
         let sink = out.clone();

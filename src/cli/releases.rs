@@ -1,4 +1,4 @@
-//! `releases`, `releases:info` and `rollback`: the app's release history.
+//! `releases`, `releases:info`, `releases:output` and `rollback`: the app's release history.
 
 use std::io::Write;
 
@@ -15,6 +15,9 @@ pub enum ReleasesVerb {
     /// Show one release (v3).
     #[command(name = "releases:info")]
     Info { version: String },
+    /// Show the output of the build that made a release (v3), its release phase's and postdeploy's.
+    #[command(name = "releases:output")]
+    Output { version: String },
     /// Make a new release from an earlier one's slug and config (default: the one before the live one).
     #[command(name = "rollback")]
     Rollback { version: Option<String> },
@@ -33,6 +36,10 @@ pub(super) async fn run(verb: ReleasesVerb, s: &mut Session<'_>) -> Result<(), C
             let info: ReleaseInfo = s.client.get(&path).await?;
             s.output
                 .show(&info, |out, _| write_release_info(out, &info))?;
+        }
+        ReleasesVerb::Output { version } => {
+            let path = format!("{base}/releases/{}/output", path_segment(&version)?);
+            s.client.stream_to(&path, s.output.out()).await?;
         }
         ReleasesVerb::Rollback { version } => {
             let version = version.as_deref().map(parse_version).transpose()?;

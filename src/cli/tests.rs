@@ -43,6 +43,10 @@ const VERBS: &[(&[&str], &str)] = &[
         &["releases:info", "v3"],
         r#"Releases(Info { version: "v3" })"#,
     ),
+    (
+        &["releases:output", "v3"],
+        r#"Releases(Output { version: "v3" })"#,
+    ),
     (&["rollback"], "Releases(Rollback { version: None })"),
     (
         &["rollback", "v2"],

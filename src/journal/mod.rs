@@ -53,17 +53,20 @@ pub fn journalctl_args(q: &LogQuery) -> Vec<String> {
     args
 }
 
-/// `journalctl` arguments that stream one build's lines from the start: all of them (the build
-/// unit's, the release phase's, postdeploy's), or those of one of its processes (`release.1`).
-pub fn build_output_args(build_id: &str, dyno: Option<&str>) -> Vec<String> {
+/// `journalctl` arguments that read one build's lines from the start: all of them (the build
+/// unit's, the release phase's, postdeploy's), or those of one of its processes (`release.1`);
+/// with `follow`, the stream stays open for new ones.
+pub fn build_output_args(build_id: &str, dyno: Option<&str>, follow: bool) -> Vec<String> {
     let mut args = vec![
         "--output=json".to_owned(),
         "--no-pager".to_owned(),
         "--quiet".to_owned(),
         "--lines=all".to_owned(),
-        "--follow".to_owned(),
-        format!("SKIFF_BUILD={build_id}"),
     ];
+    if follow {
+        args.push("--follow".to_owned());
+    }
+    args.push(format!("SKIFF_BUILD={build_id}"));
     // Matches on two different fields must both hold: only that process's lines.
     args.extend(dyno.map(|d| format!("SKIFF_DYNO={d}")));
     args
@@ -125,13 +128,17 @@ mod tests {
 
     #[test]
     fn build_output_follows_a_build_or_one_of_its_processes() {
-        let all = build_output_args("b7", None);
+        let all = build_output_args("b7", None, true);
         assert!(all.contains(&"SKIFF_BUILD=b7".to_owned()), "{all:?}");
         assert!(all.contains(&"--lines=all".to_owned()), "{all:?}");
+        assert!(all.contains(&"--follow".to_owned()), "{all:?}");
         assert!(!all.iter().any(|a| a.starts_with("SKIFF_DYNO=")), "{all:?}");
-        let one = build_output_args("b7", Some("postdeploy.1"));
+        let one = build_output_args("b7", Some("postdeploy.1"), true);
         assert_eq!(one[..all.len()], all[..]);
         assert_eq!(one[all.len()..], ["SKIFF_DYNO=postdeploy.1".to_owned()]);
+        let past = build_output_args("b7", None, false);
+        let followed: Vec<_> = all.into_iter().filter(|a| a != "--follow").collect();
+        assert_eq!(past, followed, "a past build's output is read to its end");
     }
     use serde_json::json;
 

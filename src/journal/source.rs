@@ -19,11 +19,12 @@ pub struct LogError(#[from] std::io::Error);
 pub trait LogSource: Send + Sync {
     /// Rendered lines, oldest first; with `follow` the stream stays open for new lines.
     async fn lines(&self, query: LogQuery) -> Result<LineStream, LogError>;
-    /// A build's output (messages only), following until the stream is dropped.
+    /// A build's output (messages only); with `follow`, until the stream is dropped.
     async fn build_output(
         &self,
         build_id: &str,
         dyno: Option<&str>,
+        follow: bool,
     ) -> Result<LineStream, LogError>;
 }
 
@@ -40,8 +41,9 @@ impl LogSource for Journalctl {
         &self,
         build_id: &str,
         dyno: Option<&str>,
+        follow: bool,
     ) -> Result<LineStream, LogError> {
-        journalctl(build_output_args(build_id, dyno), message)
+        journalctl(build_output_args(build_id, dyno, follow), message)
     }
 }
 
@@ -126,6 +128,7 @@ impl LogSource for FakeLogs {
         &self,
         _build_id: &str,
         _dyno: Option<&str>,
+        _follow: bool,
     ) -> Result<LineStream, LogError> {
         Ok(Box::pin(futures_util::stream::iter(
             self.build_lines.clone(),

@@ -179,6 +179,7 @@ mod tests {
             status: ReleaseStatus::Succeeded,
             failure: None,
             cron: vec![CronJob::new("task", "0 * * * *").unwrap()],
+            build_id: None,
         }
     }
 

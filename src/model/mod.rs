@@ -1,9 +1,11 @@
 //! Pure domain types and rules: validated names, Procfiles, formations, config vars, domains,
 //! health checks, cron schedules, releases, dynos and their holds, routes, unit names, the
-//! desired state, SSH keys, API tokens, add-ons, volumes and the whole-server archive. No I/O.
+//! desired state, an app's events, SSH keys, API tokens, add-ons, volumes and the whole-server
+//! archive. No I/O.
 
 mod addon;
 mod alert;
+mod app_event;
 mod app_name;
 mod backup;
 mod backup_schedule;
@@ -39,6 +41,7 @@ pub use addon::{
 pub use alert::{
     above_since, alert_change, AlertChange, AlertRule, Reading, WebhookUrl, WEBHOOK_RETRY_DELAYS,
 };
+pub use app_event::{AppEvent, AppEventKind, AppEventNote, KEPT_EVENTS_PER_APP};
 pub use app_name::{AppName, AppNameError};
 pub use backup::{
     check_free_space, compare_exact, compare_within, BackupId, BackupIdError, BackupKind,
@@ -66,7 +69,7 @@ pub use network::{
     NetworkRange, NetworkSlot, NAMESPACE_INTERFACE, NETNS_DIR, SUBNET_PREFIX, VETH_PREFIX,
 };
 pub use procfile::{ProcessType, Procfile};
-pub use release::{ConfigVars, ReleaseRecord, ReleaseStatus};
+pub use release::{BuiltRelease, ConfigVars, ReleaseRecord, ReleaseStatus};
 pub use release_version::{parse_release_version, ReleaseVersion};
 pub use rollback::{rollback_target, RollbackError};
 pub use routing::{AppRoutes, AppRouting, Compression, Route, RoutingSettings};

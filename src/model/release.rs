@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{CronJob, Procfile};
+use super::{CronJob, FirstDeployDefaults, HealthCheck, Procfile};
 
 /// Config vars by key.
 pub type ConfigVars = BTreeMap<String, String>;
@@ -59,6 +59,22 @@ pub struct ReleaseRecord {
     pub failure: Option<String>,
     /// Scheduled jobs (app.json `cron`), run as `cron.1`, `cron.2`… while this release is live.
     pub cron: Vec<CronJob>,
+    /// The build that made this release's slug (its output is in journald under
+    /// `SKIFF_BUILD`); none for config changes and rollbacks, which reuse a slug.
+    pub build_id: Option<String>,
+}
+
+/// What a build hands the store to make a release of its slug.
+#[derive(Debug, Clone)]
+pub struct BuiltRelease {
+    pub procfile: Procfile,
+    pub description: String,
+    /// app.json's `env` and `formation`, applied when this is the app's first release.
+    pub defaults: FirstDeployDefaults,
+    pub cron: Vec<CronJob>,
+    /// app.json's health check, set on the app when given.
+    pub health_check: Option<HealthCheck>,
+    pub build_id: Option<String>,
 }
 
 #[cfg(test)]

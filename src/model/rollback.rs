@@ -83,6 +83,7 @@ mod tests {
             status,
             failure: None,
             cron: Vec::new(),
+            build_id: None,
         }
     }
 

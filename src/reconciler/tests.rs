@@ -133,7 +133,11 @@ async fn scale(f: &Fixture, changes: &[&str]) {
         .map(|c| ScaleChange::parse(c).unwrap())
         .collect();
     f.store
-        .scale(&crate::model::AppName::parse("hello").unwrap(), changes)
+        .scale(
+            &crate::model::AppName::parse("hello").unwrap(),
+            changes,
+            "uid:0",
+        )
         .await
         .unwrap();
 }
@@ -314,6 +318,7 @@ async fn restart_replaces_web_dynos_beside_the_routed_ones() {
         .request_restart(
             &crate::model::AppName::parse("hello").unwrap(),
             DynoFilter::All,
+            "uid:0",
         )
         .await
         .unwrap();
@@ -415,6 +420,7 @@ async fn strays_are_stopped_and_crashed_dynos_are_held() {
         .scale(
             &crate::model::AppName::parse("hello").unwrap(),
             vec![ScaleChange::parse("web=1").unwrap()],
+            "uid:0",
         )
         .await
         .unwrap();
@@ -471,6 +477,7 @@ async fn resize_applies_limits_to_running_dynos_of_that_type() {
         .scale(
             &crate::model::AppName::parse("hello").unwrap(),
             vec![ScaleChange::parse("worker=1").unwrap()],
+            "uid:0",
         )
         .await
         .unwrap();
@@ -481,7 +488,12 @@ async fn resize_applies_limits_to_running_dynos_of_that_type() {
         ..DynoSize::default()
     };
     f.store
-        .resize(&crate::model::AppName::parse("hello").unwrap(), &web, size)
+        .resize(
+            &crate::model::AppName::parse("hello").unwrap(),
+            &web,
+            size,
+            "uid:0",
+        )
         .await
         .unwrap();
     let round = f.reconciler.round().await.unwrap();
@@ -579,7 +591,11 @@ async fn restart_restarts_matching_running_dynos_only() {
 async fn restart(f: &Fixture, filter: DynoFilter) -> usize {
     let request = f
         .store
-        .request_restart(&crate::model::AppName::parse("hello").unwrap(), filter)
+        .request_restart(
+            &crate::model::AppName::parse("hello").unwrap(),
+            filter,
+            "uid:0",
+        )
         .await
         .unwrap();
     f.reconciler.round().await.unwrap();
@@ -635,6 +651,7 @@ async fn waiting_for_a_restart_of_a_destroyed_app_ends() {
         .request_restart(
             &crate::model::AppName::parse("hello").unwrap(),
             DynoFilter::All,
+            "uid:0",
         )
         .await
         .unwrap();

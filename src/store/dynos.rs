@@ -5,12 +5,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use rusqlite::{params, OptionalExtension};
 
 use super::db::{
-    app_id, clear_holds, current_formation, current_release, formation_of, holds_of,
+    app_id, clear_holds, current_formation, current_release, formation_of, holds_of, record_event,
     wake_for_change, write_formation, Store, StoreError, NOW,
 };
 use crate::model::{
-    check_resizable, AppName, DynoName, DynoSize, Hold, HoldReason, HoldRelease, ProcessType,
-    ScaleChange,
+    check_resizable, AppEventNote, AppName, DynoName, DynoSize, Hold, HoldReason, HoldRelease,
+    ProcessType, ScaleChange,
 };
 
 /// One process type of an app's formation, as `ps` shows it.
@@ -50,9 +50,15 @@ impl Store {
         .await
     }
 
-    /// Applies `ps:scale` changes in one transaction and clears the app's holds.
-    pub async fn scale(&self, app: &AppName, changes: Vec<ScaleChange>) -> Result<(), StoreError> {
-        let app = app.clone();
+    /// Applies `ps:scale` changes in one transaction, clears the app's holds and records the
+    /// event, made by `actor`.
+    pub async fn scale(
+        &self,
+        app: &AppName,
+        changes: Vec<ScaleChange>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let (app, actor) = (app.clone(), actor.to_owned());
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
@@ -65,20 +71,23 @@ impl Store {
             write_formation(&tx, id, &next)?;
             clear_holds(&tx, id, &HoldRelease::Scale.dynos())?;
             wake_for_change(&tx, id)?;
+            record_event(&tx, id, &AppEventNote::scaled(&changes, &next, &actor))?;
             tx.commit()?;
             Ok(())
         })
         .await
     }
 
-    /// Sets size overrides of one process type (only the given fields change).
+    /// Sets size overrides of one process type (only the given fields change) and records the
+    /// event, made by `actor`.
     pub async fn resize(
         &self,
         app: &AppName,
         process_type: &ProcessType,
         size: DynoSize,
+        actor: &str,
     ) -> Result<(), StoreError> {
-        let app = app.clone();
+        let (app, actor) = (app.clone(), actor.to_owned());
         let process_type = process_type.clone();
         self.call(move |conn| {
             let tx = conn.transaction()?;
@@ -97,6 +106,11 @@ impl Store {
                     size.cpu_percent,
                     size.tasks
                 ],
+            )?;
+            record_event(
+                &tx,
+                id,
+                &AppEventNote::resized(&process_type, &size, &actor),
             )?;
             tx.commit()?;
             Ok(())
@@ -266,6 +280,7 @@ mod tests {
                     ScaleChange::parse("web=2").unwrap(),
                     ScaleChange::parse("worker+1").unwrap(),
                 ],
+                "uid:0",
             )
             .await
             .unwrap();
@@ -299,7 +314,11 @@ mod tests {
             ]
         );
         let bad = store
-            .scale(&app("hello"), vec![ScaleChange::parse("clock=1").unwrap()])
+            .scale(
+                &app("hello"),
+                vec![ScaleChange::parse("clock=1").unwrap()],
+                "uid:0",
+            )
             .await;
         assert!(matches!(bad, Err(StoreError::Scale(_))), "{bad:?}");
     }
@@ -329,7 +348,11 @@ mod tests {
     async fn holds_keep_dynos_down_until_cleared_by_a_scale() {
         let store = deployed("web: a\n").await;
         store
-            .scale(&app("hello"), vec![ScaleChange::parse("web=2").unwrap()])
+            .scale(
+                &app("hello"),
+                vec![ScaleChange::parse("web=2").unwrap()],
+                "uid:0",
+            )
             .await
             .unwrap();
         store
@@ -349,7 +372,11 @@ mod tests {
             HoldReason::Crashed
         );
         store
-            .scale(&app("hello"), vec![ScaleChange::parse("web=2").unwrap()])
+            .scale(
+                &app("hello"),
+                vec![ScaleChange::parse("web=2").unwrap()],
+                "uid:0",
+            )
             .await
             .unwrap();
         assert_eq!(store.desired_state().await.unwrap().dynos.len(), 2);
@@ -407,7 +434,12 @@ mod tests {
             ..DynoSize::default()
         };
         store
-            .resize(&app("hello"), &ProcessType::parse("web").unwrap(), size)
+            .resize(
+                &app("hello"),
+                &ProcessType::parse("web").unwrap(),
+                size,
+                "uid:0",
+            )
             .await
             .unwrap();
         let size2 = DynoSize {
@@ -415,7 +447,12 @@ mod tests {
             ..DynoSize::default()
         };
         store
-            .resize(&app("hello"), &ProcessType::parse("web").unwrap(), size2)
+            .resize(
+                &app("hello"),
+                &ProcessType::parse("web").unwrap(),
+                size2,
+                "uid:0",
+            )
             .await
             .unwrap();
         let f = store.formation(&app("hello")).await.unwrap();

@@ -3,10 +3,12 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::db::{
-    app_id, clear_holds, corrupt, current_formation, stored_app_name, wake_for_change, Store,
-    StoreError, NOW,
+    app_id, clear_holds, corrupt, current_formation, record_event, stored_app_name,
+    wake_for_change, Store, StoreError, NOW,
 };
-use crate::model::{restarted_web_dynos, AppName, DynoFilter, DynoName, HoldRelease, ProcessType};
+use crate::model::{
+    restarted_web_dynos, AppEventNote, AppName, DynoFilter, DynoName, HoldRelease, ProcessType,
+};
 
 /// A restart request's row id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -75,8 +77,9 @@ impl Store {
         &self,
         app: &AppName,
         filter: DynoFilter,
+        actor: &str,
     ) -> Result<RestartId, StoreError> {
-        let app = app.clone();
+        let (app, actor) = (app.clone(), actor.to_owned());
         self.call(move |conn| {
             let tx = conn.transaction()?;
             let id = app_id(&tx, &app)?;
@@ -92,6 +95,7 @@ impl Store {
                 params![id, process_type, index, web_replaced],
             )?;
             let request = RestartId(tx.last_insert_rowid());
+            record_event(&tx, id, &AppEventNote::restarted(&filter, &actor))?;
             tx.commit()?;
             Ok(request)
         })
@@ -178,6 +182,7 @@ mod tests {
             .scale(
                 &crate::model::AppName::parse("hello").unwrap(),
                 changes.to_vec(),
+                "uid:0",
             )
             .await
             .unwrap();
@@ -220,6 +225,7 @@ mod tests {
                 .request_restart(
                     &crate::model::AppName::parse("hello").unwrap(),
                     filter.clone(),
+                    "uid:0",
                 )
                 .await
                 .unwrap();
@@ -264,6 +270,7 @@ mod tests {
             .request_restart(
                 &crate::model::AppName::parse("hello").unwrap(),
                 DynoFilter::All,
+                "uid:0",
             )
             .await
             .unwrap();

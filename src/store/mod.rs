@@ -13,6 +13,7 @@ mod dashboard;
 mod db;
 mod desired;
 mod dynos;
+mod events;
 mod intents;
 mod keys;
 mod metrics;

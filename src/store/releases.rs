@@ -11,8 +11,8 @@ use super::db::{
     Store, StoreError,
 };
 use crate::model::{
-    deploy_start, rollback_target, AppName, ConfigChange, ConfigVars, CronJob, FirstDeployDefaults,
-    HealthCheck, Procfile, ReleaseRecord, ReleaseStatus, ReleaseVersion, RollbackError,
+    deploy_start, rollback_target, AppName, BuiltRelease, ConfigChange, ConfigVars, ReleaseRecord,
+    ReleaseStatus, ReleaseVersion, RollbackError,
 };
 
 impl Store {
@@ -22,36 +22,32 @@ impl Store {
     pub async fn create_release<F>(
         &self,
         app: AppName,
-        procfile: Procfile,
+        procfile: crate::model::Procfile,
         description: String,
         install_slug: F,
     ) -> Result<ReleaseRecord, StoreError>
     where
         F: FnOnce(u32) -> Result<(), String> + Send + 'static,
     {
-        self.create_release_with_defaults(
-            app,
+        let built = BuiltRelease {
             procfile,
             description,
-            FirstDeployDefaults::default(),
-            Vec::new(),
-            None,
-            install_slug,
-        )
-        .await
+            defaults: crate::model::FirstDeployDefaults::default(),
+            cron: Vec::new(),
+            health_check: None,
+            build_id: None,
+        };
+        self.create_release_from_build(app, built, install_slug)
+            .await
     }
 
-    /// [`Store::create_release`] with the slug's scheduled jobs, applying `defaults` when this
-    /// is the app's first release and setting the app's `health_check` when given.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn create_release_with_defaults<F>(
+    /// [`Store::create_release`] from a build: its slug's scheduled jobs, `defaults` applied when
+    /// this is the app's first release, the app's `health_check` set when given, and the build
+    /// recorded so its output can be found.
+    pub async fn create_release_from_build<F>(
         &self,
         app: AppName,
-        procfile: Procfile,
-        description: String,
-        defaults: FirstDeployDefaults,
-        cron: Vec<CronJob>,
-        health_check: Option<HealthCheck>,
+        built: BuiltRelease,
         install_slug: F,
     ) -> Result<ReleaseRecord, StoreError>
     where
@@ -66,12 +62,27 @@ impl Store {
                 first_deploy,
                 app_config(&tx, id)?,
                 &current,
-                &procfile,
-                defaults,
+                &built.procfile,
+                built.defaults,
             );
-            let release = insert_release(&tx, id, &procfile, &config, None, &cron, &description)?;
+            let mut release = insert_release(
+                &tx,
+                id,
+                &built.procfile,
+                &config,
+                None,
+                &built.cron,
+                &built.description,
+            )?;
+            if let Some(build_id) = &built.build_id {
+                tx.execute(
+                    "UPDATE releases SET build_id = ?1 WHERE app_id = ?2 AND version = ?3",
+                    params![build_id, id, release.version],
+                )?;
+                release.build_id = Some(build_id.clone());
+            }
             write_formation(&tx, id, &next)?;
-            if let Some(check) = &health_check {
+            if let Some(check) = &built.health_check {
                 write_health_check(&tx, id, check)?;
             }
             install_slug(release.version).map_err(StoreError::Task)?;
@@ -280,7 +291,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ProcessType;
+    use crate::model::{CronJob, FirstDeployDefaults, ProcessType, Procfile};
 
     fn app(name: &str) -> AppName {
         AppName::parse(name).unwrap()
@@ -478,18 +489,19 @@ mod tests {
             .into(),
             formation: [(ProcessType::parse("worker").unwrap(), 2)].into(),
         };
+        let built = BuiltRelease {
+            procfile: Procfile::parse("web: a\nworker: b").unwrap(),
+            description: "Deploy".into(),
+            defaults: defaults.clone(),
+            cron: vec![CronJob::new("python task.py", "*/10 * * * *").unwrap()],
+            health_check: None,
+            build_id: Some("0123456789ab".into()),
+        };
         let v1 = store
-            .create_release_with_defaults(
-                app("hello"),
-                Procfile::parse("web: a\nworker: b").unwrap(),
-                "Deploy".into(),
-                defaults.clone(),
-                vec![CronJob::new("python task.py", "*/10 * * * *").unwrap()],
-                None,
-                |_| Ok(()),
-            )
+            .create_release_from_build(app("hello"), built, |_| Ok(()))
             .await
             .unwrap();
+        assert_eq!(v1.build_id.as_deref(), Some("0123456789ab"));
         store.go_live(&app("hello")).await.unwrap();
         assert_eq!(v1.cron[0].command, "python task.py");
         // A config change runs the same slug, so the same scheduled jobs.
@@ -497,7 +509,18 @@ mod tests {
             .change_config(&app("hello"), vec![], "Set X".into())
             .await
             .unwrap();
-        assert_eq!(v2.unwrap().cron, v1.cron);
+        let v2 = v2.unwrap();
+        assert_eq!(v2.cron, v1.cron);
+        assert_eq!(v2.build_id, None, "a config change makes no build");
+        let stored = store
+            .release(&app("hello"), v1.version.into())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.build_id, v1.build_id,
+            "the build is stored with its release"
+        );
         assert_eq!(
             (v1.config["KEEP"].as_str(), v1.config["NEW"].as_str()),
             ("mine", "x")

@@ -4,12 +4,12 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::db::{
-    app_id, domains_of, health_check_of, routes_of, sleep_state_of, stored_app_name,
+    app_id, domains_of, health_check_of, record_event, routes_of, sleep_state_of, stored_app_name,
     write_health_check, Store, StoreError, NOW,
 };
 use crate::model::{
-    AppName, AppRoutes, Compression, Domain, HealthCheck, NetworkSlot, ReleaseVersion, Route,
-    RoutingSettings,
+    AppEventNote, AppName, AppRoutes, Compression, Domain, HealthCheck, NetworkSlot,
+    ReleaseVersion, Route, RoutingSettings,
 };
 
 impl Store {
@@ -57,14 +57,26 @@ impl Store {
         .await
     }
 
-    pub async fn set_maintenance(&self, app: &AppName, on: bool) -> Result<(), StoreError> {
-        let app = app.clone();
+    /// Turns maintenance mode on or off and, when that changed it, records the event, made by
+    /// `actor`.
+    pub async fn set_maintenance(
+        &self,
+        app: &AppName,
+        on: bool,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let (app, actor) = (app.clone(), actor.to_owned());
         self.call(move |conn| {
-            let id = app_id(conn, &app)?;
-            conn.execute(
-                "UPDATE apps SET maintenance = ?1 WHERE id = ?2",
+            let tx = conn.transaction()?;
+            let id = app_id(&tx, &app)?;
+            let changed = tx.execute(
+                "UPDATE apps SET maintenance = ?1 WHERE id = ?2 AND maintenance != ?1",
                 params![on, id],
             )?;
+            if changed > 0 {
+                record_event(&tx, id, &AppEventNote::maintenance(on, &actor))?;
+            }
+            tx.commit()?;
             Ok(())
         })
         .await

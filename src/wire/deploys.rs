@@ -21,6 +21,10 @@ pub struct Release {
     /// Why it failed, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// The build that made its slug, whose output `releases/{version}/output` serves; none for
+    /// config changes and rollbacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

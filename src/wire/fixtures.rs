@@ -52,6 +52,7 @@ pub(crate) fn release(version: u32) -> Release {
         config_keys: vec![],
         status: "succeeded".into(),
         failure: None,
+        build_id: Some("0123456789ab".into()),
     }
 }
 

@@ -64,7 +64,7 @@ pub use keys::{AddKey, Key};
 pub use logs::LogsParams;
 pub use metrics::{AppMetrics, DynoUsage, DynoUsagePoint, MetricsQuery, ProcessUsage, RouterPoint};
 pub use network::{EgressRequest, NetworkInfo};
-pub use releases::{ConfigChanged, ConfigMap, ReleaseInfo, RollbackRequest};
+pub use releases::{AppEvent, ConfigChanged, ConfigMap, ReleaseInfo, RollbackRequest};
 pub use routing::{CompressionBody, DomainRequest, Domains, HealthCheckBody, Maintenance};
 pub use runs::{RunBody, RunStarted, TerminalBody};
 pub use server::{RestoreQuery, RestoredAddon, ServerRestored, ARCHIVE_CONTENT_TYPE};
@@ -92,6 +92,7 @@ mod tests {
             config_keys: vec!["A".into()],
             status: "failed".into(),
             failure: failure.map(str::to_owned),
+            build_id: None,
         }
     }
 
@@ -107,6 +108,14 @@ mod tests {
             (
                 serde_json::to_string(&BuildEvent::Release(release(Some("boom")))).unwrap(),
                 format!(r#"{{"release":{{{release_json},"failure":"boom"}}}}"#),
+            ),
+            (
+                serde_json::to_string(&Release {
+                    build_id: Some("0123456789ab".into()),
+                    ..release(None)
+                })
+                .unwrap(),
+                format!(r#"{{{release_json},"build_id":"0123456789ab"}}"#),
             ),
             (
                 serde_json::to_string(&BuildEvent::Output("line".into())).unwrap(),

@@ -1,4 +1,4 @@
-//! Config vars, release details and rollback on the wire.
+//! Config vars, release details, rollback and the events that make no release on the wire.
 
 use std::collections::BTreeMap;
 
@@ -34,4 +34,16 @@ pub struct ReleaseInfo {
 pub struct RollbackRequest {
     /// The release to go back to; default: the one before the live release.
     pub version: Option<u32>,
+}
+
+/// Something that happened to an app without making a release, newest first in `events`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AppEvent {
+    /// scale, resize, maintenance or restart.
+    pub kind: String,
+    /// What it did, like "Scaled to web@2".
+    pub description: String,
+    /// Who did it: uid:N on the local socket, token:NAME, or dashboard.
+    pub by: String,
+    pub created_at: String,
 }

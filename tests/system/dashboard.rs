@@ -242,11 +242,19 @@ async fn screenshot(browser: &Client, name: &str, width: u32, height: u32) {
 
 async fn browse(c: &Container, browser: &Client, link: &str) {
     browser.goto(link).await.unwrap();
-    assert_eq!(
-        browser.current_url().await.unwrap().path(),
-        "/",
-        "the link logs in and goes to the apps"
-    );
+    let logged_in = wait_until_async(Duration::from_secs(10), || async {
+        browser
+            .current_url()
+            .await
+            .is_ok_and(|url| url.path() == "/")
+    })
+    .await;
+    if !logged_in {
+        let url = browser.current_url().await.map(|u| u.to_string());
+        let page = browser.source().await.unwrap_or_default();
+        let said = c.sh("journalctl -u skiffd --no-pager -o cat | grep -i dashboard | tail -20");
+        panic!("the link did not log in and go to the apps: at {url:?}; skiffd said:\n{}\npage:\n{page}", said.stdout);
+    }
     let cookie = browser.get_named_cookie("skiff_session").await.unwrap();
     assert_eq!(
         cookie.secure(),

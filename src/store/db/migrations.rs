@@ -250,6 +250,19 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         expires_at INTEGER NOT NULL
     );",
+    // v19: activity: the build a deploy's release came from (its output is in journald under
+    // SKIFF_BUILD; NULL for config changes and rollbacks), and each app's recent events that
+    // make no release (scaling, resizing, maintenance, restarts) with who made them.
+    "ALTER TABLE releases ADD COLUMN build_id TEXT;
+    CREATE TABLE app_events (
+        id INTEGER PRIMARY KEY,
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('scale', 'resize', 'maintenance', 'restart')),
+        description TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX app_events_by_app ON app_events (app_id, id);",
 ];
 
 pub fn known_version() -> i64 {

@@ -5,6 +5,7 @@
 mod addon_rows;
 mod dyno_rows;
 mod error;
+mod event_rows;
 mod migrations;
 mod release_rows;
 mod routing_rows;
@@ -17,6 +18,7 @@ pub(crate) use dyno_rows::{
     clear_holds, current_formation, formation_of, generations_of, holds_of, write_formation,
 };
 pub use error::StoreError;
+pub(crate) use event_rows::{events_of, record_event};
 pub(crate) use release_rows::{
     app_config, change_config, current_release, insert_release, newest_release, pending_release,
     release, releases_of,

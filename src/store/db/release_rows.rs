@@ -9,7 +9,7 @@ use crate::model::{
 };
 
 const RELEASE_COLUMNS: &str = "r.version, r.slug_version, r.procfile, r.config, r.description, \
-     r.created_at, r.status, r.failure, r.cron";
+     r.created_at, r.status, r.failure, r.cron, r.build_id";
 
 fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ReleaseRecord, StoreError>> {
     let version: u32 = r.get(0)?;
@@ -30,6 +30,7 @@ fn release_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ReleaseRecord, 
                 .ok_or_else(|| corrupt("release status", &status))?,
             failure: r.get(7)?,
             cron: parse_cron(&cron)?,
+            build_id: r.get(9)?,
         })
     })();
     Ok(record)
