@@ -1055,6 +1055,24 @@ async fn the_dashboard_needs_a_session_and_its_forms_their_csrf_token() {
         .await
         .unwrap();
     assert_eq!(json(&info)["maintenance"], true);
+    let activity = dashboard(&d, "GET", "/apps/hello/activity", &with_session, "").await;
+    assert!(
+        activity
+            .contains("<tr class=\"event maintenance\"><td>Maintenance on</td><td>dashboard</td>"),
+        "the activity page tells who turned maintenance on: {activity}"
+    );
+    let no_release = dashboard(
+        &d,
+        "GET",
+        "/apps/hello/releases/9/output",
+        &with_session,
+        "",
+    )
+    .await;
+    assert!(
+        no_release.starts_with("HTTP/1.1 404") && no_release.contains("no release v9"),
+        "{no_release}"
+    );
     let form = format!("csrf={csrf}&process_type=web&quantity=lots");
     let bad = dashboard(&d, "POST", "/apps/hello/scale", &with_session, &form).await;
     let location = header(&bad, "location").unwrap();

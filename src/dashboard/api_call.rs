@@ -97,6 +97,12 @@ impl Api {
             .map_err(|e| ApiFailure::internal(format!("unreadable answer from {path}: {e}")))
     }
 
+    /// `GET path`, read as text (a stream the API ends, like a build's output).
+    pub(crate) async fn get_text(&self, path: &str) -> Result<String, ApiFailure> {
+        let bytes = read(self.respond(Method::GET, path, None).await?).await?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// `GET path`, read as `T`.
     pub(crate) async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ApiFailure> {
         let value = self.call(Method::GET, path, None).await?;

@@ -8,6 +8,7 @@
 //! script (`assets/`); no page loads anything from elsewhere.
 
 mod actions;
+mod activity;
 mod api_call;
 mod charts;
 mod gate;
@@ -65,7 +66,11 @@ pub(crate) fn router(api: Router, store: Store) -> Router {
         .route("/", get(pages::apps))
         .route("/apps/{app}", get(pages::overview))
         .route("/apps/{app}/metrics", get(pages::metrics))
-        .route("/apps/{app}/activity", get(pages::activity))
+        .route("/apps/{app}/activity", get(activity::activity))
+        .route(
+            "/apps/{app}/releases/{version}/output",
+            get(activity::build_output),
+        )
         .route("/apps/{app}/logs", get(pages::logs))
         .route("/apps/{app}/logs/events", get(live::events))
         .route("/apps/{app}/settings", get(pages::settings))

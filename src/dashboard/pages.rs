@@ -1,5 +1,5 @@
-//! The dashboard's pages: every app, and each app's overview, metrics, activity, logs and
-//! settings, read from the API.
+//! The dashboard's pages: every app, and each app's overview, metrics, logs and settings,
+//! read from the API.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -14,7 +14,7 @@ use super::gate::Session;
 use super::render::{page, Chrome};
 use super::views::{app_state, bytes, dense, per_minute, short_time, unix_secs};
 use super::Dashboard;
-use crate::wire::{AlertList, App, AppInfo, AppMetrics, ConfigMap, Release, RouterPoint};
+use crate::wire::{App, AppInfo, AppMetrics, ConfigMap, RouterPoint};
 
 /// The notice or error an action left for the page it returns to.
 #[derive(Debug, Default, Deserialize)]
@@ -23,7 +23,7 @@ pub(crate) struct Flash {
     error: Option<String>,
 }
 
-fn chrome(
+pub(super) fn chrome(
     title: String,
     app: Option<&str>,
     tab: &'static str,
@@ -47,7 +47,7 @@ struct ErrorPage {
 }
 
 /// The API's refusal as a page, with its status.
-fn failed(chrome: Chrome, failure: ApiFailure) -> Response {
+pub(super) fn failed(chrome: Chrome, failure: ApiFailure) -> Response {
     let status = failure.status;
     let mut chrome = chrome;
     chrome.error = Some(failure.message);
@@ -162,7 +162,7 @@ impl OverviewPage {
     }
 }
 
-async fn info(dashboard: &Dashboard, app: &str) -> Result<AppInfo, ApiFailure> {
+pub(super) async fn info(dashboard: &Dashboard, app: &str) -> Result<AppInfo, ApiFailure> {
     dashboard
         .api
         .get(&format!("/v1/apps/{}/info", encode(app)))
@@ -299,63 +299,6 @@ pub(crate) async fn metrics(
                 .collect(),
         },
     )
-}
-
-#[derive(Template)]
-#[template(path = "dashboard/activity.html")]
-struct ActivityPage {
-    chrome: Chrome,
-    releases: Vec<Release>,
-    live: Option<u32>,
-    alerts: AlertList,
-}
-
-impl ActivityPage {
-    fn is_live(&self, version: &u32) -> bool {
-        self.live == Some(*version)
-    }
-}
-
-/// `GET /apps/{app}/activity`: releases (with rollback) and alerts.
-pub(crate) async fn activity(
-    State(dashboard): State<Dashboard>,
-    Extension(session): Extension<Session>,
-    Path(app): Path<String>,
-    Query(flash): Query<Flash>,
-) -> Response {
-    let chrome = chrome(
-        format!("{app}: activity"),
-        Some(&app),
-        "activity",
-        &session,
-        flash,
-    );
-    let name = encode(&app);
-    let read = async {
-        let mut releases: Vec<Release> = dashboard
-            .api
-            .get(&format!("/v1/apps/{name}/releases"))
-            .await?;
-        releases.sort_by_key(|r| std::cmp::Reverse(r.version));
-        let alerts: AlertList = dashboard
-            .api
-            .get(&format!("/v1/apps/{name}/alerts"))
-            .await?;
-        let live = info(&dashboard, &app).await?.release.map(|r| r.version);
-        Ok::<_, ApiFailure>((releases, alerts, live))
-    };
-    match read.await {
-        Ok((releases, alerts, live)) => page(
-            StatusCode::OK,
-            &ActivityPage {
-                chrome,
-                releases,
-                live,
-                alerts,
-            },
-        ),
-        Err(e) => failed(chrome, e),
-    }
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,7 @@
 //! The dashboard in a real browser: Debian's chromium, driven through chromedriver (inside the
 //! container) over WebDriver from this suite, logs in with a link from `skiff dashboard`, scales,
-//! toggles maintenance, sets a config var and follows the live log; the refusals are checked with
-//! curl; screenshots land in the suite's output folder.
+//! toggles maintenance, sets a config var, follows the live log and reads the activity; the
+//! refusals are checked with curl; screenshots land in the suite's output folder.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -301,6 +301,7 @@ async fn browse(c: &Container, browser: &Client, link: &str) {
     maintenance(c, browser).await;
     config_var(c, browser).await;
     live_log(c, browser).await;
+    activity(c, browser).await;
 
     browser
         .goto(&format!("{DASHBOARD}/apps/board/metrics"))
@@ -333,6 +334,27 @@ async fn browse(c: &Container, browser: &Client, link: &str) {
         browser.current_url().await.unwrap().path(),
         "/login",
         "logged out"
+    );
+}
+
+/// The activity page tells who scaled, and each deploy's build output is a click away, the same
+/// lines `skiff releases:output` prints.
+async fn activity(c: &Container, browser: &Client) {
+    browser
+        .goto(&format!("{DASHBOARD}/apps/board/activity"))
+        .await
+        .unwrap();
+    shows(browser, "#events tr.scale", "Scaled to web@2").await;
+    shows(browser, "#events tr.scale", "dashboard").await;
+    click(browser, "a[href=\"/apps/board/releases/1/output\"]").await;
+    let printed = c.ok("skiff releases:output v1 -a board");
+    assert_contains(&printed, "Process types: web", "releases:output v1");
+    shows(browser, "#build-output", "Process types: web").await;
+    let shown = text(browser, "#build-output").await;
+    assert_eq!(
+        shown.trim(),
+        printed.trim(),
+        "the page shows what the CLI prints"
     );
 }
 
