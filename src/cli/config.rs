@@ -84,7 +84,7 @@ fn write_config(out: &mut dyn Write, app: &str, config: &ConfigMap) -> std::io::
     Ok(())
 }
 
-/// Sends config changes (`None` removes a var) and reports the release they made.
+/// Sends config changes (`None` removes a var) and reports them as Heroku does.
 async fn change_config(
     s: &mut Session<'_>,
     app: &str,
@@ -92,22 +92,68 @@ async fn change_config(
     body: &BTreeMap<String, Option<String>>,
 ) -> Result<(), CliError> {
     let changed: ConfigChanged = s.client.patch(path, body).await?;
-    s.output.show(&changed, |out, _| match &changed.release {
-        Some(r) => writeln!(
-            out,
-            "{} on {app}: v{} is live; its dynos restart now",
-            r.description, r.version
-        ),
-        None => {
-            let keys: Vec<&str> = body.keys().map(String::as_str).collect();
-            writeln!(
-                out,
-                "Changed {} on {app}; the first deploy will use it",
-                keys.join(", ")
-            )
+    let version = changed.release.as_ref().map(|r| r.version);
+    s.output.show(&changed, |out, _| {
+        for line in change_report(app, body, version) {
+            writeln!(out, "{line}")?;
         }
+        Ok(())
     })?;
     Ok(())
+}
+
+/// `Setting A, B and restarting APP... done, v5` with the set vars under it, or `Unsetting A…`;
+/// before the first deploy there is nothing to restart.
+fn change_report(
+    app: &str,
+    body: &BTreeMap<String, Option<String>>,
+    version: Option<u32>,
+) -> Vec<String> {
+    let set: BTreeMap<&str, &str> = body
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str(), v.as_deref()?)))
+        .collect();
+    let unset: Vec<&str> = body
+        .iter()
+        .filter(|(_, v)| v.is_none())
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let mut doing = Vec::new();
+    if !set.is_empty() {
+        doing.push(format!("Setting {}", names(set.keys().copied())));
+    }
+    if !unset.is_empty() {
+        let verb = if set.is_empty() {
+            "Unsetting"
+        } else {
+            "unsetting"
+        };
+        doing.push(format!("{verb} {}", names(unset.iter().copied())));
+    }
+    let head = match version {
+        Some(v) => format!("{} and restarting {app}... done, v{v}", doing.join(", ")),
+        None => format!(
+            "{} on {app}... done; the first deploy will use it",
+            doing.join(", ")
+        ),
+    };
+    let width = set.keys().map(|k| k.len()).max().unwrap_or(0) + 1;
+    std::iter::once(head)
+        .chain(
+            set.iter()
+                .map(|(k, v)| format!("{:<width$} {v}", format!("{k}:"))),
+        )
+        .collect()
+}
+
+/// `A`, `A and B`, `A, B and C`.
+fn names<'a>(keys: impl Iterator<Item = &'a str>) -> String {
+    let keys: Vec<&str> = keys.collect();
+    match keys.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 #[cfg(test)]
@@ -121,5 +167,60 @@ mod tests {
         assert_eq!(m["B"].as_deref(), Some("x=y"));
         assert!(parse_assignments(&["1A=1".into()]).is_err());
         assert!(parse_assignments(&["NOVALUE".into()]).is_err());
+    }
+
+    #[test]
+    fn changes_are_reported_as_heroku_does() {
+        let change = |pairs: &[(&str, Option<&str>)]| -> BTreeMap<String, Option<String>> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(str::to_owned)))
+                .collect()
+        };
+        let cases: [(&[(&str, Option<&str>)], Option<u32>, &[&str]); 5] = [
+            (
+                &[("FOO", Some("bar"))],
+                Some(5),
+                &["Setting FOO and restarting app... done, v5", "FOO: bar"],
+            ),
+            (
+                &[("B", Some("2")), ("LONG", Some("x y")), ("A", Some("1"))],
+                Some(6),
+                &[
+                    "Setting A, B and LONG and restarting app... done, v6",
+                    "A:    1",
+                    "B:    2",
+                    "LONG: x y",
+                ],
+            ),
+            (
+                &[("FOO", None), ("BAR", None)],
+                Some(7),
+                &["Unsetting BAR and FOO and restarting app... done, v7"],
+            ),
+            (
+                &[("NEW", Some("1")), ("OLD", None)],
+                Some(8),
+                &[
+                    "Setting NEW, unsetting OLD and restarting app... done, v8",
+                    "NEW: 1",
+                ],
+            ),
+            (
+                &[("FOO", Some("bar"))],
+                None,
+                &[
+                    "Setting FOO on app... done; the first deploy will use it",
+                    "FOO: bar",
+                ],
+            ),
+        ];
+        for (pairs, version, want) in cases {
+            assert_eq!(
+                change_report("app", &change(pairs), version),
+                want,
+                "{pairs:?}"
+            );
+        }
     }
 }
