@@ -823,6 +823,22 @@ async fn builds_release_phase_config_and_rollback() {
 }
 
 #[tokio::test]
+async fn the_routers_lines_of_one_dyno_are_refused_in_words() {
+    let d = Daemon::start(false).await;
+    let ctx = d.local();
+    d.cli(&ctx, &["apps:create", "quiet"]).await.unwrap();
+    let err = d
+        .cli(
+            &ctx,
+            &["logs", "-a", "quiet", "-s", "router", "-d", "web.1"],
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("belong to no dyno"), "{err}");
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn stopping_ends_a_followed_log_stream_at_once() {
     let d = Daemon::start(false).await;
     let ctx = d.local();

@@ -3,7 +3,7 @@
 use super::error::ApiError;
 use super::AppState;
 use crate::journal::{LogQuery, MAX_LINES};
-use crate::model::{AddonService, DynoName};
+use crate::model::{AddonService, DynoName, LogOrigin};
 use crate::wire::{ErrorBody, LogsParams};
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -15,6 +15,7 @@ use futures_util::StreamExt;
     params(("app" = String, Path, description = "app name"), LogsParams),
     responses(
         (status = 200, description = "log lines, one per line: `TIMESTAMP app[web.1]: message`", content_type = "text/plain", body = String),
+        (status = 400, description = "a bad line count or source, or the router's lines of one dyno", body = ErrorBody),
         (status = 404, description = "no such app", body = ErrorBody)))]
 pub async fn logs(
     State(state): State<AppState>,
@@ -34,6 +35,17 @@ pub async fn logs(
                 e.to_string(),
             )
         })?;
+    let origin = params
+        .source
+        .as_deref()
+        .map(LogOrigin::parse)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if origin == Some(LogOrigin::Router) && dyno.is_some() {
+        return Err(ApiError::bad_request(
+            "the router's lines belong to no dyno: leave out the dyno, or ask for the app's or skiff's lines",
+        ));
+    }
     let lines = params.lines.unwrap_or(100);
     if lines > MAX_LINES {
         return Err(ApiError::bad_request(format!(
@@ -54,6 +66,7 @@ pub async fn logs(
         addon_units,
         lines,
         follow: params.follow.unwrap_or(false),
+        origin,
     };
     let stream = state
         .logs

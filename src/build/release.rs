@@ -203,6 +203,7 @@ impl Deployer {
             addon_units: Vec::new(),
             lines: LAST_LOG_LINES,
             follow: false,
+            origin: None,
         };
         let Ok(lines) = self.logs.lines(query).await else {
             return String::new();

@@ -177,7 +177,9 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.map(str::to_owned)))
                 .collect()
         };
-        let cases: [(&[(&str, Option<&str>)], Option<u32>, &[&str]); 5] = [
+        /// The changes sent, the release they made, the lines printed.
+        type Case<'a> = (&'a [(&'a str, Option<&'a str>)], Option<u32>, &'a [&'a str]);
+        let cases: [Case; 5] = [
             (
                 &[("FOO", Some("bar"))],
                 Some(5),

@@ -131,23 +131,31 @@ const VERBS: &[(&[&str], &str)] = &[
     ),
     (
         &["logs"],
-        "Logs(Show { num: 100, tail: false, dyno: None })",
+        "Logs(Show { num: 100, tail: false, dyno: None, source: None })",
     ),
     (
         &["logs", "-n", "5", "-f", "--dyno", "web.1"],
-        r#"Logs(Show { num: 5, tail: true, dyno: Some("web.1") })"#,
+        r#"Logs(Show { num: 5, tail: true, dyno: Some("web.1"), source: None })"#,
     ),
     (
         &["logs", "--num", "7", "--tail"],
-        "Logs(Show { num: 7, tail: true, dyno: None })",
+        "Logs(Show { num: 7, tail: true, dyno: None, source: None })",
     ),
     (
         &["logs", "-t"],
-        "Logs(Show { num: 100, tail: true, dyno: None })",
+        "Logs(Show { num: 100, tail: true, dyno: None, source: None })",
     ),
     (
         &["logs", "--follow"],
-        "Logs(Show { num: 100, tail: true, dyno: None })",
+        "Logs(Show { num: 100, tail: true, dyno: None, source: None })",
+    ),
+    (
+        &["logs", "-s", "router"],
+        r#"Logs(Show { num: 100, tail: false, dyno: None, source: Some("router") })"#,
+    ),
+    (
+        &["logs", "--source", "app", "-d", "web.2"],
+        r#"Logs(Show { num: 100, tail: false, dyno: Some("web.2"), source: Some("app") })"#,
     ),
     (
         &["ps:type", "worker", "--memory", "256M"],
@@ -432,6 +440,7 @@ fn unknown_verbs_and_bad_flags_are_refused() {
         &["run"],
         &["deploy", "dir", "--tar", "a.tar"],
         &["logs", "-n", "many"],
+        &["logs", "--source", "heroku"],
         &["healthcheck:set", "--status", "ok"],
         &["proxy:compression", "yes"],
         &["proxy:compression", "on", "off"],

@@ -9,7 +9,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::model::{AppName, DynoName, DynoUnit, UNIT_PREFIX};
+use crate::model::{AppName, DynoName, DynoUnit, LogOrigin, UNIT_PREFIX};
+use crate::systemd::names::app_slice;
+use router::{object_unit, DaemonPart};
 
 #[cfg(any(test, feature = "fakes"))]
 pub use source::FakeLogs;
@@ -27,30 +29,96 @@ pub struct LogQuery {
     pub addon_units: Vec<String>,
     pub lines: u32,
     pub follow: bool,
+    /// Only the lines of this origin; all of them when `None`.
+    pub origin: Option<LogOrigin>,
 }
 
-/// `journalctl` arguments: the app's units by glob, so the dynos' own lines (`_SYSTEMD_UNIT=`),
-/// PID 1's lines about them (`UNIT=`) and skiffd's router lines (`OBJECT_SYSTEMD_UNIT=
-/// skiff-APP.router`) come back.
-pub fn journalctl_args(q: &LogQuery) -> Vec<String> {
-    let units = match &q.dyno {
-        Some(d) => format!("{UNIT_PREFIX}{}.{}.{}.*", q.app, d.process_type, d.index),
-        None => format!("{UNIT_PREFIX}{}.*", q.app),
-    };
+impl LogQuery {
+    /// The prefix of the units whose `UNIT=` values PID 1's lines about them carry, for
+    /// `--source skiff`: `skiff-APP.` or one dyno's `skiff-APP.web.1.`.
+    pub fn unit_prefix(&self) -> String {
+        match &self.dyno {
+            Some(d) => format!("{UNIT_PREFIX}{}.{}.{}.", self.app, d.process_type, d.index),
+            None => format!("{UNIT_PREFIX}{}.", self.app),
+        }
+    }
+}
+
+/// `journalctl` arguments. All of an app's lines are its units' by glob, so the dynos' own lines
+/// (`_SYSTEMD_UNIT=`), PID 1's lines about them (`UNIT=`) and skiffd's (`OBJECT_SYSTEMD_UNIT=
+/// skiff-APP.router` and `.skiffd`) come back. One origin is exact field matches instead: the
+/// processes in the app's slice (and its add-on servers' units) for `app`, skiffd's router object
+/// for `router`, and for `skiff` PID 1's lines about `seen_units` (the journal's `UNIT=` values
+/// under [`LogQuery::unit_prefix`]) and skiffd's own object. `None` when nothing can match: no
+/// PID 1 line about the asked dyno exists yet, or the router's lines were asked of one dyno.
+pub fn journalctl_args(q: &LogQuery, seen_units: &[String]) -> Option<Vec<String>> {
     let mut args = vec![
         "--output=json".to_owned(),
         "--no-pager".to_owned(),
         "--quiet".to_owned(),
         format!("--lines={}", q.lines.min(MAX_LINES)),
-        format!("--unit={units}"),
     ];
-    if q.dyno.is_none() {
-        args.extend(q.addon_units.iter().map(|u| format!("--unit={u}")));
-    }
+    args.extend(origin_matches(q, seen_units)?);
     if q.follow {
         args.push("--follow".to_owned());
     }
-    args
+    Some(args)
+}
+
+/// The unit options or field matches that pick the asked lines (`+` separates alternatives).
+fn origin_matches(q: &LogQuery, seen_units: &[String]) -> Option<Vec<String>> {
+    let app = q.app.as_str();
+    let addon_units = || {
+        q.addon_units
+            .iter()
+            .filter(|_| q.dyno.is_none())
+            .map(String::as_str)
+    };
+    let matches = match q.origin {
+        None => std::iter::once(format!("--unit={}*", q.unit_prefix()))
+            .chain(addon_units().map(|u| format!("--unit={u}")))
+            .collect(),
+        Some(LogOrigin::App) => {
+            let mut m = vec![format!("_SYSTEMD_SLICE={}", app_slice(&q.app))];
+            m.extend(q.dyno.iter().map(|d| format!("SKIFF_DYNO={d}")));
+            for unit in addon_units() {
+                m.extend(["+".to_owned(), format!("_SYSTEMD_UNIT={unit}")]);
+            }
+            m
+        }
+        Some(LogOrigin::Router) if q.dyno.is_some() => return None,
+        Some(LogOrigin::Router) => vec![format!(
+            "OBJECT_SYSTEMD_UNIT={}",
+            object_unit(app, DaemonPart::Router)
+        )],
+        Some(LogOrigin::Skiff) => {
+            let prefix = q.unit_prefix();
+            let units: Vec<String> = seen_units
+                .iter()
+                .filter(|u| u.starts_with(&prefix))
+                .map(|u| format!("UNIT={u}"))
+                .collect();
+            let mut m = Vec::new();
+            if !units.is_empty() {
+                m.push("_PID=1".to_owned());
+                m.extend(units);
+            }
+            if q.dyno.is_none() {
+                if !m.is_empty() {
+                    m.push("+".to_owned());
+                }
+                m.push(format!(
+                    "OBJECT_SYSTEMD_UNIT={}",
+                    object_unit(app, DaemonPart::Skiffd)
+                ));
+            }
+            if m.is_empty() {
+                return None;
+            }
+            m
+        }
+    };
+    Some(matches)
 }
 
 /// `journalctl` arguments that read one build's lines from the start: all of them (the build
@@ -149,7 +217,115 @@ mod tests {
             addon_units: Vec::new(),
             lines: 50,
             follow,
+            origin: None,
         }
+    }
+
+    #[test]
+    fn one_origin_is_picked_by_exact_matches() {
+        let seen: Vec<String> = [
+            "skiff-my-app.web.1.v3.service",
+            "skiff-my-app.worker.1.v3.service",
+            "skiff-my-app2.web.1.v1.service",
+            "ssh.service",
+        ]
+        .map(str::to_owned)
+        .into();
+        let redis = vec!["skiff-addon-redis-my-app.service".to_owned()];
+        let matches = |origin, dyno: Option<&str>, addons: &[String], seen: &[String]| {
+            let q = LogQuery {
+                origin: Some(origin),
+                addon_units: addons.to_vec(),
+                ..query(dyno, false)
+            };
+            journalctl_args(&q, seen).map(|a| a[4..].to_vec())
+        };
+        /// Origin, dyno, add-on units, `UNIT=` values seen, the matches wanted.
+        type Case<'a> = (
+            LogOrigin,
+            Option<&'a str>,
+            &'a [String],
+            &'a [String],
+            Option<&'a [&'a str]>,
+        );
+        let cases: [Case; 9] = [
+            (
+                LogOrigin::App,
+                None,
+                &[],
+                &seen,
+                Some(&["_SYSTEMD_SLICE=skiff-my\\x2dapp.slice"]),
+            ),
+            (
+                LogOrigin::App,
+                None,
+                &redis,
+                &seen,
+                Some(&[
+                    "_SYSTEMD_SLICE=skiff-my\\x2dapp.slice",
+                    "+",
+                    "_SYSTEMD_UNIT=skiff-addon-redis-my-app.service",
+                ]),
+            ),
+            (
+                LogOrigin::App,
+                Some("web.1"),
+                &redis,
+                &seen,
+                Some(&["_SYSTEMD_SLICE=skiff-my\\x2dapp.slice", "SKIFF_DYNO=web.1"]),
+            ),
+            (
+                LogOrigin::Router,
+                None,
+                &redis,
+                &seen,
+                Some(&["OBJECT_SYSTEMD_UNIT=skiff-my-app.router"]),
+            ),
+            (LogOrigin::Router, Some("web.1"), &[], &seen, None),
+            (
+                LogOrigin::Skiff,
+                None,
+                &redis,
+                &seen,
+                Some(&[
+                    "_PID=1",
+                    "UNIT=skiff-my-app.web.1.v3.service",
+                    "UNIT=skiff-my-app.worker.1.v3.service",
+                    "+",
+                    "OBJECT_SYSTEMD_UNIT=skiff-my-app.skiffd",
+                ]),
+            ),
+            (
+                LogOrigin::Skiff,
+                Some("web.1"),
+                &[],
+                &seen,
+                Some(&["_PID=1", "UNIT=skiff-my-app.web.1.v3.service"]),
+            ),
+            (
+                LogOrigin::Skiff,
+                None,
+                &[],
+                &[],
+                Some(&["OBJECT_SYSTEMD_UNIT=skiff-my-app.skiffd"]),
+            ),
+            (LogOrigin::Skiff, Some("web.2"), &[], &seen, None),
+        ];
+        for (origin, dyno, addons, seen, want) in cases {
+            let want = want.map(|w| w.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            assert_eq!(
+                matches(origin, dyno, addons, seen),
+                want,
+                "{origin} {dyno:?}"
+            );
+        }
+        let followed = LogQuery {
+            origin: Some(LogOrigin::App),
+            ..query(None, true)
+        };
+        let args = journalctl_args(&followed, &[]).unwrap();
+        assert_eq!(args.last().unwrap(), "--follow");
+        assert_eq!(args[3], "--lines=50");
     }
 
     #[test]
@@ -158,12 +334,12 @@ mod tests {
             addon_units: vec!["skiff-addon-redis-my-app.service".into()],
             ..query(dyno, false)
         };
-        let args = journalctl_args(&with_addon(None));
+        let args = journalctl_args(&with_addon(None), &[]).unwrap();
         assert!(
             args.contains(&"--unit=skiff-addon-redis-my-app.service".to_owned()),
             "{args:?}"
         );
-        let args = journalctl_args(&with_addon(Some("web.1")));
+        let args = journalctl_args(&with_addon(Some("web.1")), &[]).unwrap();
         assert!(!args.iter().any(|a| a.contains("addon")), "{args:?}");
         let line = json!({
             "__REALTIME_TIMESTAMP": "1763719200000000",
@@ -182,7 +358,7 @@ mod tests {
     #[test]
     fn selects_the_apps_units_by_glob() {
         assert_eq!(
-            journalctl_args(&query(None, false)),
+            journalctl_args(&query(None, false), &[]).unwrap(),
             [
                 "--output=json",
                 "--no-pager",
@@ -191,12 +367,14 @@ mod tests {
                 "--unit=skiff-my-app.*"
             ]
         );
-        let args = journalctl_args(&query(Some("web.2"), true));
+        let args = journalctl_args(&query(Some("web.2"), true), &[]).unwrap();
         assert!(args.contains(&"--unit=skiff-my-app.web.2.*".to_owned()));
         assert_eq!(args.last().unwrap(), "--follow");
         let mut many = query(None, false);
         many.lines = 1_000_000;
-        assert!(journalctl_args(&many).contains(&"--lines=10000".to_owned()));
+        assert!(journalctl_args(&many, &[])
+            .unwrap()
+            .contains(&"--lines=10000".to_owned()));
     }
 
     #[test]

@@ -17,6 +17,24 @@ use crate::wake::WAKE_HEADER;
 
 /// `SYSLOG_IDENTIFIER` of router lines; `skiff logs` shows them as `skiff[router]`.
 pub const ROUTER_IDENTIFIER: &str = "skiff-router";
+
+/// The part of skiffd a line about an app comes from: its router, or skiffd's own doings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DaemonPart {
+    Router,
+    Skiffd,
+}
+
+/// `OBJECT_SYSTEMD_UNIT` of skiffd's lines about `app` from `part`: `skiff-APP.router` or
+/// `skiff-APP.skiffd`, inside the `skiff-APP.*` glob `skiff logs` reads, and exact enough for
+/// `--source` to pick one part.
+pub fn object_unit(app: &str, part: DaemonPart) -> String {
+    let part = match part {
+        DaemonPart::Router => "router",
+        DaemonPart::Skiffd => "skiffd",
+    };
+    format!("skiff-{app}.{part}")
+}
 /// journald's native protocol socket.
 const JOURNAL_SOCKET: &str = "/run/systemd/journal/socket";
 
@@ -88,7 +106,7 @@ pub fn router_line(caddy_message: &str) -> Option<RouterLine> {
 pub fn journal_datagram(line: &RouterLine) -> Vec<u8> {
     app_datagram(
         &line.app,
-        "router",
+        DaemonPart::Router,
         ROUTER_IDENTIFIER,
         6,
         &line.message,
@@ -96,11 +114,11 @@ pub fn journal_datagram(line: &RouterLine) -> Vec<u8> {
     )
 }
 
-/// journald's native-protocol datagram for a line about `app` from skiffd's part `part`
-/// (`router`, `skiffd`) at syslog `priority`.
+/// journald's native-protocol datagram for a line about `app` from skiffd's `part` at syslog
+/// `priority`.
 pub fn app_datagram(
     app: &str,
-    part: &str,
+    part: DaemonPart,
     identifier: &str,
     priority: u8,
     message: &str,
@@ -109,7 +127,7 @@ pub fn app_datagram(
     let mut out = Vec::new();
     // Lines a root daemon writes about a unit carry OBJECT_SYSTEMD_UNIT; journalctl's
     // `--unit=skiff-APP.*` (what `skiff logs` runs) then finds them beside the dynos' lines.
-    let object = format!("skiff-{app}.{part}");
+    let object = object_unit(app, part);
     let priority = priority.to_string();
     for (key, value) in [
         ("MESSAGE", message),
@@ -130,7 +148,14 @@ pub fn app_datagram(
 /// Writes one line about `app` from skiffd itself (a sleep, a wake, an alert) to journald, with
 /// any `extra` fields, where `skiff logs` shows it as `skiff: …`.
 pub fn log_app_event(app: &AppName, priority: u8, message: &str, extra: &[(&str, &str)]) {
-    let datagram = app_datagram(app.as_str(), "skiffd", "skiffd", priority, message, extra);
+    let datagram = app_datagram(
+        app.as_str(),
+        DaemonPart::Skiffd,
+        "skiffd",
+        priority,
+        message,
+        extra,
+    );
     let sent = UnixDatagram::unbound().and_then(|s| s.send_to(&datagram, JOURNAL_SOCKET));
     if let Err(e) = sent {
         tracing::debug!(app = %app, error = %e, "cannot write an app's line to journald");

@@ -8,6 +8,10 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::ChildStdout;
 
 use super::{build_output_args, journalctl_args, message, render, LogQuery};
+use crate::model::LogOrigin;
+
+/// How long listing the journal's unit names may take.
+const LIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub type LineStream = Pin<Box<dyn Stream<Item = String> + Send>>;
 
@@ -34,7 +38,15 @@ pub struct Journalctl;
 #[async_trait::async_trait]
 impl LogSource for Journalctl {
     async fn lines(&self, query: LogQuery) -> Result<LineStream, LogError> {
-        journalctl(journalctl_args(&query), render)
+        let seen = match query.origin {
+            Some(LogOrigin::Skiff) => units_seen(&query.unit_prefix()).await?,
+            _ => Vec::new(),
+        };
+        match journalctl_args(&query, &seen) {
+            Some(args) => journalctl(args, render),
+            None if query.follow => Ok(Box::pin(futures_util::stream::pending())),
+            None => Ok(Box::pin(futures_util::stream::empty())),
+        }
     }
 
     async fn build_output(
@@ -45,6 +57,27 @@ impl LogSource for Journalctl {
     ) -> Result<LineStream, LogError> {
         journalctl(build_output_args(build_id, dyno, follow), message)
     }
+}
+
+/// The `UNIT=` values in the journal that start with `prefix`: the units PID 1 wrote about, as
+/// journalctl's own `--unit=` glob finds them.
+async fn units_seen(prefix: &str) -> Result<Vec<String>, LogError> {
+    let run = tokio::process::Command::new("journalctl")
+        .args(["--field=UNIT", "--quiet"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(LIST_TIMEOUT, run)
+        .await
+        .map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "journalctl --field timed out")
+        })??;
+    Ok(String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|u| u.starts_with(prefix))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// Runs `journalctl` with `args` and turns each JSON entry into a line with `to_line`.
@@ -109,6 +142,12 @@ impl LogSource for FakeLogs {
                     .dyno
                     .as_ref()
                     .is_none_or(|d| l.contains(&format!("[{d}]")))
+            })
+            .filter(|l| match query.origin {
+                None => true,
+                Some(LogOrigin::App) => l.contains(" app["),
+                Some(LogOrigin::Router) => l.contains(" skiff[router]"),
+                Some(LogOrigin::Skiff) => l.contains(" skiff") && !l.contains(" skiff[router]"),
             })
             .cloned()
             .collect();

@@ -18,6 +18,7 @@ mod dyno;
 mod first_deploy;
 mod formation;
 mod health_check;
+mod log_origin;
 mod metrics;
 mod network;
 mod procfile;
@@ -60,6 +61,7 @@ pub use dyno::{
 pub use first_deploy::{deploy_start, FirstDeployDefaults};
 pub use formation::{DynoName, Formation, ScaleChange, ScaleError, MAX_DYNOS_PER_TYPE};
 pub use health_check::{HealthCheck, HealthCheckError};
+pub use log_origin::{LogOrigin, LOG_ORIGINS};
 pub use metrics::{
     bucket_start, metrics_view, retention_at, MetricsPeriod, MetricsPoint, RequestStats,
     COARSE_STEP_SECS, FINE_STEP_SECS,

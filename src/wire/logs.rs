@@ -11,4 +11,7 @@ pub struct LogsParams {
     pub dyno: Option<String>,
     /// Keep the response open and stream new lines.
     pub follow: Option<bool>,
+    /// Only the lines of one origin: `app` (the app's own processes), `skiff` (systemd's and
+    /// skiffd's lines about it) or `router`.
+    pub source: Option<String>,
 }

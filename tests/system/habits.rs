@@ -1,5 +1,6 @@
 //! The verbs a Heroku user types daily: `apps:create` inside a checkout adds the git remote,
-//! `git:remote`, `ps:wait`, `ps:type`, `domains:clear`, `logs -t` and `open`.
+//! `git:remote`, `ps:wait`, `ps:type`, `domains:clear`, `logs -t`, `logs --source`, `open` and
+//! what `config:set` prints.
 
 use std::time::Duration;
 
@@ -77,6 +78,7 @@ fn heroku_verbs_as_typed(c: &Container) {
         tail.describe()
     );
     assert_contains(&tail.stdout, "/seen-by-logs-t", "logs -t");
+    logs_by_source(c);
 
     assert_eq!(
         c.ok("cd /root/habit && skiff open").trim(),
@@ -85,4 +87,52 @@ fn heroku_verbs_as_typed(c: &Container) {
     let opened = c.json("cd /root/habit && skiff open /admin --json");
     assert_eq!(opened["url"], "http://habit.localhost/admin");
     assert_eq!(opened["opened"], false, "no browser in this session");
+
+    let set = c.ok("cd /root/habit && skiff config:set GREETING=hi FOO=bar");
+    assert_contains(
+        &set,
+        "Setting FOO and GREETING and restarting habit... done, v2\nFOO:      bar\nGREETING: hi\n",
+        "config:set as Heroku prints it",
+    );
+}
+
+/// `logs --source` keeps one origin's lines: the app's own output, skiff's (systemd's) lines about
+/// its dynos, or the router's; the request made above shows in the router's and in the app's.
+fn logs_by_source(c: &Container) {
+    let only = |source: &str, mark: &str, not: &str| {
+        let lines = c.ok(&format!(
+            "cd /root/habit && skiff logs -n 300 --source {source}"
+        ));
+        assert!(!lines.trim().is_empty(), "some {source} lines");
+        for line in lines.lines() {
+            assert_contains(line, mark, &format!("every line of --source {source}"));
+            assert!(!line.contains(not), "--source {source} shows {line}");
+        }
+        lines
+    };
+    let router = only("router", " skiff[router]: ", " app[");
+    assert_contains(&router, "/seen-by-logs-t", "the router's line");
+    let app = only("app", " app[web.1]: ", " skiff");
+    assert_contains(&app, "/seen-by-logs-t", "http.server's own line");
+    let skiff = only("skiff", " skiff", " app[");
+    assert_contains(
+        &skiff,
+        " skiff[web.1]: Started",
+        "systemd's line about the dyno",
+    );
+    assert!(!skiff.contains("skiff[router]"), "{skiff}");
+    let one_dyno = c.ok("cd /root/habit && skiff logs -s app -d web.1");
+    assert_contains(&one_dyno, "app[web.1]", "one dyno's output");
+    let refused = c.sh("cd /root/habit && skiff logs --source router --dyno web.1");
+    assert!(
+        !refused.success() && refused.stderr.contains("belong to no dyno"),
+        "{}",
+        refused.describe()
+    );
+    let unknown = c.sh("cd /root/habit && skiff logs --source heroku");
+    assert!(
+        !unknown.success() && unknown.stderr.contains("invalid value 'heroku'"),
+        "{}",
+        unknown.describe()
+    );
 }
