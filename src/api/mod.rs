@@ -6,6 +6,7 @@ mod apps;
 pub mod auth;
 mod backup_schedules;
 mod backups;
+mod buildpacks;
 mod cron;
 mod dashboard;
 mod deploys;
@@ -173,6 +174,10 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         ))
         .routes(routes!(volumes::list_volumes, volumes::create_volume))
         .routes(routes!(volumes::destroy_volume))
+        .routes(routes!(
+            buildpacks::get_buildpacks,
+            buildpacks::set_buildpacks
+        ))
         .routes(routes!(network::get_network))
         .routes(routes!(network::set_egress))
         .routes(routes!(runs::run))
@@ -253,6 +258,7 @@ mod tests {
                 "AlertList",
                 "AlertWebhookRequest",
                 "App",
+                "AppBuildpacks",
                 "AppEvent",
                 "AppInfo",
                 "AppMetrics",
@@ -308,6 +314,7 @@ mod tests {
                 "ScaleRequest",
                 "ServerRestored",
                 "SessionsEnded",
+                "SetBuildpacks",
                 "TerminalBody",
                 "Token",
                 "Volume",

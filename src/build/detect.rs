@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::Procfile;
+use crate::model::{BuildpackError, BuildpackSource, Buildpacks, Procfile};
 
 /// What the detector looks at, read from the unpacked source by the pipeline.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct SourceFacts {
     pub go_mod: Option<String>,
     /// `.buildpacks`, when present.
     pub buildpacks_file: Option<String>,
+    /// The buildpacks set on the app (`skiff buildpacks:set`).
+    pub app_buildpacks: Buildpacks,
     /// The app's `BUILDPACK_URL` config var.
     pub buildpack_url: Option<String>,
     pub has_procfile: bool,
@@ -26,18 +28,6 @@ impl SourceFacts {
     fn has(&self, name: &str) -> bool {
         self.root_files.iter().any(|f| f == name)
     }
-}
-
-/// Where a classic buildpack comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BuildpackSource {
-    /// A directory on the server, bind-mounted read-only into the build.
-    Local(String),
-    /// A git URL (optionally `#ref`), cloned inside the build.
-    Git {
-        url: String,
-        reference: Option<String>,
-    },
 }
 
 /// How the app is built.
@@ -99,8 +89,8 @@ impl Builder {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DetectError {
-    #[error("invalid buildpack {0:?}: use an https:// or git URL (optionally #ref), or an absolute path on the server")]
-    Buildpack(String),
+    #[error(transparent)]
+    Buildpack(#[from] BuildpackError),
     #[error("could not tell how to build this app: there is no Procfile in its root directory, nor a requirements.txt, package.json, Gemfile, go.mod or index.html; add a Procfile with lines like 'web: python3 app.py', or set BUILDPACK_URL")]
     Unknown,
 }
@@ -113,36 +103,6 @@ fn package_scripts(facts: &SourceFacts) -> BTreeMap<String, serde_json::Value> {
         .and_then(|v| v.get("scripts").and_then(|s| s.as_object()).cloned())
         .map(|m| m.into_iter().collect())
         .unwrap_or_default()
-}
-
-/// Parses one buildpack reference.
-pub fn parse_buildpack(raw: &str) -> Result<BuildpackSource, DetectError> {
-    let raw = raw.trim();
-    let bad = || DetectError::Buildpack(raw.to_owned());
-    if raw.is_empty() || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(bad());
-    }
-    if raw.starts_with('/') {
-        if raw.split('/').any(|p| p == "..") {
-            return Err(bad());
-        }
-        return Ok(BuildpackSource::Local(raw.to_owned()));
-    }
-    let is_url = ["https://", "http://", "git://", "ssh://"]
-        .iter()
-        .any(|p| raw.starts_with(p));
-    if !is_url || raw.starts_with('-') {
-        return Err(bad());
-    }
-    let (url, reference) = match raw.split_once('#') {
-        Some((u, r)) if !r.is_empty() && !r.starts_with('-') => (u, Some(r.to_owned())),
-        Some(_) => return Err(bad()),
-        None => (raw, None),
-    };
-    Ok(BuildpackSource::Git {
-        url: url.to_owned(),
-        reference,
-    })
 }
 
 /// `go.mod`'s module path's last element: the binary's name.
@@ -165,21 +125,27 @@ fn go_binary(go_mod: &str) -> String {
         .unwrap_or_else(|| "app".to_owned())
 }
 
-/// Picks the builder: buildpacks when asked for, else by marker files, Heroku's order.
+/// Picks the builder: buildpacks when asked for (those set on the app, else `BUILDPACK_URL`,
+/// else a `.buildpacks` file), else by marker files, Heroku's order.
 pub fn detect(facts: &SourceFacts) -> Result<Builder, DetectError> {
+    if !facts.app_buildpacks.as_slice().is_empty() {
+        return Ok(Builder::Buildpacks(
+            facts.app_buildpacks.as_slice().to_vec(),
+        ));
+    }
     if let Some(url) = facts
         .buildpack_url
         .as_deref()
         .filter(|u| !u.trim().is_empty())
     {
-        return Ok(Builder::Buildpacks(vec![parse_buildpack(url)?]));
+        return Ok(Builder::Buildpacks(vec![BuildpackSource::parse(url)?]));
     }
     if let Some(list) = &facts.buildpacks_file {
         let packs: Vec<BuildpackSource> = list
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(parse_buildpack)
+            .map(BuildpackSource::parse)
             .collect::<Result<_, _>>()?;
         if !packs.is_empty() {
             return Ok(Builder::Buildpacks(packs));
@@ -339,7 +305,7 @@ mod tests {
     }
 
     #[test]
-    fn buildpacks_come_from_the_config_var_first_then_the_file() {
+    fn buildpacks_come_from_the_app_then_the_config_var_then_the_file() {
         let mut f = facts(&["requirements.txt"]);
         f.buildpacks_file = Some("# comment\nhttps://example.org/bp.git#v2\n/srv/bp\n".into());
         assert_eq!(
@@ -357,16 +323,26 @@ mod tests {
             detect(&f).unwrap(),
             Builder::Buildpacks(vec![BuildpackSource::Local("/opt/other".into())])
         );
-        for bad in [
-            "relative/path",
-            "/a/../etc",
-            "-oProxyCommand=x",
-            "https://x#-u",
-            "file:///etc",
-            "https://a b",
-        ] {
-            assert!(parse_buildpack(bad).is_err(), "{bad}");
-        }
+        f.app_buildpacks = Buildpacks::parse(&["/srv/set", "git://h/x.git"]).unwrap();
+        assert_eq!(
+            detect(&f).unwrap(),
+            Builder::Buildpacks(vec![
+                BuildpackSource::Local("/srv/set".into()),
+                BuildpackSource::Git {
+                    url: "git://h/x.git".into(),
+                    reference: None
+                },
+            ]),
+            "the app's own list comes before BUILDPACK_URL"
+        );
+        f.app_buildpacks = Buildpacks::default();
+        f.buildpack_url = Some("heroku/python".into());
+        let e = detect(&f).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid buildpack \"heroku/python\""),
+            "{e}"
+        );
     }
 
     #[test]

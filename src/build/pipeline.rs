@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::plan::PlanError;
 use crate::files::make_dir_mode;
+use crate::journal::router::log_build_line;
 use crate::journal::{LogError, LogSource};
 use crate::model::{AppName, Limits, ReleaseRecord};
 use crate::paths::Layout;
@@ -80,8 +81,36 @@ pub(super) async fn blocking<T: Send + 'static>(
         .map_err(io_err(action))
 }
 
-pub(super) async fn say(out: &Output, line: impl Into<String>) {
-    let _ = out.send(line.into()).await;
+/// One deploy's output: the lines go to the client's stream, and skiffd's own (what `say`
+/// writes) to journald too, tagged with the build, so `releases:output` shows the whole of it
+/// beside the build unit's and the release phase's lines, which journald has already.
+#[derive(Clone)]
+pub(super) struct DeployLog {
+    sink: Output,
+    app: AppName,
+    build_id: String,
+}
+
+impl DeployLog {
+    pub(super) fn new(sink: Output, app: &AppName, build_id: &str) -> Self {
+        Self {
+            sink,
+            app: app.clone(),
+            build_id: build_id.to_owned(),
+        }
+    }
+
+    /// The client's stream alone, for lines journald already holds.
+    pub(super) fn sink(&self) -> Output {
+        self.sink.clone()
+    }
+}
+
+/// Tells the client `line` and keeps it with the build's output in journald.
+pub(super) async fn say(out: &DeployLog, line: impl Into<String>) {
+    let line = line.into();
+    log_build_line(&out.app, &out.build_id, &line);
+    let _ = out.sink.send(line).await;
 }
 
 /// Limits of builds and one-off runs, from skiffd.toml.
@@ -203,6 +232,7 @@ impl Deployer {
         description: String,
         out: &Output,
     ) -> Result<ReleaseRecord, DeployError> {
+        let out = &DeployLog::new(out.clone(), app, &ws.id);
         let lock = self.app_lock(app);
         let _guard = match lock.try_lock() {
             Ok(g) => g,
@@ -226,7 +256,7 @@ impl Deployer {
         app: &AppName,
         ws: &Workspace,
         description: String,
-        out: &Output,
+        out: &DeployLog,
     ) -> Result<ReleaseRecord, DeployError> {
         let started = Instant::now();
         // Without a network for its dynos the deploy could never go live: it says why first.

@@ -363,9 +363,7 @@ mod tests {
 
     #[test]
     fn buildpacks_release_output_adds_default_processes_under_the_procfile() {
-        let packs = Builder::Buildpacks(vec![super::super::detect::BuildpackSource::Local(
-            "/bp".into(),
-        )]);
+        let packs = Builder::Buildpacks(vec![crate::model::BuildpackSource::Local("/bp".into())]);
         let manifests = Manifests {
             procfile: text("web: mine\n"),
             release_yamls: vec!["default_process_types:\n  web: theirs\n  worker: work\n".into()],

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
-use super::pipeline::{blocking, say, DeployError, Deployer, Output, Workspace};
+use super::pipeline::{blocking, say, DeployError, DeployLog, Deployer, Workspace};
 use super::plan::ReleasePlan;
 use crate::files::write_private;
 use crate::journal::LogQuery;
@@ -83,7 +83,7 @@ impl Deployer {
         app: &AppName,
         ws: &Workspace,
         plan: &ReleasePlan,
-        out: &Output,
+        out: &DeployLog,
     ) -> Result<(), DeployError> {
         let Some(command) = &plan.release_command else {
             return Ok(());
@@ -149,7 +149,7 @@ impl Deployer {
         &self,
         app: &AppName,
         version: u32,
-        out: &Output,
+        out: &DeployLog,
     ) -> Result<(), DeployError> {
         let check = self.store.routing_settings(app).await?.health_check;
         if self.store.app_sleep(app).await?.state == SleepState::Sleeping {
@@ -216,7 +216,7 @@ impl Deployer {
     }
 
     /// Deletes slugs no release within `keep_releases` (nor the live one) uses.
-    pub(super) async fn apply_retention(&self, app: &AppName, out: &Output) {
+    pub(super) async fn apply_retention(&self, app: &AppName, out: &DeployLog) {
         let keep = match self
             .store
             .slugs_to_keep(app, self.settings.keep_releases)
@@ -262,7 +262,7 @@ impl Deployer {
         ws: &Workspace,
         plan: &ReleasePlan,
         release: &ReleaseRecord,
-        out: &Output,
+        out: &DeployLog,
     ) {
         let Some(script) = &plan.postdeploy else {
             return;
@@ -300,7 +300,7 @@ impl Deployer {
         command: &str,
         slug: &Path,
         config: &ConfigVars,
-        out: &Output,
+        out: &DeployLog,
     ) -> Result<RunOutcome, DeployError> {
         let (env_file, env) = (ws.env_file.clone(), render_env_file(config));
         blocking("writing the release environment", move || {
@@ -351,14 +351,14 @@ impl Deployer {
         unit: &str,
         properties: Vec<Property>,
         streamed: Streamed<'_>,
-        out: &Output,
+        out: &DeployLog,
     ) -> Result<RunOutcome, DeployError> {
         let mut lines = self
             .logs
             .build_output(streamed.build_id, streamed.dyno, true)
             .await?;
         let (done_tx, mut done_rx) = tokio::sync::watch::channel(false);
-        let sink = out.clone();
+        let sink = out.sink();
         let end_line = streamed.end_line;
         // With a last line to wait for, journald may be slow to deliver it; without one, the
         // output has ended when it pauses.

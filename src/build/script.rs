@@ -3,7 +3,8 @@
 //! app's cache at `/cache`, config vars as files in `/env`, outputs for skiffd in `/meta`, and
 //! local buildpacks at `/buildpacks/N`.
 
-use super::detect::{Builder, BuildpackSource};
+use super::detect::Builder;
+use crate::model::BuildpackSource;
 
 /// Single-quotes `s` for `/bin/sh`.
 pub fn sh_quote(s: &str) -> String {

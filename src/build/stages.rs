@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::app_json;
-use super::detect::{Builder, BuildpackSource, SourceFacts};
-use super::pipeline::{blocking, say, DeployError, Deployer, Output, Workspace};
+use super::detect::{Builder, SourceFacts};
+use super::pipeline::{blocking, say, DeployError, DeployLog, Deployer, Workspace};
 use super::plan::{
     plan_build, plan_release, BuildPlan, ManifestFile, Manifests, ReleaseInputs, ReleasePlan,
 };
 use super::release::{end_line_prefix, with_end_line, Streamed};
 use crate::files::{make_dir_mode, open_tree, seal_tree, write_private};
-use crate::model::ConfigVars;
 use crate::model::{AppName, NetworkKind};
+use crate::model::{BuildpackSource, Buildpacks, ConfigVars};
 use crate::reconcile::render_env_file;
 use crate::systemd::names::oneoff_unit_name;
 use crate::systemd::properties::{build_properties, BuildSpec};
@@ -30,7 +30,7 @@ pub(super) struct Intake {
 }
 
 /// Reads what the detector needs from the source's root.
-fn source_facts(dir: &Path, config: &ConfigVars) -> SourceFacts {
+fn source_facts(dir: &Path, config: &ConfigVars, app_buildpacks: Buildpacks) -> SourceFacts {
     let read = |name: &str| -> Option<String> {
         let path = dir.join(name);
         let meta = std::fs::symlink_metadata(&path).ok()?;
@@ -53,6 +53,7 @@ fn source_facts(dir: &Path, config: &ConfigVars) -> SourceFacts {
         requirements_txt: read("requirements.txt"),
         go_mod: read("go.mod"),
         buildpacks_file: read(".buildpacks"),
+        app_buildpacks,
         buildpack_url: config.get("BUILDPACK_URL").cloned(),
         has_procfile: std::fs::symlink_metadata(dir.join("Procfile")).is_ok_and(|m| m.is_file()),
     }
@@ -125,9 +126,10 @@ impl Deployer {
     ) -> Result<Intake, DeployError> {
         self.remove_stale_workspaces(app, &ws.id).await;
         let config = self.store.config(app).await?;
+        let buildpacks = self.store.buildpacks(app).await?;
         let (source, vars) = (ws.source_dir(), config.clone());
         let facts = blocking("reading the source", move || {
-            Ok(source_facts(&source, &vars))
+            Ok(source_facts(&source, &vars, buildpacks))
         })
         .await?;
         let build = plan_build(&facts)?;
@@ -162,7 +164,7 @@ impl Deployer {
         app: &AppName,
         ws: &Workspace,
         intake: &Intake,
-        out: &Output,
+        out: &DeployLog,
     ) -> Result<(), DeployError> {
         let Some(script) = &intake.build.script else {
             return Ok(());

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::pipeline::{BuildSettings, DeployError, Deployer, Output, Workspace};
+use super::pipeline::{BuildSettings, DeployError, DeployLog, Deployer, Workspace};
 use crate::config::Config;
 use crate::health::FakeProber;
 use crate::journal::FakeLogs;
@@ -96,8 +96,10 @@ pub(super) async fn kit() -> Kit {
 }
 
 /// A deploy's output channel; the receiver collects what was said.
-pub(super) fn output() -> (Output, mpsc::Receiver<String>) {
-    mpsc::channel(1024)
+pub(super) fn output() -> (DeployLog, mpsc::Receiver<String>) {
+    let (tx, rx) = mpsc::channel(1024);
+    let app = AppName::parse("test-output").expect("a valid name");
+    (DeployLog::new(tx, &app, "test-build"), rx)
 }
 
 /// Everything said so far.
@@ -127,7 +129,7 @@ impl Kit {
         files: &[(&str, &str)],
     ) -> (Result<ReleaseRecord, DeployError>, String) {
         let running = tokio::spawn(self.reconciler.clone().run(std::future::pending()));
-        let (out, mut rx) = output();
+        let (out, mut rx) = mpsc::channel(1024);
         let ws = self.workspace(files);
         let result = self
             .deployer

@@ -3,6 +3,7 @@
 mod addons;
 mod alerts;
 mod apps;
+mod buildpacks;
 mod client;
 mod config;
 mod cron;
@@ -92,6 +93,8 @@ pub enum Command {
     Deploy(deploy::DeployVerb),
     #[command(flatten)]
     Config(config::ConfigVerb),
+    #[command(flatten)]
+    Buildpacks(buildpacks::BuildpacksVerb),
     #[command(flatten)]
     Releases(releases::ReleasesVerb),
     #[command(flatten)]
@@ -193,6 +196,7 @@ pub async fn run(
         Command::Dashboard(verb) => dashboard::run(verb, s).await,
         Command::Deploy(verb) => deploy::run(verb, s).await,
         Command::Config(verb) => config::run(verb, s).await,
+        Command::Buildpacks(verb) => buildpacks::run(verb, s).await,
         Command::Releases(verb) => releases::run(verb, s).await,
         Command::Keys(verb) => keys::run(verb, s).await,
         Command::Git(verb) => gitpush::run(verb, s).await,

@@ -22,6 +22,28 @@ const VERBS: &[(&[&str], &str)] = &[
         &["apps:destroy"],
         "Apps(Destroy { name: None, confirm: None })",
     ),
+    (&["buildpacks"], "Buildpacks(List)"),
+    (
+        &["buildpacks:set", "https://example.org/bp.git#v1"],
+        r#"Buildpacks(Set { url: "https://example.org/bp.git#v1", index: None })"#,
+    ),
+    (
+        &["buildpacks:set", "/srv/bp", "-i", "2"],
+        r#"Buildpacks(Set { url: "/srv/bp", index: Some(2) })"#,
+    ),
+    (
+        &["buildpacks:add", "/srv/bp", "--index", "1"],
+        r#"Buildpacks(Add { url: "/srv/bp", index: Some(1) })"#,
+    ),
+    (
+        &["buildpacks:remove", "/srv/bp"],
+        r#"Buildpacks(Remove { url: Some("/srv/bp"), index: None })"#,
+    ),
+    (
+        &["buildpacks:remove", "-i", "1"],
+        "Buildpacks(Remove { url: None, index: Some(1) })",
+    ),
+    (&["buildpacks:clear"], "Buildpacks(Clear)"),
     (&["cron"], "Cron(List)"),
     (
         &["deploy", "src", "--description", "first"],
@@ -441,6 +463,8 @@ fn unknown_verbs_and_bad_flags_are_refused() {
         &["deploy", "dir", "--tar", "a.tar"],
         &["logs", "-n", "many"],
         &["logs", "--source", "heroku"],
+        &["buildpacks:remove"],
+        &["buildpacks:remove", "/srv/bp", "-i", "1"],
         &["healthcheck:set", "--status", "ok"],
         &["proxy:compression", "yes"],
         &["proxy:compression", "on", "off"],

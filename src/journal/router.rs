@@ -162,6 +162,32 @@ pub fn log_app_event(app: &AppName, priority: u8, message: &str, extra: &[(&str,
     }
 }
 
+/// journald's datagram for one of skiffd's lines about a deploy (`-----> Python app detected`):
+/// tagged `SKIFF_BUILD` beside the build unit's own lines, and with no unit object, so it shows in
+/// that build's output and not among the app's runtime logs.
+pub fn build_datagram(app: &str, build_id: &str, message: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (key, value) in [
+        ("MESSAGE", message),
+        ("PRIORITY", "6"),
+        ("SYSLOG_IDENTIFIER", "skiffd"),
+        ("SKIFF_APP", app),
+        ("SKIFF_BUILD", build_id),
+    ] {
+        out.extend_from_slice(format!("{key}={}\n", value.replace('\n', " ")).as_bytes());
+    }
+    out
+}
+
+/// Writes one of skiffd's lines about a deploy of `app` to journald (see [`build_datagram`]).
+pub fn log_build_line(app: &AppName, build_id: &str, message: &str) {
+    let datagram = build_datagram(app.as_str(), build_id, message);
+    let sent = UnixDatagram::unbound().and_then(|s| s.send_to(&datagram, JOURNAL_SOCKET));
+    if let Err(e) = sent {
+        tracing::debug!(app = %app, error = %e, "cannot write a deploy line to journald");
+    }
+}
+
 /// Follows Caddy's access log and relays its access lines to journald as router lines until
 /// `stop`, counting every request into its app's metrics and each one a dyno answered as its
 /// app's activity; returns early only on an error (the caller starts it again).
@@ -194,6 +220,16 @@ mod tests {
     use super::*;
 
     const ACCESS: &str = r#"{"level":"info","ts":1795309047.759,"logger":"http.log.access.my-app","msg":"handled request","request":{"remote_ip":"10.0.0.7","remote_port":"40856","proto":"HTTP/1.1","method":"GET","host":"my-app.localhost","uri":"/a?b=1","headers":{"User-Agent":["curl/7.88.1"]}},"user_id":"","duration":0.0123,"size":13,"status":200,"resp_headers":{"Server":["Caddy"],"X-Skiff-Dyno":["web.2"],"X-Request-Id":["5f0c"]}}"#;
+
+    #[test]
+    fn a_deploy_line_is_tagged_with_its_build_and_no_unit() {
+        let datagram =
+            String::from_utf8(build_datagram("shop", "b1", "-----> Released v3\nx")).unwrap();
+        assert_eq!(
+            datagram,
+            "MESSAGE=-----> Released v3 x\nPRIORITY=6\nSYSLOG_IDENTIFIER=skiffd\nSKIFF_APP=shop\nSKIFF_BUILD=b1\n"
+        );
+    }
 
     #[test]
     fn access_lines_become_heroku_router_lines() {

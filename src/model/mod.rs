@@ -9,6 +9,7 @@ mod app_event;
 mod app_name;
 mod backup;
 mod backup_schedule;
+mod buildpack;
 mod config_var;
 mod cron;
 mod dashboard;
@@ -49,6 +50,7 @@ pub use backup::{
     BackupStatus, Census, CheckMismatch,
 };
 pub use backup_schedule::{prune, BackupSchedule, RetainedBackup, Retention, ScheduleError};
+pub use buildpack::{BuildpackChoice, BuildpackError, BuildpackSource, Buildpacks};
 pub use config_var::{check_config_value, describe_changes, ConfigChange, ConfigKey};
 pub use cron::{CronJob, CronSchedule};
 pub use dashboard::{DashboardAddress, LOGIN_LINK_TTL, SESSION_TTL};

@@ -9,6 +9,7 @@ mod alerts;
 mod apps;
 mod backup_schedules;
 mod backups;
+mod buildpacks;
 mod dashboard;
 mod db;
 mod desired;

@@ -7,6 +7,7 @@ mod alerts;
 mod apps;
 mod archive;
 mod backups;
+mod buildpacks;
 mod cron;
 mod dashboard;
 mod deploys;
@@ -38,6 +39,7 @@ pub use backups::{
     Backup, BackupList, BackupRestored, BackupScheduleBody, BackupScheduleRequest, CaptureQuery,
     BACKUP_SHA256_HEADER, SCHEDULED_BACKUP_VERB,
 };
+pub use buildpacks::{AppBuildpacks, SetBuildpacks};
 pub use cron::CronJobInfo;
 
 /// Percent-encodes a path segment or query value for the API's URLs (everything but RFC

@@ -359,6 +359,82 @@ EOF"#);
     );
     c.ok("cd /root/packed && skiff deploy -a packed");
     wait_served(c, "packed", "/built.txt", "cache runs 1");
+    buildpacks_set_on_the_app(c);
+}
+
+/// `buildpacks:*` edit the app's own list, which comes before BUILDPACK_URL; clearing it hands
+/// the build back to BUILDPACK_URL; `releases:output` shows a deploy's whole output.
+fn buildpacks_set_on_the_app(c: &Container) {
+    c.ok("cp -a /srv/bp /srv/bp2 && sed -i 's/HelloPack/OtherPack/' /srv/bp2/bin/detect /srv/bp2/bin/compile");
+    assert_contains(
+        &c.ok("skiff buildpacks -a packed"),
+        "packed has no buildpacks set",
+        "no list yet",
+    );
+    assert_contains(
+        &c.ok("skiff buildpacks:set /srv/bp2 -a packed"),
+        "Buildpack set. Next release on packed will use /srv/bp2.",
+        "buildpacks:set",
+    );
+    c.ok("skiff buildpacks:add https://example.org/never.git#v1 -i 1 -a packed");
+    assert_contains(
+        &c.ok("skiff buildpacks -a packed"),
+        "=== packed Buildpack URLs\n1. https://example.org/never.git#v1\n2. /srv/bp2\n",
+        "buildpacks in order",
+    );
+    for (command, message) in [
+        (
+            "buildpacks:add heroku/python",
+            "invalid buildpack \"heroku/python\"",
+        ),
+        (
+            "buildpacks:add /srv/bp2",
+            "buildpack /srv/bp2 is listed twice",
+        ),
+        (
+            "buildpacks:set /srv/bp",
+            "say which one to replace with -i N",
+        ),
+        ("buildpacks:remove -i 5", "there is no buildpack 5"),
+    ] {
+        let refused = c.sh(&format!("skiff {command} -a packed"));
+        assert!(
+            !refused.success() && refused.stderr.contains(message),
+            "{command}: {}",
+            refused.describe()
+        );
+    }
+    c.ok("skiff buildpacks:remove https://example.org/never.git#v1 -a packed");
+    let listed = c.json("skiff buildpacks -a packed --json");
+    assert_eq!(
+        listed["buildpacks"],
+        serde_json::json!(["/srv/bp2"]),
+        "{listed}"
+    );
+
+    let out = c.ok("cd /root/packed && skiff deploy -a packed");
+    assert_contains(
+        &out,
+        "-----> OtherPack app detected",
+        "the app's buildpack first",
+    );
+    wait_served(c, "packed", "/built.txt", "built by OtherPack");
+    let output = c.ok("skiff releases:output v3 -a packed");
+    for line in [
+        "-----> OtherPack app detected",
+        "compiling in /app with greeting hi",
+        "-----> Process types: web",
+    ] {
+        assert_contains(&output, line, "releases:output v3");
+    }
+
+    assert_contains(
+        &c.ok("skiff buildpacks:clear -a packed"),
+        "Buildpacks cleared. Next release on packed will detect what to build.",
+        "buildpacks:clear",
+    );
+    c.ok("cd /root/packed && skiff deploy -a packed");
+    wait_served(c, "packed", "/built.txt", "built by HelloPack");
 }
 
 /// A Python `tar(path, members)` that writes a tarball of `(name, "file"|"link", target)`

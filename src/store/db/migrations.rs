@@ -263,6 +263,15 @@ const MIGRATIONS: &[&str] = &[
         created_at TEXT NOT NULL
     );
     CREATE INDEX app_events_by_app ON app_events (app_id, id);",
+    // v20: the buildpacks set on an app (`skiff buildpacks:set`), in the order they run; each
+    // checked before it is written.
+    "CREATE TABLE app_buildpacks (
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL CHECK (position >= 1),
+        url TEXT NOT NULL,
+        PRIMARY KEY (app_id, position),
+        UNIQUE (app_id, url)
+    );",
 ];
 
 pub fn known_version() -> i64 {
