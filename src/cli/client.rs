@@ -1,4 +1,4 @@
-//! A small HTTP/1.1 client for skiffd's API over a Unix socket, plain TCP or TLS.
+//! A small HTTP/1.1 client for skiffd's API over a Unix socket, plain TCP, TLS or SSH.
 
 use futures_util::TryStreamExt;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -305,6 +305,17 @@ impl ApiClient {
                     .await
                     .map_err(|e| self.connect_error(e))?;
                 exchange(stream, request).await?
+            }
+            Endpoint::Ssh { destination, port } => {
+                let stream =
+                    super::ssh::connect(destination, *port).map_err(|e| self.connect_error(e))?;
+                exchange(stream, request).await.map_err(|e| match e {
+                    CliError::Protocol(_) => CliError::Connect(format!(
+                        "the SSH connection to {destination} ended before skiffd answered \
+                         (ssh or skiff on the server said why above)"
+                    )),
+                    other => other,
+                })?
             }
             Endpoint::Http { host, port, tls } => {
                 let stream = tokio::net::TcpStream::connect((host.as_str(), *port))

@@ -23,6 +23,7 @@ mod releases;
 mod routing;
 mod run;
 mod server;
+mod ssh;
 mod tokens;
 mod version;
 mod volumes;
@@ -118,6 +119,8 @@ pub enum Command {
     #[command(flatten)]
     Server(server::ServerVerb),
     #[command(flatten)]
+    Relay(ssh::RelayVerb),
+    #[command(flatten)]
     Tokens(tokens::TokensVerb),
     #[command(flatten)]
     Version(version::VersionVerb),
@@ -208,6 +211,7 @@ pub async fn run(
         Command::Network(verb) => network::run(verb, s).await,
         Command::Routing(verb) => routing::run(verb, s).await,
         Command::Server(verb) => server::run(verb, s).await,
+        Command::Relay(verb) => ssh::run(verb, s).await,
         Command::Tokens(verb) => tokens::run(verb, s).await,
         Command::Version(verb) => version::run(verb, s).await,
         Command::Volumes(verb) => volumes::run(verb, s).await,

@@ -22,6 +22,7 @@ const VERBS: &[(&[&str], &str)] = &[
         &["apps:destroy"],
         "Apps(Destroy { name: None, confirm: None })",
     ),
+    (&["api:relay"], "Relay(Relay)"),
     (&["buildpacks"], "Buildpacks(List)"),
     (
         &["buildpacks:set", "https://example.org/bp.git#v1"],

@@ -43,6 +43,10 @@ pub(crate) fn remote_url(host: &str, app: &str) -> String {
 pub(crate) async fn server_host(endpoint: &Endpoint) -> Result<String, CliError> {
     match endpoint {
         Endpoint::Http { host, .. } => Ok(host.clone()),
+        Endpoint::Ssh { destination, .. } => Ok(destination
+            .rsplit_once('@')
+            .map_or(destination.as_str(), |(_, host)| host)
+            .to_owned()),
         Endpoint::Unix(_) => tokio::fs::read_to_string("/proc/sys/kernel/hostname")
             .await
             .map(|name| name.trim().to_owned())

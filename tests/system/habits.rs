@@ -1,16 +1,22 @@
 //! The verbs a Heroku user types daily: `apps:create` inside a checkout adds the git remote,
 //! `git:remote`, `ps:wait`, `ps:type`, `domains:clear`, `logs -t`, `logs --source`, `open` and
-//! what `config:set` prints.
+//! what `config:set` prints; and the API over SSH from a laptop's account.
 
 use std::time::Duration;
 
 use crate::harness::{assert_contains, wait_until, Container};
 
 pub fn scenarios() -> Vec<crate::Scenario> {
-    vec![crate::Scenario {
-        name: "heroku_verbs_as_typed",
-        run: heroku_verbs_as_typed,
-    }]
+    vec![
+        crate::Scenario {
+            name: "heroku_verbs_as_typed",
+            run: heroku_verbs_as_typed,
+        },
+        crate::Scenario {
+            name: "the_api_over_ssh",
+            run: the_api_over_ssh,
+        },
+    ]
 }
 
 fn heroku_verbs_as_typed(c: &Container) {
@@ -132,6 +138,64 @@ fn logs_by_source(c: &Container) {
     let unknown = c.sh("cd /root/habit && skiff logs --source heroku");
     assert!(
         !unknown.success() && unknown.stderr.contains("invalid value 'heroku'"),
+        "{}",
+        unknown.describe()
+    );
+}
+
+/// `SKIFF_API=ssh://admin@localhost` from an account that cannot open the local socket: `apps`,
+/// `logs -t` and an interactive `run` go through `ssh admin@localhost skiff api:relay`, where
+/// admin is in group skiff; the same key for a user outside the group is refused.
+fn the_api_over_ssh(c: &Container) {
+    c.install_deb();
+    c.ok("mkdir -p /root/far && cd /root/far && printf 'web: python3 -m http.server $PORT\\n' > Procfile && skiff apps:create far && skiff deploy -a far");
+    c.ok("useradd -m -s /bin/bash laptop && useradd -m -s /bin/bash -G skiff admin && useradd -m -s /bin/bash outsider");
+    c.ok("su laptop -c \"ssh-keygen -q -t ed25519 -N '' -f ~/.ssh/id_ed25519 && ssh-keyscan -t ed25519 localhost > ~/.ssh/known_hosts 2>/dev/null\"");
+    for user in ["admin", "outsider"] {
+        c.ok(&format!(
+            "usermod -p '*' {user} && install -d -m 700 -o {user} -g {user} /home/{user}/.ssh && install -m 600 -o {user} -g {user} /home/laptop/.ssh/id_ed25519.pub /home/{user}/.ssh/authorized_keys"
+        ));
+    }
+    let as_laptop = |command: &str| c.sh(&format!("su laptop -c \"cd /tmp && {command}\""));
+
+    let local = as_laptop("skiff apps");
+    assert!(
+        !local.success() && local.stderr.contains("permission denied"),
+        "laptop has no access to the local socket: {}",
+        local.describe()
+    );
+    let apps = as_laptop("SKIFF_API=ssh://admin@localhost skiff apps");
+    assert!(apps.success(), "{}", apps.describe());
+    assert_contains(&apps.stdout, "far", "apps over ssh");
+
+    c.ok("curl -s -o /dev/null -H 'Host: far.localhost' http://127.0.0.1/seen-over-ssh");
+    let tail = as_laptop("SKIFF_API=ssh://admin@localhost timeout 8 skiff logs -a far -t");
+    assert_eq!(
+        tail.status,
+        Some(124),
+        "logs -t streams until stopped: {}",
+        tail.describe()
+    );
+    assert_contains(&tail.stdout, "/seen-over-ssh", "logs -t over ssh");
+
+    let run = as_laptop(
+        "printf 'echo tty-\\$((6*7))\\nexit\\n' | SKIFF_API=ssh://admin@localhost script -qec 'skiff run -a far -- bash' /dev/null",
+    );
+    assert_contains(&run.stdout, "tty-42", "an interactive run over ssh");
+    let whoami =
+        as_laptop("SKIFF_API=ssh://admin@localhost skiff run -a far -- sh -c 'echo \\$DYNO'");
+    assert!(
+        whoami.stdout.trim().starts_with("run."),
+        "{}",
+        whoami.describe()
+    );
+
+    let refused = as_laptop("SKIFF_API=ssh://outsider@localhost skiff apps");
+    assert!(!refused.success(), "{}", refused.describe());
+    assert_contains(&refused.stderr, "permission denied", "outside group skiff");
+    let unknown = as_laptop("SKIFF_API=ssh://nobody-here@localhost skiff apps");
+    assert!(
+        !unknown.success() && unknown.stderr.contains("ended before skiffd answered"),
         "{}",
         unknown.describe()
     );
