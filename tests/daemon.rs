@@ -97,6 +97,7 @@ impl Daemon {
             endpoint: Endpoint::Unix(self.socket()),
             token: None,
             cwd: self.dir.path().to_owned(),
+            remotes_file: Some(self.dir.path().join("remotes.toml")),
         }
     }
 
@@ -363,6 +364,7 @@ async fn tcp_listener_requires_a_valid_token() {
         endpoint: Endpoint::parse(Some(&format!("http://{addr}"))).unwrap(),
         token: token.map(str::to_owned),
         cwd: d.dir.path().to_owned(),
+        remotes_file: None,
     };
     let status = |response: String| response[9..12].to_owned();
     let tcp_raw = |token: Option<&'static str>| async move {
@@ -819,6 +821,49 @@ async fn builds_release_phase_config_and_rollback() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("invalid config var name"), "{err}");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_named_remote_is_used_with_dash_dash_remote() {
+    let d = Daemon::start(false).await;
+    let ctx = d.local();
+    d.cli(&ctx, &["apps:create", "faraway"]).await.unwrap();
+    let socket = d.socket().display().to_string();
+    d.cli(&ctx, &["remotes:add", "here", &socket])
+        .await
+        .unwrap();
+    let listed = d.cli(&ctx, &["remotes", "--json"]).await.unwrap();
+    assert_eq!(
+        json(&listed),
+        serde_json::json!([{"name": "here", "api": socket, "token": false}])
+    );
+    let elsewhere = Context {
+        endpoint: Endpoint::Unix(d.dir.path().join("nothing.sock")),
+        ..d.local()
+    };
+    assert!(
+        d.cli(&elsewhere, &["apps"]).await.is_err(),
+        "no server there"
+    );
+    let apps = d
+        .cli(&elsewhere, &["apps", "--remote", "here"])
+        .await
+        .unwrap();
+    assert!(apps.contains("faraway"), "{apps}");
+    let err = d
+        .cli(&elsewhere, &["apps", "--remote", "there"])
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("there is no remote there"),
+        "{err}"
+    );
+    d.cli(&ctx, &["remotes:remove", "here"]).await.unwrap();
+    assert!(d
+        .cli(&elsewhere, &["apps", "--remote", "here"])
+        .await
+        .is_err());
     d.stop().await;
 }
 

@@ -20,6 +20,7 @@ mod metrics;
 mod network;
 mod output;
 mod releases;
+mod remotes;
 mod routing;
 mod run;
 mod server;
@@ -73,6 +74,9 @@ pub struct Cli {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Talk to the named remote (skiff remotes) instead of SKIFF_API.
+    #[arg(long, global = true, env = "SKIFF_REMOTE")]
+    pub remote: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -121,6 +125,8 @@ pub enum Command {
     #[command(flatten)]
     Relay(ssh::RelayVerb),
     #[command(flatten)]
+    Remotes(remotes::RemotesVerb),
+    #[command(flatten)]
     Tokens(tokens::TokensVerb),
     #[command(flatten)]
     Version(version::VersionVerb),
@@ -138,10 +144,12 @@ pub struct Context {
     pub endpoint: Endpoint,
     pub token: Option<String>,
     pub cwd: PathBuf,
+    /// The named remotes' file (see `remotes.rs`); `None` when HOME is not set.
+    pub remotes_file: Option<PathBuf>,
 }
 
 impl Context {
-    /// Reads `SKIFF_API`, `SKIFF_TOKEN` and the working directory.
+    /// Reads `SKIFF_API`, `SKIFF_TOKEN`, the working directory and where the remotes are.
     pub fn from_env() -> Result<Self, CliError> {
         let endpoint = Endpoint::parse(std::env::var("SKIFF_API").ok().as_deref())
             .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -151,6 +159,7 @@ impl Context {
             endpoint,
             token,
             cwd,
+            remotes_file: remotes::default_file(),
         })
     }
 }
@@ -184,6 +193,14 @@ pub async fn run(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Result<(), CliError> {
+    let named;
+    let ctx = match &cli.remote {
+        Some(name) => {
+            named = remotes::context_for(name, ctx)?;
+            &named
+        }
+        None => ctx,
+    };
     let mut session = Session {
         client: ApiClient::new(ctx.endpoint.clone(), ctx.token.clone()),
         ctx,
@@ -212,6 +229,7 @@ pub async fn run(
         Command::Routing(verb) => routing::run(verb, s).await,
         Command::Server(verb) => server::run(verb, s).await,
         Command::Relay(verb) => ssh::run(verb, s).await,
+        Command::Remotes(verb) => remotes::run(verb, s).await,
         Command::Tokens(verb) => tokens::run(verb, s).await,
         Command::Version(verb) => version::run(verb, s).await,
         Command::Volumes(verb) => volumes::run(verb, s).await,

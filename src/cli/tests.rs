@@ -23,6 +23,15 @@ const VERBS: &[(&[&str], &str)] = &[
         "Apps(Destroy { name: None, confirm: None })",
     ),
     (&["api:relay"], "Relay(Relay)"),
+    (&["remotes"], "Remotes(List)"),
+    (
+        &["remotes:add", "prod", "ssh://admin@paas", "--token", "t"],
+        r#"Remotes(Add { name: "prod", api: "ssh://admin@paas", token: Some("t") })"#,
+    ),
+    (
+        &["remotes:remove", "prod"],
+        r#"Remotes(Remove { name: "prod" })"#,
+    ),
     (&["buildpacks"], "Buildpacks(List)"),
     (
         &["buildpacks:set", "https://example.org/bp.git#v1"],
