@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use clap::Subcommand;
-use tokio::io::{AsyncRead, AsyncWrite, Join, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Join, ReadBuf};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use super::endpoint::Endpoint;
@@ -97,19 +97,19 @@ impl AsyncWrite for SshStream {
 
 pub(super) async fn run(verb: RelayVerb, s: &mut Session<'_>) -> Result<(), CliError> {
     match verb {
-        RelayVerb::Relay => relay(&s.ctx.endpoint).await,
+        RelayVerb::Relay => relay(&s.ctx.endpoint, s.output.out()).await,
     }
 }
 
-/// Copies standard input to the local socket and its answers to standard output until both
-/// sides are done.
-async fn relay(endpoint: &Endpoint) -> Result<(), CliError> {
+/// Copies standard input to the local socket, and what skiffd answers to `out` (standard
+/// output, already locked by the caller) until skiffd closes the connection.
+async fn relay(endpoint: &Endpoint, out: &mut dyn std::io::Write) -> Result<(), CliError> {
     let Endpoint::Unix(path) = endpoint else {
         return Err(CliError::Usage(format!(
             "api:relay joins SSH to this server's local socket; SKIFF_API here is {endpoint}"
         )));
     };
-    let mut socket = tokio::net::UnixStream::connect(path).await.map_err(|e| {
+    let socket = tokio::net::UnixStream::connect(path).await.map_err(|e| {
         let reason = match e.kind() {
             std::io::ErrorKind::PermissionDenied => {
                 "permission denied (only root and members of group skiff may use the API)"
@@ -122,9 +122,26 @@ async fn relay(endpoint: &Endpoint) -> Result<(), CliError> {
             path.display()
         ))
     })?;
-    let mut stdio = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
-    tokio::io::copy_bidirectional(&mut stdio, &mut socket).await?;
-    Ok(())
+    let (mut from_skiffd, mut to_skiffd) = socket.into_split();
+    // Standard input's end (the client is done sending) closes only that direction.
+    let upstream = tokio::spawn(async move {
+        tokio::io::copy(&mut tokio::io::stdin(), &mut to_skiffd).await?;
+        to_skiffd.shutdown().await
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    let copied = loop {
+        match from_skiffd.read(&mut buf).await {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                if let Err(e) = out.write_all(&buf[..n]).and_then(|()| out.flush()) {
+                    break Err(e);
+                }
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    upstream.abort();
+    Ok(copied?)
 }
 
 #[cfg(test)]
