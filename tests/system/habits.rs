@@ -168,6 +168,18 @@ fn the_api_over_ssh(c: &Container) {
     assert!(apps.success(), "{}", apps.describe());
     assert_contains(&apps.stdout, "far", "apps over ssh");
 
+    let added = as_laptop("skiff remotes:add prod ssh://admin@localhost");
+    assert!(added.success(), "{}", added.describe());
+    assert_eq!(
+        c.ok("stat -c %a /home/laptop/.config/skiff/remotes.toml /home/laptop/.config/skiff"),
+        "600\n700\n",
+        "the remotes file is the user's alone"
+    );
+    let named = as_laptop("skiff apps --remote prod");
+    assert_contains(&named.stdout, "far", "apps --remote prod");
+    let by_env = as_laptop("SKIFF_REMOTE=prod skiff ps -a far");
+    assert_contains(&by_env.stdout, "web.1", "ps with SKIFF_REMOTE");
+
     c.ok("curl -s -o /dev/null -H 'Host: far.localhost' http://127.0.0.1/seen-over-ssh");
     let tail = as_laptop("SKIFF_API=ssh://admin@localhost timeout 8 skiff logs -a far -t");
     assert_eq!(
