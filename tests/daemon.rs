@@ -825,7 +825,7 @@ async fn builds_release_phase_config_and_rollback() {
 }
 
 #[tokio::test]
-async fn a_named_remote_is_used_with_dash_dash_remote() {
+async fn a_named_remote_is_used_with_dash_dash_server() {
     let d = Daemon::start(false).await;
     let ctx = d.local();
     d.cli(&ctx, &["apps:create", "faraway"]).await.unwrap();
@@ -847,12 +847,12 @@ async fn a_named_remote_is_used_with_dash_dash_remote() {
         "no server there"
     );
     let apps = d
-        .cli(&elsewhere, &["apps", "--remote", "here"])
+        .cli(&elsewhere, &["apps", "--server", "here"])
         .await
         .unwrap();
     assert!(apps.contains("faraway"), "{apps}");
     let err = d
-        .cli(&elsewhere, &["apps", "--remote", "there"])
+        .cli(&elsewhere, &["apps", "--server", "there"])
         .await
         .unwrap_err();
     assert!(
@@ -861,7 +861,7 @@ async fn a_named_remote_is_used_with_dash_dash_remote() {
     );
     d.cli(&ctx, &["remotes:remove", "here"]).await.unwrap();
     assert!(d
-        .cli(&elsewhere, &["apps", "--remote", "here"])
+        .cli(&elsewhere, &["apps", "--server", "here"])
         .await
         .is_err());
     d.stop().await;

@@ -74,9 +74,9 @@ pub struct Cli {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
-    /// Talk to the named remote (skiff remotes) instead of SKIFF_API.
-    #[arg(long, global = true, env = "SKIFF_REMOTE")]
-    pub remote: Option<String>,
+    /// Talk to the named server (skiff remotes) instead of SKIFF_API.
+    #[arg(long, global = true, env = "SKIFF_SERVER")]
+    pub server: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -194,7 +194,7 @@ pub async fn run(
     err: &mut dyn Write,
 ) -> Result<(), CliError> {
     let named;
-    let ctx = match &cli.remote {
+    let ctx = match &cli.server {
         Some(name) => {
             named = remotes::context_for(name, ctx)?;
             &named

@@ -1,4 +1,4 @@
-//! Named remotes: servers the CLI reaches by `--remote NAME` (or `SKIFF_REMOTE`), kept with their
+//! Named remotes: servers the CLI reaches by `--server NAME` (or `SKIFF_SERVER`), kept with their
 //! API and token in `~/.config/skiff/remotes.toml` (mode 0600, in a 0700 folder); `remotes`,
 //! `remotes:add` and `remotes:remove` edit it.
 
@@ -174,7 +174,7 @@ fn save(path: &Path, remotes: &Remotes) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The context `--remote NAME` asks for.
+/// The context `--server NAME` asks for.
 pub(super) fn context_for(name: &str, ctx: &Context) -> Result<Context, CliError> {
     let file = ctx.remotes_file.as_deref().ok_or_else(|| {
         CliError::Usage("cannot tell where the remotes file is: HOME is not set".into())
@@ -233,7 +233,7 @@ pub(super) async fn run(verb: RemotesVerb, s: &mut Session<'_>) -> Result<(), Cl
             save(&file, &remotes)?;
             writeln!(
                 s.output.err(),
-                "Remote {name} added: {api}; use it with --remote {name}"
+                "Remote {name} added: {api}; use it with --server {name}"
             )?;
         }
         RemotesVerb::Remove { name } => {

@@ -464,6 +464,14 @@ fn global_flags_go_anywhere() {
 }
 
 #[test]
+fn git_remotes_dash_r_is_not_the_named_server() {
+    let cli = parse(&["git:remote", "-r", "prod"]).unwrap();
+    assert_eq!(cli.server, None);
+    let cli = parse(&["apps", "--server", "prod"]).unwrap();
+    assert_eq!(cli.server.as_deref(), Some("prod"));
+}
+
+#[test]
 fn unknown_verbs_and_bad_flags_are_refused() {
     for args in [
         &["apps:nope"][..],

@@ -175,10 +175,10 @@ fn the_api_over_ssh(c: &Container) {
         "600\n700\n",
         "the remotes file is the user's alone"
     );
-    let named = as_laptop("skiff apps --remote prod");
-    assert_contains(&named.stdout, "far", "apps --remote prod");
-    let by_env = as_laptop("SKIFF_REMOTE=prod skiff ps -a far");
-    assert_contains(&by_env.stdout, "web.1", "ps with SKIFF_REMOTE");
+    let named = as_laptop("skiff apps --server prod");
+    assert_contains(&named.stdout, "far", "apps --server prod");
+    let by_env = as_laptop("SKIFF_SERVER=prod skiff ps -a far");
+    assert_contains(&by_env.stdout, "web.1", "ps with SKIFF_SERVER");
 
     c.ok("curl -s -o /dev/null -H 'Host: far.localhost' http://127.0.0.1/seen-over-ssh");
     let tail = as_laptop("SKIFF_API=ssh://admin@localhost timeout 8 skiff logs -a far -t");
