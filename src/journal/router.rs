@@ -124,25 +124,36 @@ pub fn app_datagram(
     message: &str,
     extra: &[(&str, &str)],
 ) -> Vec<u8> {
-    let mut out = Vec::new();
     // Lines a root daemon writes about a unit carry OBJECT_SYSTEMD_UNIT; journalctl's
     // `--unit=skiff-APP.*` (what `skiff logs` runs) then finds them beside the dynos' lines.
     let object = object_unit(app, part);
     let priority = priority.to_string();
-    for (key, value) in [
+    let fields = [
         ("MESSAGE", message),
         ("PRIORITY", priority.as_str()),
         ("SYSLOG_IDENTIFIER", identifier),
         ("SKIFF_APP", app),
         ("OBJECT_SYSTEMD_UNIT", object.as_str()),
-    ]
-    .into_iter()
-    .chain(extra.iter().copied())
-    {
-        // Values never hold a newline here (the message is one formatted line).
+    ];
+    native_datagram(fields.into_iter().chain(extra.iter().copied()))
+}
+
+/// journald's native protocol: one `KEY=value` line per field; a newline in a value becomes a
+/// space (every value here is one formatted line).
+fn native_datagram<'a>(fields: impl Iterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (key, value) in fields {
         out.extend_from_slice(format!("{key}={}\n", value.replace('\n', " ")).as_bytes());
     }
     out
+}
+
+/// Sends a datagram to journald; a journald that is not there loses the line, said at debug.
+fn send_to_journal(app: &AppName, datagram: &[u8]) {
+    let sent = UnixDatagram::unbound().and_then(|s| s.send_to(datagram, JOURNAL_SOCKET));
+    if let Err(e) = sent {
+        tracing::debug!(app = %app, error = %e, "cannot write an app's line to journald");
+    }
 }
 
 /// Writes one line about `app` from skiffd itself (a sleep, a wake, an alert) to journald, with
@@ -156,36 +167,28 @@ pub fn log_app_event(app: &AppName, priority: u8, message: &str, extra: &[(&str,
         message,
         extra,
     );
-    let sent = UnixDatagram::unbound().and_then(|s| s.send_to(&datagram, JOURNAL_SOCKET));
-    if let Err(e) = sent {
-        tracing::debug!(app = %app, error = %e, "cannot write an app's line to journald");
-    }
+    send_to_journal(app, &datagram);
 }
 
 /// journald's datagram for one of skiffd's lines about a deploy (`-----> Python app detected`):
 /// tagged `SKIFF_BUILD` beside the build unit's own lines, and with no unit object, so it shows in
 /// that build's output and not among the app's runtime logs.
 pub fn build_datagram(app: &str, build_id: &str, message: &str) -> Vec<u8> {
-    let mut out = Vec::new();
-    for (key, value) in [
-        ("MESSAGE", message),
-        ("PRIORITY", "6"),
-        ("SYSLOG_IDENTIFIER", "skiffd"),
-        ("SKIFF_APP", app),
-        ("SKIFF_BUILD", build_id),
-    ] {
-        out.extend_from_slice(format!("{key}={}\n", value.replace('\n', " ")).as_bytes());
-    }
-    out
+    native_datagram(
+        [
+            ("MESSAGE", message),
+            ("PRIORITY", "6"),
+            ("SYSLOG_IDENTIFIER", "skiffd"),
+            ("SKIFF_APP", app),
+            ("SKIFF_BUILD", build_id),
+        ]
+        .into_iter(),
+    )
 }
 
 /// Writes one of skiffd's lines about a deploy of `app` to journald (see [`build_datagram`]).
 pub fn log_build_line(app: &AppName, build_id: &str, message: &str) {
-    let datagram = build_datagram(app.as_str(), build_id, message);
-    let sent = UnixDatagram::unbound().and_then(|s| s.send_to(&datagram, JOURNAL_SOCKET));
-    if let Err(e) = sent {
-        tracing::debug!(app = %app, error = %e, "cannot write a deploy line to journald");
-    }
+    send_to_journal(app, &build_datagram(app.as_str(), build_id, message));
 }
 
 /// Follows Caddy's access log and relays its access lines to journald as router lines until
