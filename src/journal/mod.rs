@@ -170,7 +170,12 @@ pub fn render(entry: &Value) -> Option<String> {
     let usec: u64 = field(entry, "__REALTIME_TIMESTAMP")?.parse().ok()?;
     let when = humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(usec));
     let message = field(entry, "MESSAGE").unwrap_or_default();
-    let source = if let Some(dyno) = field(entry, "SKIFF_DYNO") {
+    // systemd 256 and later copy a unit's `LogExtraFields=` (`SKIFF_DYNO`) into PID 1's own lines
+    // about it, so those are told apart by who wrote them first.
+    let by_pid1 = field(entry, "_PID").as_deref() == Some("1");
+    let source = if by_pid1 {
+        skiff_source(entry)?
+    } else if let Some(dyno) = field(entry, "SKIFF_DYNO") {
         format!("app[{dyno}]")
     } else if field(entry, "SKIFF_ADDON").is_some() {
         let server = field(entry, "SYSLOG_IDENTIFIER").unwrap_or_else(|| "addon".to_owned());
@@ -178,16 +183,21 @@ pub fn render(entry: &Value) -> Option<String> {
     } else if field(entry, "SYSLOG_IDENTIFIER").as_deref() == Some(router::ROUTER_IDENTIFIER) {
         "skiff[router]".to_owned()
     } else {
-        let unit = field(entry, "UNIT").or_else(|| field(entry, "_SYSTEMD_UNIT"))?;
-        match DynoUnit::parse(&unit) {
-            Some(u) => format!("skiff[{}]", u.dyno),
-            None => "skiff".to_owned(),
-        }
+        skiff_source(entry)?
     };
     Some(format!(
         "{when} {source}: {}",
         message.trim_end_matches('\n')
     ))
+}
+
+/// `skiff[web.1]` for systemd's and skiffd's lines about a dyno, `skiff` for the rest of theirs.
+fn skiff_source(entry: &Value) -> Option<String> {
+    let unit = field(entry, "UNIT").or_else(|| field(entry, "_SYSTEMD_UNIT"))?;
+    Some(match DynoUnit::parse(&unit) {
+        Some(u) => format!("skiff[{}]", u.dyno),
+        None => "skiff".to_owned(),
+    })
 }
 
 #[cfg(test)]
@@ -413,6 +423,20 @@ mod tests {
         assert_eq!(
             render(&pid1_line).unwrap(),
             "2025-11-21T10:00:01.500000Z skiff[web.1]: Started skiff my-app web.1 (v3)."
+        );
+        let pid1_line_of_systemd_257 = json!({
+            "__REALTIME_TIMESTAMP": "1763719201500000",
+            "MESSAGE": "Started skiff my-app web.1 (v3).",
+            "UNIT": "skiff-my-app.web.1.v3.service",
+            "SKIFF_APP": "my-app",
+            "SKIFF_DYNO": "web.1",
+            "_PID": "1",
+            "_SYSTEMD_UNIT": "init.scope",
+        });
+        assert_eq!(
+            render(&pid1_line_of_systemd_257).unwrap(),
+            "2025-11-21T10:00:01.500000Z skiff[web.1]: Started skiff my-app web.1 (v3).",
+            "PID 1's line carrying the unit's extra fields is still skiff's"
         );
         let binary = json!({"__REALTIME_TIMESTAMP": "0", "MESSAGE": [104, 105, 255], "SKIFF_DYNO": "worker.1"});
         assert_eq!(

@@ -1075,7 +1075,7 @@ fn addons_isolation_and_sharing(c: &Container) {
         databases()
     );
     assert_eq!(
-        c.sh("systemctl is-active postgresql@15-main redis-server")
+        c.sh("systemctl is-active postgresql@$(ls /etc/postgresql)-main redis-server")
             .stdout
             .split_whitespace()
             .collect::<Vec<_>>(),

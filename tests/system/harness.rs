@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 use crate::cgroup::OwnCgroup;
 use crate::net;
 
-/// Debian release the containers run.
-pub const SUITE: &str = "bookworm";
+/// The Debian releases the suite runs on, every scenario on each: 12 (systemd 252) and 13 (systemd 257).
+pub const SUITES: &[&str] = &["bookworm", "trixie"];
 /// Packages debootstrap adds to minbase: systemd as PID 1, D-Bus, logind and certificates, plus what the scenarios use.
 pub const PACKAGES: &[&str] = &[
     "systemd",
@@ -250,11 +250,11 @@ pub fn find_deb() -> Result<PathBuf> {
     })
 }
 
-fn rootfs_key() -> String {
+fn rootfs_key(suite: &str) -> String {
     let mut h = Sha256::new();
     h.update(ROOTFS_RECIPE.as_bytes());
     h.update(b"\0");
-    h.update(SUITE.as_bytes());
+    h.update(suite.as_bytes());
     for p in PACKAGES.iter().chain(APT_PACKAGES) {
         h.update(b"\0");
         h.update(p.as_bytes());
@@ -266,18 +266,20 @@ fn rootfs_key() -> String {
         .collect()
 }
 
-/// Returns the cached rootfs, building it first if needed (debootstrap into a temp dir beside the cache entry,
-/// then an atomic rename, so a half-made rootfs is never used). `$SKIFF_TEST_ROOTFS` names a prepared one instead.
-pub fn ensure_rootfs() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("SKIFF_TEST_ROOTFS") {
+/// Returns the cached rootfs of Debian `suite`, building it first if needed (debootstrap into a temp dir beside
+/// the cache entry, then an atomic rename, so a half-made rootfs is never used). `$SKIFF_TEST_ROOTFS_<SUITE>`
+/// (`SKIFF_TEST_ROOTFS_TRIXIE`) names a prepared one instead.
+pub fn ensure_rootfs(suite: &str) -> Result<PathBuf> {
+    let var = format!("SKIFF_TEST_ROOTFS_{}", suite.to_uppercase());
+    if let Some(p) = std::env::var_os(&var) {
         let p = PathBuf::from(p);
         if !p.is_dir() {
-            bail!("SKIFF_TEST_ROOTFS={} is not a directory", p.display());
+            bail!("{var}={} is not a directory", p.display());
         }
         return Ok(p);
     }
     let cache = Path::new(CACHE_DIR);
-    let key = rootfs_key();
+    let key = rootfs_key(suite);
     let root = cache.join(format!("rootfs-{key}"));
     if root.join("etc/hosts").is_file() && root.join("usr/bin/caddy").is_file() {
         return Ok(root);
@@ -300,7 +302,7 @@ pub fn ensure_rootfs() -> Result<PathBuf> {
     let _ = fs::remove_dir_all(&tmp);
     let log = cache.join(format!("rootfs-{key}.debootstrap.log"));
     eprintln!(
-        "system: building the test rootfs {} with debootstrap (one time, a minute or two; log: {})",
+        "system: building the Debian {suite} test rootfs {} with debootstrap (one time, a few minutes; log: {})",
         root.display(),
         log.display()
     );
@@ -309,7 +311,7 @@ pub fn ensure_rootfs() -> Result<PathBuf> {
     let status = Command::new("debootstrap")
         .arg("--variant=minbase")
         .arg(format!("--include={}", PACKAGES.join(",")))
-        .arg(SUITE)
+        .arg(suite)
         .arg(&tmp)
         .stdin(Stdio::null())
         .stdout(logf.try_clone()?)
@@ -435,6 +437,8 @@ pub fn remove_stale_workdirs() {
 /// stop), also during a panic.
 pub struct Container {
     pub name: String,
+    /// The Debian release it runs (one of [`SUITES`]).
+    pub suite: &'static str,
     /// Who it runs for (a scenario's name, `try`, `bench`): the prefix of its [`Container::note`]s.
     pub label: String,
     /// The container's own address, how the host reaches it (its Caddy, a TCP listener).
@@ -455,7 +459,7 @@ pub struct Container {
 impl Container {
     /// Boots `rootfs` with the .deb's directory bound read-only at /mnt/skiff-deb, on a veth of its own with a
     /// /30 and a default route through the host (needs a claimed [`net::HostNet`]).
-    pub fn boot(rootfs: &Path, deb: &Path, label: &str) -> Result<Container> {
+    pub fn boot(suite: &'static str, rootfs: &Path, deb: &Path, label: &str) -> Result<Container> {
         let lease = net::Lease::take()?;
         let workdir = tempfile::Builder::new()
             .prefix(&format!("{WORKDIR_PREFIX}{}-", std::process::id()))
@@ -499,6 +503,7 @@ impl Container {
         };
         let mut c = Container {
             name,
+            suite,
             label: label.to_string(),
             ip: lease.guest_ip(),
             leader,

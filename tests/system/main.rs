@@ -6,12 +6,15 @@
 //! Each scenario's PASS or FAIL line is printed whole when it ends; the last lines give the suite's wall time and
 //! the sum of the scenarios' own times.
 //!
-//! Usage: `cargo test --release --test system [-- FILTER]` runs the scenarios whose names contain FILTER;
+//! Every scenario runs on each Debian release of [`harness::SUITES`] (12 and 13), named `SUITE/SCENARIO`.
+//! Usage: `cargo test --release --test system [-- FILTER]` runs the scenarios whose names contain FILTER
+//! (`apps_create` on both releases, `trixie/` all of Debian 13's);
 //! `-- --jobs N` runs N at a time (1 runs them one after another); `-- --list` prints their names; `-- --try`
 //! boots one container with skiff installed and opens a shell in it; `-- --bench` prints figures.
-//! Environment: `SKIFF_TEST_JOBS` (scenarios at a time, as `--jobs`; the flag wins), `SKIFF_DEB` (the .deb to
-//! test; default the newest in target/debian), `SKIFF_TEST_ROOTFS` (a prepared rootfs instead of the cached
-//! debootstrap one).
+//! Environment: `SKIFF_TEST_JOBS` (scenarios at a time, as `--jobs`; the flag wins), `SKIFF_TEST_SUITES`
+//! (releases to run, comma-separated; `--try` and `--bench` use the first, default bookworm), `SKIFF_DEB` (the
+//! .deb to test; default the newest in target/debian), `SKIFF_TEST_ROOTFS_BOOKWORM` and `_TRIXIE` (a prepared
+//! rootfs instead of the cached debootstrap one).
 
 mod access;
 mod addons;
@@ -52,6 +55,7 @@ mod volumes;
 
 use std::any::Any;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -127,6 +131,8 @@ const DEFAULT_JOBS: usize = 2;
 
 struct Args {
     filter: Option<String>,
+    /// The Debian releases to run on, in [`harness::SUITES`]' order.
+    suites: Vec<&'static str>,
     try_mode: bool,
     bench_mode: bool,
     list: bool,
@@ -142,9 +148,29 @@ fn parse_jobs(text: &str, from: &str) -> Result<usize, String> {
     }
 }
 
+/// `SKIFF_TEST_SUITES`: a comma-separated subset of [`harness::SUITES`].
+fn parse_suites(text: &str) -> Result<Vec<&'static str>, String> {
+    let asked: Vec<&str> = text.split(',').map(str::trim).collect();
+    if let Some(bad) = asked.iter().find(|a| !harness::SUITES.contains(a)) {
+        return Err(format!(
+            "SKIFF_TEST_SUITES names {bad:?}; the suite runs on {}",
+            harness::SUITES.join(", ")
+        ));
+    }
+    Ok(harness::SUITES
+        .iter()
+        .copied()
+        .filter(|s| asked.contains(s))
+        .collect())
+}
+
 fn parse_args() -> Result<Args, String> {
     let mut a = Args {
         filter: None,
+        suites: match std::env::var("SKIFF_TEST_SUITES") {
+            Ok(v) => parse_suites(&v)?,
+            Err(_) => harness::SUITES.to_vec(),
+        },
         try_mode: false,
         bench_mode: false,
         list: false,
@@ -196,14 +222,43 @@ fn record_panics() {
     }));
 }
 
-/// Root, the .deb, the rootfs, and the host's network claimed for the containers (given back when it drops).
-fn setup() -> anyhow::Result<(PathBuf, PathBuf, net::HostNet)> {
+/// The rootfs of each Debian release in use.
+type Rootfses = HashMap<&'static str, PathBuf>;
+
+/// Root, the .deb, the rootfs of each of `suites`, and the host's network claimed for the containers (given
+/// back when it drops).
+fn setup(suites: &[&'static str]) -> anyhow::Result<(Rootfses, PathBuf, net::HostNet)> {
     harness::require_root()?;
     let deb = harness::find_deb()?;
-    let rootfs = harness::ensure_rootfs()?;
+    let mut rootfses = HashMap::new();
+    for &suite in suites {
+        rootfses.insert(suite, harness::ensure_rootfs(suite)?);
+    }
     harness::remove_stale_workdirs();
     let host_net = net::HostNet::claim()?;
-    Ok((rootfs, deb, host_net))
+    Ok((rootfses, deb, host_net))
+}
+
+/// One scenario on one Debian release.
+struct Run<'a> {
+    /// `SUITE/SCENARIO`, what the filter matches and the PASS or FAIL line names.
+    name: String,
+    suite: &'static str,
+    scenario: &'a Scenario,
+}
+
+/// Each scenario on each of `suites`, the releases side by side, so both advance together.
+fn runs<'a>(all: &'a [Scenario], suites: &[&'static str], filter: Option<&str>) -> Vec<Run<'a>> {
+    all.iter()
+        .flat_map(|scenario| {
+            suites.iter().map(move |&suite| Run {
+                name: format!("{suite}/{}", scenario.name),
+                suite,
+                scenario,
+            })
+        })
+        .filter(|r| filter.is_none_or(|f| r.name.contains(f)))
+        .collect()
 }
 
 fn main() -> ExitCode {
@@ -217,33 +272,22 @@ fn main() -> ExitCode {
     };
     let all = scenarios();
     if args.list {
-        for s in &all {
-            println!("{}", s.name);
+        for r in runs(&all, &args.suites, None) {
+            println!("{}", r.name);
         }
         return ExitCode::SUCCESS;
     }
-    // `_host_net` lives until main returns: its drop deletes the NAT table and restores ip_forward, also when a
-    // scenario fails or something panics.
-    let (rootfs, deb, _host_net) = match setup() {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("system: cannot run the system suite: {e:#}");
-            println!("system: 0 passed, 1 failed");
-            return ExitCode::FAILURE;
-        }
+    let selected = runs(&all, &args.suites, args.filter.as_deref());
+    let needed: Vec<&'static str> = if args.bench_mode || args.try_mode {
+        args.suites.iter().copied().take(1).collect()
+    } else {
+        args.suites
+            .iter()
+            .copied()
+            .filter(|s| selected.iter().any(|r| r.suite == *s))
+            .collect()
     };
-    if args.bench_mode {
-        return bench_mode(&rootfs, &deb, args.filter.as_deref());
-    }
-    if args.try_mode {
-        return try_mode(&rootfs, &deb);
-    }
-
-    let selected: Vec<&Scenario> = all
-        .iter()
-        .filter(|s| args.filter.as_deref().is_none_or(|f| s.name.contains(f)))
-        .collect();
-    if selected.is_empty() {
+    if needed.is_empty() {
         eprintln!(
             "system: no scenario matches {:?}; known: {}",
             args.filter.unwrap_or_default(),
@@ -252,14 +296,33 @@ fn main() -> ExitCode {
         println!("system: 0 passed, 1 failed");
         return ExitCode::FAILURE;
     }
+    // `_host_net` lives until main returns: its drop deletes the NAT table and restores ip_forward, also when a
+    // scenario fails or something panics.
+    let (rootfses, deb, _host_net) = match setup(&needed) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("system: cannot run the system suite: {e:#}");
+            println!("system: 0 passed, 1 failed");
+            return ExitCode::FAILURE;
+        }
+    };
+    let first = needed[0];
+    if args.bench_mode {
+        return bench_mode(first, &rootfses[first], &deb, args.filter.as_deref());
+    }
+    if args.try_mode {
+        return try_mode(first, &rootfses[first], &deb);
+    }
     println!(
-        "system: {} scenario(s), {} at a time, rootfs {}, deb {}",
+        "system: {} scenario run(s), {} at a time, deb {}",
         selected.len(),
         args.jobs,
-        rootfs.display(),
         deb.display()
     );
-    let failed = run_suite(&selected, args.jobs, &rootfs, &deb);
+    for suite in &needed {
+        println!("system: {suite} rootfs {}", rootfses[suite].display());
+    }
+    let failed = run_suite(&selected, args.jobs, &rootfses, &deb);
     if failed == 0 {
         ExitCode::SUCCESS
     } else {
@@ -267,11 +330,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// What the workers share: where to boot from, whether booting is broken, and the tally.
+/// What the workers share: where to boot from, which releases do not boot, and the tally.
 struct Suite<'a> {
-    rootfs: &'a Path,
+    rootfses: &'a Rootfses,
     deb: &'a Path,
-    boot_broken: Mutex<Option<String>>,
+    boot_broken: Mutex<HashMap<&'static str, String>>,
     tally: Mutex<Tally>,
 }
 
@@ -285,16 +348,15 @@ struct Tally {
 
 /// Runs `selected` on `jobs` workers, the purge scenarios after all others have finished; prints the summary and
 /// returns how many failed.
-fn run_suite(selected: &[&Scenario], jobs: usize, rootfs: &Path, deb: &Path) -> usize {
+fn run_suite(selected: &[Run], jobs: usize, rootfses: &Rootfses, deb: &Path) -> usize {
     let last: Vec<&str> = install::purge_scenarios().iter().map(|s| s.name).collect();
-    let (at_end, first): (Vec<&Scenario>, Vec<&Scenario>) = selected
+    let (at_end, first): (Vec<&Run>, Vec<&Run>) = selected
         .iter()
-        .copied()
-        .partition(|s| last.contains(&s.name));
+        .partition(|r| last.contains(&r.scenario.name));
     let suite = Suite {
-        rootfs,
+        rootfses,
         deb,
-        boot_broken: Mutex::new(None),
+        boot_broken: Mutex::new(HashMap::new()),
         tally: Mutex::new(Tally::default()),
     };
     let started = Instant::now();
@@ -312,7 +374,7 @@ fn run_suite(selected: &[&Scenario], jobs: usize, rootfs: &Path, deb: &Path) -> 
 }
 
 /// Up to `jobs` scenarios at once, each in its own container, taken from `queue` in order.
-fn run_pool(suite: &Suite, queue: &[&Scenario], jobs: usize) {
+fn run_pool(suite: &Suite, queue: &[&Run], jobs: usize) {
     let next = AtomicUsize::new(0);
     thread::scope(|scope| {
         for _ in 0..jobs.min(queue.len()) {
@@ -332,34 +394,40 @@ fn run_pool(suite: &Suite, queue: &[&Scenario], jobs: usize) {
     });
 }
 
-/// Boots a container, runs `s` in it, prints its PASS or FAIL line whole; whether it passed and how long it took.
-fn run_one(suite: &Suite, s: &Scenario) -> (bool, Duration) {
+/// Boots a container, runs `r` in it, prints its PASS or FAIL line whole; whether it passed and how long it took.
+fn run_one(suite: &Suite, r: &Run) -> (bool, Duration) {
     let started = Instant::now();
     let broken = suite
         .boot_broken
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .clone();
+        .get(r.suite)
+        .cloned();
     if let Some(why) = broken {
         println!(
-            "FAIL {}: not run, the container does not boot: {why}",
-            s.name
+            "FAIL {}: not run, the {} container does not boot: {why}",
+            r.name, r.suite
         );
         return (false, Duration::ZERO);
     }
-    let booted = panic::catch_unwind(|| Container::boot(suite.rootfs, suite.deb, s.name))
+    let rootfs = &suite.rootfses[r.suite];
+    let booted = panic::catch_unwind(|| Container::boot(r.suite, rootfs, suite.deb, &r.name))
         .map_err(panic_reason)
-        .and_then(|r| r.map_err(|e| format!("{e:#}")));
+        .and_then(|res| res.map_err(|e| format!("{e:#}")));
     let container = match booted {
         Ok(c) => c,
         Err(why) => {
-            println!("FAIL {}: container did not boot: {why}", s.name);
+            println!("FAIL {}: container did not boot: {why}", r.name);
             let first = why.lines().next().unwrap_or_default().to_string();
-            *suite.boot_broken.lock().unwrap_or_else(|e| e.into_inner()) = Some(first);
+            suite
+                .boot_broken
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(r.suite, first);
             return (false, started.elapsed());
         }
     };
-    let result = panic::catch_unwind(AssertUnwindSafe(|| (s.run)(&container)));
+    let result = panic::catch_unwind(AssertUnwindSafe(|| (r.scenario.run)(&container)));
     let own = started.elapsed();
     let timing = format!(
         "boot {}, install {}, total {}",
@@ -373,15 +441,15 @@ fn run_one(suite: &Suite, s: &Scenario) -> (bool, Duration) {
     );
     let passed = match result {
         Ok(()) => {
-            println!("PASS {} ({timing})", s.name);
+            println!("PASS {} ({timing})", r.name);
             true
         }
         Err(p) => {
-            println!("FAIL {}: {}\n     ({timing})", s.name, panic_reason(p));
+            println!("FAIL {}: {}\n     ({timing})", r.name, panic_reason(p));
             harness::eprint_indented(
                 &format!(
                     "{}: journalctl -b --no-pager -n 300 in {}",
-                    s.name, container.name
+                    r.name, container.name
                 ),
                 &container.journal_tail(),
             );
@@ -398,7 +466,12 @@ type BenchPart = (&'static str, fn(&Container));
 /// `make bench`: one container, figures printed, never a pass/fail on time. With a filter
 /// (`make bench FILTER=sleep`), only the parts whose name holds it: dynos, addons, backups,
 /// sleep, metrics, dashboard.
-fn bench_mode(rootfs: &std::path::Path, deb: &std::path::Path, filter: Option<&str>) -> ExitCode {
+fn bench_mode(
+    suite: &'static str,
+    rootfs: &std::path::Path,
+    deb: &std::path::Path,
+    filter: Option<&str>,
+) -> ExitCode {
     let parts: [BenchPart; 6] = [
         ("dynos", bench::run),
         ("addons", bench_addons::run),
@@ -408,7 +481,7 @@ fn bench_mode(rootfs: &std::path::Path, deb: &std::path::Path, filter: Option<&s
         ("dashboard", bench_dashboard::run),
     ];
     let result = panic::catch_unwind(|| {
-        let c = Container::boot(rootfs, deb, "bench")
+        let c = Container::boot(suite, rootfs, deb, "bench")
             .unwrap_or_else(|e| panic!("container did not boot: {e:#}"));
         let chosen: Vec<_> = parts
             .iter()
@@ -436,13 +509,13 @@ fn bench_mode(rootfs: &std::path::Path, deb: &std::path::Path, filter: Option<&s
 }
 
 /// `make try`: a container with skiff installed and an example app, and a shell in it.
-fn try_mode(rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
+fn try_mode(suite: &'static str, rootfs: &std::path::Path, deb: &std::path::Path) -> ExitCode {
     println!(
-        "try: booting a throwaway container with {} ...",
+        "try: booting a throwaway Debian {suite} container with {} ...",
         deb.display()
     );
     let prepared = panic::catch_unwind(|| {
-        let c = Container::boot(rootfs, deb, "try")
+        let c = Container::boot(suite, rootfs, deb, "try")
             .unwrap_or_else(|e| panic!("container did not boot: {e:#}"));
         c.install_deb();
         example::deploy(&c, "hello");
