@@ -1,4 +1,4 @@
-//! `/v1/apps`: create, list, show and destroy apps.
+//! `/v1/apps`: create, list, show, rename and destroy apps.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,7 +11,7 @@ use super::{AppState, Caller};
 use crate::files::disk_usage;
 use crate::model::AppName;
 use crate::store::AppRecord;
-use crate::wire::{App, AppInfo, CreateApp, DiskUse, ErrorBody, Release};
+use crate::wire::{App, AppInfo, CreateApp, DiskUse, ErrorBody, Release, RenameApp};
 
 impl App {
     fn from_record(record: AppRecord, state: &AppState) -> Self {
@@ -65,6 +65,27 @@ pub async fn get_app(
     Path(app): Path<String>,
 ) -> Result<Json<App>, ApiError> {
     let record = state.store.get_app(&app).await?;
+    Ok(Json(App::from_record(record, &state)))
+}
+
+#[utoipa::path(patch, path = "/v1/apps/{app}", tag = "apps", request_body = RenameApp,
+    params(("app" = String, Path, description = "app name")),
+    responses(
+        (status = 200, description = "the app under its new name; its dynos are replaced by ones of that name", body = App),
+        (status = 404, description = "no such app", body = ErrorBody),
+        (status = 409, description = "the name is taken, or a deploy of the app is running", body = ErrorBody),
+        (status = 422, description = "invalid or reserved name, or the app's own", body = ErrorBody)))]
+pub async fn rename_app(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(app): Path<String>,
+    body: Result<Json<RenameApp>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<App>, ApiError> {
+    let Json(body) = body?;
+    let old = state.store.get_app(&app).await?.name;
+    let new = AppName::parse(&body.name)?;
+    let record = state.deployer.rename_app(&old, &new).await?;
+    tracing::info!(app = %new, renamed_from = %old, caller = %caller.describe(), "app renamed");
     Ok(Json(App::from_record(record, &state)))
 }
 
@@ -129,6 +150,13 @@ pub async fn app_info(
         addons,
         volumes,
         autosleep: super::sleep::autosleep_of(&state, &name).await?,
+        former_names: state
+            .store
+            .former_names(&name)
+            .await?
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     }))
 }
 

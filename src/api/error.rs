@@ -1,6 +1,7 @@
 //! The API's one error type: a status, a stable code and a message, rendered as `{"error": {...}}`.
 
 use crate::addons::{AddonsError, BackupError};
+use crate::build::rename::RenameError;
 use crate::model::ArchiveError;
 use crate::model::{AddonError, AppNameError, BackupIdError, TokenNameError};
 use crate::network::NetworkError;
@@ -128,6 +129,21 @@ impl From<NetworkError> for ApiError {
                 message,
             ),
             _ => Self::internal(message),
+        }
+    }
+}
+
+impl From<RenameError> for ApiError {
+    fn from(e: RenameError) -> Self {
+        match e {
+            RenameError::Store(e) => e.into(),
+            RenameError::DeployRunning(_) => {
+                Self::new(StatusCode::CONFLICT, "deploy_running", e.to_string())
+            }
+            RenameError::SameName(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "same_name", e.to_string())
+            }
+            RenameError::Task(_) | RenameError::Move { .. } => Self::internal(e.to_string()),
         }
     }
 }

@@ -60,6 +60,7 @@ pub async fn logs(
         .filter(|a| a.service == AddonService::Redis && a.owner.as_ref() == Some(&app))
         .map(|a| a.name.unit_name())
         .collect();
+    let former_names = state.store.former_names(&app).await?;
     let query = LogQuery {
         app,
         dyno,
@@ -67,6 +68,7 @@ pub async fn logs(
         lines,
         follow: params.follow.unwrap_or(false),
         origin,
+        former_names,
     };
     let stream = state
         .logs

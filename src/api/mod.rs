@@ -121,7 +121,7 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::health))
         .routes(routes!(apps::list_apps, apps::create_app))
-        .routes(routes!(apps::get_app, apps::delete_app))
+        .routes(routes!(apps::get_app, apps::rename_app, apps::delete_app))
         .routes(routes!(apps::app_info))
         .routes(routes!(cron::list_cron))
         .routes(routes!(deploys::deploy))
@@ -303,6 +303,7 @@ mod tests {
                 "ProcessUsage",
                 "Release",
                 "ReleaseInfo",
+                "RenameApp",
                 "ResizeRequest",
                 "RestartRequest",
                 "Restarted",

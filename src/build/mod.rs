@@ -7,6 +7,7 @@ pub mod intake;
 pub mod pipeline;
 pub(crate) mod plan;
 mod release;
+pub mod rename;
 pub mod script;
 mod stages;
 #[cfg(test)]

@@ -219,7 +219,7 @@ impl Deployer {
         })
     }
 
-    fn app_lock(&self, app: &AppName) -> Arc<tokio::sync::Mutex<()>> {
+    pub(super) fn app_lock(&self, app: &AppName) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().expect("deploy locks");
         Arc::clone(locks.entry(app.clone()).or_default())
     }

@@ -204,6 +204,7 @@ impl Deployer {
             lines: LAST_LOG_LINES,
             follow: false,
             origin: None,
+            former_names: Vec::new(),
         };
         let Ok(lines) = self.logs.lines(query).await else {
             return String::new();

@@ -1,11 +1,11 @@
-//! `apps`, `apps:create`, `apps:info` and `apps:destroy`: the apps themselves.
+//! `apps`, `apps:create`, `apps:info`, `apps:rename` and `apps:destroy`: the apps themselves.
 
 use std::io::Write;
 
 use clap::Subcommand;
 
 use super::{cron, dynos, output, path_segment, CliError, Session};
-use crate::wire::{App, AppInfo, CreateApp};
+use crate::wire::{App, AppInfo, CreateApp, RenameApp};
 
 #[derive(Debug, Subcommand)]
 pub enum AppsVerb {
@@ -19,6 +19,16 @@ pub enum AppsVerb {
     /// scheduled jobs, disk use.
     #[command(name = "apps:info")]
     Info,
+    /// Rename an app: `apps:rename NEW -a APP` (as Heroku) or `apps:rename OLD NEW`. Its dynos
+    /// are replaced by ones of the new name (web ones beside the serving ones), it is served at
+    /// NEW.<base_domain> and its custom domains, and `git push` goes to the new name; its older
+    /// log lines stay under the old name and `logs` still shows them. Refused while it deploys.
+    #[command(name = "apps:rename")]
+    Rename {
+        /// The new name, after the app's current one when -a is not given.
+        #[arg(num_args = 1..=2, value_name = "NAME", required = true)]
+        names: Vec<String>,
+    },
     /// Destroy an app and everything it owns.
     #[command(name = "apps:destroy")]
     Destroy {
@@ -65,6 +75,7 @@ pub(super) async fn run(verb: AppsVerb, s: &mut Session<'_>) -> Result<(), CliEr
                 }
             })?;
         }
+        AppsVerb::Rename { names } => rename(s, names).await?,
         AppsVerb::Info => {
             let (_, base) = s.app_path()?;
             let info: AppInfo = s.client.get(&format!("{base}/info")).await?;
@@ -89,6 +100,48 @@ pub(super) async fn run(verb: AppsVerb, s: &mut Session<'_>) -> Result<(), CliEr
                 })?;
         }
     }
+    Ok(())
+}
+
+/// `apps:rename`: the new name in the server, then in this checkout's `skiff` remote when it
+/// named the old one (as Heroku updates its `heroku` remote).
+async fn rename(s: &mut Session<'_>, names: Vec<String>) -> Result<(), CliError> {
+    let (old, new) = match <[String; 2]>::try_from(names) {
+        Ok([old, new]) if s.app_flag.is_none() => (old, new),
+        Ok(_) => {
+            return Err(CliError::Usage(
+                "give the app either with -a APP or as the first of two names, not both".into(),
+            ))
+        }
+        Err(names) => (s.app()?, names.into_iter().next().unwrap_or_default()),
+    };
+    let path = format!("/v1/apps/{}", path_segment(&old)?);
+    let app: App = s.client.patch(&path, &RenameApp { name: new }).await?;
+    let dir = &s.ctx.cwd;
+    let remote = if super::git::skiff_remote_app(dir).as_deref() == Some(old.as_str()) {
+        let host = super::workspace::server_host(&s.ctx.endpoint).await?;
+        let url = super::workspace::remote_url(&host, &app.name);
+        Some(
+            super::workspace::set_remote(dir, "skiff", &url)
+                .await
+                .map(|()| url),
+        )
+    } else {
+        None
+    };
+    s.output.show(&app, |out, err| {
+        writeln!(out, "Renaming {old} to {}... done", app.name)?;
+        writeln!(out, "{}", app.web_url)?;
+        match &remote {
+            Some(Ok(url)) => writeln!(err, "Git remote skiff updated: {url}"),
+            Some(Err(e)) => writeln!(err, "Git remote skiff not updated: {e}"),
+            None => writeln!(
+                err,
+                "Other checkouts push to skiff@HOST:{}: update their remote with skiff git:remote -a {}",
+                app.name, app.name
+            ),
+        }
+    })?;
     Ok(())
 }
 
@@ -202,26 +255,28 @@ pub fn write_app_info(out: &mut dyn Write, info: &AppInfo) -> std::io::Result<()
     let sleep = sleep
         .strip_prefix(&format!("{} ", info.app.name))
         .unwrap_or(&sleep);
-    output::fields(
-        out,
-        &[
-            ("Web URL", &info.app.web_url),
-            ("Domains", &domains),
-            ("Created", &info.app.created_at),
-            ("Release", &release),
-            ("Pending release", &pending),
-            ("Formation", &formation),
-            ("Dynos", &dynos),
-            ("Health check", &info.health_check),
-            ("Maintenance", maintenance),
-            ("Autosleep", sleep),
-            ("Compression", compression),
-            ("Scheduled jobs", &jobs),
-            ("Add-ons", &addons),
-            ("Volumes", &volumes),
-            ("Disk use", &disk),
-        ],
-    )?;
+    let former = info.former_names.join(", ");
+    let mut fields = vec![("Web URL", info.app.web_url.as_str())];
+    if !former.is_empty() {
+        fields.push(("Formerly", former.as_str()));
+    }
+    fields.extend([
+        ("Domains", domains.as_str()),
+        ("Created", &info.app.created_at),
+        ("Release", &release),
+        ("Pending release", &pending),
+        ("Formation", &formation),
+        ("Dynos", &dynos),
+        ("Health check", &info.health_check),
+        ("Maintenance", maintenance),
+        ("Autosleep", sleep),
+        ("Compression", compression),
+        ("Scheduled jobs", &jobs),
+        ("Add-ons", &addons),
+        ("Volumes", &volumes),
+        ("Disk use", &disk),
+    ]);
+    output::fields(out, &fields)?;
     if !info.dynos.is_empty() {
         writeln!(out)?;
         writeln!(out, "=== Dynos")?;

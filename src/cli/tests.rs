@@ -15,6 +15,14 @@ const VERBS: &[(&[&str], &str)] = &[
     ),
     (&["apps:info"], "Apps(Info)"),
     (
+        &["apps:rename", "shop", "-a", "old"],
+        r#"Apps(Rename { names: ["shop"] })"#,
+    ),
+    (
+        &["apps:rename", "old", "shop"],
+        r#"Apps(Rename { names: ["old", "shop"] })"#,
+    ),
+    (
         &["apps:destroy", "alpha", "--confirm", "alpha"],
         r#"Apps(Destroy { name: Some("alpha"), confirm: Some("alpha") })"#,
     ),

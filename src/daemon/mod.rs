@@ -259,6 +259,8 @@ pub async fn run(
     let reconciler = state.reconciler.clone();
     let monitoring = tasks::monitor_of(&config, &state, metrics.clone());
     reconciler.networks().check_host().await?;
+    // Before any round or request: files a crash left under an app's former name.
+    crate::build::rename::complete_renames(&state.store, &state.layout).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let routers = Routers::new(&config, state, activity.clone(), &stop_rx);
     let mut servers = serve(listeners, routers, &stop_rx)?;

@@ -31,20 +31,29 @@ pub struct LogQuery {
     pub follow: bool,
     /// Only the lines of this origin; all of them when `None`.
     pub origin: Option<LogOrigin>,
+    /// The names the app had before `apps:rename`: its lines written under them come too.
+    pub former_names: Vec<AppName>,
 }
 
 impl LogQuery {
-    /// The prefix of the units whose `UNIT=` values PID 1's lines about them carry, for
-    /// `--source skiff`: `skiff-APP.` or one dyno's `skiff-APP.web.1.`.
-    pub fn unit_prefix(&self) -> String {
-        match &self.dyno {
-            Some(d) => format!("{UNIT_PREFIX}{}.{}.{}.", self.app, d.process_type, d.index),
-            None => format!("{UNIT_PREFIX}{}.", self.app),
-        }
+    /// The app's name and its former ones, whose lines are all the app's.
+    fn names(&self) -> impl Iterator<Item = &AppName> {
+        std::iter::once(&self.app).chain(&self.former_names)
+    }
+
+    /// The prefixes of the units whose `UNIT=` values PID 1's lines about them carry, for
+    /// `--source skiff`: `skiff-APP.` or one dyno's `skiff-APP.web.1.`, under each name.
+    pub fn unit_prefixes(&self) -> Vec<String> {
+        self.names()
+            .map(|app| match &self.dyno {
+                Some(d) => format!("{UNIT_PREFIX}{app}.{}.{}.", d.process_type, d.index),
+                None => format!("{UNIT_PREFIX}{app}."),
+            })
+            .collect()
     }
 }
 
-/// `journalctl` arguments. All of an app's lines are its units' by glob, so the dynos' own lines
+/// `journalctl` arguments, for the app's name and each of its former ones. All of an app's lines are its units' by glob, so the dynos' own lines
 /// (`_SYSTEMD_UNIT=`), PID 1's lines about them (`UNIT=`) and skiffd's (`OBJECT_SYSTEMD_UNIT=
 /// skiff-APP.router` and `.skiffd`) come back. One origin is exact field matches instead: the
 /// processes in the app's slice (and its add-on servers' units) for `app`, skiffd's router object
@@ -67,7 +76,7 @@ pub fn journalctl_args(q: &LogQuery, seen_units: &[String]) -> Option<Vec<String
 
 /// The unit options or field matches that pick the asked lines (`+` separates alternatives).
 fn origin_matches(q: &LogQuery, seen_units: &[String]) -> Option<Vec<String>> {
-    let app = q.app.as_str();
+    let prefixes = q.unit_prefixes();
     let addon_units = || {
         q.addon_units
             .iter()
@@ -75,27 +84,40 @@ fn origin_matches(q: &LogQuery, seen_units: &[String]) -> Option<Vec<String>> {
             .map(String::as_str)
     };
     let matches = match q.origin {
-        None => std::iter::once(format!("--unit={}*", q.unit_prefix()))
+        None => prefixes
+            .iter()
+            .map(|prefix| format!("--unit={prefix}*"))
             .chain(addon_units().map(|u| format!("--unit={u}")))
             .collect(),
         Some(LogOrigin::App) => {
-            let mut m = vec![format!("_SYSTEMD_SLICE={}", app_slice(&q.app))];
-            m.extend(q.dyno.iter().map(|d| format!("SKIFF_DYNO={d}")));
+            let mut m = Vec::new();
+            for app in q.names() {
+                if !m.is_empty() {
+                    m.push("+".to_owned());
+                }
+                m.push(format!("_SYSTEMD_SLICE={}", app_slice(app)));
+                m.extend(q.dyno.iter().map(|d| format!("SKIFF_DYNO={d}")));
+            }
             for unit in addon_units() {
                 m.extend(["+".to_owned(), format!("_SYSTEMD_UNIT={unit}")]);
             }
             m
         }
         Some(LogOrigin::Router) if q.dyno.is_some() => return None,
-        Some(LogOrigin::Router) => vec![format!(
-            "OBJECT_SYSTEMD_UNIT={}",
-            object_unit(app, DaemonPart::Router)
-        )],
+        // Matches of one field are alternatives to journalctl.
+        Some(LogOrigin::Router) => q
+            .names()
+            .map(|app| {
+                format!(
+                    "OBJECT_SYSTEMD_UNIT={}",
+                    object_unit(app.as_str(), DaemonPart::Router)
+                )
+            })
+            .collect(),
         Some(LogOrigin::Skiff) => {
-            let prefix = q.unit_prefix();
             let units: Vec<String> = seen_units
                 .iter()
-                .filter(|u| u.starts_with(&prefix))
+                .filter(|u| prefixes.iter().any(|p| u.starts_with(p)))
                 .map(|u| format!("UNIT={u}"))
                 .collect();
             let mut m = Vec::new();
@@ -107,10 +129,12 @@ fn origin_matches(q: &LogQuery, seen_units: &[String]) -> Option<Vec<String>> {
                 if !m.is_empty() {
                     m.push("+".to_owned());
                 }
-                m.push(format!(
-                    "OBJECT_SYSTEMD_UNIT={}",
-                    object_unit(app, DaemonPart::Skiffd)
-                ));
+                m.extend(q.names().map(|app| {
+                    format!(
+                        "OBJECT_SYSTEMD_UNIT={}",
+                        object_unit(app.as_str(), DaemonPart::Skiffd)
+                    )
+                }));
             }
             if m.is_empty() {
                 return None;
@@ -228,6 +252,7 @@ mod tests {
             lines: 50,
             follow,
             origin: None,
+            former_names: Vec::new(),
         }
     }
 
@@ -336,6 +361,78 @@ mod tests {
         let args = journalctl_args(&followed, &[]).unwrap();
         assert_eq!(args.last().unwrap(), "--follow");
         assert_eq!(args[3], "--lines=50");
+    }
+
+    #[test]
+    fn a_renamed_apps_lines_under_its_former_names_come_too() {
+        let renamed = |origin, dyno| LogQuery {
+            origin,
+            former_names: vec![AppName::parse("old-shop").unwrap()],
+            ..query(dyno, false)
+        };
+        let matches =
+            |q: &LogQuery, seen: &[String]| journalctl_args(q, seen).unwrap()[4..].to_vec();
+        let seen = [
+            "skiff-my-app.web.1.v1.service".to_owned(),
+            "skiff-old-shop.web.1.v1.service".to_owned(),
+            "skiff-other.web.1.v1.service".to_owned(),
+        ];
+        /// Origin, dyno, the matches wanted.
+        type Case<'a> = (Option<LogOrigin>, Option<&'a str>, &'a [&'a str]);
+        let cases: [Case; 5] = [
+            (
+                None,
+                None,
+                &["--unit=skiff-my-app.*", "--unit=skiff-old-shop.*"],
+            ),
+            (
+                Some(LogOrigin::App),
+                Some("web.1"),
+                &[
+                    "_SYSTEMD_SLICE=skiff-my\\x2dapp.slice",
+                    "SKIFF_DYNO=web.1",
+                    "+",
+                    "_SYSTEMD_SLICE=skiff-old\\x2dshop.slice",
+                    "SKIFF_DYNO=web.1",
+                ],
+            ),
+            (
+                Some(LogOrigin::Router),
+                None,
+                &[
+                    "OBJECT_SYSTEMD_UNIT=skiff-my-app.router",
+                    "OBJECT_SYSTEMD_UNIT=skiff-old-shop.router",
+                ],
+            ),
+            (
+                Some(LogOrigin::Skiff),
+                None,
+                &[
+                    "_PID=1",
+                    "UNIT=skiff-my-app.web.1.v1.service",
+                    "UNIT=skiff-old-shop.web.1.v1.service",
+                    "+",
+                    "OBJECT_SYSTEMD_UNIT=skiff-my-app.skiffd",
+                    "OBJECT_SYSTEMD_UNIT=skiff-old-shop.skiffd",
+                ],
+            ),
+            (
+                Some(LogOrigin::Skiff),
+                Some("web.1"),
+                &[
+                    "_PID=1",
+                    "UNIT=skiff-my-app.web.1.v1.service",
+                    "UNIT=skiff-old-shop.web.1.v1.service",
+                ],
+            ),
+        ];
+        for (origin, dyno, want) in cases {
+            assert_eq!(
+                matches(&renamed(origin, dyno), &seen),
+                want.to_vec(),
+                "{origin:?} {dyno:?}"
+            );
+        }
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub struct Journalctl;
 impl LogSource for Journalctl {
     async fn lines(&self, query: LogQuery) -> Result<LineStream, LogError> {
         let seen = match query.origin {
-            Some(LogOrigin::Skiff) => units_seen(&query.unit_prefix()).await?,
+            Some(LogOrigin::Skiff) => units_seen(&query.unit_prefixes()).await?,
             _ => Vec::new(),
         };
         match journalctl_args(&query, &seen) {
@@ -59,9 +59,9 @@ impl LogSource for Journalctl {
     }
 }
 
-/// The `UNIT=` values in the journal that start with `prefix`: the units PID 1 wrote about, as
-/// journalctl's own `--unit=` glob finds them.
-async fn units_seen(prefix: &str) -> Result<Vec<String>, LogError> {
+/// The `UNIT=` values in the journal that start with one of `prefixes`: the units PID 1 wrote
+/// about, as journalctl's own `--unit=` glob finds them.
+async fn units_seen(prefixes: &[String]) -> Result<Vec<String>, LogError> {
     let run = tokio::process::Command::new("journalctl")
         .args(["--field=UNIT", "--quiet"])
         .stdin(Stdio::null())
@@ -75,7 +75,7 @@ async fn units_seen(prefix: &str) -> Result<Vec<String>, LogError> {
         })??;
     Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
-        .filter(|u| u.starts_with(prefix))
+        .filter(|u| prefixes.iter().any(|p| u.starts_with(p.as_str())))
         .map(str::to_owned)
         .collect())
 }

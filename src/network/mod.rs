@@ -239,6 +239,57 @@ impl Networking {
         Ok(Some(network.namespace(&range, kind).path()))
     }
 
+    /// Runs `commit` (the rename of app `old` to `new` in the DB) while no namespace changes,
+    /// after giving `old`'s namespaces their names under `new`, so its dynos keep their network
+    /// through the rename. When that fails the rename still happens: the next round makes `new`'s
+    /// namespaces afresh, and the old dynos lose their network until they are replaced.
+    pub async fn carry_over<T>(
+        &self,
+        old: &AppName,
+        new: &AppName,
+        commit: impl std::future::Future<Output = T>,
+    ) -> T {
+        let _one_at_a_time = self.changing.lock().await;
+        if let Err(e) = self.carry_over_namespaces(old, new).await {
+            tracing::warn!(app = %old, renamed_to = %new, error = %e, "cannot carry the network namespaces over to the new name");
+        }
+        commit.await
+    }
+
+    async fn carry_over_namespaces(
+        &self,
+        old: &AppName,
+        new: &AppName,
+    ) -> Result<(), NetworkError> {
+        let Some(range) = self.usable_range()? else {
+            return Ok(());
+        };
+        let (Some(slot), _) = self.store.app_network(old).await? else {
+            return Ok(());
+        };
+        let network = |app: &AppName| AppNetwork {
+            app: app.clone(),
+            slot,
+            egress: true,
+        };
+        let (from, to) = (network(old), network(new));
+        for kind in [NetworkKind::Dynos, NetworkKind::Build] {
+            let (source, target) = (from.namespace(&range, kind), to.namespace(&range, kind));
+            if !self.host.presence(&source).await.namespace
+                || self.host.presence(&target).await.namespace
+            {
+                continue;
+            }
+            let id = match kind {
+                NetworkKind::Dynos => "rename",
+                NetworkKind::Build => "renamebuild",
+            };
+            let commands = setup::carry_over_commands(&source.path(), &target.path());
+            self.run_host_commands(old, id, commands).await?;
+        }
+        Ok(())
+    }
+
     /// Makes what is missing of one of `network`'s namespaces.
     async fn complete(
         &self,

@@ -112,6 +112,27 @@ pub fn setup_commands(ns: &Namespace, present: Presence) -> Vec<HostCommand> {
     commands
 }
 
+/// The commands that give the namespace at `old_path` a second name, `new_path` (for a renamed
+/// app): a bind mount of the same namespace, so dynos inside keep their network and the veth, named
+/// by slot, stays. The old name goes later like any stray namespace's, once no dyno holds it.
+pub fn carry_over_commands(old_path: &str, new_path: &str) -> Vec<HostCommand> {
+    vec![
+        HostCommand {
+            argv: vec!["/bin/touch".to_owned(), new_path.to_owned()],
+            ignore_failure: false,
+        },
+        HostCommand {
+            argv: vec![
+                "/bin/mount".to_owned(),
+                "--bind".to_owned(),
+                old_path.to_owned(),
+                new_path.to_owned(),
+            ],
+            ignore_failure: false,
+        },
+    ]
+}
+
 /// The command that removes a namespace (its veth pair goes with it once no process is
 /// inside); it may find it gone already.
 pub fn teardown_commands(name: &str) -> Vec<HostCommand> {
@@ -197,6 +218,30 @@ mod tests {
                 .all(|c| c.argv[0] == IP && !c.ignore_failure));
             assert_eq!(present.complete(), expected.is_empty());
         }
+    }
+
+    #[test]
+    fn a_carried_over_namespace_is_the_same_one_under_a_second_name() {
+        let argv: Vec<Vec<String>> =
+            carry_over_commands("/run/netns/skiff-shop", "/run/netns/skiff-store")
+                .into_iter()
+                .map(|c| {
+                    assert!(!c.ignore_failure, "{c:?}");
+                    c.argv
+                })
+                .collect();
+        assert_eq!(
+            argv,
+            [
+                vec!["/bin/touch", "/run/netns/skiff-store"],
+                vec![
+                    "/bin/mount",
+                    "--bind",
+                    "/run/netns/skiff-shop",
+                    "/run/netns/skiff-store"
+                ],
+            ]
+        );
     }
 
     #[test]

@@ -97,16 +97,27 @@ impl Reconciler {
             .into_iter()
             .map(|record| record.name)
             .collect();
+        // A crash may have left a renamed app's slugs, volumes or repository under a former
+        // name, for the next start to move; its old env files are only its old units'.
+        let former: BTreeSet<String> = self
+            .store
+            .renames()
+            .await?
+            .into_iter()
+            .map(|(old, _)| old.to_string())
+            .collect();
+        let env_root = self.layout.env_root();
         let busy: BTreeSet<String> = units
             .iter()
             .filter_map(|u| DynoUnit::parse(&u.name))
             .map(|u| u.app.to_string())
             .collect();
-        let gone = move |name: &str| {
+        let gone = move |root: &Path, name: &str| {
             // An entry that appeared after the app list was read is not in `seen`.
             seen.contains(name)
                 && !AppName::parse(name).is_ok_and(|a| apps.contains(&a))
                 && !busy.contains(name)
+                && (root == env_root || !former.contains(name))
         };
         tokio::task::spawn_blocking(move || remove_entries(&roots, gone)).await?
     }
@@ -122,13 +133,16 @@ fn owners_in(roots: &[PathBuf]) -> BTreeSet<String> {
 }
 
 /// Removes the entries of `roots` whose owner app is `gone`.
-fn remove_entries(roots: &[PathBuf], gone: impl Fn(&str) -> bool) -> Result<(), ReconcileError> {
+fn remove_entries(
+    roots: &[PathBuf],
+    gone: impl Fn(&Path, &str) -> bool,
+) -> Result<(), ReconcileError> {
     for root in roots {
         let Ok(entries) = std::fs::read_dir(root) else {
             continue;
         };
         for entry in entries.flatten() {
-            if !gone(&owner_app(&entry.file_name())) {
+            if !gone(root, &owner_app(&entry.file_name())) {
                 continue;
             }
             tracing::info!(path = %entry.path().display(), "removing files of a destroyed app");

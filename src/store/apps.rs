@@ -45,14 +45,89 @@ pub struct TokenRecord {
 impl Store {
     pub async fn create_app(&self, name: AppName) -> Result<AppRecord, StoreError> {
         self.call(move |conn| {
-            let inserted = conn.execute(
+            let tx = conn.transaction()?;
+            let inserted = tx.execute(
                 &format!("INSERT INTO apps (name, created_at) VALUES (?1, {NOW}) ON CONFLICT (name) DO NOTHING"),
                 params![name.as_str()],
             )?;
             if inserted == 0 {
                 return Err(StoreError::AppExists(name));
             }
-            get_app(conn, name.as_str())
+            // The name is this app's now, no longer a renamed app's former one.
+            tx.execute(
+                "DELETE FROM app_former_names WHERE name = ?1",
+                params![name.as_str()],
+            )?;
+            let record = get_app(&tx, name.as_str())?;
+            tx.commit()?;
+            Ok(record)
+        })
+        .await
+    }
+
+    /// Gives app `old` the name `new` and remembers `old` as its former name, in one transaction.
+    /// Everything else the app has is keyed by its row, not its name.
+    pub async fn rename_app(&self, old: &AppName, new: &AppName) -> Result<AppRecord, StoreError> {
+        let (old, new) = (old.clone(), new.clone());
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let id = app_id(&tx, &old)?;
+            let taken: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM apps WHERE name = ?1)",
+                params![new.as_str()],
+                |r| r.get(0),
+            )?;
+            if taken {
+                return Err(StoreError::AppExists(new));
+            }
+            tx.execute(
+                "UPDATE apps SET name = ?1 WHERE id = ?2",
+                params![new.as_str(), id],
+            )?;
+            tx.execute(
+                "DELETE FROM app_former_names WHERE name = ?1",
+                params![new.as_str()],
+            )?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO app_former_names (name, app_id, renamed_at) VALUES (?1, ?2, {NOW})
+                     ON CONFLICT (name) DO UPDATE SET app_id = excluded.app_id, renamed_at = excluded.renamed_at"
+                ),
+                params![old.as_str(), id],
+            )?;
+            let record = get_app(&tx, new.as_str())?;
+            tx.commit()?;
+            Ok(record)
+        })
+        .await
+    }
+
+    /// The names `app` had before, the most recent first.
+    pub async fn former_names(&self, app: &AppName) -> Result<Vec<AppName>, StoreError> {
+        let app = app.clone();
+        self.call(move |conn| {
+            let id = app_id(conn, &app)?;
+            let mut stmt = conn.prepare(
+                "SELECT name FROM app_former_names WHERE app_id = ?1 ORDER BY renamed_at DESC, name",
+            )?;
+            let names = stmt.query_map(params![id], |r| r.get::<_, String>(0))?;
+            names.map(|n| stored_app_name(&n?)).collect()
+        })
+        .await
+    }
+
+    /// Every former name with the app's name now: `(old, current)`.
+    pub async fn renames(&self) -> Result<Vec<(AppName, AppName)>, StoreError> {
+        self.call(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT f.name, a.name FROM app_former_names f JOIN apps a ON a.id = f.app_id ORDER BY f.name",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            rows.map(|row| {
+                let (old, new) = row?;
+                Ok((stored_app_name(&old)?, stored_app_name(&new)?))
+            })
+            .collect()
         })
         .await
     }
@@ -221,6 +296,68 @@ mod tests {
             store.delete_app(&app("alpha")).await,
             Err(StoreError::AppNotFound(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_rename_keeps_the_row_and_remembers_the_old_name() {
+        let store = Store::open_in_memory().unwrap();
+        let created = store.create_app(app("shop")).await.unwrap();
+        store.create_app(app("blog")).await.unwrap();
+        assert!(
+            matches!(
+                store.rename_app(&app("shop"), &app("blog")).await,
+                Err(StoreError::AppExists(_))
+            ),
+            "a taken name is refused"
+        );
+        assert!(matches!(
+            store.rename_app(&app("nope"), &app("other")).await,
+            Err(StoreError::AppNotFound(_))
+        ));
+        assert_eq!(
+            store.renames().await.unwrap(),
+            vec![],
+            "a refusal changes nothing"
+        );
+        let renamed = store.rename_app(&app("shop"), &app("store")).await.unwrap();
+        assert_eq!(renamed.name, app("store"));
+        assert_eq!(renamed.created_at, created.created_at, "the same app");
+        assert!(matches!(
+            store.get_app("shop").await,
+            Err(StoreError::AppNotFound(_))
+        ));
+        assert_eq!(
+            store.former_names(&app("store")).await.unwrap(),
+            vec![app("shop")]
+        );
+        assert_eq!(
+            store.renames().await.unwrap(),
+            vec![(app("shop"), app("store"))]
+        );
+        store
+            .rename_app(&app("store"), &app("market"))
+            .await
+            .unwrap();
+        let mut former = store.former_names(&app("market")).await.unwrap();
+        former.sort();
+        assert_eq!(former, vec![app("shop"), app("store")]);
+        // Renamed back: the name is its own again, not a former one.
+        store
+            .rename_app(&app("market"), &app("shop"))
+            .await
+            .unwrap();
+        let mut former = store.former_names(&app("shop")).await.unwrap();
+        former.sort();
+        assert_eq!(former, vec![app("market"), app("store")]);
+        // A new app taking a former name takes it whole.
+        store.create_app(app("store")).await.unwrap();
+        assert_eq!(
+            store.former_names(&app("shop")).await.unwrap(),
+            vec![app("market")]
+        );
+        assert_eq!(store.former_names(&app("store")).await.unwrap(), vec![]);
+        store.delete_app(&app("shop")).await.unwrap();
+        assert_eq!(store.renames().await.unwrap(), vec![], "gone with the app");
     }
 
     #[tokio::test]

@@ -27,6 +27,14 @@ pub struct CreateApp {
     pub name: String,
 }
 
+/// `PATCH /v1/apps/{app}`: the app's new name (`apps:rename`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameApp {
+    /// 3–30 lowercase letters, digits and dashes, starting with a letter.
+    pub name: String,
+}
+
 /// Bytes an app takes on disk.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct DiskUse {
@@ -68,4 +76,7 @@ pub struct AppInfo {
     pub volumes: Vec<super::Volume>,
     /// Whether and when it sleeps.
     pub autosleep: super::Autosleep,
+    /// The names it had before `apps:rename`, the latest first; its older log lines carry them.
+    #[serde(default)]
+    pub former_names: Vec<String>,
 }

@@ -38,6 +38,7 @@ pub(crate) fn app_info() -> AppInfo {
             since: None,
             wake_failure: None,
         },
+        former_names: vec![],
     }
 }
 

@@ -33,7 +33,7 @@ pub use addons::{
     Attachment, CreateAddon, DestroyQuery, PgSessionInfo, PlanInfo, PolicyRequest,
 };
 pub use alerts::{AddAlert, Alert, AlertList, AlertWebhookRequest};
-pub use apps::{App, AppInfo, CreateApp, DiskUse};
+pub use apps::{App, AppInfo, CreateApp, DiskUse, RenameApp};
 pub use archive::{archive_entry_path, verify_archive, ArchiveFault, Hashed};
 pub use backups::{
     Backup, BackupList, BackupRestored, BackupScheduleBody, BackupScheduleRequest, CaptureQuery,

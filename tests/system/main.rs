@@ -47,6 +47,7 @@ mod metrics;
 mod net;
 mod network;
 mod oneoff;
+mod rename;
 mod routing;
 mod server_backup;
 mod sleep;
@@ -80,6 +81,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(example::scenarios());
     all.extend(dashboard::scenarios());
     all.extend(habits::scenarios());
+    all.extend(rename::scenarios());
     all.extend(access::scenarios());
     all.extend(state::scenarios());
     all.extend(journal::scenarios());

@@ -272,6 +272,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (app_id, position),
         UNIQUE (app_id, url)
     );",
+    // v21: the names an app had before `apps:rename`, so its older log lines (tagged with the
+    // name they were written under) stay findable and files left under an old name by a crash
+    // are moved, not removed. A name belongs to one app at a time: taking it again drops the row.
+    "CREATE TABLE app_former_names (
+        name TEXT PRIMARY KEY,
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        renamed_at TEXT NOT NULL
+    );",
 ];
 
 pub fn known_version() -> i64 {
