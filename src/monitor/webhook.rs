@@ -5,12 +5,7 @@
 
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
-use hyper::body::Bytes;
-use hyper::{Method, Request};
-use hyper_util::rt::TokioIo;
 use serde::Serialize;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
 use crate::journal::router::log_app_event;
@@ -123,48 +118,19 @@ fn host_port(url: &WebhookUrl) -> Result<(String, u16), String> {
 
 async fn post(url: &WebhookUrl, body: Vec<u8>) -> Result<(), String> {
     let (host, port) = host_port(url)?;
-    let stream = tokio::net::TcpStream::connect((host.as_str(), port))
-        .await
-        .map_err(|e| format!("connecting to {host}:{port}: {e}"))?;
-    let request = Request::builder()
-        .method(Method::POST)
-        .uri(url.path_and_query())
-        .header("host", url.authority())
-        .header("content-type", "application/json")
-        .header("user-agent", concat!("skiff/", env!("CARGO_PKG_VERSION")))
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| e.to_string())?;
-    let status = if url.is_https() {
-        let tls = crate::tls::connect(&host, stream)
-            .await
-            .map_err(|e| format!("TLS with {host}: {e}"))?;
-        exchange(tls, request).await?
-    } else {
-        exchange(stream, request).await?
+    let target = crate::outbound::Target {
+        tls: url.is_https(),
+        host: &host,
+        port,
+        authority: url.authority(),
+        path_and_query: &url.path_and_query(),
     };
+    let status = crate::outbound::post(&target, "application/json", body).await?;
     if status.is_success() {
         Ok(())
     } else {
         Err(format!("the receiver answered {status}"))
     }
-}
-
-async fn exchange<S>(stream: S, request: Request<Full<Bytes>>) -> Result<hyper::StatusCode, String>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("HTTP handshake: {e}"))?;
-    tokio::spawn(connection);
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("sending: {e}"))?;
-    let status = response.status();
-    // Read the answer to its end so the connection closes cleanly.
-    let _ = response.into_body().collect().await;
-    Ok(status)
 }
 
 #[cfg(test)]
