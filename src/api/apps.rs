@@ -86,6 +86,7 @@ pub async fn rename_app(
     let new = AppName::parse(&body.name)?;
     let record = state.deployer.rename_app(&old, &new).await?;
     tracing::info!(app = %new, renamed_from = %old, caller = %caller.describe(), "app renamed");
+    super::drains::apps_changed(&state).await;
     Ok(Json(App::from_record(record, &state)))
 }
 
@@ -173,6 +174,7 @@ pub async fn delete_app(
     let app = state.store.get_app(&app).await?.name;
     state.store.delete_app(&app).await?;
     tracing::info!(app = %app, caller = %caller.describe(), "app destroyed");
+    super::drains::apps_changed(&state).await;
     // The reconciler stops the app's units, then removes its files.
     state.reconciler.poke();
     Ok(StatusCode::NO_CONTENT)

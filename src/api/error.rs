@@ -75,7 +75,12 @@ impl From<StoreError> for ApiError {
             StoreError::DomainExists(_) | StoreError::DomainTaken { .. } => {
                 Self::new(StatusCode::CONFLICT, "already_exists", message)
             }
-            StoreError::DomainNotFound { .. } => Self::not_found(message),
+            StoreError::DomainNotFound { .. } | StoreError::DrainNotFound { .. } => {
+                Self::not_found(message)
+            }
+            StoreError::DrainExists { .. } | StoreError::TooManyDrains(_) => {
+                Self::new(StatusCode::CONFLICT, "conflict", message)
+            }
             StoreError::AppExists(_) | StoreError::TokenExists(_) | StoreError::KeyExists(_) => {
                 Self::new(StatusCode::CONFLICT, "already_exists", message)
             }

@@ -10,6 +10,7 @@ mod buildpacks;
 mod cron;
 mod dashboard;
 mod deploys;
+mod drains;
 pub mod dynos;
 pub mod error;
 mod health;
@@ -73,6 +74,8 @@ pub struct AppState {
     pub dyno_defaults: DynoDefaults,
     pub deployer: Deployer,
     pub runner: Runner,
+    /// The apps' log drains, one task each.
+    pub drains: crate::drains::Drains,
     pub backups: BackupSettings,
     /// Where the dashboard's login links point.
     pub dashboard: crate::model::DashboardAddress,
@@ -123,6 +126,8 @@ fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(apps::list_apps, apps::create_app))
         .routes(routes!(apps::get_app, apps::rename_app, apps::delete_app))
         .routes(routes!(apps::app_info))
+        .routes(routes!(drains::list_drains, drains::add_drain))
+        .routes(routes!(drains::remove_drain))
         .routes(routes!(cron::list_cron))
         .routes(routes!(deploys::deploy))
         .routes(routes!(deploys::build))
@@ -248,6 +253,7 @@ mod tests {
             names,
             [
                 "AddAlert",
+                "AddDrain",
                 "AddKey",
                 "Addon",
                 "AddonChanged",
@@ -285,6 +291,7 @@ mod tests {
                 "DiskUse",
                 "DomainRequest",
                 "Domains",
+                "Drain",
                 "Dyno",
                 "DynoUsage",
                 "DynoUsagePoint",

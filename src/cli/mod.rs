@@ -9,6 +9,7 @@ mod config;
 mod cron;
 mod dashboard;
 mod deploy;
+mod drains;
 mod dynos;
 pub mod endpoint;
 mod git;
@@ -100,6 +101,8 @@ pub enum Command {
     Config(config::ConfigVerb),
     #[command(flatten)]
     Buildpacks(buildpacks::BuildpacksVerb),
+    #[command(flatten)]
+    Drains(drains::DrainsVerb),
     #[command(flatten)]
     Releases(releases::ReleasesVerb),
     #[command(flatten)]
@@ -217,6 +220,7 @@ pub async fn run(
         Command::Deploy(verb) => deploy::run(verb, s).await,
         Command::Config(verb) => config::run(verb, s).await,
         Command::Buildpacks(verb) => buildpacks::run(verb, s).await,
+        Command::Drains(verb) => drains::run(verb, s).await,
         Command::Releases(verb) => releases::run(verb, s).await,
         Command::Keys(verb) => keys::run(verb, s).await,
         Command::Git(verb) => gitpush::run(verb, s).await,

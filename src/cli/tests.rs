@@ -62,6 +62,12 @@ const VERBS: &[(&[&str], &str)] = &[
         "Buildpacks(Remove { url: None, index: Some(1) })",
     ),
     (&["buildpacks:clear"], "Buildpacks(Clear)"),
+    (&["drains"], "Drains(List)"),
+    (
+        &["drains:add", "syslog+tls://logs.example.com:6514"],
+        r#"Drains(Add { url: "syslog+tls://logs.example.com:6514" })"#,
+    ),
+    (&["drains:remove", "3"], r#"Drains(Remove { drain: "3" })"#),
     (&["cron"], "Cron(List)"),
     (
         &["deploy", "src", "--description", "first"],

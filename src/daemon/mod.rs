@@ -261,6 +261,8 @@ pub async fn run(
     reconciler.networks().check_host().await?;
     // Before any round or request: files a crash left under an app's former name.
     crate::build::rename::complete_renames(&state.store, &state.layout).await?;
+    // Each drain goes on from the last line it delivered, those written while skiffd was stopped first.
+    state.drains.sync().await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let routers = Routers::new(&config, state, activity.clone(), &stop_rx);
     let mut servers = serve(listeners, routers, &stop_rx)?;
@@ -486,6 +488,7 @@ fn app_state(
         crate::monitor::DynoLister::new(store.clone(), Arc::clone(&systemd), dyno_defaults.clone());
     AppState {
         runner,
+        drains: crate::drains::Drains::new(store.clone()),
         watched: crate::monitor::Watched::default(),
         alert_webhook: config.alert_webhook.0.clone(),
         dynos,

@@ -9,7 +9,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::model::{AppName, DynoName, DynoUnit, LogOrigin, UNIT_PREFIX};
+use crate::model::{AppName, DrainLine, DynoName, DynoUnit, LogOrigin, UNIT_PREFIX};
 use crate::systemd::names::app_slice;
 use router::{object_unit, DaemonPart};
 
@@ -194,20 +194,9 @@ pub fn render(entry: &Value) -> Option<String> {
     let usec: u64 = field(entry, "__REALTIME_TIMESTAMP")?.parse().ok()?;
     let when = humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(usec));
     let message = field(entry, "MESSAGE").unwrap_or_default();
-    // systemd 256 and later copy a unit's `LogExtraFields=` (`SKIFF_DYNO`) into PID 1's own lines
-    // about it, so those are told apart by who wrote them first.
-    let by_pid1 = field(entry, "_PID").as_deref() == Some("1");
-    let source = if by_pid1 {
-        skiff_source(entry)?
-    } else if let Some(dyno) = field(entry, "SKIFF_DYNO") {
-        format!("app[{dyno}]")
-    } else if field(entry, "SKIFF_ADDON").is_some() {
-        let server = field(entry, "SYSLOG_IDENTIFIER").unwrap_or_else(|| "addon".to_owned());
-        format!("app[{server}]")
-    } else if field(entry, "SYSLOG_IDENTIFIER").as_deref() == Some(router::ROUTER_IDENTIFIER) {
-        "skiff[router]".to_owned()
-    } else {
-        skiff_source(entry)?
+    let source = match origin_of(entry)? {
+        (source, part) if part.is_empty() => source.to_owned(),
+        (source, part) => format!("{source}[{part}]"),
     };
     Some(format!(
         "{when} {source}: {}",
@@ -215,13 +204,73 @@ pub fn render(entry: &Value) -> Option<String> {
     ))
 }
 
-/// `skiff[web.1]` for systemd's and skiffd's lines about a dyno, `skiff` for the rest of theirs.
-fn skiff_source(entry: &Value) -> Option<String> {
-    let unit = field(entry, "UNIT").or_else(|| field(entry, "_SYSTEMD_UNIT"))?;
-    Some(match DynoUnit::parse(&unit) {
-        Some(u) => format!("skiff[{}]", u.dyno),
-        None => "skiff".to_owned(),
+/// Who wrote a line: `("app", "web.1")` (or an add-on server) for the app's own output,
+/// `("skiff", "router")` for the router's, `("skiff", "web.1")` for systemd's and skiffd's
+/// lines about a dyno, `("skiff", "")` for the rest of theirs.
+fn origin_of(entry: &Value) -> Option<(&'static str, String)> {
+    // systemd 256 and later copy a unit's `LogExtraFields=` (`SKIFF_DYNO`) into PID 1's own lines
+    // about it, so those are told apart by who wrote them first.
+    let by_pid1 = field(entry, "_PID").as_deref() == Some("1");
+    Some(if by_pid1 {
+        skiff_about(entry)?
+    } else if let Some(dyno) = field(entry, "SKIFF_DYNO") {
+        ("app", dyno)
+    } else if field(entry, "SKIFF_ADDON").is_some() {
+        let server = field(entry, "SYSLOG_IDENTIFIER").unwrap_or_else(|| "addon".to_owned());
+        ("app", server)
+    } else if field(entry, "SYSLOG_IDENTIFIER").as_deref() == Some(router::ROUTER_IDENTIFIER) {
+        ("skiff", "router".to_owned())
+    } else {
+        skiff_about(entry)?
     })
+}
+
+/// systemd's and skiffd's lines: about the dyno their unit names, or the app.
+fn skiff_about(entry: &Value) -> Option<(&'static str, String)> {
+    let unit = field(entry, "UNIT").or_else(|| field(entry, "_SYSTEMD_UNIT"))?;
+    let dyno = DynoUnit::parse(&unit).map(|u| u.dyno.to_string());
+    Some(("skiff", dyno.unwrap_or_default()))
+}
+
+/// A journal entry of `app` as a drain sends it, with the entry's cursor.
+pub fn drain_line(entry: &Value, app: &AppName) -> Option<(String, DrainLine)> {
+    let cursor = field(entry, "__CURSOR")?;
+    let usec: u64 = field(entry, "__REALTIME_TIMESTAMP")?.parse().ok()?;
+    let (source, dyno) = origin_of(entry)?;
+    let line = DrainLine {
+        time: humantime::format_rfc3339_micros(UNIX_EPOCH + Duration::from_micros(usec))
+            .to_string(),
+        app: app.to_string(),
+        source,
+        dyno,
+        severity: field(entry, "PRIORITY")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(6),
+        message: field(entry, "MESSAGE").unwrap_or_default(),
+    };
+    Some((cursor, line))
+}
+
+/// `journalctl` arguments that follow the lines tagged with the app's name or a former one (its
+/// dynos', builds', the router's and skiffd's about it; PID 1's about its units where systemd
+/// copies the units' fields into them, from 256 on) from just after `cursor`, or from `since`
+/// (Unix seconds) when none was delivered yet. Field matches, not the `--unit=` glob of `logs`:
+/// journalctl expands a glob once, when it starts, and a drain follows for days, past the
+/// units of later releases.
+pub fn drain_args(q: &LogQuery, cursor: Option<&str>, since: i64) -> Vec<String> {
+    let mut args = vec![
+        "--output=json".to_owned(),
+        "--no-pager".to_owned(),
+        "--quiet".to_owned(),
+        "--follow".to_owned(),
+        "--lines=all".to_owned(),
+        match cursor {
+            Some(c) => format!("--after-cursor={c}"),
+            None => format!("--since=@{since}"),
+        },
+    ];
+    args.extend(q.names().map(|app| format!("SKIFF_APP={app}")));
+    args
 }
 
 #[cfg(test)]
@@ -361,6 +410,72 @@ mod tests {
         let args = journalctl_args(&followed, &[]).unwrap();
         assert_eq!(args.last().unwrap(), "--follow");
         assert_eq!(args[3], "--lines=50");
+    }
+
+    #[test]
+    fn a_drain_follows_all_the_apps_lines_from_its_place() {
+        let q = LogQuery {
+            origin: Some(LogOrigin::Router),
+            former_names: vec![AppName::parse("old-shop").unwrap()],
+            ..query(Some("web.1"), false)
+        };
+        let from_cursor = drain_args(&q, Some("s=abc;i=7"), 1_800_000_000);
+        assert_eq!(
+            from_cursor,
+            [
+                "--output=json",
+                "--no-pager",
+                "--quiet",
+                "--follow",
+                "--lines=all",
+                "--after-cursor=s=abc;i=7",
+                "SKIFF_APP=my-app",
+                "SKIFF_APP=old-shop",
+            ]
+        );
+        let fresh = drain_args(&q, None, 1_800_000_000);
+        assert_eq!(fresh[5], "--since=@1800000000", "{fresh:?}");
+    }
+
+    #[test]
+    fn drain_lines_say_who_wrote_them() {
+        let app = AppName::parse("my-app").unwrap();
+        let dyno = json!({
+            "__CURSOR": "c1",
+            "__REALTIME_TIMESTAMP": "1763719200000000",
+            "MESSAGE": "listening\n",
+            "PRIORITY": "3",
+            "SKIFF_DYNO": "web.1",
+        });
+        let (cursor, line) = drain_line(&dyno, &app).unwrap();
+        assert_eq!(cursor, "c1");
+        assert_eq!(
+            (
+                line.time.as_str(),
+                line.source,
+                line.dyno.as_str(),
+                line.severity,
+                line.message.as_str()
+            ),
+            (
+                "2025-11-21T10:00:00.000000Z",
+                "app",
+                "web.1",
+                3,
+                "listening\n"
+            )
+        );
+        let router = json!({"__CURSOR": "c2", "__REALTIME_TIMESTAMP": "0", "MESSAGE": "at=info", "SYSLOG_IDENTIFIER": "skiff-router"});
+        let (_, line) = drain_line(&router, &app).unwrap();
+        assert_eq!(
+            (line.source, line.dyno.as_str(), line.severity),
+            ("skiff", "router", 6)
+        );
+        let pid1 = json!({"__CURSOR": "c3", "__REALTIME_TIMESTAMP": "0", "MESSAGE": "Started", "_PID": "1", "UNIT": "skiff-my-app.worker.2.v4.service", "SKIFF_DYNO": "worker.2"});
+        let (_, line) = drain_line(&pid1, &app).unwrap();
+        assert_eq!((line.source, line.dyno.as_str()), ("skiff", "worker.2"));
+        let no_cursor = json!({"__REALTIME_TIMESTAMP": "0", "MESSAGE": "x", "SKIFF_DYNO": "web.1"});
+        assert_eq!(drain_line(&no_cursor, &app), None);
     }
 
     #[test]

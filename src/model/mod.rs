@@ -15,6 +15,7 @@ mod cron;
 mod dashboard;
 mod desired;
 mod domain;
+mod drain;
 mod dyno;
 mod first_deploy;
 mod formation;
@@ -56,6 +57,9 @@ pub use cron::{CronJob, CronSchedule};
 pub use dashboard::{DashboardAddress, LOGIN_LINK_TTL, SESSION_TTL};
 pub use desired::{AppSnapshot, DesiredCron, DesiredDyno, DesiredState};
 pub use domain::Domain;
+pub use drain::{
+    drain_retry_pause, syslog_frame, DrainLine, DrainTransport, DrainUrl, DRAIN_BATCH,
+};
 pub use dyno::{
     check_resizable, restarted_web_dynos, DynoFilter, DynoSize, Hold, HoldReason, HoldRelease,
     Limits,

@@ -11,6 +11,7 @@ mod buildpacks;
 mod cron;
 mod dashboard;
 mod deploys;
+mod drains;
 mod dynos;
 mod error;
 #[cfg(test)]
@@ -41,6 +42,7 @@ pub use backups::{
 };
 pub use buildpacks::{AppBuildpacks, SetBuildpacks};
 pub use cron::CronJobInfo;
+pub use drains::{AddDrain, Drain};
 
 /// Percent-encodes a path segment or query value for the API's URLs (everything but RFC
 /// 3986's unreserved characters), as the CLI and the dashboard send them.

@@ -36,6 +36,7 @@ mod cgroup;
 mod compression;
 mod dashboard;
 mod deploys;
+mod drains;
 mod dynos;
 mod example;
 mod habits;
@@ -82,6 +83,7 @@ fn scenarios() -> Vec<Scenario> {
     all.extend(dashboard::scenarios());
     all.extend(habits::scenarios());
     all.extend(rename::scenarios());
+    all.extend(drains::scenarios());
     all.extend(access::scenarios());
     all.extend(state::scenarios());
     all.extend(journal::scenarios());

@@ -19,6 +19,12 @@ pub enum StoreError {
     },
     #[error("app {0} already exists")]
     AppExists(AppName),
+    #[error("app {app} already drains to {url}")]
+    DrainExists { app: AppName, url: String },
+    #[error("app {app} has no drain {url}; skiff drains -a {app} lists them")]
+    DrainNotFound { app: AppName, url: String },
+    #[error("app {0} has 5 drains, as many as an app may have; remove one first")]
+    TooManyDrains(AppName),
     #[error("app {0} not found")]
     AppNotFound(String),
     #[error("token {0} already exists")]

@@ -280,6 +280,21 @@ const MIGRATIONS: &[&str] = &[
         app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
         renamed_at TEXT NOT NULL
     );",
+    // v22: log drains: where an app's lines are forwarded, the journal cursor of the last line
+    // delivered (NULL: none yet; the drain starts at `created_at`), how many went, and the last
+    // failure, cleared by the next delivery.
+    "CREATE TABLE log_drains (
+        id INTEGER PRIMARY KEY,
+        app_id INTEGER NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+        url TEXT NOT NULL,
+        cursor TEXT,
+        delivered INTEGER NOT NULL DEFAULT 0,
+        last_delivered_at TEXT,
+        last_error TEXT,
+        last_error_at TEXT,
+        created_at INTEGER NOT NULL,
+        UNIQUE (app_id, url)
+    );",
 ];
 
 pub fn known_version() -> i64 {
