@@ -74,6 +74,25 @@ pub struct Config {
     pub dashboard: bool,
     /// The dashboard's host name; empty for `skiff.<base_domain>`.
     pub dashboard_domain: DashboardDomain,
+    /// The host name skiff's Caddy serves the HTTP API on (bearer tokens required, over TLS
+    /// when `tls` is on); none when empty.
+    pub api_domain: ApiDomain,
+}
+
+/// `api_domain`: a host name, or empty for none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ApiDomain(pub Option<crate::model::Domain>);
+
+impl std::str::FromStr for ApiDomain {
+    type Err = String;
+    fn from_str(raw: &str) -> Result<Self, String> {
+        if raw.trim().is_empty() {
+            return Ok(Self(None));
+        }
+        crate::model::Domain::parse(raw.trim())
+            .map(|domain| Self(Some(domain)))
+            .map_err(|e| format!("api_domain: {e}"))
+    }
 }
 
 /// `dashboard_domain`: a host name, or empty for `skiff.<base_domain>`.
@@ -186,6 +205,7 @@ impl Default for Config {
             metrics: true,
             dashboard: false,
             dashboard_domain: DashboardDomain(None),
+            api_domain: ApiDomain(None),
         }
     }
 }
@@ -326,6 +346,7 @@ deserialize_via_str!(BaseDomain);
 deserialize_via_str!(SleepDefault);
 deserialize_via_str!(AlertWebhook);
 deserialize_via_str!(DashboardDomain);
+deserialize_via_str!(ApiDomain);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TlsMode {

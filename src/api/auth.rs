@@ -1,4 +1,5 @@
-//! Who is calling: peer credentials on the Unix socket, bearer tokens on TCP.
+//! Who is calling: peer credentials on the Unix socket, bearer tokens on TCP and on the socket
+//! skiff's Caddy proxies `api_domain` to.
 
 use std::net::SocketAddr;
 
@@ -22,6 +23,8 @@ pub enum Peer {
         pid: Option<i32>,
     },
     Tcp(SocketAddr),
+    /// A request skiff's Caddy proxied from `api_domain`: a remote client like one on TCP.
+    Proxied,
     /// The dashboard, calling in-process for a browser with a live session; no listener
     /// produces it.
     Dashboard,
@@ -47,6 +50,29 @@ impl Connected<IncomingStream<'_, UnixListener>> for Peer {
 impl Connected<IncomingStream<'_, TcpListener>> for Peer {
     fn connect_info(stream: IncomingStream<'_, TcpListener>) -> Self {
         Peer::Tcp(*stream.remote_addr())
+    }
+}
+
+/// The socket skiff's Caddy proxies `api_domain` to. Its peer is always Caddy, so its peer
+/// credentials say nothing of the client: every request on it needs a token.
+pub struct ProxiedListener(pub UnixListener);
+
+impl axum::serve::Listener for ProxiedListener {
+    type Io = <UnixListener as axum::serve::Listener>::Io;
+    type Addr = <UnixListener as axum::serve::Listener>::Addr;
+
+    fn accept(&mut self) -> impl std::future::Future<Output = (Self::Io, Self::Addr)> + Send {
+        axum::serve::Listener::accept(&mut self.0)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        axum::serve::Listener::local_addr(&self.0)
+    }
+}
+
+impl Connected<IncomingStream<'_, ProxiedListener>> for Peer {
+    fn connect_info(_: IncomingStream<'_, ProxiedListener>) -> Self {
+        Peer::Proxied
     }
 }
 
@@ -146,6 +172,26 @@ fn bearer(request: &Request) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
+/// A remote client: the one whose valid token the request carries.
+async fn token_caller(
+    state: &AppState,
+    presented: Option<String>,
+    remote: &str,
+) -> Result<Caller, ApiError> {
+    let presented = presented.ok_or_else(|| {
+        ApiError::unauthorized("a bearer token is required: send 'Authorization: Bearer <token>' (create one with 'skiff tokens:create NAME')")
+    })?;
+    let name = state
+        .store
+        .authenticate_token(ApiToken::presented(&presented).hash())
+        .await?
+        .ok_or_else(|| {
+            tracing::warn!(%remote, "refused a request with an invalid or revoked token");
+            ApiError::unauthorized("invalid or revoked token")
+        })?;
+    Ok(Caller::Token { name })
+}
+
 /// Middleware: decides the caller for every request, or refuses it.
 pub async fn authenticate(
     State(state): State<AppState>,
@@ -156,18 +202,18 @@ pub async fn authenticate(
     let caller = match peer {
         Peer::Unix { uid, gid, pid } => local_caller(&state.local_policy, uid, gid, pid)?,
         Peer::Tcp(remote) => {
-            let presented = bearer(&request).ok_or_else(|| {
-                ApiError::unauthorized("a bearer token is required: send 'Authorization: Bearer <token>' (create one with 'skiff tokens:create NAME')")
-            })?;
-            let name = state
-                .store
-                .authenticate_token(ApiToken::presented(presented).hash())
-                .await?
-                .ok_or_else(|| {
-                    tracing::warn!(%remote, "refused a request with an invalid or revoked token");
-                    ApiError::unauthorized("invalid or revoked token")
-                })?;
-            Caller::Token { name }
+            let presented = bearer(&request).map(str::to_owned);
+            token_caller(&state, presented, &remote.to_string()).await?
+        }
+        Peer::Proxied => {
+            let remote = request
+                .headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("the proxy")
+                .to_owned();
+            let presented = bearer(&request).map(str::to_owned);
+            token_caller(&state, presented, &remote).await?
         }
         Peer::Dashboard => Caller::Dashboard,
     };

@@ -46,7 +46,7 @@ use crate::paths::Layout;
 use crate::reconciler::{DynoDefaults, Reconciler};
 use crate::store::Store;
 use crate::systemd::Systemd;
-pub use auth::{Caller, LocalPolicy, Peer};
+pub use auth::{Caller, LocalPolicy, Peer, ProxiedListener};
 use error::ApiError;
 
 const REQUEST_ID: &str = "x-request-id";

@@ -200,6 +200,11 @@ pub fn proxy_settings(config: &Config) -> ProxySettings {
         dashboard: config
             .dashboard_host()
             .map(|host| (host, dashboard_socket(config))),
+        api: config
+            .api_domain
+            .0
+            .as_ref()
+            .map(|host| (host.to_string(), sockets::api_proxied_socket(config))),
     }
 }
 
@@ -250,11 +255,15 @@ pub async fn run(
     } else {
         RouterMetrics::off()
     };
+    // What PID 1 can do decides some unit properties (systemd 254 grows restart delays).
+    let systemd_version = adapters.systemd.version().await.unwrap_or_default();
+    tracing::info!(version = %systemd_version, "systemd");
     let state = app_state(
         &config,
         store,
         adapters,
         (activity.clone(), metrics.clone()),
+        &systemd_version,
     );
     let reconciler = state.reconciler.clone();
     let monitoring = tasks::monitor_of(&config, &state, metrics.clone());
@@ -378,6 +387,17 @@ fn serve(
         .with_graceful_shutdown(stopped(stop.clone()))
         .into_future(),
     );
+    if let Some(proxied) = listeners.api_proxied {
+        tracing::info!("serving the API to skiff's Caddy for api_domain (bearer tokens required)");
+        servers.spawn(
+            axum::serve(
+                proxied,
+                app.clone().into_make_service_with_connect_info::<Peer>(),
+            )
+            .with_graceful_shutdown(stopped(stop.clone()))
+            .into_future(),
+        );
+    }
     if let Some(tcp) = listeners.tcp {
         tracing::info!(addr = %tcp.local_addr()?, "listening on TCP (bearer tokens required)");
         servers.spawn(
@@ -436,6 +456,7 @@ fn app_state(
     store: Store,
     adapters: Adapters,
     (activity, metrics): (Activity, RouterMetrics),
+    systemd_version: &str,
 ) -> AppState {
     let Adapters {
         systemd,
@@ -448,7 +469,10 @@ fn app_state(
         relay_router_log: _,
     } = adapters;
     let layout = layout(config);
-    let dyno_defaults = DynoDefaults::from_config(config);
+    let dyno_defaults = DynoDefaults {
+        restart: crate::systemd::properties::RestartPolicy::for_systemd(systemd_version),
+        ..DynoDefaults::from_config(config)
+    };
     let networks = Networking::new(
         network_settings(config),
         store.clone(),
@@ -472,17 +496,12 @@ fn app_state(
         reconciler.clone(),
         build_settings(config, &dyno_defaults),
     );
-    let run_settings = RunSettings {
-        limits: dyno_defaults.limits,
-        max_timeout: config.run_timeout.0,
-        daemon_unit: Some(DAEMON_UNIT.to_owned()),
-    };
     let runner = Runner::new(
         Arc::clone(&systemd),
         networks,
         store.clone(),
         layout.clone(),
-        run_settings,
+        run_settings(config, &dyno_defaults),
     );
     let dynos =
         crate::monitor::DynoLister::new(store.clone(), Arc::clone(&systemd), dyno_defaults.clone());
@@ -509,6 +528,15 @@ fn app_state(
             daemon_uid: nix::unistd::geteuid().as_raw(),
             admin_gid: admin_gid(),
         },
+    }
+}
+
+/// One-off dynos: the dynos' limits, `run_timeout` at most, attached ones part of skiffd.
+fn run_settings(config: &Config, dyno_defaults: &DynoDefaults) -> RunSettings {
+    RunSettings {
+        limits: dyno_defaults.limits,
+        max_timeout: config.run_timeout.0,
+        daemon_unit: Some(DAEMON_UNIT.to_owned()),
     }
 }
 

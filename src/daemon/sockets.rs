@@ -19,16 +19,26 @@ pub struct Listeners {
     pub wake: UnixListener,
     /// The dashboard's socket, which skiff's Caddy proxies to.
     pub dashboard: UnixListener,
+    /// The API's socket for the requests skiff's Caddy proxies from `api_domain`, when set.
+    pub api_proxied: Option<crate::api::ProxiedListener>,
 }
 
 impl Listeners {
-    /// Binds the API socket (mode 0660, group skiff when it exists), the wake socket (mode 0660,
-    /// group caddy when it exists), the dashboard socket (mode 0666: every request on it needs
+    /// Binds the API socket (mode 0660, group skiff when it exists), the wake socket and the
+    /// socket of the API's proxied requests (mode 0660, group caddy when it exists), the dashboard socket (mode 0666: every request on it needs
     /// a dashboard session, as it would through the proxy) and the optional TCP listener.
     pub async fn bind(config: &Config) -> anyhow::Result<Self> {
         let unix = bind_unix(&config.socket_path, admin_gid(), 0o660)?;
         let wake = bind_unix(&wake_socket(config), gid_of(PROXY_GROUP), 0o660)?;
         let dashboard = bind_unix(&dashboard_socket(config), None, 0o666)?;
+        let api_proxied = match config.api_domain.0 {
+            Some(_) => Some(crate::api::ProxiedListener(bind_unix(
+                &api_proxied_socket(config),
+                gid_of(PROXY_GROUP),
+                0o660,
+            )?)),
+            None => None,
+        };
         let tcp = match config.listen_tcp {
             Some(addr) => Some(
                 TcpListener::bind(addr)
@@ -42,6 +52,7 @@ impl Listeners {
             tcp,
             wake,
             dashboard,
+            api_proxied,
         })
     }
 }
@@ -73,6 +84,13 @@ pub(super) fn dashboard_socket(config: &Config) -> PathBuf {
         .runtime_dir
         .join(crate::dashboard::DASHBOARD_SOCKET_NAME)
 }
+
+/// The socket skiff's Caddy proxies `api_domain` to (group caddy), beside the API socket.
+pub(super) fn api_proxied_socket(config: &Config) -> PathBuf {
+    layout(config).runtime_dir.join(API_PROXIED_SOCKET_NAME)
+}
+
+const API_PROXIED_SOCKET_NAME: &str = "api-proxied.sock";
 
 /// Where the dashboard's login links point: the proxy's host, or the socket.
 pub(super) fn dashboard_address(config: &Config) -> DashboardAddress {

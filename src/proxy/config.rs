@@ -73,6 +73,15 @@ pub struct ProxySettings {
     pub wake_socket: PathBuf,
     /// The dashboard's host and skiffd's dashboard socket, when the proxy serves it.
     pub dashboard: Option<(String, PathBuf)>,
+    /// `api_domain` and skiffd's socket for the API's proxied requests, when the proxy serves it.
+    pub api: Option<(String, PathBuf)>,
+}
+
+impl ProxySettings {
+    /// skiffd's own hosts (the dashboard's, the API's) with the socket each is proxied to.
+    fn own_hosts(&self) -> impl Iterator<Item = &(String, PathBuf)> {
+        self.dashboard.iter().chain(&self.api)
+    }
 }
 
 fn page(title: &str, text: &str) -> String {
@@ -391,22 +400,23 @@ fn route_apps(apps: &[AppRoutes], settings: &ProxySettings) -> RoutedApps {
             "terminal": true,
         }));
     }
-    if let Some((host, socket)) = &settings.dashboard {
+    for (host, socket) in settings.own_hosts() {
         routed.hosts.push(host.clone());
         routed
             .routes
-            .push(dashboard_route(host, socket, settings.max_body));
+            .push(socket_route(host, socket, settings.max_body));
     }
     routed.routes.push(json!({"handle": [not_found_page()]}));
     routed
 }
 
-/// The dashboard's host, proxied to skiffd's dashboard socket. Its requests are not an app's:
-/// no access lines (`skip_hosts` in [`servers`]), no metrics. No `flush_interval`: Caddy
-/// flushes `text/event-stream` answers (the live log) as they come anyway, and with
-/// `flush_interval: -1` Caddy 2.6 ties each request to the config it arrived under, so every
-/// config load would cut the requests in flight.
-fn dashboard_route(host: &str, socket: &Path, max_body: u64) -> Value {
+/// One of skiffd's own hosts (the dashboard's, the API's), proxied to its socket. Its requests
+/// are not an app's: no access lines (`skip_hosts` in [`servers`]), no metrics. No
+/// `flush_interval`: Caddy flushes `text/event-stream` answers (the live log) and answers of no
+/// known length (`logs -f`) as they come anyway, and with `flush_interval: -1` Caddy 2.6 ties
+/// each request to the config it arrived under, so every config load would cut the requests in
+/// flight.
+fn socket_route(host: &str, socket: &Path, max_body: u64) -> Value {
     json!({
         "match": [{"host": [host]}],
         "handle": [
@@ -420,11 +430,12 @@ fn dashboard_route(host: &str, socket: &Path, max_body: u64) -> Value {
     })
 }
 
-/// The access loggers of the apps' hosts; the dashboard's host writes no access line.
+/// The access loggers of the apps' hosts; skiffd's own hosts write no access line.
 fn server_logs(logger_names: &serde_json::Map<String, Value>, settings: &ProxySettings) -> Value {
     let mut logs = json!({"logger_names": logger_names});
-    if let Some((host, _)) = &settings.dashboard {
-        logs["skip_hosts"] = json!([host]);
+    let own: Vec<&String> = settings.own_hosts().map(|(host, _)| host).collect();
+    if !own.is_empty() {
+        logs["skip_hosts"] = json!(own);
     }
     logs
 }
@@ -520,6 +531,7 @@ mod tests {
             network: None,
             wake_socket: "/run/skiff/wake.sock".into(),
             dashboard: None,
+            api: None,
         }
     }
 
@@ -596,6 +608,38 @@ mod tests {
             .get("skip_hosts")
             .is_none());
         assert!(!without.to_string().contains("dashboard.sock"));
+    }
+
+    #[test]
+    fn the_api_host_is_proxied_to_its_socket_beside_the_dashboard() {
+        let mut both = settings(TlsMode::Acme);
+        both.dashboard = Some(("skiff.localhost".into(), "/run/skiff/dashboard.sock".into()));
+        both.api = Some((
+            "paas.example.com".into(),
+            "/run/skiff/api-proxied.sock".into(),
+        ));
+        let config = render(&apps(), &both);
+        let server = &config["apps"]["http"]["servers"]["skiff"];
+        let routes = server["routes"].as_array().unwrap();
+        let api = &routes[routes.len() - 2];
+        assert_eq!(api["match"], json!([{"host": ["paas.example.com"]}]));
+        assert_eq!(
+            api["handle"][1]["upstreams"],
+            json!([{"dial": "unix//run/skiff/api-proxied.sock"}])
+        );
+        assert_eq!(
+            server["logs"]["skip_hosts"],
+            json!(["skiff.localhost", "paas.example.com"]),
+            "neither writes router lines"
+        );
+        let subjects = &config["apps"]["tls"]["automation"]["policies"][0]["subjects"];
+        assert!(
+            subjects
+                .as_array()
+                .unwrap()
+                .contains(&json!("paas.example.com")),
+            "{subjects}"
+        );
     }
 
     #[test]

@@ -214,6 +214,15 @@ fn dynos_restarts_and_crashes(c: &Container) {
     );
     let restarts = c.ok(&format!("systemctl show -p NRestarts --value {unit}"));
     assert_eq!(restarts.trim(), "1");
+    // systemd 254 and later grow the restart delay (Debian 13); 252 has no such property.
+    let backoff = c.ok(&format!(
+        "systemctl show -p RestartSteps -p RestartMaxDelayUSec {unit}"
+    ));
+    if c.suite == "trixie" {
+        assert_eq!(backoff, "RestartSteps=5\nRestartMaxDelayUSec=16s\n");
+    } else {
+        assert!(!backoff.contains("RestartSteps=5"), "{backoff}");
+    }
 
     // A process that exits at once crash-loops until systemd's start limit; then it stays down.
     c.ok("skiff ps:scale crasher=1 -a hello");

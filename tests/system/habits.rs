@@ -1,6 +1,7 @@
 //! The verbs a Heroku user types daily: `apps:create` inside a checkout adds the git remote,
 //! `git:remote`, `ps:wait`, `ps:type`, `domains:clear`, `logs -t`, `logs --source`, `open` and
-//! what `config:set` prints; and the API over SSH from a laptop's account.
+//! what `config:set` prints; and the API from a laptop's account, over SSH or through skiff's
+//! Caddy over TLS on `api_domain`.
 
 use std::time::Duration;
 
@@ -15,6 +16,10 @@ pub fn scenarios() -> Vec<crate::Scenario> {
         crate::Scenario {
             name: "the_api_over_ssh",
             run: the_api_over_ssh,
+        },
+        crate::Scenario {
+            name: "the_api_through_caddy_over_tls",
+            run: the_api_through_caddy_over_tls,
         },
     ]
 }
@@ -210,5 +215,77 @@ fn the_api_over_ssh(c: &Container) {
         !unknown.success() && unknown.stderr.contains("ended before skiffd answered"),
         "{}",
         unknown.describe()
+    );
+}
+
+/// `api_domain`: skiff's Caddy serves the API over TLS on that host, every request needing a
+/// token; `apps`, `logs -t` and an attached `run` work through it from an account with no
+/// access to the local socket, plain HTTP is redirected, and no token or a wrong one is refused.
+fn the_api_through_caddy_over_tls(c: &Container) {
+    c.install_deb();
+    c.ok("printf 'tls = \"internal\"\\napi_domain = \"paas.test\"\\n' >> /etc/skiff/skiffd.toml && systemctl restart skiffd");
+    c.wait_active("skiffd", Duration::from_secs(30));
+    c.ok("echo '127.0.0.1 paas.test' >> /etc/hosts");
+    c.ok("mkdir -p /root/far && cd /root/far && printf 'web: python3 -m http.server $PORT\\n' > Procfile && skiff apps:create far && skiff deploy -a far");
+    let token = c.ok("skiff tokens:create laptop --json");
+    let token: serde_json::Value = serde_json::from_str(&token).expect("tokens:create --json");
+    let token = token["token"].as_str().expect("a token").to_owned();
+    c.ok("useradd -m -s /bin/bash laptop");
+    // The laptop trusts the server's CA (skiff's Caddy's own, with tls = "internal").
+    let ca = "/var/lib/skiff/caddy/pki/authorities/local/root.crt";
+    assert!(
+        wait_until(Duration::from_secs(30), || c
+            .sh(&format!("test -s {ca}"))
+            .success()),
+        "Caddy made its CA"
+    );
+    c.ok(&format!(
+        "cp {ca} /usr/local/share/ca-certificates/skiff-caddy.crt && update-ca-certificates > /dev/null"
+    ));
+    let as_laptop = |command: &str| {
+        c.sh(&format!(
+            "su laptop -c \"cd /tmp && SKIFF_API=https://paas.test SKIFF_TOKEN={token} {command}\""
+        ))
+    };
+    let mut apps = as_laptop("skiff apps");
+    let served = wait_until(Duration::from_secs(30), || {
+        apps = as_laptop("skiff apps");
+        apps.success()
+    });
+    assert!(served, "apps through Caddy: {}", apps.describe());
+    assert_contains(&apps.stdout, "far", "apps over TLS");
+
+    // Plain HTTP is redirected with tls on: the request goes over HTTPS to reach the dyno.
+    c.ok("curl -s -o /dev/null --resolve far.localhost:443:127.0.0.1 https://far.localhost/seen-through-caddy");
+    let tail = as_laptop("timeout 8 skiff logs -a far -t");
+    assert_eq!(
+        tail.status,
+        Some(124),
+        "logs -t streams: {}",
+        tail.describe()
+    );
+    assert_contains(&tail.stdout, "/seen-through-caddy", "logs -t through Caddy");
+    let run = as_laptop("skiff run -a far -- sh -c 'echo ran-\\$((6*7))'");
+    assert_contains(&run.stdout, "ran-42", "an attached run through Caddy");
+
+    let bare = c.sh("curl -s -o /dev/null -w '%{http_code}' https://paas.test/v1/apps");
+    assert_eq!(bare.stdout, "401", "no token: {}", bare.describe());
+    let wrong = c.sh("curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' https://paas.test/v1/apps");
+    assert_eq!(wrong.stdout, "401", "a wrong token: {}", wrong.describe());
+    let plain = c.curl("http://paas.test/v1/apps");
+    assert!(
+        (301..=308).contains(&plain.status),
+        "plain HTTP is redirected to HTTPS, got {}",
+        plain.status
+    );
+    assert_contains(
+        &c.ok("journalctl -u skiffd --no-pager -q"),
+        "refused a request with an invalid or revoked token",
+        "skiffd says who was refused",
+    );
+    assert_eq!(
+        c.ok("stat -c '%a %G' /run/skiff/api-proxied.sock").trim(),
+        "660 caddy",
+        "only Caddy reaches the proxied socket"
     );
 }

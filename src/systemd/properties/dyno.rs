@@ -20,6 +20,10 @@ pub struct RestartPolicy {
     /// More than `burst` starts within `interval_usec` → the unit fails for good.
     pub burst: u32,
     pub interval_usec: u64,
+    /// Where systemd has them (254 and later): the delay grows over this many restarts to at
+    /// most this long (`RestartSteps=`, `RestartMaxDelaySec=`), so a dyno that crashes at once
+    /// is not restarted every second.
+    pub backoff: Option<(u32, u64)>,
 }
 
 impl Default for RestartPolicy {
@@ -28,6 +32,28 @@ impl Default for RestartPolicy {
             delay_usec: 1_000_000,
             burst: 5,
             interval_usec: 120_000_000,
+            backoff: None,
+        }
+    }
+}
+
+/// The first systemd with `RestartSteps=` and `RestartMaxDelaySec=`.
+const RESTART_STEPS_SINCE: u32 = 254;
+
+impl RestartPolicy {
+    /// The policy for the systemd whose `Version` PID 1 reports (`252.39-1~deb12u1`): the
+    /// growing delay where it has one. From 1 s to 16 s over five restarts keeps five restarts
+    /// well within the start limit's two minutes, so a crash loop still ends `crashed`.
+    pub fn for_systemd(version: &str) -> Self {
+        let major = version
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|m| m.parse::<u32>().ok());
+        Self {
+            backoff: major
+                .filter(|m| *m >= RESTART_STEPS_SINCE)
+                .map(|_| (5, 16_000_000)),
+            ..Self::default()
         }
     }
 }
@@ -58,7 +84,7 @@ pub struct DynoSpec {
 /// Heroku restarts a dyno whenever its process exits, whatever the status; systemd's start limit
 /// (not skiffd) then turns a restart loop into a `crashed` dyno.
 fn restart_properties(restart: &RestartPolicy) -> Vec<Property> {
-    vec![
+    let mut props = vec![
         ("Restart", s("always")),
         ("RestartUSec", PropertyValue::U64(restart.delay_usec)),
         ("StartLimitBurst", PropertyValue::U32(restart.burst)),
@@ -66,7 +92,14 @@ fn restart_properties(restart: &RestartPolicy) -> Vec<Property> {
             "StartLimitIntervalUSec",
             PropertyValue::U64(restart.interval_usec),
         ),
-    ]
+    ];
+    if let Some((steps, max_delay_usec)) = restart.backoff {
+        props.extend([
+            ("RestartSteps", PropertyValue::U32(steps)),
+            ("RestartMaxDelayUSec", PropertyValue::U64(max_delay_usec)),
+        ]);
+    }
+    props
 }
 
 /// The environment every process of an app gets (`DYNO`, `HOME`, `PATH`), never secret.
@@ -321,6 +354,38 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn restart_delays_grow_where_systemd_can() {
+        for (version, backoff) in [
+            ("252.39-1~deb12u1", None),
+            ("253", None),
+            ("254", Some((5, 16_000_000))),
+            ("257.9-1~deb13u1", Some((5, 16_000_000))),
+            ("", None),
+            ("unknown", None),
+        ] {
+            assert_eq!(
+                RestartPolicy::for_systemd(version).backoff,
+                backoff,
+                "{version}"
+            );
+        }
+        let mut s = spec(Some(20001));
+        s.restart = RestartPolicy::for_systemd("257.9-1~deb13u1");
+        let p = dyno_properties(&s);
+        assert_eq!(one(&p, "RestartSteps"), &PropertyValue::U32(5));
+        assert_eq!(
+            one(&p, "RestartMaxDelayUSec"),
+            &PropertyValue::U64(16_000_000)
+        );
+        // Even doubling each time (systemd's steps grow slower), five restarts fit the limit.
+        let (steps, max) = s.restart.backoff.unwrap();
+        let total: u64 = (0..steps)
+            .map(|i| (s.restart.delay_usec << i).min(max))
+            .sum();
+        assert!(total < s.restart.interval_usec, "{total}");
+    }
+
+    #[test]
     fn limits_restart_and_logging() {
         let p = dyno_properties(&spec(Some(20001)));
         assert_eq!(one(&p, "MemoryMax"), &PropertyValue::U64(512 << 20));
@@ -328,6 +393,7 @@ pub(super) mod tests {
         assert_eq!(one(&p, "TasksMax"), &PropertyValue::U64(256));
         assert_eq!(one(&p, "Restart"), &s("always"));
         assert_eq!(one(&p, "StartLimitBurst"), &PropertyValue::U32(5));
+        assert!(get(&p, "RestartSteps").is_empty(), "not on systemd 252");
         assert_eq!(one(&p, "SyslogIdentifier"), &s("my-app.web.2"));
         assert_eq!(
             one(&p, "LogExtraFields"),

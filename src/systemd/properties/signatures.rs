@@ -45,6 +45,8 @@ const SIGNATURES: &[(&str, &str)] = &[
     ("ExecStart", "a(sasb)"),
     ("Restart", "s"),
     ("RestartUSec", "t"),
+    ("RestartSteps", "u"),
+    ("RestartMaxDelayUSec", "t"),
     ("TimeoutStartUSec", "t"),
     ("TimeoutStopUSec", "t"),
     ("RuntimeMaxUSec", "t"),
@@ -139,6 +141,8 @@ fn every_kind_of_unit() -> Vec<(&'static str, Vec<Property>)> {
     );
     cron_job.command = OneOffCommand::Shell("python3 report.py".into());
     let dyno = dyno_spec(Some(20001));
+    let mut on_257 = dyno_spec(None);
+    on_257.restart = super::RestartPolicy::for_systemd("257.9-1~deb13u1");
     let mut with_volume = dyno_spec(None);
     with_volume.volumes = vec![VolumeMount {
         source: "/var/lib/skiff/apps/my-app/volumes/data".into(),
@@ -148,6 +152,7 @@ fn every_kind_of_unit() -> Vec<(&'static str, Vec<Property>)> {
         ("web dyno", dyno_properties(&dyno)),
         ("dyno with a volume", dyno_properties(&with_volume)),
         ("worker dyno", dyno_properties(&dyno_spec(None))),
+        ("dyno on systemd 257", dyno_properties(&on_257)),
         ("app slice", limit_properties(&dyno.limits)),
         ("build", build_properties(&build_spec())),
         ("release phase", oneoff_properties(&release)),
