@@ -86,12 +86,7 @@ pub struct ApiDomain(pub Option<crate::model::Domain>);
 impl std::str::FromStr for ApiDomain {
     type Err = String;
     fn from_str(raw: &str) -> Result<Self, String> {
-        if raw.trim().is_empty() {
-            return Ok(Self(None));
-        }
-        crate::model::Domain::parse(raw.trim())
-            .map(|domain| Self(Some(domain)))
-            .map_err(|e| format!("api_domain: {e}"))
+        optional_domain(raw, "api_domain").map(Self)
     }
 }
 
@@ -102,13 +97,18 @@ pub struct DashboardDomain(pub Option<crate::model::Domain>);
 impl std::str::FromStr for DashboardDomain {
     type Err = String;
     fn from_str(raw: &str) -> Result<Self, String> {
-        if raw.trim().is_empty() {
-            return Ok(Self(None));
-        }
-        crate::model::Domain::parse(raw.trim())
-            .map(|domain| Self(Some(domain)))
-            .map_err(|e| format!("dashboard_domain: {e}"))
+        optional_domain(raw, "dashboard_domain").map(Self)
     }
+}
+
+/// A host name setting that may be left empty; `key` names it in the error.
+fn optional_domain(raw: &str, key: &str) -> Result<Option<crate::model::Domain>, String> {
+    if raw.trim().is_empty() {
+        return Ok(None);
+    }
+    crate::model::Domain::parse(raw.trim())
+        .map(Some)
+        .map_err(|e| format!("{key}: {e}"))
 }
 
 /// `alert_webhook`: an http:// or https:// URL, or empty.
