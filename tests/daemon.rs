@@ -49,6 +49,7 @@ impl Daemon {
                 "2026-11-21T10:00:02.000000Z app[worker.1]: working".into(),
             ],
             build_lines: vec!["Collecting six".into(), "-----> Build finished".into()],
+            ..FakeLogs::default()
         });
         let adapters = Adapters {
             systemd: systemd.clone(),

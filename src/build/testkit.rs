@@ -66,6 +66,7 @@ pub(super) async fn kit() -> Kit {
     let logs = Arc::new(FakeLogs {
         build_lines: vec!["building".into()],
         lines: vec!["app[web.1]: cannot bind".into()],
+        ..FakeLogs::default()
     });
     let deployer = Deployer::new(
         store.clone(),

@@ -507,7 +507,7 @@ fn app_state(
         crate::monitor::DynoLister::new(store.clone(), Arc::clone(&systemd), dyno_defaults.clone());
     AppState {
         runner,
-        drains: crate::drains::Drains::new(store.clone()),
+        drains: crate::drains::Drains::new(store.clone(), Arc::clone(&logs)),
         watched: crate::monitor::Watched::default(),
         alert_webhook: config.alert_webhook.0.clone(),
         dynos,

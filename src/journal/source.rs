@@ -7,13 +7,18 @@ use futures_util::Stream;
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::ChildStdout;
 
-use super::{build_output_args, journalctl_args, message, render, LogQuery};
-use crate::model::LogOrigin;
+use super::{
+    build_output_args, drain_args, drain_line, journalctl_args, message, render, LogQuery,
+};
+use crate::model::{DrainLine, LogOrigin};
 
 /// How long listing the journal's unit names may take.
 const LIST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub type LineStream = Pin<Box<dyn Stream<Item = String> + Send>>;
+
+/// A drain's lines, each with its journal cursor.
+pub type DrainStream = Pin<Box<dyn Stream<Item = (String, DrainLine)> + Send>>;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot run journalctl: {0}")]
@@ -30,6 +35,14 @@ pub trait LogSource: Send + Sync {
         dyno: Option<&str>,
         follow: bool,
     ) -> Result<LineStream, LogError>;
+    /// The lines a drain of `query.app` forwards, from just after `cursor` (from `since`, Unix
+    /// seconds, when none was delivered yet), following; the stream ends if journalctl does.
+    async fn drain_lines(
+        &self,
+        query: LogQuery,
+        cursor: Option<String>,
+        since: i64,
+    ) -> Result<DrainStream, LogError>;
 }
 
 /// Runs `journalctl -o json`; the process is killed when the stream is dropped (client gone).
@@ -56,6 +69,31 @@ impl LogSource for Journalctl {
         follow: bool,
     ) -> Result<LineStream, LogError> {
         journalctl(build_output_args(build_id, dyno, follow), message)
+    }
+
+    async fn drain_lines(
+        &self,
+        query: LogQuery,
+        cursor: Option<String>,
+        since: i64,
+    ) -> Result<DrainStream, LogError> {
+        let (child, lines) = spawn_journalctl(drain_args(&query, cursor.as_deref(), since))?;
+        let app = query.app;
+        Ok(Box::pin(futures_util::stream::unfold(
+            (lines, child),
+            move |(mut lines, child)| {
+                let app = app.clone();
+                async move {
+                    loop {
+                        let line = lines.next_line().await.ok()??;
+                        let entry = serde_json::from_str(&line).ok();
+                        if let Some(drained) = entry.and_then(|e| drain_line(&e, &app)) {
+                            return Some((drained, (lines, child)));
+                        }
+                    }
+                }
+            },
+        )))
     }
 }
 
@@ -126,6 +164,8 @@ pub struct FakeLogs {
     pub lines: Vec<String>,
     /// What every build prints.
     pub build_lines: Vec<String>,
+    /// What drains read, by cursor, in order; shared so a test can add lines as it goes.
+    pub drain_lines: std::sync::Arc<std::sync::Mutex<Vec<(String, DrainLine)>>>,
 }
 
 #[cfg(any(test, feature = "fakes"))]
@@ -171,6 +211,24 @@ impl LogSource for FakeLogs {
     ) -> Result<LineStream, LogError> {
         Ok(Box::pin(futures_util::stream::iter(
             self.build_lines.clone(),
+        )))
+    }
+
+    /// The lines after `cursor` (all without one), then open like `journalctl --follow`.
+    async fn drain_lines(
+        &self,
+        _query: LogQuery,
+        cursor: Option<String>,
+        _since: i64,
+    ) -> Result<DrainStream, LogError> {
+        let all = self.drain_lines.lock().expect("fake drain lines").clone();
+        let after = cursor
+            .and_then(|c| all.iter().position(|(at, _)| *at == c))
+            .map_or(0, |i| i + 1);
+        let lines = futures_util::stream::iter(all.into_iter().skip(after));
+        Ok(Box::pin(futures_util::StreamExt::chain(
+            lines,
+            futures_util::stream::pending(),
         )))
     }
 }
