@@ -242,24 +242,40 @@ impl Networking {
     /// Runs `commit` (the rename of app `old` to `new` in the DB) while no namespace changes,
     /// after giving `old`'s namespaces their names under `new`, so its dynos keep their network
     /// through the rename. When that fails the rename still happens: the next round makes `new`'s
-    /// namespaces afresh, and the old dynos lose their network until they are replaced.
-    pub async fn carry_over<T>(
+    /// namespaces afresh, and the old dynos lose their network until they are replaced. When the
+    /// commit fails, the new names go again before any other app could be given them.
+    pub async fn carry_over<T, E>(
         &self,
         old: &AppName,
         new: &AppName,
-        commit: impl std::future::Future<Output = T>,
-    ) -> T {
+        commit: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
         let _one_at_a_time = self.changing.lock().await;
-        if let Err(e) = self.carry_over_namespaces(old, new).await {
+        let mut carried = Vec::new();
+        if let Err(e) = self.carry_over_namespaces(old, new, &mut carried).await {
             tracing::warn!(app = %old, renamed_to = %new, error = %e, "cannot carry the network namespaces over to the new name");
         }
-        commit.await
+        let committed = commit.await;
+        if committed.is_err() {
+            for (name, id) in carried {
+                let undone = self
+                    .run_host_commands(old, &format!("un{id}"), teardown_commands(&name))
+                    .await;
+                if let Err(e) = undone {
+                    tracing::warn!(app = %old, namespace = %name, error = %e, "cannot remove the name a failed rename gave a namespace");
+                }
+            }
+        }
+        committed
     }
 
+    /// Gives `old`'s namespaces their names under `new`, each one named in `carried` with the id
+    /// of the unit that named it.
     async fn carry_over_namespaces(
         &self,
         old: &AppName,
         new: &AppName,
+        carried: &mut Vec<(String, &'static str)>,
     ) -> Result<(), NetworkError> {
         let Some(range) = self.usable_range()? else {
             return Ok(());
@@ -286,6 +302,7 @@ impl Networking {
             };
             let commands = setup::carry_over_commands(&source.path(), &target.path());
             self.run_host_commands(old, id, commands).await?;
+            carried.push((target.name, id));
         }
         Ok(())
     }

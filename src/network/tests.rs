@@ -240,3 +240,53 @@ async fn on_the_hosts_network_nothing_is_set_up() {
         .unwrap());
     assert!(systemd.calls().is_empty() && host.scripts.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_rename_names_the_namespaces_again_and_takes_the_names_back_if_it_fails() {
+    let host = FakeHost::default();
+    let f = fixture(host, &["shop"]).await;
+    let converged = f.networks.converge(&BTreeSet::new()).await;
+    assert!(converged.failures.is_empty(), "{:?}", converged.failures);
+    f.host
+        .absent
+        .lock()
+        .unwrap()
+        .extend(["skiff-store".to_owned(), "skiff-store.build".to_owned()]);
+    let refused: Result<(), &str> = f
+        .networks
+        .carry_over(&name("shop"), &name("store"), async { Err("taken") })
+        .await;
+    assert_eq!(refused, Err("taken"));
+    assert_eq!(
+        started(&f),
+        [
+            "start skiff-shop.net-rename.service",
+            "start skiff-shop.net-renamebuild.service",
+            "start skiff-shop.net-unrename.service",
+            "start skiff-shop.net-unrenamebuild.service",
+        ]
+    );
+    let units = f.systemd.units();
+    let exec = format!("{:?}", units["skiff-shop.net-rename.service"].properties);
+    assert!(
+        exec.contains("/run/netns/skiff-shop") && exec.contains("/run/netns/skiff-store"),
+        "{exec}"
+    );
+    let undo = format!("{:?}", units["skiff-shop.net-unrename.service"].properties);
+    assert!(
+        undo.contains("skiff-store") && !undo.contains("skiff-shop\""),
+        "{undo}"
+    );
+
+    let renamed: Result<u8, &str> = f
+        .networks
+        .carry_over(&name("shop"), &name("store"), async { Ok(7) })
+        .await;
+    assert_eq!(renamed, Ok(7));
+    assert_eq!(
+        started(&f).len(),
+        6,
+        "named again, and kept: {:?}",
+        started(&f)
+    );
+}
