@@ -38,6 +38,11 @@ fn main() -> ExitCode {
 
 fn serve(config: Config) -> anyhow::Result<()> {
     daemon::drop_capabilities()?;
+    if let Err(e) = daemon::migrate_queued_connections() {
+        tracing::warn!(
+            "cannot turn on net.ipv4.tcp_migrate_req ({e}): each proxy config load may reset connections waiting to be accepted"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -32,6 +32,7 @@ use crate::metrics::RouterMetrics;
 use crate::network::{HostNetwork, LinuxHost, NetworkSettings, Networking};
 use crate::oneoff::{RunSettings, Runner};
 use crate::paths::Layout;
+pub use crate::proxy::migrate_queued_connections;
 use crate::proxy::{CaddyAdmin, Proxy, ProxySettings, ACCESS_LOG, ADMIN_SOCKET};
 use crate::reconciler::{DynoDefaults, Reconciler, Traffic};
 use crate::store::Store;

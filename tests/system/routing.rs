@@ -1,6 +1,7 @@
 //! Routing through skiff's Caddy: hosts, the 404 and 503 pages, load balancing, custom domains,
 //! maintenance mode, router logs, TLS with skiff's local CA, health-checked zero-downtime
-//! deploys and restarts, a refused unhealthy deploy, and Caddy coming back after `kill -9`.
+//! deploys and restarts, requests across many proxy config loads, a refused unhealthy deploy, and
+//! Caddy coming back after `kill -9`.
 
 use std::time::Duration;
 
@@ -20,6 +21,10 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "routing_zero_downtime",
             run: routing_zero_downtime,
+        },
+        Scenario {
+            name: "routing_proxy_loads_lose_no_requests",
+            run: routing_proxy_loads_lose_no_requests,
         },
         Scenario {
             name: "routing_unhealthy_deploy_is_refused",
@@ -403,6 +408,75 @@ fn proxy_loads(c: &Container) -> usize {
         .trim()
         .parse()
         .unwrap_or(0)
+}
+
+/// Shell loops of `curl`, each request on a new connection, until /root/probes.stop exists (two
+/// minutes at most): one `STATUS EXIT` line per request in /root/probes.N.
+const PROBE_LOOPS_SH: &str = r#"for n in 1 2 3 4; do
+  (deadline=$(( $(date +%s) + 120 ))
+   while [ ! -e /root/probes.stop ] && [ "$(date +%s)" -lt "$deadline" ]; do
+     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H 'Host: hello.localhost' http://127.0.0.1/)
+     echo "$code $?"
+   done > /root/probes.$n; touch /root/probes.$n.done) &
+done
+"#;
+
+/// How many domain changes the proxy-load scenario makes; each one is a config load.
+const DOMAIN_CHANGES: usize = 80;
+
+/// Each config load makes Caddy open new listening sockets and close the old ones; no request
+/// that reached the port meanwhile may be reset (skiffd turns on the kernel's handover).
+fn routing_proxy_loads_lose_no_requests(c: &Container) {
+    c.install_deb();
+    deploy_app(c, "hello");
+    assert_eq!(
+        c.ok("cat /proc/sys/net/ipv4/tcp_migrate_req").trim(),
+        "1",
+        "skiffd hands queued connections to the new listening socket"
+    );
+    c.ok(&format!(
+        "cat > /root/probes.sh <<'EOF'\n{PROBE_LOOPS_SH}EOF\n(setsid sh /root/probes.sh > /dev/null 2>&1 &)"
+    ));
+    let loads_before = proxy_loads(c);
+    for change in 0..DOMAIN_CHANGES {
+        let (verb, status) = if change % 2 == 0 {
+            ("add", "200")
+        } else {
+            ("remove", "404")
+        };
+        c.ok(&format!("skiff domains:{verb} www.example.test -a hello"));
+        let routed = wait_until(Duration::from_secs(10), || {
+            c.sh("curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H 'Host: www.example.test' http://127.0.0.1/")
+                .stdout
+                == status
+        });
+        assert!(
+            routed,
+            "after domains:{verb}, www.example.test answers {status}"
+        );
+    }
+    let loads = proxy_loads(c) - loads_before;
+    c.ok("touch /root/probes.stop");
+    let finished = wait_until(Duration::from_secs(30), || {
+        (1..=4).all(|n| c.sh(&format!("test -e /root/probes.{n}.done")).success())
+    });
+    assert!(finished, "the probe loops end");
+    let probes = c.ok("cat /root/probes.1 /root/probes.2 /root/probes.3 /root/probes.4");
+    let total = probes.lines().count();
+    let failed: Vec<&str> = probes.lines().filter(|line| *line != "200 0").collect();
+    c.note(&format!(
+        "{} of {total} requests on new connections failed across {loads} proxy config loads",
+        failed.len()
+    ));
+    assert!(
+        loads >= DOMAIN_CHANGES,
+        "each domain change loads the proxy's config: {loads} loads"
+    );
+    assert!(total >= 300, "the probes made enough requests: {total}");
+    assert!(
+        failed.is_empty(),
+        "failed requests (status, curl exit): {failed:?}"
+    );
 }
 
 fn routing_unhealthy_deploy_is_refused(c: &Container) {
