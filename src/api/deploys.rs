@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use super::error::ApiError;
 use super::{AppState, Caller};
 use crate::build::intake::{self, IntakeError, IntakeLimits};
-use crate::build::pipeline::{DeployError, Workspace};
+use crate::build::pipeline::{DeployError, NameHold, Workspace};
 use crate::model::{AppName, ReleaseRecord};
 use crate::wire::{BuildEvent, DeployQuery, ErrorBody, Release};
 
@@ -69,6 +69,7 @@ impl From<DeployError> for ApiError {
             DeployError::Unhealthy { .. } => {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unhealthy", message)
             }
+            DeployError::Renaming(_) => ApiError::new(StatusCode::CONFLICT, "renaming", message),
             DeployError::Store(s) => ApiError::from(s),
             DeployError::Network(e) => ApiError::from(e),
             _ => ApiError::internal(message),
@@ -77,8 +78,13 @@ impl From<DeployError> for ApiError {
 }
 
 /// Stores the upload and unpacks it safely into a fresh build workspace.
-async fn receive(state: &AppState, app: &AppName, body: Body) -> Result<Workspace, ApiError> {
-    let ws = state.deployer.workspace(app)?;
+async fn receive(
+    state: &AppState,
+    app: &AppName,
+    hold: NameHold,
+    body: Body,
+) -> Result<Workspace, ApiError> {
+    let ws = state.deployer.workspace(app, hold)?;
     let archive = ws.root.join("upload.tar");
     let max_upload = state.limits.max_upload;
     let mut file = tokio::fs::File::create(&archive)
@@ -141,7 +147,10 @@ async fn start_deploy(
 ) -> Result<(mpsc::Receiver<String>, DeployResult), ApiError> {
     let app = state.store.get_app(app).await?.name;
     let description = description(query.description)?;
-    let ws = receive(state, &app, body).await?;
+    // While the name is held the app cannot be renamed; one renamed just before is not found.
+    let hold = state.deployer.hold_name(&app)?;
+    state.store.get_app(app.as_str()).await?;
+    let ws = receive(state, &app, hold, body).await?;
     let (lines, lines_rx) = mpsc::channel(64);
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let deployer = state.deployer.clone();

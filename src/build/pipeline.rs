@@ -57,6 +57,8 @@ pub enum DeployError {
         action: String,
         source: std::io::Error,
     },
+    #[error("{0} is being renamed; deploy it under its new name")]
+    Renaming(AppName),
 }
 
 impl From<PlanError> for DeployError {
@@ -131,6 +133,14 @@ pub struct Workspace {
     pub root: PathBuf,
     pub(super) env_file: PathBuf,
     removed: bool,
+    /// The app's name stays until the workspace is gone: no rename moves it mid-upload or mid-build.
+    _name: NameHold,
+}
+
+/// A shared hold on an app's name, taken before its upload is received and kept through its
+/// build; `apps:rename` needs the name unheld.
+pub struct NameHold {
+    _held: tokio::sync::OwnedRwLockReadGuard<()>,
 }
 
 fn remove_workspace(root: &std::path::Path, env_file: &std::path::Path) {
@@ -181,6 +191,7 @@ pub struct Deployer {
     pub(super) reconciler: Reconciler,
     pub(super) settings: BuildSettings,
     locks: Arc<Mutex<HashMap<AppName, Arc<tokio::sync::Mutex<()>>>>>,
+    names: Arc<Mutex<HashMap<AppName, Arc<tokio::sync::RwLock<()>>>>>,
 }
 
 impl Deployer {
@@ -200,11 +211,25 @@ impl Deployer {
             reconciler,
             settings,
             locks: Arc::default(),
+            names: Arc::default(),
         }
     }
 
-    /// A fresh, root-only workspace for one build of `app`.
-    pub fn workspace(&self, app: &AppName) -> Result<Workspace, DeployError> {
+    /// Holds `app`'s name for an upload and its build; refused while the app is being renamed.
+    pub fn hold_name(&self, app: &AppName) -> Result<NameHold, DeployError> {
+        let name = self.name_lock(app);
+        name.try_read_owned()
+            .map(|held| NameHold { _held: held })
+            .map_err(|_| DeployError::Renaming(app.clone()))
+    }
+
+    pub(super) fn name_lock(&self, app: &AppName) -> Arc<tokio::sync::RwLock<()>> {
+        let mut names = self.names.lock().expect("name holds");
+        Arc::clone(names.entry(app.clone()).or_default())
+    }
+
+    /// A fresh, root-only workspace for one build of `app`, whose name `hold` keeps.
+    pub fn workspace(&self, app: &AppName, hold: NameHold) -> Result<Workspace, DeployError> {
         let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         let builds = self.layout.builds_dir(app);
         make_dir_mode(&builds, 0o700).map_err(io_err("creating the builds directory"))?;
@@ -216,6 +241,7 @@ impl Deployer {
             root,
             env_file,
             removed: false,
+            _name: hold,
         })
     }
 

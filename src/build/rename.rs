@@ -1,5 +1,5 @@
 //! `apps:rename`: an app's new name in the DB, with its files and network namespaces carried over,
-//! while no deploy of it runs.
+//! while no deploy of it runs and no upload of it is being received.
 //!
 //! The order keeps a crash harmless. The namespaces get their second name first (a stray one is
 //! removed later like any other), then one transaction renames the app and records the old name,
@@ -41,7 +41,13 @@ impl Deployer {
             return Err(RenameError::SameName(new.clone()));
         }
         let (old_lock, new_lock) = (self.app_lock(old), self.app_lock(new));
-        let (Ok(_old_guard), Ok(_new_guard)) = (old_lock.try_lock(), new_lock.try_lock()) else {
+        let old_name = self.name_lock(old);
+        // An upload being received holds the name before it takes the deploy lock.
+        let (Ok(_old_guard), Ok(_new_guard), Ok(_unheld)) = (
+            old_lock.try_lock(),
+            new_lock.try_lock(),
+            old_name.try_write(),
+        ) else {
             return Err(RenameError::DeployRunning(old.clone()));
         };
         let record = self
@@ -117,6 +123,7 @@ pub async fn complete_renames(store: &Store, layout: &Layout) -> Result<(), Rena
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::build::pipeline::DeployError;
 
     fn app(name: &str) -> AppName {
         AppName::parse(name).unwrap()
@@ -144,6 +151,25 @@ mod tests {
         move_app_files(&layout, &app("shop"), &app("store")).unwrap();
         assert!(layout.app_dir(&app("shop")).join("mark").is_file());
         assert!(!layout.app_dir(&app("store")).join("mark").exists());
+    }
+
+    #[tokio::test]
+    async fn an_upload_holds_the_name_and_a_rename_holds_off_uploads() {
+        let k = crate::build::testkit::kit().await;
+        let new = app("renamed");
+        let upload = k.workspace(&[("Procfile", "web: x\n")]);
+        let err = k.deployer.rename_app(&k.app, &new).await.unwrap_err();
+        assert!(matches!(err, RenameError::DeployRunning(_)), "{err}");
+        assert!(upload.source_dir().join("Procfile").is_file());
+        assert_eq!(k.store.get_app(k.app.as_str()).await.unwrap().name, k.app);
+        drop(upload);
+        {
+            let _renaming = k.deployer.name_lock(&k.app).try_write_owned().unwrap();
+            let refused = k.deployer.hold_name(&k.app).err().unwrap();
+            assert!(matches!(refused, DeployError::Renaming(_)), "{refused}");
+        }
+        let renamed = k.deployer.rename_app(&k.app, &new).await.unwrap();
+        assert_eq!(renamed.name, new);
     }
 
     #[tokio::test]

@@ -115,7 +115,8 @@ pub(super) fn said(rx: &mut mpsc::Receiver<String>) -> String {
 impl Kit {
     /// A workspace whose source tree holds `files`.
     pub(super) fn workspace(&self, files: &[(&str, &str)]) -> Workspace {
-        let ws = self.deployer.workspace(&self.app).unwrap();
+        let hold = self.deployer.hold_name(&self.app).unwrap();
+        let ws = self.deployer.workspace(&self.app, hold).unwrap();
         let source = ws.source_dir();
         std::fs::create_dir_all(&source).unwrap();
         for (name, text) in files {

@@ -1,6 +1,7 @@
 //! `apps:rename` of a deployed app with a custom domain: it keeps serving, under the new name and
 //! its domain, while the old name answers 404; its files, network and git remote follow, its old
-//! lines stay findable, and a rename while it deploys or onto a taken name is refused.
+//! lines stay findable, and a rename while it deploys, while its upload is received, or onto a
+//! taken name is refused.
 
 use std::time::Duration;
 
@@ -205,6 +206,33 @@ fn rename_a_deployed_app(c: &Container) {
         &c.ok("cat /root/deploy.log"),
         "Released v2",
         "the deploy went on",
+    );
+    assert_eq!(c.json("skiff apps --json")[0]["name"], "store");
+
+    // While an upload is still being received (before its build takes the deploy lock), too.
+    c.ok("mkdir -p /root/up && printf 'web: python3 -m http.server $PORT\\n' > /root/up/Procfile && head -c 300000 /dev/urandom > /root/up/blob && tar -C /root/up -cf /root/up.tar .");
+    c.ok("(curl -sS --unix-socket /run/skiff/api.sock --limit-rate 30k -X POST -H 'Content-Type: application/x-tar' --data-binary @/root/up.tar -o /root/up.out -w '%{http_code}' http://localhost/v1/apps/store/deploys > /root/up.code 2>&1; touch /root/up.done) > /dev/null 2>&1 &");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        !c.sh("test -e /root/up.done").success(),
+        "the slowed upload is still going"
+    );
+    assert_contains(
+        &cli_error(c, "skiff apps:rename store again"),
+        "a deploy of store is running",
+        "a rename during an upload",
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || c
+            .sh("test -e /root/up.done")
+            .success()),
+        "the upload ends"
+    );
+    assert_eq!(
+        c.ok("cat /root/up.code").trim(),
+        "201",
+        "the upload was deployed: {}",
+        c.ok("cat /root/up.out")
     );
     assert_eq!(c.json("skiff apps --json")[0]["name"], "store");
 }
